@@ -1,0 +1,1 @@
+//! Hash-chained, optionally HMAC-signed JSON Lines audit trail and its verifier.

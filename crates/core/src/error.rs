@@ -1,0 +1,103 @@
+//! The error taxonomy every connector maps its exchange's replies into.
+//!
+//! Errors are `Clone + Eq` so that tests can match them and the executor can
+//! store them; they never carry a secret.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// Which budget a rate-limit reply speaks of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitScope {
+    /// The calling account's (UID's) own limit.
+    Account,
+    /// The limit shared by everything sent from this IP.
+    Ip,
+    /// The exchange has banned this IP: pause the whole exchange.
+    Ban,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("rate limited ({scope:?}); retry after {retry_after:?}")]
+    RateLimited {
+        retry_after: Option<Duration>,
+        scope: LimitScope,
+    },
+    /// Nothing took effect; retry with backoff.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// The request may or may not have taken effect: verify before retrying.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The exchange rejected our timestamp: resync the clock, re-sign, retry.
+    #[error("clock skew: timestamp rejected")]
+    ClockSkew,
+    /// The exchange says the key does not exist or is invalid.
+    #[error("key is dead: {0}")]
+    KeyDead(String),
+    /// This route cannot be used for this key: try the next channel.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A deterministic refusal.
+    #[error("exchange error {code}: {message}")]
+    Permanent { code: String, message: String },
+}
+
+/// What the exchange answered, for the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplyMeta {
+    pub http_status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Rate-limit usage reported by the exchange with a reply, so the executor can
+/// tighten its own limiter before the exchange has to refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub scope: LimitScope,
+    /// Requests (or weight) left in the current window.
+    pub remaining: Option<u64>,
+    /// When the current window resets, from now.
+    pub reset_after: Option<Duration>,
+}
+
+/// A failed call: the classified error and what the exchange said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: ConnectorError,
+    pub meta: ReplyMeta,
+    pub usage: Vec<Usage>,
+}
+
+impl Failure {
+    pub fn new(error: ConnectorError, meta: ReplyMeta) -> Self {
+        Failure {
+            error,
+            meta,
+            usage: Vec::new(),
+        }
+    }
+
+    /// A failure that never reached the exchange's API (no status, no code).
+    pub fn local(error: ConnectorError) -> Self {
+        Failure::new(error, ReplyMeta::default())
+    }
+
+    pub fn with_usage(mut self, usage: Vec<Usage>) -> Self {
+        self.usage = usage;
+        self
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)?;
+        if let Some(s) = self.meta.http_status {
+            write!(f, " (HTTP {s})")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,184 @@
+//! Shared HTTP plumbing for connectors: one client, base-URL rules, transport
+//! error classification and the exchange clock offset. Exchange-specific
+//! request building stays in the connectors.
+
+use crate::error::{ConnectorError, Failure, ReplyMeta};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// Validate a base URL: `https://` anywhere, plain `http://` only on a
+/// loopback address, where nothing leaves the machine.
+pub fn parse_base_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            if !is_loopback_host(&url) {
+                return Err(format!(
+                    "`{raw}` uses plain http:// on a non-loopback host; use https:// (http is accepted only for 127.0.0.0/8, ::1 and localhost)"
+                ));
+            }
+        }
+        other => return Err(format!("`{raw}`: unsupported scheme `{other}`")),
+    }
+    if url.host_str().is_none() {
+        return Err(format!("`{raw}` has no host"));
+    }
+    Ok(url)
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// The one HTTP client of a run: rustls, pooled, with a per-request timeout so
+/// that a stalled exchange shows up as a classified failure.
+pub fn build_client(request_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(request_timeout)
+        .connect_timeout(request_timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .user_agent(concat!("keyrevoke/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the TLS backend is compiled in")
+}
+
+/// Classify a transport error. A request that never connected took no effect;
+/// one that failed after it was sent may have, when it changes state.
+pub fn classify_transport(err: &reqwest::Error, mutating: bool) -> Failure {
+    let what = if err.is_timeout() {
+        "request timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    let error = if err.is_connect() || !mutating {
+        ConnectorError::Transient(what.to_string())
+    } else {
+        ConnectorError::OutcomeUnknown(what.to_string())
+    };
+    Failure::local(error)
+}
+
+/// Classify an HTTP status that carries no exchange code we know. A 5xx on a
+/// state-changing call may have taken effect (exchanges say so explicitly:
+/// "the execution status is UNKNOWN"), so it must be verified.
+pub fn classify_status(status: u16, mutating: bool, body: &str) -> Option<Failure> {
+    let meta = ReplyMeta {
+        http_status: Some(status),
+        code: None,
+        message: Some(truncate(body, 200)),
+    };
+    let error = match status {
+        200..=299 => return None,
+        429 => ConnectorError::RateLimited {
+            retry_after: None,
+            scope: crate::error::LimitScope::Ip,
+        },
+        500..=599 if mutating => ConnectorError::OutcomeUnknown(format!("HTTP {status}")),
+        500..=599 => ConnectorError::Transient(format!("HTTP {status}")),
+        _ => ConnectorError::Permanent {
+            code: format!("HTTP {status}"),
+            message: truncate(body, 200),
+        },
+    };
+    Some(Failure::new(error, meta))
+}
+
+/// Parse a `Retry-After` header given in seconds.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Our estimate of an exchange's clock: local time plus a measured offset.
+#[derive(Debug, Default)]
+pub struct ExchangeClock {
+    offset_ms: AtomicI64,
+}
+
+impl ExchangeClock {
+    pub fn now_ms(&self) -> i64 {
+        unix_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Record the server's time, read between `sent_ms` and `received_ms`
+    /// (local), assuming the reply was stamped halfway.
+    pub fn observe(&self, server_ms: i64, sent_ms: i64, received_ms: i64) {
+        let midpoint = sent_ms + (received_ms - sent_ms) / 2;
+        self.offset_ms
+            .store(server_ms - midpoint, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(parse_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_base_url("http://127.5.0.1:8080").is_ok());
+        assert!(parse_base_url("http://localhost:1").is_ok());
+        assert!(parse_base_url("http://[::1]:1").is_ok());
+        assert!(parse_base_url("https://api.bybit.com").is_ok());
+        let err = parse_base_url("http://10.0.0.1").unwrap_err();
+        assert!(err.contains("non-loopback"), "{err}");
+        assert!(parse_base_url("http://api.bybit.com").is_err());
+        assert!(parse_base_url("ftp://127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn a_5xx_on_a_delete_is_an_unknown_outcome_but_on_a_read_is_transient() {
+        let f = classify_status(504, true, "gateway timeout").unwrap();
+        assert!(matches!(f.error, ConnectorError::OutcomeUnknown(_)));
+        let f = classify_status(503, false, "").unwrap();
+        assert!(matches!(f.error, ConnectorError::Transient(_)));
+        assert!(classify_status(200, true, "").is_none());
+    }
+
+    #[test]
+    fn clock_offset_uses_the_round_trip_midpoint() {
+        let c = ExchangeClock::default();
+        c.observe(10_500, 1_000, 1_200);
+        assert_eq!(c.offset_ms(), 9_400);
+    }
+}

@@ -1,0 +1,164 @@
+//! The durable stores the executor writes to: the job journal and the audit
+//! trail. Core defines the contracts; `keyrevoke-journal` and
+//! `keyrevoke-audit` implement them. Neither ever receives a secret.
+
+use crate::connector::Probe;
+use crate::exchange::ExchangeId;
+use crate::model::{Action, Route, State};
+use crate::secret::Fingerprint;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub type EntryId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("journal: {0}")]
+    Journal(String),
+    #[error("audit: {0}")]
+    Audit(String),
+}
+
+/// Where a row sits in the inventory file, so that a worker can read that
+/// row (and its secrets) again without keeping the inventory in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub offset: u64,
+    pub len: u32,
+    pub line: u64,
+}
+
+/// A row to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub exchange: ExchangeId,
+    pub fingerprint: Fingerprint,
+    pub masked: String,
+    pub label: Option<String>,
+    pub action: Action,
+    /// Position of this key among those sharing its rate-limit account:
+    /// claiming in rank order interleaves accounts fairly.
+    pub rank: u32,
+    pub source: SourceRef,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EnqueueStats {
+    pub inserted: u64,
+    /// Rows whose key this pass had already enqueued: merged.
+    pub duplicates: u64,
+    /// Rows already in the journal from an earlier run of the job.
+    pub resumed: u64,
+}
+
+/// One key of the job as the journal holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobEntry {
+    pub id: EntryId,
+    pub exchange: ExchangeId,
+    pub fingerprint: Fingerprint,
+    pub masked: String,
+    pub label: Option<String>,
+    pub action: Action,
+    pub state: State,
+    /// The route last attempted (the winning one once terminal).
+    pub route: Option<Route>,
+    pub attempts: u32,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// The last liveness probe, as JSON ([`Probe`]).
+    pub probe: Option<String>,
+    pub source: SourceRef,
+}
+
+/// A state change of one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub id: EntryId,
+    pub state: State,
+    pub route: Option<Route>,
+    pub attempts: u32,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub probe: Option<String>,
+}
+
+impl Transition {
+    pub fn probe_json(probe: &Probe) -> String {
+        serde_json::to_string(probe).unwrap_or_default()
+    }
+}
+
+/// Counts of a job, per exchange and state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub by_exchange: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Add rows to the job; idempotent on (exchange, fingerprint, action).
+    /// `pass` numbers the enqueue pass so duplicates within one inventory
+    /// can be told from rows an earlier run already enqueued.
+    async fn enqueue(&self, pass: i64, batch: &[NewEntry]) -> Result<EnqueueStats, StoreError>;
+
+    /// A fresh pass number for [`JobStore::enqueue`].
+    async fn begin_pass(&self) -> Result<i64, StoreError>;
+
+    /// Lease up to `limit` unfinished entries of one exchange, in rank order,
+    /// to this worker. Entries leased to a live worker are skipped.
+    async fn claim(&self, exchange: ExchangeId, limit: usize) -> Result<Vec<JobEntry>, StoreError>;
+
+    /// Record a state change. Durable when it returns.
+    async fn record(&self, t: Transition) -> Result<(), StoreError>;
+
+    /// Give leases back (clean shutdown) without changing states.
+    async fn release(&self, ids: &[EntryId]) -> Result<(), StoreError>;
+
+    /// Exchanges with unfinished entries.
+    async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError>;
+
+    async fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Entries of one exchange in one state, for reports and escalation files.
+    async fn list(&self, exchange: ExchangeId, state: State) -> Result<Vec<JobEntry>, StoreError>;
+}
+
+/// What kind of audit record this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// One request to an exchange and what came back.
+    Attempt,
+    /// A liveness probe and its answer.
+    Probe,
+    /// A key's terminal outcome.
+    Outcome,
+    /// A run-level event (start, resume, repair, stop).
+    Run,
+}
+
+/// One audit record before the trail numbers, times and chains it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub kind: Option<AuditKind>,
+    pub exchange: Option<ExchangeId>,
+    /// Masked key, e.g. `AKIA…9XQZ`.
+    pub key: Option<String>,
+    /// SHA-256 prefix of the key.
+    pub fingerprint: Option<String>,
+    pub action: Option<Action>,
+    pub channel: Option<String>,
+    pub route: Option<Route>,
+    pub http_status: Option<u16>,
+    pub exchange_code: Option<String>,
+    pub outcome: Option<String>,
+    pub message: Option<String>,
+}
+
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    /// Append a record. Durable when it returns; an error stops the run.
+    async fn append(&self, event: AuditEvent) -> Result<(), StoreError>;
+}

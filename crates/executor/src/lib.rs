@@ -1,0 +1,1 @@
+//! Runs revocations: per-exchange fair queues, rate limits, retries, fallback chain, progress.

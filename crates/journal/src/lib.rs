@@ -1,0 +1,1 @@
+//! Durable job state for keyrevoke: SQLite (WAL) and PostgreSQL.

@@ -1,0 +1,1 @@
+//! Exchange simulator: each supported exchange's dialect, limits and faults, on loopback.
