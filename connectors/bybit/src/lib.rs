@@ -1,1 +1,397 @@
-//! Bybit (v5) connector for keyrevoke.
+//! Bybit (v5) connector.
+//!
+//! Channels (see `endpoints.rs` for the sources):
+//! - a key deletes itself (`delete-api` for a master key, `delete-sub-api`
+//!   without `apikey` for a sub key) when it holds a transfer or withdrawal
+//!   permission;
+//! - a master credential deletes a sub key (`delete-sub-api` with `apikey`);
+//! - disable: read-only and bound to an unroutable IP (`update-sub-api`), or
+//!   read-only (`update-api`) for a master key;
+//! - probe: `query-api` with the key's own secret, or the master's
+//!   `sub-apikeys` listing of the sub account named in the row.
+
+pub mod endpoints;
+pub mod errors;
+pub mod limits;
+pub mod sign;
+
+use async_trait::async_trait;
+use keyrevoke_core::config::ExchangeSettings;
+use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::http::{ExchangeClock, RawResponse, classify_status, send, unix_ms};
+use keyrevoke_core::{
+    Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob, Liveness,
+    Operation, Probe, Reply, Route, Secret, Tier, Usage,
+};
+use reqwest::Method;
+use serde_json::Value;
+use sign::{DEFAULT_RECV_WINDOW_MS, Signer};
+use std::time::Duration;
+use url::Url;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.bybit.com";
+
+pub struct BybitConnector {
+    client: reqwest::Client,
+    base: Url,
+    clock: ExchangeClock,
+    recv_window_ms: u64,
+    ip_ban_pause: Duration,
+}
+
+/// A successful v5 reply: its `result` and what to record.
+struct Answer {
+    result: Value,
+    reply: Reply,
+}
+
+impl BybitConnector {
+    pub fn new(client: reqwest::Client, base: Url, settings: &ExchangeSettings) -> Self {
+        BybitConnector {
+            client,
+            base,
+            clock: ExchangeClock::default(),
+            recv_window_ms: DEFAULT_RECV_WINDOW_MS,
+            ip_ban_pause: settings.ip_ban_pause.unwrap_or(limits::IP_BAN_PAUSE),
+        }
+    }
+
+    /// Sign with (`api_key`, `secret`), send, and read Bybit's envelope.
+    async fn call(
+        &self,
+        api_key: &str,
+        secret: &Secret,
+        method: Method,
+        path: &str,
+        query: &str,
+        body: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let signer = Signer {
+            api_key,
+            secret,
+            recv_window_ms: self.recv_window_ms,
+        };
+        let request = signer.sign(method, path, query, body, self.clock.now_ms());
+        let mutating = request.mutating;
+        let raw = send(&self.client, &self.base, request).await?;
+        self.read_envelope(raw, mutating)
+    }
+
+    fn read_envelope(&self, raw: RawResponse, mutating: bool) -> Result<Answer, Failure> {
+        let usage = usage_from(&raw);
+        let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
+            http_status: Some(raw.status),
+            code,
+            message,
+        };
+        // HTTP-level refusals carry no retCode (rate-limit.mdx).
+        let http_error = match raw.status {
+            403 => Some(ConnectorError::RateLimited {
+                retry_after: Some(self.ip_ban_pause),
+                scope: LimitScope::Ban,
+            }),
+            429 => Some(ConnectorError::RateLimited {
+                retry_after: keyrevoke_core::http::retry_after(&raw.headers),
+                scope: LimitScope::Ip,
+            }),
+            401 => Some(ConnectorError::KeyDead("HTTP 401".into())),
+            _ => None,
+        };
+        if let Some(error) = http_error {
+            return Err(Failure::new(error, meta(None, Some(short(&raw.body)))).with_usage(usage));
+        }
+        if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
+            return Err(f.with_usage(usage));
+        }
+        let envelope: Value = match serde_json::from_str(&raw.body) {
+            Ok(v) => v,
+            Err(_) => {
+                let e = if mutating {
+                    ConnectorError::OutcomeUnknown("unreadable reply".into())
+                } else {
+                    ConnectorError::Transient("unreadable reply".into())
+                };
+                return Err(Failure::new(e, meta(None, Some(short(&raw.body)))));
+            }
+        };
+        let ret_code = envelope["retCode"].as_i64().unwrap_or(-1);
+        let ret_msg = envelope["retMsg"].as_str().unwrap_or("").to_string();
+        let meta = meta(Some(ret_code.to_string()), Some(ret_msg.clone()));
+        if ret_code != 0 {
+            let reset = usage.iter().find_map(|u| u.reset_after);
+            return Err(Failure::new(errors::error_for(ret_code, &ret_msg, reset), meta).with_usage(usage));
+        }
+        Ok(Answer {
+            result: envelope["result"].clone(),
+            reply: Reply { meta, usage },
+        })
+    }
+
+    fn own_secret(job: &KeyJob) -> Result<&Secret, Failure> {
+        job.key
+            .api_secret
+            .as_ref()
+            .ok_or_else(|| Failure::local(ConnectorError::Unsupported("the key's secret is not known".into())))
+    }
+
+    fn credential(job: &KeyJob) -> Result<&keyrevoke_core::Credential, Failure> {
+        job.via
+            .as_deref()
+            .ok_or_else(|| Failure::local(ConnectorError::Unsupported("no managing credential".into())))
+    }
+
+    /// Read the key's own settings: whether it is a master key and whether
+    /// it holds a permission that allows it to delete or modify itself.
+    async fn query_self(&self, job: &KeyJob) -> Result<(bool, Vec<String>, Answer), Failure> {
+        let secret = Self::own_secret(job)?;
+        let answer = self
+            .call(&job.key.api_key, secret, Method::GET, endpoints::QUERY_KEY, "", None)
+            .await?;
+        let is_master = answer.result["isMaster"].as_bool().unwrap_or(job.key.account.is_none());
+        let perms = permission_names(&answer.result["permissions"]);
+        Ok((is_master, perms, answer))
+    }
+
+    async fn act_on_self(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
+        let (is_master, perms, _) = self.query_self(job).await?;
+        if !perms.iter().any(|p| endpoints::SELF_DELETE_PERMISSIONS.contains(&p.as_str())) {
+            return Err(Failure::local(ConnectorError::Unsupported(
+                "the key holds no transfer or withdrawal permission, which Bybit requires for a key to delete or modify itself".into(),
+            )));
+        }
+        let secret = Self::own_secret(job)?;
+        let (path, body) = match (delete, is_master) {
+            (true, true) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
+            (true, false) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
+            (false, true) => (endpoints::UPDATE_MASTER_KEY, endpoints::disable_master_body()),
+            (false, false) => (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(None)),
+        };
+        let answer = self
+            .call(&job.key.api_key, secret, Method::POST, path, "", Some(&body))
+            .await?;
+        Ok(answer.reply)
+    }
+
+    async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
+        let cred = Self::credential(job)?;
+        let (path, body) = if delete {
+            (endpoints::DELETE_SUB_KEY, endpoints::master_delete_body(&job.key.api_key))
+        } else {
+            (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(Some(&job.key.api_key)))
+        };
+        let answer = self
+            .call(&cred.api_key, &cred.api_secret, Method::POST, path, "", Some(&body))
+            .await?;
+        Ok(answer.reply)
+    }
+
+    /// Look for the key in its sub account's key list, page by page.
+    async fn probe_via_master(&self, job: &KeyJob, sub_uid: &str) -> Result<Probe, Failure> {
+        let cred = Self::credential(job)?;
+        let mut cursor = String::new();
+        loop {
+            let mut query = format!("subMemberId={sub_uid}&limit={}", endpoints::LIST_PAGE_SIZE);
+            if !cursor.is_empty() {
+                query.push_str(&format!("&cursor={cursor}"));
+            }
+            let answer = self
+                .call(&cred.api_key, &cred.api_secret, Method::GET, endpoints::LIST_SUB_KEYS, &query, None)
+                .await?;
+            let keys = answer.result["result"].as_array().cloned().unwrap_or_default();
+            if let Some(found) = keys.iter().find(|k| k["apiKey"].as_str() == Some(job.key.api_key.as_str())) {
+                let perms = permission_names(&found["permissions"]);
+                return Ok(alive(perms, answer.reply.meta));
+            }
+            cursor = answer.result["nextPageCursor"].as_str().unwrap_or("").to_string();
+            if cursor.is_empty() || keys.is_empty() {
+                return Ok(Probe {
+                    liveness: Liveness::Dead,
+                    can_move_funds: Some(false),
+                    permissions: Vec::new(),
+                    meta: answer.reply.meta,
+                });
+            }
+        }
+    }
+}
+
+fn alive(permissions: Vec<String>, meta: ReplyMeta) -> Probe {
+    let can_move = permissions
+        .iter()
+        .any(|p| endpoints::FUND_MOVING_PERMISSIONS.contains(&p.as_str()));
+    Probe {
+        liveness: Liveness::Alive,
+        can_move_funds: Some(can_move),
+        permissions,
+        meta,
+    }
+}
+
+/// Flatten `{"Wallet": ["AccountTransfer"], "Spot": ["SpotTrade"]}` into the
+/// permission names.
+fn permission_names(permissions: &Value) -> Vec<String> {
+    let mut names: Vec<String> = permissions
+        .as_object()
+        .map(|groups| {
+            groups
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn short(body: &str) -> String {
+    keyrevoke_core::http::truncate(body, 200)
+}
+
+/// `X-Bapi-Limit-Status` (remaining) and `X-Bapi-Limit-Reset-Timestamp` (ms).
+fn usage_from(raw: &RawResponse) -> Vec<Usage> {
+    let remaining = raw.header("X-Bapi-Limit-Status").and_then(|v| v.trim().parse::<u64>().ok());
+    let reset_after = raw
+        .header("X-Bapi-Limit-Reset-Timestamp")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|ts| Duration::from_millis((ts - unix_ms()).clamp(0, 60_000) as u64));
+    if remaining.is_none() && reset_after.is_none() {
+        return Vec::new();
+    }
+    vec![Usage {
+        scope: LimitScope::Account,
+        remaining,
+        reset_after,
+    }]
+}
+
+static CAPABILITIES: [Capability; 5] = [
+    Capability::DeleteSelf,
+    Capability::DeleteByMaster,
+    Capability::Disable,
+    Capability::Probe,
+    Capability::Escalate,
+];
+
+#[async_trait]
+impl Connector for BybitConnector {
+    fn exchange(&self) -> ExchangeId {
+        ExchangeId::Bybit
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &CAPABILITIES
+    }
+
+    fn routes(&self, job: &KeyJob) -> Vec<Route> {
+        let master = job.via.as_ref().is_some_and(|c| c.role == CredentialRole::Master);
+        let mut routes = Vec::new();
+        if master {
+            routes.push(Route::DeleteByMaster);
+        }
+        if job.has_secret() {
+            routes.push(Route::DeleteSelf);
+        }
+        if master {
+            routes.push(Route::DisableByMaster);
+        }
+        if job.has_secret() {
+            routes.push(Route::DisableSelf);
+        }
+        routes.push(Route::Escalate);
+        routes
+    }
+
+    fn check(&self, job: &KeyJob) -> Vec<FieldProblem> {
+        match &job.via {
+            Some(c) if c.role == CredentialRole::Broker => vec![FieldProblem {
+                field: "via",
+                message: format!("credential `{}` is a broker credential; Bybit keys are managed by master keys", c.name),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn tiers(&self) -> &'static [Tier] {
+        &limits::TIERS
+    }
+
+    fn charges(&self, op: Operation) -> &'static [Charge] {
+        limits::charges(op)
+    }
+
+    async fn perform(&self, route: Route, job: &KeyJob) -> Result<Reply, Failure> {
+        match route {
+            Route::DeleteSelf => self.act_on_self(job, true).await,
+            Route::DisableSelf => self.act_on_self(job, false).await,
+            Route::DeleteByMaster => self.act_as_master(job, true).await,
+            Route::DisableByMaster => self.act_as_master(job, false).await,
+            Route::DeleteByBroker | Route::Escalate => Err(Failure::local(ConnectorError::Unsupported(format!(
+                "Bybit has no `{route}` call"
+            )))),
+        }
+    }
+
+    async fn probe(&self, job: &KeyJob) -> Result<Probe, Failure> {
+        if job.has_secret() {
+            return match self.query_self(job).await {
+                Ok((_, perms, answer)) => Ok(alive(perms, answer.reply.meta)),
+                Err(f) => match &f.error {
+                    ConnectorError::KeyDead(_) => Ok(Probe {
+                        liveness: Liveness::Dead,
+                        can_move_funds: Some(false),
+                        permissions: Vec::new(),
+                        meta: f.meta,
+                    }),
+                    // Bound to other IPs: alive, but not usable from here.
+                    ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("10010") => Ok(Probe {
+                        liveness: Liveness::Alive,
+                        can_move_funds: None,
+                        permissions: vec!["ip_restricted".into()],
+                        meta: f.meta,
+                    }),
+                    _ => Err(f),
+                },
+            };
+        }
+        match (&job.via, &job.key.account) {
+            (Some(_), Some(sub_uid)) => self.probe_via_master(job, sub_uid).await,
+            _ => Ok(Probe::cannot_tell()),
+        }
+    }
+
+    async fn sync_clock(&self) -> Result<(), Failure> {
+        let request = keyrevoke_core::http::PreparedRequest {
+            method: Method::GET,
+            path_and_query: endpoints::SERVER_TIME.to_string(),
+            headers: Vec::new(),
+            body: None,
+            mutating: false,
+        };
+        let sent = unix_ms();
+        let raw = send(&self.client, &self.base, request).await?;
+        let received = unix_ms();
+        // market/time.mdx: the envelope's `time` is the server time in ms.
+        let server_ms = serde_json::from_str::<Value>(&raw.body)
+            .ok()
+            .and_then(|v| v["time"].as_i64());
+        self.read_envelope(raw, false)?;
+        match server_ms {
+            Some(ms) => {
+                self.clock.observe(ms, sent, received);
+                Ok(())
+            }
+            None => Err(Failure::local(ConnectorError::Transient("server time missing from reply".into()))),
+        }
+    }
+
+    fn escalation_contact(&self) -> EscalationContact {
+        EscalationContact {
+            security_team: "Bybit Security team (via a support ticket at https://www.bybit.com/en/help-center/)",
+            api_management_page: "https://www.bybit.com/app/user/api-management",
+        }
+    }
+}

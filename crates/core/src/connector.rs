@@ -125,6 +125,19 @@ pub trait Connector: Send + Sync + 'static {
     /// The weight an operation spends, per tier.
     fn charges(&self, op: Operation) -> &'static [Charge];
 
+    /// The account whose per-account budget an operation spends. A probe
+    /// uses the key's own secret when known, else the managing credential.
+    fn account_for(&self, op: Operation, job: &KeyJob) -> String {
+        match op {
+            Operation::Route(r) => job.rate_account(Some(r)),
+            Operation::Probe if !job.has_secret() && job.via.is_some() => {
+                job.rate_account(Some(Route::DeleteByMaster))
+            }
+            Operation::Probe => job.rate_account(None),
+            Operation::ClockSync => String::new(),
+        }
+    }
+
     /// Perform one route (never [`Route::Escalate`]) once, signed afresh.
     async fn perform(&self, route: Route, job: &KeyJob) -> Result<Reply, Failure>;
 

@@ -95,6 +95,58 @@ pub fn classify_status(status: u16, mutating: bool, body: &str) -> Option<Failur
     Some(Failure::new(error, meta))
 }
 
+/// A request as data: built and signed by a connector, sent by [`send`].
+/// Pure, so that signers are tested byte for byte against published vectors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedRequest {
+    pub method: reqwest::Method,
+    /// Path and query, e.g. `/v5/user/query-api?x=1`.
+    pub path_and_query: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<String>,
+    /// Whether the call changes state on the exchange (so that a failure
+    /// after sending leaves the outcome unknown).
+    pub mutating: bool,
+}
+
+/// What came back, before the connector reads the exchange's error codes.
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Send a prepared request to `base` and read the whole reply. Transport
+/// failures are classified here, once for every connector.
+pub async fn send(client: &reqwest::Client, base: &Url, req: PreparedRequest) -> Result<RawResponse, Failure> {
+    let url = format!("{}{}", base.as_str().trim_end_matches('/'), req.path_and_query);
+    let mut builder = client.request(req.method.clone(), url);
+    for (name, value) in &req.headers {
+        builder = builder.header(*name, value);
+    }
+    if let Some(body) = req.body {
+        builder = builder.body(body);
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| classify_transport(&e, req.mutating))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| classify_transport(&e, req.mutating))?;
+    Ok(RawResponse { status, headers, body })
+}
+
 /// Parse a `Retry-After` header given in seconds.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     headers

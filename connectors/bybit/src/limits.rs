@@ -1,0 +1,57 @@
+//! Bybit's rate-limit tiers and what each call spends.
+//! Source: bybit-exchange/docs `docs/v5/rate-limit/rate-limit.mdx`: per IP
+//! 600 requests per 5 s (HTTP 403 beyond, "access too frequent", at least
+//! 10 minutes off); per UID per second: delete-api, delete-sub-api,
+//! update-api, update-sub-api 5; query-api, sub-apikeys 10.
+
+use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
+use std::time::Duration;
+
+pub const IP: &str = "ip";
+pub const UID_KEY_WRITE: &str = "uid_key_write";
+pub const UID_KEY_READ: &str = "uid_key_read";
+
+pub static TIERS: [Tier; 3] = [
+    Tier {
+        name: IP,
+        scope: TierScope::Ip,
+        capacity: 600,
+        period: Duration::from_secs(5),
+    },
+    Tier {
+        name: UID_KEY_WRITE,
+        scope: TierScope::Account,
+        capacity: 5,
+        period: Duration::from_secs(1),
+    },
+    Tier {
+        name: UID_KEY_READ,
+        scope: TierScope::Account,
+        capacity: 10,
+        period: Duration::from_secs(1),
+    },
+];
+
+/// How long to stay away after an IP ban (HTTP 403), per the docs.
+pub const IP_BAN_PAUSE: Duration = Duration::from_secs(600);
+
+const fn charge(tier: &'static str, weight: u32) -> Charge {
+    Charge { tier, weight }
+}
+
+/// A key acting on itself first reads its own settings (query-api), then
+/// writes: one of each.
+static SELF_WRITE: [Charge; 3] = [charge(IP, 2), charge(UID_KEY_READ, 1), charge(UID_KEY_WRITE, 1)];
+static MASTER_WRITE: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_WRITE, 1)];
+static READ: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_READ, 1)];
+static PUBLIC: [Charge; 1] = [charge(IP, 1)];
+
+pub fn charges(op: Operation) -> &'static [Charge] {
+    match op {
+        Operation::Route(Route::DeleteSelf | Route::DisableSelf) => &SELF_WRITE,
+        Operation::Route(Route::DeleteByMaster | Route::DeleteByBroker | Route::DisableByMaster) => &MASTER_WRITE,
+        Operation::Route(Route::Escalate) => &[],
+        Operation::Probe => &READ,
+        Operation::ClockSync => &PUBLIC,
+    }
+}
