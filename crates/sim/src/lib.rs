@@ -1,1 +1,198 @@
-//! Exchange simulator: each supported exchange's dialect, limits and faults, on loopback.
+//! keyrevoke's exchange simulator.
+//!
+//! Each exchange's dialect is served on its own loopback port, checking
+//! signatures, timestamps and receive windows the way the exchange documents
+//! them, holding key state, enforcing the documented rate limits and
+//! injecting faults on demand. Tests, the demo and the benchmarks run against
+//! it; real users point keyrevoke at real exchanges instead.
+//!
+//! Every port also serves `/__sim/…` for tests: `GET /__sim/stats`,
+//! `GET /__sim/keys/{api_key}`, `POST /__sim/keys` (a JSON array of keys),
+//! `PUT /__sim/faults`, `POST /__sim/unban`.
+
+pub mod dialects;
+pub mod faults;
+pub mod generate;
+pub mod keys;
+pub mod limits;
+pub mod stats;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use faults::Faults;
+use keyrevoke_core::ExchangeId;
+use keys::{KeyStore, SimKey};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use stats::Stats;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// How the simulator behaves.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub exchanges: Vec<ExchangeId>,
+    /// Enforce the documented rate limits.
+    pub limits: bool,
+    /// How long an IP ban lasts (the real exchanges: minutes; tests: less).
+    pub ip_ban: Duration,
+    pub faults: Faults,
+    pub seed: u64,
+    /// Address to bind (port 0 for any).
+    pub bind: SocketAddr,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            exchanges: dialects::SUPPORTED.to_vec(),
+            limits: true,
+            ip_ban: Duration::from_secs(10),
+            faults: Faults::default(),
+            seed: 7,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// The state of one simulated exchange.
+pub struct ExchangeSim {
+    pub id: ExchangeId,
+    pub keys: KeyStore,
+    pub stats: Stats,
+    pub faults: RwLock<Faults>,
+    pub limits: bool,
+    pub ip_ban: Duration,
+    /// The exchange's per-IP limit (everything here comes from loopback).
+    pub ip_window: limits::SlidingWindow,
+    rng: Mutex<StdRng>,
+}
+
+impl ExchangeSim {
+    fn new(id: ExchangeId, config: &SimConfig) -> Self {
+        ExchangeSim {
+            id,
+            keys: KeyStore::default(),
+            stats: Stats::default(),
+            faults: RwLock::new(config.faults.clone()),
+            limits: config.limits,
+            ip_ban: config.ip_ban,
+            ip_window: {
+                let (capacity, period) = dialects::ip_limit(id);
+                limits::SlidingWindow::new(capacity, period, config.ip_ban)
+            },
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ id as u64)),
+        }
+    }
+
+    /// The exchange's clock, in Unix ms (ours plus the injected skew).
+    pub fn now_ms(&self) -> i64 {
+        keyrevoke_core::http::unix_ms() + self.faults.read().unwrap().clock_skew_ms
+    }
+
+    pub fn fault_before(&self) -> faults::Before {
+        let f = self.faults.read().unwrap();
+        if !f.any() {
+            return faults::Before::Proceed;
+        }
+        f.before(&mut *self.rng.lock().unwrap())
+    }
+
+    pub fn fault_after(&self) -> faults::After {
+        let f = self.faults.read().unwrap();
+        if !f.any() {
+            return faults::After::Reply;
+        }
+        f.after(&mut *self.rng.lock().unwrap())
+    }
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    pub urls: BTreeMap<ExchangeId, String>,
+    pub exchanges: BTreeMap<ExchangeId, Arc<ExchangeSim>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn exchange(&self, id: ExchangeId) -> &Arc<ExchangeSim> {
+        &self.exchanges[&id]
+    }
+
+    /// The base URLs as a JSON object, e.g. `{"bybit":"http://127.0.0.1:40123"}`.
+    pub fn urls_json(&self) -> String {
+        let map: BTreeMap<&str, &str> = self.urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        serde_json::to_string(&map).expect("a map of strings serializes")
+    }
+
+    pub fn shutdown(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Start one listener per exchange.
+pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+    let mut urls = BTreeMap::new();
+    let mut exchanges = BTreeMap::new();
+    let mut tasks = Vec::new();
+    for id in &config.exchanges {
+        let Some(dialect_router) = dialects::router_for(*id) else {
+            return Err(std::io::Error::other(format!("the simulator has no dialect for {id}")));
+        };
+        let sim = Arc::new(ExchangeSim::new(*id, &config));
+        let app = Router::new()
+            .route("/__sim/stats", get(admin_stats))
+            .route("/__sim/keys", post(admin_add_keys))
+            .route("/__sim/keys/{api_key}", get(admin_key))
+            .route("/__sim/faults", put(admin_faults))
+            .route("/__sim/unban", post(admin_unban))
+            .with_state(sim.clone())
+            .merge(dialect_router(sim.clone()));
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        urls.insert(*id, format!("http://{addr}"));
+        exchanges.insert(*id, sim);
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+    }
+    Ok(SimHandle { urls, exchanges, tasks })
+}
+
+async fn admin_stats(State(sim): State<Arc<ExchangeSim>>) -> Response {
+    Json(sim.stats.snapshot()).into_response()
+}
+
+async fn admin_add_keys(State(sim): State<Arc<ExchangeSim>>, Json(keys): Json<Vec<SimKey>>) -> Response {
+    let n = keys.len();
+    for k in keys {
+        sim.keys.insert(k);
+    }
+    Json(serde_json::json!({ "added": n })).into_response()
+}
+
+async fn admin_key(State(sim): State<Arc<ExchangeSim>>, Path(api_key): Path<String>) -> Response {
+    match sim.keys.get(&api_key) {
+        // The simulator's own test keys only: never real secrets.
+        Some(k) => Json(k).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn admin_faults(State(sim): State<Arc<ExchangeSim>>, Json(f): Json<Faults>) -> Response {
+    *sim.faults.write().unwrap() = f;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_unban(State(sim): State<Arc<ExchangeSim>>) -> Response {
+    sim.ip_window.unban();
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,454 @@
+//! Bybit v5, as bybit-exchange/docs documents it:
+//! - auth (`docs/v5/guide.mdx`): `X-BAPI-API-KEY`, `X-BAPI-TIMESTAMP`,
+//!   `X-BAPI-SIGN`, optional `X-BAPI-RECV-WINDOW` (default 5000); prehash
+//!   `timestamp + api_key + recv_window + (query string | raw body)`,
+//!   HMAC-SHA256 lowercase hex; accepted when
+//!   `server_time - recv_window <= timestamp < server_time + 1000`;
+//! - limits (`docs/v5/rate-limit/rate-limit.mdx`): 600 requests per 5 s per
+//!   IP (HTTP 403 and a ban beyond); per UID per second 5 for the key
+//!   write endpoints, 10 for query-api and sub-apikeys (retCode 10006, with
+//!   `X-Bapi-Limit`, `X-Bapi-Limit-Status`, `X-Bapi-Limit-Reset-Timestamp`);
+//! - endpoints and permissions (`docs/v5/user/*.mdx`);
+//! - codes (`docs/v5/error.mdx`).
+
+use crate::ExchangeSim;
+use crate::faults::{self, After, Before};
+use crate::keys::{KeyState, SimKey};
+use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::stats::Stats;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const IP_LIMIT: (u32, Duration) = (600, Duration::from_secs(5));
+const UID_WRITE_PER_SEC: u32 = 5;
+const UID_READ_PER_SEC: u32 = 10;
+const DEFAULT_RECV_WINDOW: i64 = 5000;
+
+/// Permissions that let a master key delete itself or manage sub keys.
+const MASTER_MANAGE: &[&str] = &["AccountTransfer", "SubMemberTransfer", "Withdraw"];
+/// Permissions that let a sub key delete or modify itself.
+const SUB_MANAGE: &[&str] = &["AccountTransfer", "SubMemberTransferList"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    ServerTime,
+    QueryKey,
+    ListSubKeys,
+    DeleteMasterKey,
+    DeleteSubKey,
+    UpdateMasterKey,
+    UpdateSubKey,
+}
+
+impl Endpoint {
+    fn parse(method: &Method, path: &str) -> Option<Endpoint> {
+        use Endpoint::*;
+        Some(match (method.as_str(), path) {
+            ("GET", "/v5/market/time") => ServerTime,
+            ("GET", "/v5/user/query-api") => QueryKey,
+            ("GET", "/v5/user/sub-apikeys") => ListSubKeys,
+            ("POST", "/v5/user/delete-api") => DeleteMasterKey,
+            ("POST", "/v5/user/delete-sub-api") => DeleteSubKey,
+            ("POST", "/v5/user/update-api") => UpdateMasterKey,
+            ("POST", "/v5/user/update-sub-api") => UpdateSubKey,
+            _ => return None,
+        })
+    }
+
+    fn is_write(self) -> bool {
+        !matches!(self, Endpoint::ServerTime | Endpoint::QueryKey | Endpoint::ListSubKeys)
+    }
+}
+
+struct Bybit {
+    sim: Arc<ExchangeSim>,
+    uid_write: FixedWindows,
+    uid_read: FixedWindows,
+}
+
+pub fn router(sim: Arc<ExchangeSim>) -> Router {
+    let state = Arc::new(Bybit {
+        sim,
+        uid_write: FixedWindows::new(UID_WRITE_PER_SEC, Duration::from_secs(1)),
+        uid_read: FixedWindows::new(UID_READ_PER_SEC, Duration::from_secs(1)),
+    });
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// A reply in Bybit's envelope, with optional UID-limit headers.
+struct Reply {
+    code: i64,
+    msg: String,
+    result: Value,
+    limit: Option<(u32, u32, i64)>,
+}
+
+fn refuse(code: i64, msg: &str) -> Reply {
+    Reply {
+        code,
+        msg: msg.to_string(),
+        result: json!({}),
+        limit: None,
+    }
+}
+
+fn ok(result: Value) -> Reply {
+    Reply {
+        code: 0,
+        msg: "OK".into(),
+        result,
+        limit: None,
+    }
+}
+
+async fn handle(State(b): State<Arc<Bybit>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let sim = &b.sim;
+    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
+    let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
+        Stats::bump(&sim.stats.unknown_endpoint);
+        return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
+    };
+    if sim.limits {
+        match sim.ip_window.hit(1) {
+            SlidingVerdict::Allowed => {}
+            SlidingVerdict::Exceeded | SlidingVerdict::Banned => {
+                Stats::bump(&sim.stats.ip_banned);
+                return faults::plain(StatusCode::FORBIDDEN, "access too frequent");
+            }
+        }
+    }
+    match sim.fault_before() {
+        Before::Proceed => {}
+        Before::Unavailable => {
+            Stats::bump(&sim.stats.injected_faults);
+            return faults::unavailable();
+        }
+        Before::RateLimited => {
+            Stats::bump(&sim.stats.injected_faults);
+            let reset = sim.now_ms() + 1000;
+            return envelope(sim.now_ms(), Reply {
+                limit: Some((UID_WRITE_PER_SEC, 0, reset)),
+                ..refuse(10006, "Too many visits!")
+            });
+        }
+        Before::Stall(d) => {
+            Stats::bump(&sim.stats.injected_faults);
+            tokio::time::sleep(d).await;
+        }
+    }
+    let now = sim.now_ms();
+    let reply = if endpoint == Endpoint::ServerTime {
+        ok(json!({ "timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string() }))
+    } else {
+        match authenticate(&b, &headers, &method, &uri, &body, now) {
+            Err(response) => return response,
+            Ok(Err(refusal)) => refusal,
+            Ok(Ok(caller)) => match b.uid_limit(endpoint, &caller, now) {
+                Err(refusal) => refusal,
+                Ok(limit) => {
+                    let mut r = b.act(endpoint, &caller, uri.query().unwrap_or(""), &body);
+                    r.limit = Some(limit);
+                    r
+                }
+            },
+        }
+    };
+    if reply.code == 0 {
+        Stats::bump(&sim.stats.ok);
+    } else {
+        Stats::bump(&sim.stats.refused);
+    }
+    match sim.fault_after() {
+        After::Reply => envelope(now, reply),
+        After::GatewayTimeout => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::gateway_timeout()
+        }
+        After::Reset => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::reset()
+        }
+    }
+}
+
+fn envelope(now: i64, reply: Reply) -> Response {
+    let body = json!({
+        "retCode": reply.code,
+        "retMsg": reply.msg,
+        "result": reply.result,
+        "retExtInfo": {},
+        "time": now,
+    });
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some((limit, remaining, reset)) = reply.limit {
+        builder = builder
+            .header("X-Bapi-Limit", limit.to_string())
+            .header("X-Bapi-Limit-Status", remaining.to_string())
+            .header("X-Bapi-Limit-Reset-Timestamp", reset.to_string());
+    }
+    builder.body(Body::from(body.to_string())).expect("valid response")
+}
+
+fn hmac_hex(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Check the auth headers. `Err` is an HTTP-level refusal; `Ok(Err)` a
+/// refusal in the envelope; `Ok(Ok)` the calling key.
+fn authenticate(
+    b: &Bybit,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &Bytes,
+    now: i64,
+) -> Result<Result<SimKey, Reply>, Response> {
+    let sim = &b.sim;
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (Some(api_key), Some(timestamp), Some(sign)) = (h("X-BAPI-API-KEY"), h("X-BAPI-TIMESTAMP"), h("X-BAPI-SIGN"))
+    else {
+        Stats::bump(&sim.stats.missing_auth);
+        return Err(faults::plain(StatusCode::UNAUTHORIZED, "401 Unauthorized"));
+    };
+    let recv_window_text = h("X-BAPI-RECV-WINDOW");
+    let recv_window = match &recv_window_text {
+        None => DEFAULT_RECV_WINDOW,
+        Some(t) => match t.parse::<i64>() {
+            Ok(v) if v > 0 => v,
+            _ => return Ok(Err(refuse(10001, "invalid recv_window"))),
+        },
+    };
+    let caller = match sim.keys.get(&api_key) {
+        Some(k) if k.state == KeyState::Alive => k,
+        _ => {
+            Stats::bump(&sim.stats.unknown_key);
+            return Ok(Err(refuse(10003, "API key is invalid.")));
+        }
+    };
+    let Ok(ts) = timestamp.parse::<i64>() else {
+        Stats::bump(&sim.stats.stale_timestamp);
+        return Ok(Err(refuse(10002, "invalid request, please check your timestamp")));
+    };
+    if !(now - recv_window <= ts && ts < now + 1000) {
+        Stats::bump(&sim.stats.stale_timestamp);
+        return Ok(Err(refuse(
+            10002,
+            &format!("invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts}],server_timestamp[{now}],recv_window[{recv_window}]"),
+        )));
+    }
+    let payload = if *method == Method::GET {
+        uri.query().unwrap_or("").to_string()
+    } else {
+        String::from_utf8_lossy(body).into_owned()
+    };
+    // The prehash uses the receive window exactly as the header carried it.
+    let recv_in_prehash = recv_window_text.unwrap_or_default();
+    let expected = hmac_hex(&caller.secret, &format!("{ts}{api_key}{recv_in_prehash}{payload}"));
+    if sign != expected {
+        Stats::bump(&sim.stats.bad_signature);
+        return Ok(Err(refuse(10004, "error sign! origin_string[...]")));
+    }
+    if !caller.allows_loopback() {
+        return Ok(Err(refuse(10010, "Unmatched IP, please check your API key's bound IP addresses.")));
+    }
+    Ok(Ok(caller))
+}
+
+impl Bybit {
+    fn uid_limit(&self, endpoint: Endpoint, caller: &SimKey, now: i64) -> Result<(u32, u32, i64), Reply> {
+        let window = if endpoint.is_write() { &self.uid_write } else { &self.uid_read };
+        let verdict = window.hit(&caller.uid, now, 1);
+        let limit = (window.capacity, verdict.remaining, verdict.reset_at_ms);
+        if self.sim.limits && !verdict.allowed {
+            Stats::bump(&self.sim.stats.rate_limited);
+            return Err(Reply {
+                limit: Some(limit),
+                ..refuse(10006, "Too many visits!")
+            });
+        }
+        Ok(limit)
+    }
+
+    fn act(&self, endpoint: Endpoint, caller: &SimKey, query: &str, body: &Bytes) -> Reply {
+        let sim = &self.sim;
+        let params: Value = if endpoint.is_write() {
+            match serde_json::from_slice(body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => return refuse(10001, "body not json"),
+            }
+        } else {
+            json!({})
+        };
+        let may_manage = |k: &SimKey| {
+            !k.read_only && k.has_any(if k.is_master() { MASTER_MANAGE } else { SUB_MANAGE })
+        };
+        match endpoint {
+            Endpoint::ServerTime => ok(json!({})),
+            Endpoint::QueryKey => {
+                Stats::bump(&sim.stats.probes);
+                ok(key_info(caller))
+            }
+            Endpoint::ListSubKeys => self.list_sub_keys(caller, query),
+            Endpoint::DeleteMasterKey | Endpoint::UpdateMasterKey => {
+                if !caller.is_master() || !may_manage(caller) {
+                    return refuse(10005, "Permission denied, please check your API key permissions.");
+                }
+                if endpoint == Endpoint::DeleteMasterKey {
+                    sim.keys.update(&caller.api_key, |k| k.state = KeyState::Deleted);
+                    Stats::bump(&sim.stats.deletes);
+                    return ok(json!({}));
+                }
+                if params.get("ips").is_some() {
+                    return refuse(141019, "IP whitelist change must be done in the web UI");
+                }
+                let read_only = params["readOnly"].as_i64() == Some(1);
+                sim.keys.update(&caller.api_key, |k| k.read_only = read_only);
+                Stats::bump(&sim.stats.disables);
+                ok(key_info(&sim.keys.get(&caller.api_key).expect("caller exists")))
+            }
+            Endpoint::DeleteSubKey | Endpoint::UpdateSubKey => {
+                let target = match params.get("apikey") {
+                    // A sub key acting on itself: `apikey` must not be passed.
+                    None if !caller.is_master() => caller.clone(),
+                    None => return refuse(10001, "apikey is required when a master key calls this endpoint"),
+                    Some(_) if !caller.is_master() => {
+                        return refuse(10001, "apikey cannot be passed when a sub key calls this endpoint");
+                    }
+                    Some(v) => match v.as_str().and_then(|k| sim.keys.get(k)) {
+                        Some(t) if t.is_alive() && t.parent_uid.as_deref() == Some(caller.uid.as_str()) => t,
+                        _ => return refuse(10001, "params error: apikey not found under this account"),
+                    },
+                };
+                if !may_manage(caller) {
+                    return refuse(10005, "Permission denied, please check your API key permissions.");
+                }
+                if endpoint == Endpoint::DeleteSubKey {
+                    sim.keys.update(&target.api_key, |k| k.state = KeyState::Deleted);
+                    Stats::bump(&sim.stats.deletes);
+                    return ok(json!({}));
+                }
+                let read_only = params["readOnly"].as_i64().map(|v| v == 1);
+                let ips = params["ips"].as_str().map(|s| s.split(',').map(|ip| ip.trim().to_string()).collect());
+                sim.keys.update(&target.api_key, |k| {
+                    if let Some(r) = read_only {
+                        k.read_only = r;
+                    }
+                    if let Some(ips) = ips {
+                        k.ips = ips;
+                    }
+                });
+                Stats::bump(&sim.stats.disables);
+                ok(key_info(&sim.keys.get(&target.api_key).expect("target exists")))
+            }
+        }
+    }
+
+    fn list_sub_keys(&self, caller: &SimKey, query: &str) -> Reply {
+        if !caller.is_master() {
+            return refuse(10005, "Permission denied: only a master account can list sub account keys.");
+        }
+        let param = |name: &str| {
+            query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let Some(sub_uid) = param("subMemberId") else {
+            return refuse(10001, "subMemberId is required");
+        };
+        let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 20);
+        let start = param("cursor").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+        let keys = self.sim.keys.filter(|k| {
+            k.is_alive() && k.uid == sub_uid && k.parent_uid.as_deref() == Some(caller.uid.as_str())
+        });
+        Stats::bump(&self.sim.stats.probes);
+        let page: Vec<Value> = keys
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|k| {
+                json!({
+                    "apiKey": k.api_key,
+                    "ips": k.ips,
+                    "permissions": grouped_permissions(&k.permissions),
+                    "readOnly": k.read_only,
+                    "secret": "******",
+                    "status": 1,
+                    "type": 1,
+                    "flag": "hmac",
+                })
+            })
+            .collect();
+        let next = if start + limit < keys.len() {
+            (start + limit).to_string()
+        } else {
+            String::new()
+        };
+        ok(json!({ "result": page, "nextPageCursor": next }))
+    }
+}
+
+/// `query-api`'s `result` for a key.
+fn key_info(k: &SimKey) -> Value {
+    json!({
+        "id": "1",
+        "note": "",
+        "apiKey": k.api_key,
+        "readOnly": if k.read_only { 1 } else { 0 },
+        "secret": "",
+        "permissions": grouped_permissions(&k.permissions),
+        "ips": k.ips,
+        "type": 1,
+        "userID": k.uid.parse::<u64>().unwrap_or(0),
+        "isMaster": k.is_master(),
+        "parentUid": k.parent_uid.clone().unwrap_or_else(|| "0".into()),
+    })
+}
+
+/// Bybit reports permissions by group (`apikey-info.mdx`).
+fn grouped_permissions(names: &[String]) -> Value {
+    let group_of = |p: &str| match p {
+        "AccountTransfer" | "SubMemberTransfer" | "SubMemberTransferList" | "Withdraw" => "Wallet",
+        "SpotTrade" => "Spot",
+        "Order" | "Position" => "ContractTrade",
+        "OptionsTrade" => "Options",
+        "DerivativesTrade" => "Derivatives",
+        "ExchangeHistory" => "Exchange",
+        "Earn" => "Earn",
+        _ => "Other",
+    };
+    let mut groups = serde_json::Map::new();
+    for g in ["ContractTrade", "Spot", "Wallet", "Options", "Derivatives", "Exchange", "Earn", "NFT", "BlockTrade", "CopyTrading"] {
+        groups.insert(g.to_string(), json!([]));
+    }
+    for p in names {
+        if let Some(Value::Array(list)) = groups.get_mut(group_of(p)) {
+            list.push(json!(p));
+        }
+    }
+    Value::Object(groups)
+}
+
+/// Permission sets of synthetic keys, in `query-api`'s names.
+pub fn synthetic_permissions(kind: crate::generate::KeyKind) -> &'static [&'static str] {
+    use crate::generate::KeyKind;
+    match kind {
+        KeyKind::SelfDeletable => &["AccountTransfer", "SpotTrade", "Order", "Position"],
+        KeyKind::Master => &["AccountTransfer", "SubMemberTransfer", "SpotTrade"],
+        KeyKind::Sub => &["SpotTrade", "Order", "Position"],
+        KeyKind::TradeOnly => &["SpotTrade", "Order", "Position"],
+    }
+}

@@ -1,0 +1,107 @@
+//! The keys a simulated exchange holds, and their state.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Alive,
+    Deleted,
+}
+
+/// One API key on a simulated exchange.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SimKey {
+    pub api_key: String,
+    pub secret: String,
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    /// The account (UID) the key belongs to.
+    pub uid: String,
+    /// For a sub-account key, the master account's UID.
+    #[serde(default)]
+    pub parent_uid: Option<String>,
+    /// For a sub-account key, the sub account's name (exchanges that name
+    /// sub accounts rather than number them).
+    #[serde(default)]
+    pub sub_name: Option<String>,
+    /// The exchange's own permission names.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub read_only: bool,
+    /// Bound IPs; `*` (or empty) means unbound.
+    #[serde(default = "unbound")]
+    pub ips: Vec<String>,
+    #[serde(default = "alive")]
+    pub state: KeyState,
+}
+
+fn unbound() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn alive() -> KeyState {
+    KeyState::Alive
+}
+
+impl SimKey {
+    pub fn is_master(&self) -> bool {
+        self.parent_uid.is_none()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.state == KeyState::Alive
+    }
+
+    /// Whether a request from loopback passes the key's IP binding.
+    pub fn allows_loopback(&self) -> bool {
+        self.ips.is_empty() || self.ips.iter().any(|ip| ip == "*" || ip == "127.0.0.1")
+    }
+
+    pub fn has_any(&self, permissions: &[&str]) -> bool {
+        self.permissions.iter().any(|p| permissions.contains(&p.as_str()))
+    }
+}
+
+/// All keys of one simulated exchange.
+#[derive(Default)]
+pub struct KeyStore {
+    keys: Mutex<HashMap<String, SimKey>>,
+}
+
+impl KeyStore {
+    pub fn insert(&self, key: SimKey) {
+        self.keys.lock().unwrap().insert(key.api_key.clone(), key);
+    }
+
+    pub fn get(&self, api_key: &str) -> Option<SimKey> {
+        self.keys.lock().unwrap().get(api_key).cloned()
+    }
+
+    /// Apply `f` to a key under the lock; returns what `f` returns.
+    pub fn update<T>(&self, api_key: &str, f: impl FnOnce(&mut SimKey) -> T) -> Option<T> {
+        self.keys.lock().unwrap().get_mut(api_key).map(f)
+    }
+
+    /// Keys matching `pred`, in a stable order (by api key).
+    pub fn filter(&self, pred: impl Fn(&SimKey) -> bool) -> Vec<SimKey> {
+        let mut v: Vec<SimKey> = self.keys.lock().unwrap().values().filter(|k| pred(k)).cloned().collect();
+        v.sort_by(|a, b| a.api_key.cmp(&b.api_key));
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn count_alive(&self) -> usize {
+        self.keys.lock().unwrap().values().filter(|k| k.is_alive()).count()
+    }
+}

@@ -1,0 +1,153 @@
+//! Rate-limit windows as exchanges count them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Fixed windows aligned to multiples of `period` since the Unix epoch, per
+/// key (e.g. per UID per second), as Bybit's reset timestamps show.
+pub struct FixedWindows {
+    pub capacity: u32,
+    pub period_ms: i64,
+    counts: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+/// The verdict on one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowVerdict {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// When the current window ends, in Unix ms.
+    pub reset_at_ms: i64,
+}
+
+impl FixedWindows {
+    pub fn new(capacity: u32, period: Duration) -> Self {
+        FixedWindows {
+            capacity,
+            period_ms: period.as_millis() as i64,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn hit(&self, key: &str, now_ms: i64, weight: u32) -> WindowVerdict {
+        let window = now_ms.div_euclid(self.period_ms);
+        let reset_at_ms = (window + 1) * self.period_ms;
+        let mut counts = self.counts.lock().unwrap();
+        let entry = counts.entry(key.to_string()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        if entry.1 + weight > self.capacity {
+            return WindowVerdict {
+                allowed: false,
+                remaining: self.capacity.saturating_sub(entry.1),
+                reset_at_ms,
+            };
+        }
+        entry.1 += weight;
+        WindowVerdict {
+            allowed: true,
+            remaining: self.capacity - entry.1,
+            reset_at_ms,
+        }
+    }
+}
+
+/// A sliding window over the last `period` (per IP), with a ban once it is
+/// exceeded.
+pub struct SlidingWindow {
+    pub capacity: u32,
+    pub period: Duration,
+    pub ban: Duration,
+    state: Mutex<(VecDeque<(Instant, u32)>, u32, Option<Instant>)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlidingVerdict {
+    Allowed,
+    /// This request went over the limit; the IP is now banned.
+    Exceeded,
+    /// Still banned from an earlier excess.
+    Banned,
+}
+
+impl SlidingWindow {
+    pub fn new(capacity: u32, period: Duration, ban: Duration) -> Self {
+        SlidingWindow {
+            capacity,
+            period,
+            ban,
+            state: Mutex::new((VecDeque::new(), 0, None)),
+        }
+    }
+
+    pub fn hit(&self, weight: u32) -> SlidingVerdict {
+        let now = Instant::now();
+        let mut guard = self.state.lock().unwrap();
+        let (log, total, banned_until) = &mut *guard;
+        if let Some(until) = *banned_until {
+            if now < until {
+                return SlidingVerdict::Banned;
+            }
+            *banned_until = None;
+        }
+        while let Some((t, w)) = log.front() {
+            if now.duration_since(*t) >= self.period {
+                *total -= *w;
+                log.pop_front();
+            } else {
+                break;
+            }
+        }
+        if *total + weight > self.capacity {
+            if !self.ban.is_zero() {
+                *banned_until = Some(now + self.ban);
+            }
+            return SlidingVerdict::Exceeded;
+        }
+        *total += weight;
+        log.push_back((now, weight));
+        SlidingVerdict::Allowed
+    }
+
+    /// Used weight in the current window (for usage headers).
+    pub fn used(&self) -> u32 {
+        self.state.lock().unwrap().1
+    }
+
+    /// Lift a ban (admin).
+    pub fn unban(&self) {
+        self.state.lock().unwrap().2 = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_windows_count_per_key_and_reset_on_the_boundary() {
+        let w = FixedWindows::new(5, Duration::from_secs(1));
+        for i in 0..5 {
+            let v = w.hit("uid1", 10_000 + i, 1);
+            assert!(v.allowed);
+            assert_eq!(v.remaining, 4 - i as u32);
+            assert_eq!(v.reset_at_ms, 11_000);
+        }
+        assert!(!w.hit("uid1", 10_999, 1).allowed, "the sixth call in one second is refused");
+        assert!(w.hit("uid2", 10_999, 1).allowed, "another UID has its own window");
+        assert!(w.hit("uid1", 11_000, 1).allowed, "a new window starts at the boundary");
+    }
+
+    #[test]
+    fn sliding_window_bans_after_an_excess() {
+        let w = SlidingWindow::new(3, Duration::from_secs(5), Duration::from_secs(60));
+        for _ in 0..3 {
+            assert_eq!(w.hit(1), SlidingVerdict::Allowed);
+        }
+        assert_eq!(w.hit(1), SlidingVerdict::Exceeded);
+        assert_eq!(w.hit(1), SlidingVerdict::Banned);
+        w.unban();
+    }
+}
