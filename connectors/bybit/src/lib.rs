@@ -335,6 +335,10 @@ impl Connector for BybitConnector {
         }
     }
 
+    fn can_probe(&self, job: &KeyJob) -> bool {
+        job.has_secret() || (job.via.is_some() && job.key.account.is_some())
+    }
+
     async fn probe(&self, job: &KeyJob) -> Result<Probe, Failure> {
         if job.has_secret() {
             return match self.query_self(job).await {

@@ -141,6 +141,12 @@ pub trait Connector: Send + Sync + 'static {
     /// Perform one route (never [`Route::Escalate`]) once, signed afresh.
     async fn perform(&self, route: Route, job: &KeyJob) -> Result<Reply, Failure>;
 
+    /// Whether [`Connector::probe`] can learn anything for this key (so that
+    /// no budget is spent on a probe that cannot be made).
+    fn can_probe(&self, job: &KeyJob) -> bool {
+        job.has_secret()
+    }
+
     /// Ask the exchange whether the key is alive. Uses the key's own secret
     /// when known, else whatever the managing credential can see.
     async fn probe(&self, job: &KeyJob) -> Result<Probe, Failure>;

@@ -72,6 +72,9 @@ pub struct KeyJob {
     pub key: KeyMaterial,
     pub via: Option<Arc<Credential>>,
     pub fingerprint: Fingerprint,
+    /// The key is one of this run's managing credentials: acting on it would
+    /// cut the branch the run sits on, so it is escalated, never touched.
+    pub protected: bool,
 }
 
 impl KeyJob {
@@ -81,6 +84,7 @@ impl KeyJob {
             key,
             via,
             fingerprint,
+            protected: false,
         }
     }
 

@@ -1,1 +1,279 @@
-//! Runs revocations: per-exchange fair queues, rate limits, retries, fallback chain, progress.
+//! The executor: runs a job's keys through their connectors.
+//!
+//! One lane per exchange claims keys from the journal in fair (rank) order
+//! and works on a bounded number at once, so a slow or banned exchange never
+//! holds up the others. Each key walks its connector's routes, strongest
+//! first; each attempt spends rate-limit budget first, is journaled as
+//! in flight before it is sent, audited when it returns, and retried with
+//! backoff when the failure allows. The executor knows no HTTP detail of
+//! any exchange.
+
+pub mod backoff;
+pub mod limits;
+pub mod progress;
+mod work;
+
+use backoff::Backoff;
+use keyrevoke_core::config::{Config, RetrySettings};
+use keyrevoke_core::store::JobEntry;
+use keyrevoke_core::{AuditSink, Connector, ExchangeId, JobStore, KeyJob, Operation, Route};
+use limits::ExchangeLimits;
+use progress::Progress;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+pub use tokio_util::sync::CancellationToken;
+
+/// Reads a journal entry's key again, secrets and all, from the inventory.
+pub trait KeySource: Send + Sync {
+    fn load(&self, entry: &JobEntry) -> Result<KeyJob, String>;
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Requests in flight across all exchanges.
+    pub concurrency: usize,
+    /// Keys worked on at once per exchange.
+    pub per_exchange_concurrency: BTreeMap<ExchangeId, usize>,
+    pub default_per_exchange: usize,
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    /// Respect the exchanges' documented limits (off only for benchmarks
+    /// against a simulator with limits off).
+    pub rate_limits: bool,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Settings {
+        let RetrySettings {
+            max_attempts,
+            base_delay_ms,
+            max_delay_ms,
+            ..
+        } = config.retry;
+        Settings {
+            concurrency: config.executor.concurrency,
+            per_exchange_concurrency: config
+                .exchanges
+                .iter()
+                .filter_map(|(x, s)| s.concurrency.map(|c| (*x, c)))
+                .collect(),
+            default_per_exchange: config.executor.per_exchange_concurrency,
+            max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(base_delay_ms),
+                cap: Duration::from_millis(max_delay_ms),
+            },
+            rate_limits: true,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every key reached a terminal outcome.
+    Finished,
+    /// Stopped on request; the journal resumes it.
+    Interrupted,
+    /// The journal or the audit could not be written: stopped, fail closed.
+    Fatal(String),
+}
+
+/// Why a key's work stopped before an outcome.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Cancelled,
+    Fatal(String),
+}
+
+impl From<keyrevoke_core::StoreError> for Stop {
+    fn from(e: keyrevoke_core::StoreError) -> Self {
+        Stop::Fatal(e.to_string())
+    }
+}
+
+pub struct Executor {
+    connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    limits: BTreeMap<ExchangeId, Arc<ExchangeLimits>>,
+    store: Arc<dyn JobStore>,
+    audit: Arc<dyn AuditSink>,
+    source: Arc<dyn KeySource>,
+    settings: Settings,
+    in_flight: Semaphore,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+    fatal: Mutex<Option<String>>,
+}
+
+/// The largest weight each tier of a connector is ever charged at once.
+fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
+    let mut ops: Vec<Operation> = Route::ALL.iter().map(|r| Operation::Route(*r)).collect();
+    ops.push(Operation::Probe);
+    ops.push(Operation::ClockSync);
+    let mut max = HashMap::new();
+    for op in ops {
+        for c in conn.charges(op) {
+            let e = max.entry(c.tier).or_insert(1);
+            *e = (*e).max(c.weight);
+        }
+    }
+    max
+}
+
+impl Executor {
+    pub fn new(
+        connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+        config: &Config,
+        settings: Settings,
+        store: Arc<dyn JobStore>,
+        audit: Arc<dyn AuditSink>,
+        source: Arc<dyn KeySource>,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> Executor {
+        let limits = connectors
+            .iter()
+            .map(|(x, conn)| {
+                let xs = config.exchange(*x);
+                let l = ExchangeLimits::new(
+                    conn.tiers(),
+                    &xs.limits,
+                    &max_weights(conn.as_ref()),
+                    xs.rate_limit_scale.unwrap_or(limits::DEFAULT_SCALE),
+                    settings.rate_limits,
+                    config.retry.breaker_threshold,
+                    Duration::from_millis(config.retry.breaker_cooldown_ms),
+                );
+                (*x, Arc::new(l))
+            })
+            .collect();
+        Executor {
+            connectors,
+            limits,
+            store,
+            audit,
+            source,
+            in_flight: Semaphore::new(settings.concurrency.max(1)),
+            settings,
+            progress,
+            cancel,
+            fatal: Mutex::new(None),
+        }
+    }
+
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
+    }
+
+    /// Work until every claimable key has an outcome, or until cancelled.
+    pub async fn run(self: Arc<Self>) -> RunEnd {
+        let exchanges = match self.store.exchanges_with_work().await {
+            Ok(x) => x,
+            Err(e) => return RunEnd::Fatal(e.to_string()),
+        };
+        let housekeeping = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(30));
+                loop {
+                    tick.tick().await;
+                    for l in me.limits.values() {
+                        l.housekeeping();
+                    }
+                }
+            })
+        };
+        let mut lanes = JoinSet::new();
+        for x in exchanges {
+            if self.connectors.contains_key(&x) {
+                lanes.spawn(self.clone().lane(x));
+            }
+        }
+        while lanes.join_next().await.is_some() {}
+        housekeeping.abort();
+        if let Some(msg) = self.fatal.lock().unwrap().clone() {
+            return RunEnd::Fatal(msg);
+        }
+        if self.cancel.is_cancelled() {
+            return RunEnd::Interrupted;
+        }
+        RunEnd::Finished
+    }
+
+    fn stop_fatal(&self, msg: String) {
+        let mut f = self.fatal.lock().unwrap();
+        if f.is_none() {
+            tracing::error!("stopping the run: {msg}");
+            *f = Some(msg);
+        }
+        self.cancel.cancel();
+    }
+
+    /// One exchange's lane: claim, work, repeat.
+    async fn lane(self: Arc<Self>, x: ExchangeId) {
+        let width = self
+            .settings
+            .per_exchange_concurrency
+            .get(&x)
+            .copied()
+            .unwrap_or(self.settings.default_per_exchange)
+            .max(1);
+        let mut tasks = JoinSet::new();
+        let mut unfinished: Vec<i64> = Vec::new();
+        loop {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let free = width.saturating_sub(tasks.len());
+            if free == 0 {
+                tasks.join_next().await;
+                continue;
+            }
+            let batch = match self.store.claim(x, free).await {
+                Ok(b) => b,
+                Err(e) => {
+                    self.stop_fatal(e.to_string());
+                    break;
+                }
+            };
+            if batch.is_empty() {
+                if tasks.join_next().await.is_none() {
+                    break;
+                }
+                continue;
+            }
+            for entry in batch {
+                let me = self.clone();
+                tasks.spawn(async move {
+                    let id = entry.id;
+                    match me.work_on(entry).await {
+                        Ok(()) => None,
+                        Err(Stop::Cancelled) => Some(id),
+                        Err(Stop::Fatal(msg)) => {
+                            me.stop_fatal(msg);
+                            Some(id)
+                        }
+                    }
+                });
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(Some(id)) = r {
+                unfinished.push(id);
+            }
+        }
+        if !unfinished.is_empty() {
+            let _ = self.store.release(&unfinished).await;
+        }
+    }
+
+    async fn work_on(self: &Arc<Self>, entry: JobEntry) -> Result<(), Stop> {
+        let conn = self.connectors[&entry.exchange].clone();
+        let limits = self.limits[&entry.exchange].clone();
+        let job = self.source.load(&entry);
+        work::Work::new(self, entry, conn, limits).run(job).await
+    }
+}

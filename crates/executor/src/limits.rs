@@ -1,0 +1,264 @@
+//! Per-exchange budgets: one `governor` limiter per documented tier (IP-wide,
+//! or keyed per account), pauses learned from the exchange's replies, and a
+//! circuit breaker.
+//!
+//! Governor's GCRA allows a burst on top of the steady rate. A fixed-window
+//! limit of C per period would be exceeded by a burst of C, so the burst is
+//! the largest single charge and the rate is scaled below the limit: in any
+//! window of one period at most `burst - 1 + C * scale <= C` units go out.
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use keyrevoke_core::config::LimitOverride;
+use keyrevoke_core::{Charge, Tier, TierScope};
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// By default use 98% of each documented limit: headroom for the jitter
+/// between our clock and the exchange's window boundaries.
+pub const DEFAULT_SCALE: f64 = 0.98;
+
+enum Limiter {
+    Ip(DefaultDirectRateLimiter),
+    Account(DefaultKeyedRateLimiter<String>),
+}
+
+struct TierLimiter {
+    name: &'static str,
+    limiter: Limiter,
+    burst: u32,
+}
+
+#[derive(Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+}
+
+pub struct ExchangeLimits {
+    tiers: Vec<TierLimiter>,
+    enabled: bool,
+    /// Pauses ordered by the exchange: "ip", or an account name.
+    pauses: Mutex<HashMap<String, Instant>>,
+    breaker: Mutex<Breaker>,
+    breaker_threshold: u32,
+    breaker_cooldown: Duration,
+}
+
+const IP_PAUSE: &str = "\u{0}ip";
+
+/// The effective (capacity, period) of a tier after config overrides.
+pub fn effective(tier: &Tier, overrides: &BTreeMap<String, LimitOverride>) -> (u32, Duration) {
+    match overrides.get(tier.name) {
+        Some(o) => (o.capacity, Duration::from_millis(o.period_ms)),
+        None => (tier.capacity, tier.period),
+    }
+}
+
+/// The GCRA quota for a tier whose largest single charge is `max_weight`.
+pub fn quota_for(capacity: u32, period: Duration, max_weight: u32, scale: f64) -> (Quota, u32) {
+    let burst = max_weight.clamp(1, capacity);
+    let fit = 1.0 - (burst as f64 - 1.0) / capacity as f64;
+    let s = scale.min(fit).max(0.01);
+    let per_unit = period.as_secs_f64() / (capacity as f64 * s);
+    let interval = Duration::from_secs_f64(per_unit).max(Duration::from_nanos(1));
+    let quota = Quota::with_period(interval)
+        .expect("a positive interval")
+        .allow_burst(NonZeroU32::new(burst).expect("burst >= 1"));
+    (quota, burst)
+}
+
+impl ExchangeLimits {
+    /// `max_weights`: the largest charge each tier ever sees.
+    pub fn new(
+        tiers: &[Tier],
+        overrides: &BTreeMap<String, LimitOverride>,
+        max_weights: &HashMap<&'static str, u32>,
+        scale: f64,
+        enabled: bool,
+        breaker_threshold: u32,
+        breaker_cooldown: Duration,
+    ) -> Self {
+        let tiers = tiers
+            .iter()
+            .map(|t| {
+                let (capacity, period) = effective(t, overrides);
+                let max_weight = max_weights.get(t.name).copied().unwrap_or(1);
+                let (quota, burst) = quota_for(capacity, period, max_weight, scale);
+                let limiter = match t.scope {
+                    TierScope::Ip => Limiter::Ip(RateLimiter::direct(quota)),
+                    TierScope::Account => Limiter::Account(RateLimiter::keyed(quota)),
+                };
+                TierLimiter {
+                    name: t.name,
+                    limiter,
+                    burst,
+                }
+            })
+            .collect();
+        ExchangeLimits {
+            tiers,
+            enabled,
+            pauses: Mutex::new(HashMap::new()),
+            breaker: Mutex::new(Breaker::default()),
+            breaker_threshold: breaker_threshold.max(1),
+            breaker_cooldown,
+        }
+    }
+
+    /// How long until `account` may send, given pauses and the breaker.
+    fn blocked_for(&self, account: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let mut until = self.breaker.lock().unwrap().open_until;
+        {
+            let pauses = self.pauses.lock().unwrap();
+            for key in [IP_PAUSE, account] {
+                if let Some(t) = pauses.get(key) {
+                    until = until.max(Some(*t));
+                }
+            }
+        }
+        until.filter(|t| *t > now).map(|t| t - now)
+    }
+
+    /// Wait until every tier has budget for `charges`, spent by `account`.
+    pub async fn acquire(&self, charges: &[Charge], account: &str) {
+        while let Some(wait) = self.blocked_for(account) {
+            tokio::time::sleep(wait).await;
+        }
+        if !self.enabled {
+            return;
+        }
+        for charge in charges {
+            let Some(tier) = self.tiers.iter().find(|t| t.name == charge.tier) else {
+                continue;
+            };
+            let n = NonZeroU32::new(charge.weight.clamp(1, tier.burst)).expect("weight >= 1");
+            match &tier.limiter {
+                Limiter::Ip(l) => {
+                    let _ = l.until_n_ready(n).await;
+                }
+                Limiter::Account(l) => {
+                    let key = account.to_string();
+                    let _ = l.until_key_n_ready(&key, n).await;
+                }
+            }
+        }
+    }
+
+    /// The exchange said this account is out of budget until `after`.
+    pub fn pause_account(&self, account: &str, after: Duration) {
+        self.pause(account.to_string(), after);
+    }
+
+    /// The exchange said this IP is out of budget (or banned) until `after`.
+    pub fn pause_ip(&self, after: Duration) {
+        self.pause(IP_PAUSE.to_string(), after);
+    }
+
+    fn pause(&self, key: String, after: Duration) {
+        let until = Instant::now() + after;
+        let mut pauses = self.pauses.lock().unwrap();
+        let entry = pauses.entry(key).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+
+    pub fn record_success(&self) {
+        let mut b = self.breaker.lock().unwrap();
+        b.consecutive_failures = 0;
+    }
+
+    /// A failure that says the exchange itself is unwell. Returns whether
+    /// the breaker opened.
+    pub fn record_failure(&self) -> bool {
+        let mut b = self.breaker.lock().unwrap();
+        b.consecutive_failures += 1;
+        if b.consecutive_failures >= self.breaker_threshold {
+            b.consecutive_failures = 0;
+            b.open_until = Some(Instant::now() + self.breaker_cooldown);
+            return true;
+        }
+        false
+    }
+
+    /// Forget idle per-account state (keeps memory flat over long runs).
+    pub fn housekeeping(&self) {
+        for t in &self.tiers {
+            if let Limiter::Account(l) = &t.limiter {
+                l.retain_recent();
+            }
+        }
+        let now = Instant::now();
+        self.pauses.lock().unwrap().retain(|_, t| *t > now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_in_window(capacity: u32, period_ms: u64, weight: u32) -> u32 {
+        // Simulate GCRA admission times of weight-`weight` requests and count
+        // the most units inside any half-open window of one period.
+        let (_, burst) = quota_for(capacity, Duration::from_millis(period_ms), weight, DEFAULT_SCALE);
+        let fit = 1.0 - (burst as f64 - 1.0) / capacity as f64;
+        let s = DEFAULT_SCALE.min(fit);
+        let t_unit = period_ms as f64 / (capacity as f64 * s);
+        // GCRA with burst b admits a weight-w request once its theoretical
+        // arrival time minus (b - w) units has passed.
+        let mut tat = 0.0f64;
+        let mut times = Vec::new();
+        for _ in 0..(capacity * 4 / weight) {
+            let allow_at = (tat - (burst - weight) as f64 * t_unit).max(0.0);
+            times.push(allow_at);
+            tat = tat.max(allow_at) + weight as f64 * t_unit;
+        }
+        let mut best = 0;
+        for (i, start) in times.iter().enumerate() {
+            let n = times[i..].iter().take_while(|t| **t < start + period_ms as f64).count() as u32;
+            best = best.max(n * weight);
+        }
+        best
+    }
+
+    #[test]
+    fn a_window_never_holds_more_than_the_documented_limit() {
+        assert!(max_in_window(5, 1000, 1) <= 5);
+        assert!(max_in_window(600, 5000, 2) <= 600);
+        assert!(max_in_window(180_000, 60_000, 3000) <= 180_000);
+    }
+
+    #[test]
+    fn the_scale_keeps_utilisation_high() {
+        let (q, burst) = quota_for(600, Duration::from_secs(5), 1, DEFAULT_SCALE);
+        assert_eq!(burst, 1);
+        let per_sec = 1.0 / q.replenish_interval().as_secs_f64();
+        assert!(per_sec > 0.97 * 120.0 && per_sec <= 120.0, "{per_sec}");
+    }
+
+    #[tokio::test]
+    async fn a_paused_account_waits_and_others_do_not() {
+        let limits = ExchangeLimits::new(&[], &BTreeMap::new(), &HashMap::new(), DEFAULT_SCALE, true, 3, Duration::from_millis(50));
+        limits.pause_account("a", Duration::from_millis(120));
+        assert!(limits.blocked_for("b").is_none(), "account b is not paused");
+        assert!(limits.blocked_for("a").is_some(), "account a is paused");
+        let start = Instant::now();
+        limits.acquire(&[], "a").await;
+        assert!(start.elapsed() >= Duration::from_millis(110), "account a waited for its pause");
+    }
+
+    #[test]
+    fn the_breaker_opens_after_consecutive_failures_only() {
+        let limits = ExchangeLimits::new(&[], &BTreeMap::new(), &HashMap::new(), DEFAULT_SCALE, true, 3, Duration::from_millis(50));
+        assert!(!limits.record_failure());
+        assert!(!limits.record_failure());
+        limits.record_success();
+        assert!(!limits.record_failure());
+        assert!(!limits.record_failure());
+        assert!(limits.record_failure());
+        assert!(limits.blocked_for("x").is_some());
+    }
+}

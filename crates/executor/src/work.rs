@@ -1,0 +1,411 @@
+//! One key's way to an outcome: routes strongest first, each attempt
+//! budgeted, journaled, audited and retried as its failure allows.
+
+use crate::limits::ExchangeLimits;
+use crate::{Executor, Stop};
+use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::store::{AuditKind, JobEntry, Transition};
+use keyrevoke_core::{
+    AuditEvent, Channel, Connector, ConnectorError, Failure, KeyJob, Liveness, Operation, Outcome, Probe, Reply,
+    Route, State, Usage,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Rate-limit replies tolerated for one key before it fails: far more than
+/// a healthy run meets, few enough that a misconfigured limit shows.
+const MAX_RATE_LIMITED: u32 = 64;
+
+enum RouteEnd {
+    Done(Outcome),
+    /// This route cannot work for this key: try the next.
+    Next(Failure),
+    /// Retries exhausted.
+    Failed(Failure),
+}
+
+pub(crate) struct Work<'a> {
+    exec: &'a Arc<Executor>,
+    entry: JobEntry,
+    conn: Arc<dyn Connector>,
+    limits: Arc<ExchangeLimits>,
+    attempts: u32,
+    last_probe: Option<Probe>,
+    rng: StdRng,
+}
+
+fn outcome_of(route: Route) -> Outcome {
+    match route.channel() {
+        Channel::Delete => Outcome::Revoked,
+        Channel::Disable => Outcome::Disabled,
+        Channel::Escalate => Outcome::Escalated,
+    }
+}
+
+fn error_kind(e: &ConnectorError) -> &'static str {
+    match e {
+        ConnectorError::RateLimited { .. } => "rate_limited",
+        ConnectorError::Transient(_) => "transient",
+        ConnectorError::OutcomeUnknown(_) => "outcome_unknown",
+        ConnectorError::ClockSkew => "clock_skew",
+        ConnectorError::KeyDead(_) => "key_dead",
+        ConnectorError::Unsupported(_) => "unsupported",
+        ConnectorError::Permanent { .. } => "permanent",
+    }
+}
+
+impl<'a> Work<'a> {
+    pub(crate) fn new(exec: &'a Arc<Executor>, entry: JobEntry, conn: Arc<dyn Connector>, limits: Arc<ExchangeLimits>) -> Self {
+        let attempts = entry.attempts;
+        let seed = entry.id as u64 ^ u64::from(attempts).rotate_left(32);
+        Work {
+            exec,
+            entry,
+            conn,
+            limits,
+            attempts,
+            last_probe: None,
+            rng: StdRng::seed_from_u64(seed ^ rand::random::<u64>()),
+        }
+    }
+
+    pub(crate) async fn run(mut self, job: Result<KeyJob, String>) -> Result<(), Stop> {
+        let job = match job {
+            Ok(j) => j,
+            Err(msg) => return self.finish(Outcome::Failed, None, None, Some(msg)).await,
+        };
+        if job.protected {
+            let why = "this key is a managing credential of the run; keyrevoke never acts on it: revoke it by hand once the run is done";
+            return self.escalate(&job, why.to_string()).await;
+        }
+        // A request of an earlier run may have reached the exchange: find out
+        // before sending anything again.
+        if self.entry.state.needs_verify() {
+            if let Some(route) = self.entry.route.filter(|r| *r != Route::Escalate) {
+                let probe = self.probe(&job).await?;
+                if probe.liveness == Liveness::Dead {
+                    return self.finish(outcome_of(route), Some(route), None, Some("confirmed by probe after an interrupted attempt".into())).await;
+                }
+            }
+        }
+        let mut last: Option<Failure> = None;
+        for route in self.conn.routes(&job) {
+            if route == Route::Escalate {
+                break;
+            }
+            match self.try_route(&job, route).await? {
+                RouteEnd::Done(outcome) => return self.finish(outcome, Some(route), None, None).await,
+                RouteEnd::Next(f) => last = Some(f),
+                RouteEnd::Failed(f) => {
+                    let msg = f.to_string();
+                    return self.finish(Outcome::Failed, Some(route), Some(&f), Some(msg)).await;
+                }
+            }
+        }
+        let why = match &last {
+            Some(f) => format!("no API channel worked; last refusal: {}", f),
+            None => "no API channel can act on this key with the material at hand".to_string(),
+        };
+        self.escalate(&job, why).await
+    }
+
+    fn cancelled(&self) -> Result<(), Stop> {
+        if self.exec.cancel.is_cancelled() {
+            Err(Stop::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn sleep(&self, d: Duration) -> Result<(), Stop> {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            _ = self.exec.cancel.cancelled() => Err(Stop::Cancelled),
+        }
+    }
+
+    /// Wait for the budget an operation spends.
+    async fn spend(&self, op: Operation, job: &KeyJob) -> Result<(), Stop> {
+        let account = self.conn.account_for(op, job);
+        let charges = self.conn.charges(op);
+        tokio::select! {
+            _ = self.limits.acquire(charges, &account) => Ok(()),
+            _ = self.exec.cancel.cancelled() => Err(Stop::Cancelled),
+        }
+    }
+
+    fn learn(&self, op: Operation, job: &KeyJob, usage: &[Usage]) {
+        for u in usage {
+            if u.remaining == Some(0) {
+                let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
+                match u.scope {
+                    LimitScope::Account => self.limits.pause_account(&self.conn.account_for(op, job), wait),
+                    LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
+                }
+            }
+        }
+    }
+
+    /// React to a rate-limit reply; false once this key has met too many.
+    fn rate_limited(&self, op: Operation, job: &KeyJob, retry_after: Option<Duration>, scope: LimitScope, count: u32) -> bool {
+        if let Some(p) = self.exec.progress.of(self.entry.exchange) {
+            p.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+        let wait = retry_after.unwrap_or_else(|| self.exec.settings.backoff.ceiling(count));
+        match scope {
+            LimitScope::Account => self.limits.pause_account(&self.conn.account_for(op, job), wait),
+            LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
+        }
+        count < MAX_RATE_LIMITED
+    }
+
+    async fn record(&mut self, state: State, route: Option<Route>, failure: Option<&Failure>, message: Option<String>) -> Result<(), Stop> {
+        let t = Transition {
+            id: self.entry.id,
+            state,
+            route,
+            attempts: self.attempts,
+            code: failure.and_then(|f| f.meta.code.clone()),
+            message: message.or_else(|| failure.map(|f| f.to_string())),
+            probe: self.last_probe.as_ref().map(Transition::probe_json),
+        };
+        self.exec.store.record(t).await?;
+        self.entry.state = state;
+        self.entry.route = route;
+        Ok(())
+    }
+
+    fn event(&self, kind: AuditKind) -> AuditEvent {
+        AuditEvent {
+            kind: Some(kind),
+            exchange: Some(self.entry.exchange),
+            key: Some(self.entry.masked.clone()),
+            fingerprint: Some(self.entry.fingerprint.short().to_string()),
+            action: Some(self.entry.action),
+            ..AuditEvent::default()
+        }
+    }
+
+    async fn audit_attempt(&self, route: Route, result: &Result<Reply, Failure>) -> Result<(), Stop> {
+        let mut e = self.event(AuditKind::Attempt);
+        e.channel = Some(route.channel().to_string());
+        e.route = Some(route);
+        match result {
+            Ok(reply) => {
+                e.http_status = reply.meta.http_status;
+                e.exchange_code = reply.meta.code.clone();
+                e.outcome = Some("ok".into());
+            }
+            Err(f) => {
+                e.http_status = f.meta.http_status;
+                e.exchange_code = f.meta.code.clone();
+                e.outcome = Some(error_kind(&f.error).into());
+                e.message = Some(f.error.to_string());
+            }
+        }
+        self.exec.audit.append(e).await?;
+        Ok(())
+    }
+
+    async fn try_route(&mut self, job: &KeyJob, route: Route) -> Result<RouteEnd, Stop> {
+        let op = Operation::Route(route);
+        let max = self.exec.settings.max_attempts.max(1);
+        let (mut tries, mut limited) = (0u32, 0u32);
+        // An earlier attempt may have worked without our hearing of it.
+        let mut maybe_done = false;
+        loop {
+            self.cancelled()?;
+            self.spend(op, job).await?;
+            self.cancelled()?;
+            tries += 1;
+            self.attempts += 1;
+            if tries > 1 {
+                if let Some(p) = self.exec.progress.of(self.entry.exchange) {
+                    p.retries.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.record(State::InFlight, Some(route), None, None).await?;
+            let result = {
+                let _permit = self.exec.in_flight.acquire().await.expect("never closed");
+                self.conn.perform(route, job).await
+            };
+            self.audit_attempt(route, &result).await?;
+            let f = match result {
+                Ok(reply) => {
+                    self.learn(op, job, &reply.usage);
+                    self.limits.record_success();
+                    return Ok(RouteEnd::Done(outcome_of(route)));
+                }
+                Err(f) => f,
+            };
+            self.learn(op, job, &f.usage);
+            match &f.error {
+                ConnectorError::RateLimited { retry_after, scope } => {
+                    tries -= 1;
+                    limited += 1;
+                    if !self.rate_limited(op, job, *retry_after, *scope, limited) {
+                        return Ok(RouteEnd::Failed(f));
+                    }
+                }
+                ConnectorError::Transient(_) => {
+                    self.limits.record_failure();
+                    if tries >= max {
+                        return Ok(RouteEnd::Failed(f));
+                    }
+                    self.backoff(tries, None).await?;
+                }
+                ConnectorError::ClockSkew => {
+                    if tries >= max {
+                        return Ok(RouteEnd::Failed(f));
+                    }
+                    self.sync_clock(job).await?;
+                }
+                ConnectorError::OutcomeUnknown(_) => {
+                    self.limits.record_failure();
+                    self.record(State::Unknown, Some(route), Some(&f), None).await?;
+                    match self.probe(job).await?.liveness {
+                        Liveness::Dead => return Ok(RouteEnd::Done(outcome_of(route))),
+                        Liveness::Alive => {}
+                        Liveness::CannotTell => maybe_done = true,
+                    }
+                    if tries >= max {
+                        return Ok(RouteEnd::Failed(f));
+                    }
+                    self.backoff(tries, None).await?;
+                }
+                ConnectorError::KeyDead(_) => {
+                    if maybe_done {
+                        return Ok(RouteEnd::Done(outcome_of(route)));
+                    }
+                    return Ok(match self.probe(job).await?.liveness {
+                        Liveness::Dead | Liveness::CannotTell => RouteEnd::Done(Outcome::AlreadyDead),
+                        Liveness::Alive => RouteEnd::Next(f),
+                    });
+                }
+                ConnectorError::Unsupported(_) => return Ok(RouteEnd::Next(f)),
+                ConnectorError::Permanent { .. } => {
+                    // A master told "no such key" speaks of a key that may be
+                    // gone already: ask.
+                    if route.channel() == Channel::Delete && self.conn.can_probe(job) {
+                        if self.probe(job).await?.liveness == Liveness::Dead {
+                            let o = if maybe_done { outcome_of(route) } else { Outcome::AlreadyDead };
+                            return Ok(RouteEnd::Done(o));
+                        }
+                    }
+                    return Ok(RouteEnd::Next(f));
+                }
+            }
+        }
+    }
+
+    async fn backoff(&mut self, tries: u32, retry_after: Option<Duration>) -> Result<(), Stop> {
+        let d = self.exec.settings.backoff.delay(tries.saturating_sub(1), retry_after, &mut self.rng);
+        self.sleep(d).await
+    }
+
+    async fn sync_clock(&mut self, job: &KeyJob) -> Result<(), Stop> {
+        self.spend(Operation::ClockSync, job).await?;
+        if let Err(f) = self.conn.sync_clock().await {
+            tracing::warn!(exchange = %self.entry.exchange, "clock sync failed: {f}");
+            self.backoff(1, None).await?;
+        }
+        Ok(())
+    }
+
+    /// A liveness probe, retried through transient failures. Cannot-tell
+    /// when no probe is possible or it keeps failing.
+    async fn probe(&mut self, job: &KeyJob) -> Result<Probe, Stop> {
+        if !self.conn.can_probe(job) {
+            return Ok(Probe::cannot_tell());
+        }
+        let max = self.exec.settings.max_attempts.max(1);
+        let (mut tries, mut limited) = (0u32, 0u32);
+        loop {
+            self.cancelled()?;
+            self.spend(Operation::Probe, job).await?;
+            tries += 1;
+            let result = {
+                let _permit = self.exec.in_flight.acquire().await.expect("never closed");
+                self.conn.probe(job).await
+            };
+            let mut e = self.event(AuditKind::Probe);
+            match &result {
+                Ok(p) => {
+                    e.http_status = p.meta.http_status;
+                    e.exchange_code = p.meta.code.clone();
+                    e.outcome = Some(
+                        match p.liveness {
+                            Liveness::Alive => "alive",
+                            Liveness::Dead => "dead",
+                            Liveness::CannotTell => "cannot_tell",
+                        }
+                        .into(),
+                    );
+                }
+                Err(f) => {
+                    e.http_status = f.meta.http_status;
+                    e.exchange_code = f.meta.code.clone();
+                    e.outcome = Some(error_kind(&f.error).into());
+                    e.message = Some(f.error.to_string());
+                }
+            }
+            self.exec.audit.append(e).await?;
+            match result {
+                Ok(p) => {
+                    self.last_probe = Some(p.clone());
+                    return Ok(p);
+                }
+                Err(f) => {
+                    self.learn(Operation::Probe, job, &f.usage);
+                    match &f.error {
+                        ConnectorError::RateLimited { retry_after, scope } => {
+                            tries -= 1;
+                            limited += 1;
+                            if !self.rate_limited(Operation::Probe, job, *retry_after, *scope, limited) {
+                                return Ok(Probe::cannot_tell());
+                            }
+                        }
+                        ConnectorError::ClockSkew if tries < max => self.sync_clock(job).await?,
+                        ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_) if tries < max => {
+                            self.backoff(tries, None).await?
+                        }
+                        _ => return Ok(Probe::cannot_tell()),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn escalate(&mut self, job: &KeyJob, why: String) -> Result<(), Stop> {
+        // The probe is what makes an escalation worth sending: alive keys,
+        // and those that can move funds, first. A dead key needs nothing.
+        let probe = match &self.last_probe {
+            Some(p) => p.clone(),
+            None => self.probe(job).await?,
+        };
+        if probe.liveness == Liveness::Dead && !job.protected {
+            return self.finish(Outcome::AlreadyDead, None, None, Some("the exchange reports the key gone".into())).await;
+        }
+        self.finish(Outcome::Escalated, Some(Route::Escalate), None, Some(why)).await
+    }
+
+    async fn finish(&mut self, outcome: Outcome, route: Option<Route>, failure: Option<&Failure>, message: Option<String>) -> Result<(), Stop> {
+        let mut e = self.event(AuditKind::Outcome);
+        e.route = route;
+        e.channel = route.map(|r| r.channel().to_string());
+        e.outcome = Some(outcome.to_string());
+        e.exchange_code = failure.and_then(|f| f.meta.code.clone());
+        e.http_status = failure.and_then(|f| f.meta.http_status);
+        e.message = message.clone();
+        // The audit first: a terminal journal state always has its record.
+        self.exec.audit.append(e).await?;
+        self.record(State::from(outcome), route, failure, message).await?;
+        if let Some(p) = self.exec.progress.of(self.entry.exchange) {
+            p.finished(outcome);
+        }
+        Ok(())
+    }
+}
