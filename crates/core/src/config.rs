@@ -210,11 +210,10 @@ impl Config {
                     None
                 }
             };
-            if let Some(s) = x.rate_limit_scale {
-                if !(s > 0.0 && s <= 1.0) {
+            if let Some(s) = x.rate_limit_scale
+                && !(s > 0.0 && s <= 1.0) {
                     err(at("rate_limit_scale"), "must be in (0, 1]".into());
                 }
-            }
             if x.concurrency == Some(0) {
                 err(at("concurrency"), "must be at least 1".into());
             }
@@ -275,11 +274,10 @@ impl Config {
     /// config's, else the exchange's production default.
     pub fn base_url(&self, id: ExchangeId, default: &str) -> Result<Url, String> {
         let var = id.url_env_var();
-        if let Ok(v) = std::env::var(&var) {
-            if !v.trim().is_empty() {
+        if let Ok(v) = std::env::var(&var)
+            && !v.trim().is_empty() {
                 return parse_base_url(&v).map_err(|m| format!("{var}: {m}"));
             }
-        }
         if let Some(u) = self.exchanges.get(&id).and_then(|x| x.base_url.clone()) {
             return Ok(u);
         }

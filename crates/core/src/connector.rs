@@ -9,7 +9,7 @@ use crate::exchange::ExchangeId;
 use crate::key::KeyJob;
 use crate::model::{Capability, Route};
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub use crate::error::Usage;
@@ -48,7 +48,7 @@ pub struct Charge {
     pub weight: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Liveness {
     Alive,
@@ -58,13 +58,14 @@ pub enum Liveness {
 }
 
 /// What a liveness probe learned about a key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
     pub liveness: Liveness,
     /// Whether the key can move funds (withdraw or transfer), when known.
     pub can_move_funds: Option<bool>,
     /// The exchange's own permission names, for reports.
     pub permissions: Vec<String>,
+    #[serde(default)]
     pub meta: ReplyMeta,
 }
 

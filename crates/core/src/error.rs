@@ -3,7 +3,7 @@
 //! Errors are `Clone + Eq` so that tests can match them and the executor can
 //! store them; they never carry a secret.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Which budget a rate-limit reply speaks of.
@@ -46,7 +46,7 @@ pub enum ConnectorError {
 }
 
 /// What the exchange answered, for the audit trail.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyMeta {
     pub http_status: Option<u16>,
     pub code: Option<String>,

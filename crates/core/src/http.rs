@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
+/// The HTTP client connectors share.
+pub use reqwest::Client;
+
 /// Validate a base URL: `https://` anywhere, plain `http://` only on a
 /// loopback address, where nothing leaves the machine.
 pub fn parse_base_url(raw: &str) -> Result<Url, String> {

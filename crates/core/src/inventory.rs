@@ -424,8 +424,8 @@ impl Inventory {
             values[i].as_ref().map(|v| v.trim()).filter(|v| !v.is_empty())
         };
         for (i, v) in values.iter().enumerate() {
-            if let Some(v) = v {
-                if v.len() > MAX_FIELD_BYTES {
+            if let Some(v) = v
+                && v.len() > MAX_FIELD_BYTES {
                     errors.push(InputError::new(
                         &self.path,
                         line,
@@ -433,7 +433,6 @@ impl Inventory {
                         format!("longer than {MAX_FIELD_BYTES} bytes"),
                     ));
                 }
-            }
         }
         let exchange = match text(EXCHANGE) {
             None => {

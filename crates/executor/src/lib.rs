@@ -123,17 +123,30 @@ fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
     max
 }
 
+/// Everything an executor is built from.
+pub struct Parts<'a> {
+    pub connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    pub config: &'a Config,
+    pub settings: Settings,
+    pub store: Arc<dyn JobStore>,
+    pub audit: Arc<dyn AuditSink>,
+    pub source: Arc<dyn KeySource>,
+    pub progress: Arc<Progress>,
+    pub cancel: CancellationToken,
+}
+
 impl Executor {
-    pub fn new(
-        connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
-        config: &Config,
-        settings: Settings,
-        store: Arc<dyn JobStore>,
-        audit: Arc<dyn AuditSink>,
-        source: Arc<dyn KeySource>,
-        progress: Arc<Progress>,
-        cancel: CancellationToken,
-    ) -> Executor {
+    pub fn new(parts: Parts<'_>) -> Executor {
+        let Parts {
+            connectors,
+            config,
+            settings,
+            store,
+            audit,
+            source,
+            progress,
+            cancel,
+        } = parts;
         let limits = connectors
             .iter()
             .map(|(x, conn)| {

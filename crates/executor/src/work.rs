@@ -83,14 +83,13 @@ impl<'a> Work<'a> {
         }
         // A request of an earlier run may have reached the exchange: find out
         // before sending anything again.
-        if self.entry.state.needs_verify() {
-            if let Some(route) = self.entry.route.filter(|r| *r != Route::Escalate) {
+        if self.entry.state.needs_verify()
+            && let Some(route) = self.entry.route.filter(|r| *r != Route::Escalate) {
                 let probe = self.probe(&job).await?;
                 if probe.liveness == Liveness::Dead {
                     return self.finish(outcome_of(route), Some(route), None, Some("confirmed by probe after an interrupted attempt".into())).await;
                 }
             }
-        }
         let mut last: Option<Failure> = None;
         for route in self.conn.routes(&job) {
             if route == Route::Escalate {
@@ -222,11 +221,10 @@ impl<'a> Work<'a> {
             self.cancelled()?;
             tries += 1;
             self.attempts += 1;
-            if tries > 1 {
-                if let Some(p) = self.exec.progress.of(self.entry.exchange) {
+            if tries > 1
+                && let Some(p) = self.exec.progress.of(self.entry.exchange) {
                     p.retries.fetch_add(1, Ordering::Relaxed);
                 }
-            }
             self.record(State::InFlight, Some(route), None, None).await?;
             let result = {
                 let _permit = self.exec.in_flight.acquire().await.expect("never closed");
@@ -289,12 +287,11 @@ impl<'a> Work<'a> {
                 ConnectorError::Permanent { .. } => {
                     // A master told "no such key" speaks of a key that may be
                     // gone already: ask.
-                    if route.channel() == Channel::Delete && self.conn.can_probe(job) {
-                        if self.probe(job).await?.liveness == Liveness::Dead {
+                    if route.channel() == Channel::Delete && self.conn.can_probe(job)
+                        && self.probe(job).await?.liveness == Liveness::Dead {
                             let o = if maybe_done { outcome_of(route) } else { Outcome::AlreadyDead };
                             return Ok(RouteEnd::Done(o));
                         }
-                    }
                     return Ok(RouteEnd::Next(f));
                 }
             }

@@ -143,7 +143,7 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
     let mut urls = BTreeMap::new();
     let mut exchanges = BTreeMap::new();
     let mut tasks = Vec::new();
-    for id in &config.exchanges {
+    for (i, id) in config.exchanges.iter().enumerate() {
         let Some(dialect_router) = dialects::router_for(*id) else {
             return Err(std::io::Error::other(format!("the simulator has no dialect for {id}")));
         };
@@ -156,7 +156,11 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
             .route("/__sim/unban", post(admin_unban))
             .with_state(sim.clone())
             .merge(dialect_router(sim.clone()));
-        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let mut bind = config.bind;
+        if bind.port() != 0 {
+            bind.set_port(bind.port() + i as u16);
+        }
+        let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         urls.insert(*id, format!("http://{addr}"));
         exchanges.insert(*id, sim);

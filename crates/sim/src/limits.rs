@@ -60,7 +60,15 @@ pub struct SlidingWindow {
     pub capacity: u32,
     pub period: Duration,
     pub ban: Duration,
-    state: Mutex<(VecDeque<(Instant, u32)>, u32, Option<Instant>)>,
+    state: Mutex<IpLog>,
+}
+
+/// Requests in the window (time, weight), their total, and any ban.
+#[derive(Default)]
+struct IpLog {
+    log: VecDeque<(Instant, u32)>,
+    total: u32,
+    banned_until: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,14 +86,18 @@ impl SlidingWindow {
             capacity,
             period,
             ban,
-            state: Mutex::new((VecDeque::new(), 0, None)),
+            state: Mutex::new(IpLog::default()),
         }
     }
 
     pub fn hit(&self, weight: u32) -> SlidingVerdict {
         let now = Instant::now();
         let mut guard = self.state.lock().unwrap();
-        let (log, total, banned_until) = &mut *guard;
+        let IpLog {
+            log,
+            total,
+            banned_until,
+        } = &mut *guard;
         if let Some(until) = *banned_until {
             if now < until {
                 return SlidingVerdict::Banned;
@@ -113,12 +125,12 @@ impl SlidingWindow {
 
     /// Used weight in the current window (for usage headers).
     pub fn used(&self) -> u32 {
-        self.state.lock().unwrap().1
+        self.state.lock().unwrap().total
     }
 
     /// Lift a ban (admin).
     pub fn unban(&self) {
-        self.state.lock().unwrap().2 = None;
+        self.state.lock().unwrap().banned_until = None;
     }
 }
 

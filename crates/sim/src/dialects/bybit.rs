@@ -149,9 +149,9 @@ async fn handle(State(b): State<Arc<Bybit>>, method: Method, uri: Uri, headers: 
         ok(json!({ "timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string() }))
     } else {
         match authenticate(&b, &headers, &method, &uri, &body, now) {
-            Err(response) => return response,
-            Ok(Err(refusal)) => refusal,
-            Ok(Ok(caller)) => match b.uid_limit(endpoint, &caller, now) {
+            Auth::Http(response) => return response,
+            Auth::Refused(refusal) => refusal,
+            Auth::Caller(caller) => match b.uid_limit(endpoint, &caller, now) {
                 Err(refusal) => refusal,
                 Ok(limit) => {
                     let mut r = b.act(endpoint, &caller, uri.query().unwrap_or(""), &body);
@@ -205,8 +205,17 @@ fn hmac_hex(secret: &str, message: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Check the auth headers. `Err` is an HTTP-level refusal; `Ok(Err)` a
-/// refusal in the envelope; `Ok(Ok)` the calling key.
+/// What the auth check decided.
+enum Auth {
+    /// The signature holds: the calling key.
+    Caller(SimKey),
+    /// Refused in Bybit's envelope.
+    Refused(Reply),
+    /// Refused at the HTTP level.
+    Http(Response),
+}
+
+/// Check the auth headers as the v5 guide documents them.
 fn authenticate(
     b: &Bybit,
     headers: &HeaderMap,
@@ -214,39 +223,39 @@ fn authenticate(
     uri: &Uri,
     body: &Bytes,
     now: i64,
-) -> Result<Result<SimKey, Reply>, Response> {
+) -> Auth {
     let sim = &b.sim;
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (Some(api_key), Some(timestamp), Some(sign)) = (h("X-BAPI-API-KEY"), h("X-BAPI-TIMESTAMP"), h("X-BAPI-SIGN"))
     else {
         Stats::bump(&sim.stats.missing_auth);
-        return Err(faults::plain(StatusCode::UNAUTHORIZED, "401 Unauthorized"));
+        return Auth::Http(faults::plain(StatusCode::UNAUTHORIZED, "401 Unauthorized"));
     };
     let recv_window_text = h("X-BAPI-RECV-WINDOW");
     let recv_window = match &recv_window_text {
         None => DEFAULT_RECV_WINDOW,
         Some(t) => match t.parse::<i64>() {
             Ok(v) if v > 0 => v,
-            _ => return Ok(Err(refuse(10001, "invalid recv_window"))),
+            _ => return Auth::Refused(refuse(10001, "invalid recv_window")),
         },
     };
     let caller = match sim.keys.get(&api_key) {
         Some(k) if k.state == KeyState::Alive => k,
         _ => {
             Stats::bump(&sim.stats.unknown_key);
-            return Ok(Err(refuse(10003, "API key is invalid.")));
+            return Auth::Refused(refuse(10003, "API key is invalid."));
         }
     };
     let Ok(ts) = timestamp.parse::<i64>() else {
         Stats::bump(&sim.stats.stale_timestamp);
-        return Ok(Err(refuse(10002, "invalid request, please check your timestamp")));
+        return Auth::Refused(refuse(10002, "invalid request, please check your timestamp"));
     };
     if !(now - recv_window <= ts && ts < now + 1000) {
         Stats::bump(&sim.stats.stale_timestamp);
-        return Ok(Err(refuse(
+        return Auth::Refused(refuse(
             10002,
             &format!("invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts}],server_timestamp[{now}],recv_window[{recv_window}]"),
-        )));
+        ));
     }
     let payload = if *method == Method::GET {
         uri.query().unwrap_or("").to_string()
@@ -258,12 +267,12 @@ fn authenticate(
     let expected = hmac_hex(&caller.secret, &format!("{ts}{api_key}{recv_in_prehash}{payload}"));
     if sign != expected {
         Stats::bump(&sim.stats.bad_signature);
-        return Ok(Err(refuse(10004, "error sign! origin_string[...]")));
+        return Auth::Refused(refuse(10004, "error sign! origin_string[...]"));
     }
     if !caller.allows_loopback() {
-        return Ok(Err(refuse(10010, "Unmatched IP, please check your API key's bound IP addresses.")));
+        return Auth::Refused(refuse(10010, "Unmatched IP, please check your API key's bound IP addresses."));
     }
-    Ok(Ok(caller))
+    Auth::Caller(caller)
 }
 
 impl Bybit {
