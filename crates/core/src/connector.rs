@@ -156,6 +156,12 @@ pub trait Connector: Send + Sync + 'static {
     async fn sync_clock(&self) -> Result<(), Failure>;
 
     fn escalation_contact(&self) -> EscalationContact;
+
+    /// Why a key of this exchange is escalated without trying any route
+    /// (for an exchange that no longer exists, say). None: the usual reasons.
+    fn escalation_reason(&self, _job: &KeyJob) -> Option<String> {
+        None
+    }
 }
 
 mod duration_ms {

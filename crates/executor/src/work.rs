@@ -104,9 +104,10 @@ impl<'a> Work<'a> {
                 }
             }
         }
-        let why = match &last {
-            Some(f) => format!("no API channel worked; last refusal: {}", f),
-            None => "no API channel can act on this key with the material at hand".to_string(),
+        let why = match (&last, self.conn.escalation_reason(&job)) {
+            (_, Some(reason)) => reason,
+            (Some(f), None) => format!("no API channel worked; last refusal: {f}"),
+            (None, None) => "no API channel can act on this key with the material at hand".to_string(),
         };
         self.escalate(&job, why).await
     }

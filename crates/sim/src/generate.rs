@@ -150,13 +150,14 @@ impl Population {
                 if slot < 3 && i / 10 * 3 + slot < subs {
                     let (name, master) = &master_keys[(i / 10) % masters];
                     let sub_uid = m.uid();
-                    let k = m.key(x, KeyKind::Sub, sub_uid.clone(), Some(master.uid.clone()));
+                    let mut k = m.key(x, KeyKind::Sub, sub_uid.clone(), Some(master.uid.clone()));
+                    k.sub_name = Some(format!("sub{sub_uid}"));
                     let row = InventoryRow {
                         exchange: x,
                         api_key: k.api_key.clone(),
                         api_secret: None,
                         passphrase: k.passphrase.clone().filter(|_| dialects::sub_delete_needs_passphrase(x)),
-                        account: Some(sub_uid),
+                        account: Some(dialects::sub_account_id(x, &k)),
                         via: Some(name.clone()),
                         label,
                     };

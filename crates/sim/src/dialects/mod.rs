@@ -38,6 +38,15 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// How an inventory names the sub account that owns a sub key (`account`).
+pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
+    match id {
+        // Bybit identifies sub accounts by UID (`subMemberId`).
+        ExchangeId::Bybit => key.uid.clone(),
+        _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
+    }
+}
+
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
     matches!(id, ExchangeId::Okx | ExchangeId::Kucoin | ExchangeId::Bitget)
