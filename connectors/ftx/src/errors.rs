@@ -1,0 +1,1 @@
+//! FTX error codes: none are met, since no request is ever sent.

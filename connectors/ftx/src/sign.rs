@@ -1,0 +1,1 @@
+//! FTX signing: nothing is signed, since no request is ever sent.
