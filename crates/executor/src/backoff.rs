@@ -22,7 +22,12 @@ impl Backoff {
 
     /// A delay for the `attempt`-th retry; never shorter than what the
     /// exchange asked for with Retry-After.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
+    pub fn delay(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        rng: &mut impl Rng,
+    ) -> Duration {
         let ceiling = self.ceiling(attempt).as_millis() as u64;
         let jittered = Duration::from_millis(rng.gen_range(0..=ceiling));
         match retry_after {
@@ -58,7 +63,13 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let delays: Vec<Duration> = (0..200).map(|_| b.delay(3, None, &mut rng)).collect();
         assert!(delays.iter().all(|d| *d <= Duration::from_millis(800)));
-        assert!(delays.iter().any(|d| *d < Duration::from_millis(400)), "jitter spreads delays");
-        assert_eq!(b.delay(0, Some(Duration::from_secs(5)), &mut rng), Duration::from_secs(5));
+        assert!(
+            delays.iter().any(|d| *d < Duration::from_millis(400)),
+            "jitter spreads delays"
+        );
+        assert_eq!(
+            b.delay(0, Some(Duration::from_secs(5)), &mut rng),
+            Duration::from_secs(5)
+        );
     }
 }

@@ -203,7 +203,12 @@ mod tests {
     fn max_in_window(capacity: u32, period_ms: u64, weight: u32) -> u32 {
         // Simulate GCRA admission times of weight-`weight` requests and count
         // the most units inside any half-open window of one period.
-        let (_, burst) = quota_for(capacity, Duration::from_millis(period_ms), weight, DEFAULT_SCALE);
+        let (_, burst) = quota_for(
+            capacity,
+            Duration::from_millis(period_ms),
+            weight,
+            DEFAULT_SCALE,
+        );
         let fit = 1.0 - (burst as f64 - 1.0) / capacity as f64;
         let s = DEFAULT_SCALE.min(fit);
         let t_unit = period_ms as f64 / (capacity as f64 * s);
@@ -218,7 +223,10 @@ mod tests {
         }
         let mut best = 0;
         for (i, start) in times.iter().enumerate() {
-            let n = times[i..].iter().take_while(|t| **t < start + period_ms as f64).count() as u32;
+            let n = times[i..]
+                .iter()
+                .take_while(|t| **t < start + period_ms as f64)
+                .count() as u32;
             best = best.max(n * weight);
         }
         best
@@ -241,18 +249,37 @@ mod tests {
 
     #[tokio::test]
     async fn a_paused_account_waits_and_others_do_not() {
-        let limits = ExchangeLimits::new(&[], &BTreeMap::new(), &HashMap::new(), DEFAULT_SCALE, true, 3, Duration::from_millis(50));
+        let limits = ExchangeLimits::new(
+            &[],
+            &BTreeMap::new(),
+            &HashMap::new(),
+            DEFAULT_SCALE,
+            true,
+            3,
+            Duration::from_millis(50),
+        );
         limits.pause_account("a", Duration::from_millis(120));
         assert!(limits.blocked_for("b").is_none(), "account b is not paused");
         assert!(limits.blocked_for("a").is_some(), "account a is paused");
         let start = Instant::now();
         limits.acquire(&[], "a").await;
-        assert!(start.elapsed() >= Duration::from_millis(110), "account a waited for its pause");
+        assert!(
+            start.elapsed() >= Duration::from_millis(110),
+            "account a waited for its pause"
+        );
     }
 
     #[test]
     fn the_breaker_opens_after_consecutive_failures_only() {
-        let limits = ExchangeLimits::new(&[], &BTreeMap::new(), &HashMap::new(), DEFAULT_SCALE, true, 3, Duration::from_millis(50));
+        let limits = ExchangeLimits::new(
+            &[],
+            &BTreeMap::new(),
+            &HashMap::new(),
+            DEFAULT_SCALE,
+            true,
+            3,
+            Duration::from_millis(50),
+        );
         assert!(!limits.record_failure());
         assert!(!limits.record_failure());
         limits.record_success();

@@ -6,8 +6,8 @@ use crate::{Executor, Stop};
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::{AuditKind, JobEntry, Transition};
 use keyrevoke_core::{
-    AuditEvent, Channel, Connector, ConnectorError, Failure, KeyJob, Liveness, Operation, Outcome, Probe, Reply,
-    Route, State, Usage,
+    AuditEvent, Channel, Connector, ConnectorError, Failure, KeyJob, Liveness, Operation, Outcome,
+    Probe, Reply, Route, State, Usage,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -58,7 +58,12 @@ fn error_kind(e: &ConnectorError) -> &'static str {
 }
 
 impl<'a> Work<'a> {
-    pub(crate) fn new(exec: &'a Arc<Executor>, entry: JobEntry, conn: Arc<dyn Connector>, limits: Arc<ExchangeLimits>) -> Self {
+    pub(crate) fn new(
+        exec: &'a Arc<Executor>,
+        entry: JobEntry,
+        conn: Arc<dyn Connector>,
+        limits: Arc<ExchangeLimits>,
+    ) -> Self {
         let attempts = entry.attempts;
         let seed = entry.id as u64 ^ u64::from(attempts).rotate_left(32);
         Work {
@@ -84,30 +89,44 @@ impl<'a> Work<'a> {
         // A request of an earlier run may have reached the exchange: find out
         // before sending anything again.
         if self.entry.state.needs_verify()
-            && let Some(route) = self.entry.route.filter(|r| *r != Route::Escalate) {
-                let probe = self.probe(&job).await?;
-                if probe.liveness == Liveness::Dead {
-                    return self.finish(outcome_of(route), Some(route), None, Some("confirmed by probe after an interrupted attempt".into())).await;
-                }
+            && let Some(route) = self.entry.route.filter(|r| *r != Route::Escalate)
+        {
+            let probe = self.probe(&job).await?;
+            if probe.liveness == Liveness::Dead {
+                return self
+                    .finish(
+                        outcome_of(route),
+                        Some(route),
+                        None,
+                        Some("confirmed by probe after an interrupted attempt".into()),
+                    )
+                    .await;
             }
+        }
         let mut last: Option<Failure> = None;
         for route in self.conn.routes(&job) {
             if route == Route::Escalate {
                 break;
             }
             match self.try_route(&job, route).await? {
-                RouteEnd::Done(outcome) => return self.finish(outcome, Some(route), None, None).await,
+                RouteEnd::Done(outcome) => {
+                    return self.finish(outcome, Some(route), None, None).await;
+                }
                 RouteEnd::Next(f) => last = Some(f),
                 RouteEnd::Failed(f) => {
                     let msg = f.to_string();
-                    return self.finish(Outcome::Failed, Some(route), Some(&f), Some(msg)).await;
+                    return self
+                        .finish(Outcome::Failed, Some(route), Some(&f), Some(msg))
+                        .await;
                 }
             }
         }
         let why = match (&last, self.conn.escalation_reason(&job)) {
             (_, Some(reason)) => reason,
             (Some(f), None) => format!("no API channel worked; last refusal: {f}"),
-            (None, None) => "no API channel can act on this key with the material at hand".to_string(),
+            (None, None) => {
+                "no API channel can act on this key with the material at hand".to_string()
+            }
         };
         self.escalate(&job, why).await
     }
@@ -142,7 +161,9 @@ impl<'a> Work<'a> {
             if u.remaining == Some(0) {
                 let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
                 match u.scope {
-                    LimitScope::Account => self.limits.pause_account(&self.conn.account_for(op, job), wait),
+                    LimitScope::Account => self
+                        .limits
+                        .pause_account(&self.conn.account_for(op, job), wait),
                     LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
                 }
             }
@@ -150,19 +171,34 @@ impl<'a> Work<'a> {
     }
 
     /// React to a rate-limit reply; false once this key has met too many.
-    fn rate_limited(&self, op: Operation, job: &KeyJob, retry_after: Option<Duration>, scope: LimitScope, count: u32) -> bool {
+    fn rate_limited(
+        &self,
+        op: Operation,
+        job: &KeyJob,
+        retry_after: Option<Duration>,
+        scope: LimitScope,
+        count: u32,
+    ) -> bool {
         if let Some(p) = self.exec.progress.of(self.entry.exchange) {
             p.rate_limited.fetch_add(1, Ordering::Relaxed);
         }
         let wait = retry_after.unwrap_or_else(|| self.exec.settings.backoff.ceiling(count));
         match scope {
-            LimitScope::Account => self.limits.pause_account(&self.conn.account_for(op, job), wait),
+            LimitScope::Account => self
+                .limits
+                .pause_account(&self.conn.account_for(op, job), wait),
             LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
         }
         count < MAX_RATE_LIMITED
     }
 
-    async fn record(&mut self, state: State, route: Option<Route>, failure: Option<&Failure>, message: Option<String>) -> Result<(), Stop> {
+    async fn record(
+        &mut self,
+        state: State,
+        route: Option<Route>,
+        failure: Option<&Failure>,
+        message: Option<String>,
+    ) -> Result<(), Stop> {
         let t = Transition {
             id: self.entry.id,
             state,
@@ -189,7 +225,11 @@ impl<'a> Work<'a> {
         }
     }
 
-    async fn audit_attempt(&self, route: Route, result: &Result<Reply, Failure>) -> Result<(), Stop> {
+    async fn audit_attempt(
+        &self,
+        route: Route,
+        result: &Result<Reply, Failure>,
+    ) -> Result<(), Stop> {
         let mut e = self.event(AuditKind::Attempt);
         e.channel = Some(route.channel().to_string());
         e.route = Some(route);
@@ -223,10 +263,12 @@ impl<'a> Work<'a> {
             tries += 1;
             self.attempts += 1;
             if tries > 1
-                && let Some(p) = self.exec.progress.of(self.entry.exchange) {
-                    p.retries.fetch_add(1, Ordering::Relaxed);
-                }
-            self.record(State::InFlight, Some(route), None, None).await?;
+                && let Some(p) = self.exec.progress.of(self.entry.exchange)
+            {
+                p.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            self.record(State::InFlight, Some(route), None, None)
+                .await?;
             let result = {
                 let _permit = self.exec.in_flight.acquire().await.expect("never closed");
                 self.conn.perform(route, job).await
@@ -264,7 +306,8 @@ impl<'a> Work<'a> {
                 }
                 ConnectorError::OutcomeUnknown(_) => {
                     self.limits.record_failure();
-                    self.record(State::Unknown, Some(route), Some(&f), None).await?;
+                    self.record(State::Unknown, Some(route), Some(&f), None)
+                        .await?;
                     match self.probe(job).await?.liveness {
                         Liveness::Dead => return Ok(RouteEnd::Done(outcome_of(route))),
                         Liveness::Alive => {}
@@ -280,7 +323,9 @@ impl<'a> Work<'a> {
                         return Ok(RouteEnd::Done(outcome_of(route)));
                     }
                     return Ok(match self.probe(job).await?.liveness {
-                        Liveness::Dead | Liveness::CannotTell => RouteEnd::Done(Outcome::AlreadyDead),
+                        Liveness::Dead | Liveness::CannotTell => {
+                            RouteEnd::Done(Outcome::AlreadyDead)
+                        }
                         Liveness::Alive => RouteEnd::Next(f),
                     });
                 }
@@ -288,11 +333,17 @@ impl<'a> Work<'a> {
                 ConnectorError::Permanent { .. } => {
                     // A master told "no such key" speaks of a key that may be
                     // gone already: ask.
-                    if route.channel() == Channel::Delete && self.conn.can_probe(job)
-                        && self.probe(job).await?.liveness == Liveness::Dead {
-                            let o = if maybe_done { outcome_of(route) } else { Outcome::AlreadyDead };
-                            return Ok(RouteEnd::Done(o));
-                        }
+                    if route.channel() == Channel::Delete
+                        && self.conn.can_probe(job)
+                        && self.probe(job).await?.liveness == Liveness::Dead
+                    {
+                        let o = if maybe_done {
+                            outcome_of(route)
+                        } else {
+                            Outcome::AlreadyDead
+                        };
+                        return Ok(RouteEnd::Done(o));
+                    }
                     return Ok(RouteEnd::Next(f));
                 }
             }
@@ -300,7 +351,11 @@ impl<'a> Work<'a> {
     }
 
     async fn backoff(&mut self, tries: u32, retry_after: Option<Duration>) -> Result<(), Stop> {
-        let d = self.exec.settings.backoff.delay(tries.saturating_sub(1), retry_after, &mut self.rng);
+        let d =
+            self.exec
+                .settings
+                .backoff
+                .delay(tries.saturating_sub(1), retry_after, &mut self.rng);
         self.sleep(d).await
     }
 
@@ -362,12 +417,20 @@ impl<'a> Work<'a> {
                         ConnectorError::RateLimited { retry_after, scope } => {
                             tries -= 1;
                             limited += 1;
-                            if !self.rate_limited(Operation::Probe, job, *retry_after, *scope, limited) {
+                            if !self.rate_limited(
+                                Operation::Probe,
+                                job,
+                                *retry_after,
+                                *scope,
+                                limited,
+                            ) {
                                 return Ok(Probe::cannot_tell());
                             }
                         }
                         ConnectorError::ClockSkew if tries < max => self.sync_clock(job).await?,
-                        ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_) if tries < max => {
+                        ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_)
+                            if tries < max =>
+                        {
                             self.backoff(tries, None).await?
                         }
                         _ => return Ok(Probe::cannot_tell()),
@@ -385,12 +448,26 @@ impl<'a> Work<'a> {
             None => self.probe(job).await?,
         };
         if probe.liveness == Liveness::Dead && !job.protected {
-            return self.finish(Outcome::AlreadyDead, None, None, Some("the exchange reports the key gone".into())).await;
+            return self
+                .finish(
+                    Outcome::AlreadyDead,
+                    None,
+                    None,
+                    Some("the exchange reports the key gone".into()),
+                )
+                .await;
         }
-        self.finish(Outcome::Escalated, Some(Route::Escalate), None, Some(why)).await
+        self.finish(Outcome::Escalated, Some(Route::Escalate), None, Some(why))
+            .await
     }
 
-    async fn finish(&mut self, outcome: Outcome, route: Option<Route>, failure: Option<&Failure>, message: Option<String>) -> Result<(), Stop> {
+    async fn finish(
+        &mut self,
+        outcome: Outcome,
+        route: Option<Route>,
+        failure: Option<&Failure>,
+        message: Option<String>,
+    ) -> Result<(), Stop> {
         let mut e = self.event(AuditKind::Outcome);
         e.route = route;
         e.channel = route.map(|r| r.channel().to_string());
@@ -400,7 +477,8 @@ impl<'a> Work<'a> {
         e.message = message.clone();
         // The audit first: a terminal journal state always has its record.
         self.exec.audit.append(e).await?;
-        self.record(State::from(outcome), route, failure, message).await?;
+        self.record(State::from(outcome), route, failure, message)
+            .await?;
         if let Some(p) = self.exec.progress.of(self.entry.exchange) {
             p.finished(outcome);
         }
