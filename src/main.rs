@@ -1,1 +1,296 @@
-fn main() {}
+//! The `keyrevoke` command line.
+
+use clap::{Args, Parser, Subcommand};
+use keyrevoke::app::{demo, exit, revoke, summary::Summary};
+use keyrevoke::core::ExchangeId;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "keyrevoke",
+    version,
+    about = "Revoke exchange API keys in bulk: rate-limited, journaled, audited."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Neutralize every key of an inventory by the strongest channel each exchange allows.
+    Revoke(RevokeArgs),
+    /// Show a job's state from its journal.
+    Status {
+        #[arg(long)]
+        journal: String,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Serve the exchange simulator on loopback; prints its base URLs as JSON on the first line.
+    Sim(SimArgs),
+    /// Revoke a synthetic breach on the built-in simulator.
+    Demo {
+        /// Keys in the synthetic inventory.
+        #[arg(long, default_value_t = 2000)]
+        keys: usize,
+        /// Folder for the inventory, journal, audit and escalation files (default: a fresh one).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct RevokeArgs {
+    /// The key inventory: CSV with a header row, or JSON Lines.
+    #[arg(long)]
+    inventory: PathBuf,
+    /// TOML config: credentials, base URLs, limits, retries, audit key.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder for the journal, audit and escalation files.
+    #[arg(long, default_value = "keyrevoke-run")]
+    out: PathBuf,
+    /// Journal: a SQLite file (default OUT/journal.sqlite) or a postgres:// URL.
+    #[arg(long)]
+    journal: Option<String>,
+    /// Audit trail (default OUT/audit.jsonl).
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Validate and show the plan; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// End stdout with the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Revoke the valid rows even if some rows are invalid (they are listed).
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Send without client-side rate limiting (only for a simulator with limits off).
+    #[arg(long, hide = true)]
+    no_rate_limits: bool,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain (and HMACs, with the config's signing key).
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Exchanges to serve (comma-separated; default all the simulator speaks).
+    #[arg(long, value_delimiter = ',')]
+    exchanges: Vec<ExchangeId>,
+    /// Generate N self-revocable keys per exchange.
+    #[arg(long, default_value_t = 0)]
+    keys: usize,
+    /// Turn the documented rate limits off.
+    #[arg(long)]
+    unlimited: bool,
+    /// Write the generated keys as an inventory (CSV).
+    #[arg(long)]
+    write_inventory: Option<PathBuf>,
+    /// Write a config pointing at the simulator.
+    #[arg(long)]
+    write_config: Option<PathBuf>,
+    /// Load these keys (JSON: {"bybit": [SimKey, ...]}).
+    #[arg(long)]
+    seed_keys: Option<PathBuf>,
+    /// Port to bind the first exchange on (others follow); 0 = any.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// IP ban length in seconds, when limits are on.
+    #[arg(long, default_value_t = 10)]
+    ip_ban_secs: u64,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::COULD_NOT_RUN
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYREVOKE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = runtime.block_on(dispatch(cli.command));
+    std::process::exit(code);
+}
+
+async fn dispatch(command: Command) -> i32 {
+    match command {
+        Command::Revoke(a) => {
+            revoke::run(revoke::RevokeOptions {
+                inventory: a.inventory,
+                config: a.config,
+                out: a.out,
+                journal: a.journal,
+                audit: a.audit,
+                yes: a.yes,
+                dry_run: a.dry_run,
+                json: a.json,
+                skip_invalid: a.skip_invalid,
+                rate_limits: !a.no_rate_limits,
+            })
+            .await
+        }
+        Command::Status { journal, json } => status(&journal, json).await,
+        Command::Audit {
+            command: AuditCommand::Verify { file, config },
+        } => audit_verify(&file, config.as_ref()),
+        Command::Sim(a) => sim(a).await,
+        Command::Demo { keys, out, json } => demo::run(demo::DemoOptions { keys, out, json }).await,
+    }
+}
+
+async fn status(journal: &str, json: bool) -> i32 {
+    if !journal.starts_with("postgres") && !std::path::Path::new(journal).exists() {
+        eprintln!("{journal}: no such journal");
+        return exit::COULD_NOT_RUN;
+    }
+    let store = match keyrevoke::journal::open_journal(journal).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    match store.counts().await {
+        Ok(c) => {
+            let s = Summary::from_counts(&c);
+            if json {
+                println!("{}", s.json());
+            } else {
+                print!("{}", s.table());
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::COULD_NOT_RUN
+        }
+    }
+}
+
+fn audit_verify(file: &std::path::Path, config: Option<&PathBuf>) -> i32 {
+    let config = match revoke::load_config(config) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    match keyrevoke::audit::verify(file, config.audit_signing_key.as_ref()) {
+        Ok(r) => {
+            println!(
+                "{}: intact: {} records, last seq {}, last hash {}{}",
+                file.display(),
+                r.records,
+                r.last_seq,
+                r.last_hash,
+                if r.signed { ", HMAC-signed" } else { "" }
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::COULD_NOT_RUN
+        }
+    }
+}
+
+async fn sim(a: SimArgs) -> i32 {
+    use keyrevoke::sim::{SimConfig, dialects, generate::Population};
+    let exchanges = if a.exchanges.is_empty() {
+        dialects::SUPPORTED.to_vec()
+    } else {
+        a.exchanges
+    };
+    let handle = match keyrevoke::sim::start(SimConfig {
+        exchanges: exchanges.clone(),
+        limits: !a.unlimited,
+        ip_ban: std::time::Duration::from_secs(a.ip_ban_secs),
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
+        ..SimConfig::default()
+    })
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cannot start the simulator: {e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    if let Some(path) = &a.seed_keys {
+        let loaded = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                serde_json::from_str::<
+                    std::collections::BTreeMap<ExchangeId, Vec<keyrevoke::sim::keys::SimKey>>,
+                >(&t)
+                .map_err(|e| e.to_string())
+            });
+        match loaded {
+            Ok(map) => {
+                for (x, keys) in map {
+                    if let Some(s) = handle.exchanges.get(&x) {
+                        keys.into_iter().for_each(|k| s.keys.insert(k));
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return exit::COULD_NOT_RUN;
+            }
+        }
+    }
+    let population = Population::self_revocable(&exchanges, a.keys, 7);
+    population.load_into(&handle);
+    if let Some(p) = &a.write_inventory {
+        if let Err(e) = population.write_inventory(p) {
+            eprintln!("{}: {e}", p.display());
+            return exit::COULD_NOT_RUN;
+        }
+    }
+    if let Some(p) = &a.write_config {
+        if let Err(e) = std::fs::write(p, population.config_toml(&handle.urls)) {
+            eprintln!("{}: {e}", p.display());
+            return exit::COULD_NOT_RUN;
+        }
+    }
+    println!("{}", handle.urls_json());
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown();
+    exit::OK
+}

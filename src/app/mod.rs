@@ -1,0 +1,11 @@
+//! The application layer: what each `keyrevoke` command does.
+
+pub mod demo;
+pub mod escalation;
+pub mod exit;
+pub mod plan;
+pub mod progress_view;
+pub mod registry;
+pub mod revoke;
+pub mod source;
+pub mod summary;

@@ -1,0 +1,330 @@
+//! `keyrevoke revoke`: validate, plan, confirm, run, report.
+
+use super::escalation;
+use super::exit;
+use super::plan::Planner;
+use super::progress_view::ProgressView;
+use super::registry;
+use super::source::InventorySource;
+use super::summary::Summary;
+use keyrevoke_audit::AuditLog;
+use keyrevoke_core::config::Config;
+use keyrevoke_core::inventory::Inventory;
+use keyrevoke_core::store::AuditKind;
+use keyrevoke_core::{AuditEvent, AuditSink, JobStore, State};
+use keyrevoke_executor::progress::Progress;
+use keyrevoke_executor::{CancellationToken, Executor, Parts, RunEnd, Settings};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct RevokeOptions {
+    pub inventory: PathBuf,
+    pub config: Option<PathBuf>,
+    /// Folder for the journal, audit and escalation files by default.
+    pub out: PathBuf,
+    /// A SQLite path, or a `postgres://` URL.
+    pub journal: Option<String>,
+    pub audit: Option<PathBuf>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub json: bool,
+    pub skip_invalid: bool,
+    /// Benchmarks against a simulator with limits off.
+    pub rate_limits: bool,
+}
+
+impl RevokeOptions {
+    pub fn journal_spec(&self) -> String {
+        self.journal
+            .clone()
+            .unwrap_or_else(|| self.out.join("journal.sqlite").display().to_string())
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit
+            .clone()
+            .unwrap_or_else(|| self.out.join("audit.jsonl"))
+    }
+
+    pub fn escalation_dir(&self) -> PathBuf {
+        self.out.join("escalations")
+    }
+}
+
+/// Human text goes to stderr when stdout carries JSON.
+pub struct Say {
+    pub json: bool,
+}
+
+impl Say {
+    pub fn line(&self, text: &str) {
+        if self.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+pub fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    match path {
+        None => Ok(Config::default()),
+        Some(p) => Config::load(p).map_err(|errs| {
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+    }
+}
+
+fn confirm() -> bool {
+    eprint!("Revoke these keys? Type 'yes' to proceed: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    match std::io::stdin().lock().read_line(&mut answer) {
+        Ok(_) => matches!(answer.trim(), "yes" | "y" | "YES" | "Y"),
+        Err(_) => false,
+    }
+}
+
+/// Cancel the run on Ctrl-C or SIGTERM: stop taking work, finish what is in
+/// flight, leave a resumable journal.
+fn cancel_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+        eprintln!("stopping: finishing requests in flight; run the same command again to resume");
+        cancel.cancel();
+    });
+}
+
+pub async fn run(opts: RevokeOptions) -> i32 {
+    let say = Say { json: opts.json };
+    let config = match load_config(opts.config.as_ref()) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    let connectors = match registry::connectors(&config) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("config: {msg}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    let inventory = match Inventory::open(&opts.inventory) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    let source = Arc::new(InventorySource::new(inventory, &config));
+    let planner = Planner {
+        source: &source,
+        connectors: &connectors,
+    };
+    let plan = match planner.validate() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    if plan.invalid_rows > 0 {
+        eprint!("{}", plan.render_problems());
+        if !opts.skip_invalid {
+            eprintln!(
+                "{} of {} rows are invalid; nothing was sent. Fix them, or pass --skip-invalid to revoke the valid rows only.",
+                plan.invalid_rows,
+                plan.invalid_rows + plan.valid_rows
+            );
+            return exit::COULD_NOT_RUN;
+        }
+        eprintln!(
+            "--skip-invalid: the {} invalid rows above are skipped",
+            plan.invalid_rows
+        );
+    }
+    say.line(&plan.render());
+    if opts.dry_run {
+        say.line("--dry-run: nothing sent, nothing written.");
+        return exit::OK;
+    }
+    if !opts.yes && !confirm() {
+        eprintln!("not confirmed; nothing sent");
+        return exit::COULD_NOT_RUN;
+    }
+    if let Err(e) = std::fs::create_dir_all(&opts.out) {
+        eprintln!("cannot create {}: {e}", opts.out.display());
+        return exit::COULD_NOT_RUN;
+    }
+    let store = match keyrevoke_journal::open_journal(&opts.journal_spec()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    let (audit_log, report) =
+        match AuditLog::open(&opts.audit_path(), config.audit_signing_key.clone()) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::COULD_NOT_RUN;
+            }
+        };
+    if let Some(repair) = &report.repaired {
+        eprintln!("audit: repaired a torn last line left by a crash ({repair:?})");
+    }
+    let audit_log = Arc::new(audit_log);
+    let stats = match planner.enqueue(store.as_ref()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    if stats.duplicates > 0 {
+        eprintln!(
+            "{} duplicate rows merged (same exchange and key)",
+            stats.duplicates
+        );
+    }
+    if stats.resumed > 0 {
+        say.line(&format!(
+            "resuming: {} keys already in the journal",
+            stats.resumed
+        ));
+    }
+    let run_note = AuditEvent {
+        kind: Some(AuditKind::Run),
+        message: Some(format!(
+            "run started: {} valid rows, {} new, {} resumed, {} duplicates",
+            plan.valid_rows, stats.inserted, stats.resumed, stats.duplicates
+        )),
+        ..AuditEvent::default()
+    };
+    if let Err(e) = audit_log.append(run_note).await {
+        eprintln!("{e}");
+        return exit::COULD_NOT_RUN;
+    }
+
+    let end = execute(
+        &config,
+        &connectors,
+        store.clone(),
+        audit_log.clone(),
+        source.clone(),
+        opts.rate_limits,
+    )
+    .await;
+
+    let counts = store.counts().await;
+    let written = escalation::write(&opts.escalation_dir(), store.as_ref(), &connectors).await;
+    let end_note = AuditEvent {
+        kind: Some(AuditKind::Run),
+        message: Some(format!("run ended: {end:?}")),
+        ..AuditEvent::default()
+    };
+    let audit_ok = audit_log.append(end_note).await.is_ok();
+    if let Ok(log) = Arc::try_unwrap(audit_log) {
+        let _ = log.close().await;
+    }
+    let summary = match counts {
+        Ok(c) => Summary::from_counts(&c),
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::COULD_NOT_RUN;
+        }
+    };
+    say.line(&summary.table());
+    say.line(&format!("journal:     {}", opts.journal_spec()));
+    say.line(&format!("audit:       {}", opts.audit_path().display()));
+    match &written {
+        Ok(paths) if !paths.is_empty() => {
+            say.line(&format!("escalations: {}", opts.escalation_dir().display()))
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("{e}"),
+    }
+    if opts.json {
+        println!("{}", summary.json());
+    }
+    match end {
+        RunEnd::Fatal(msg) => {
+            eprintln!("the run stopped: {msg}");
+            exit::COULD_NOT_RUN
+        }
+        _ if !audit_ok => exit::COULD_NOT_RUN,
+        RunEnd::Interrupted => exit::INTERRUPTED,
+        RunEnd::Finished if summary.all.needs_human() || summary.all.pending > 0 => {
+            exit::NEEDS_HUMAN
+        }
+        RunEnd::Finished => exit::OK,
+    }
+}
+
+async fn execute(
+    config: &Config,
+    connectors: &BTreeMap<keyrevoke_core::ExchangeId, Arc<dyn keyrevoke_core::Connector>>,
+    store: Arc<dyn JobStore>,
+    audit: Arc<AuditLog>,
+    source: Arc<InventorySource>,
+    rate_limits: bool,
+) -> RunEnd {
+    let counts = match store.counts().await {
+        Ok(c) => c,
+        Err(e) => return RunEnd::Fatal(e.to_string()),
+    };
+    let remaining = counts
+        .by_exchange
+        .iter()
+        .filter_map(|(x, states)| {
+            let left: u64 = states
+                .iter()
+                .filter(|(s, _)| {
+                    s.parse::<State>()
+                        .map(|s| !s.is_terminal())
+                        .unwrap_or(false)
+                })
+                .map(|(_, n)| n)
+                .sum();
+            let total: u64 = states.values().sum();
+            x.parse()
+                .ok()
+                .map(|x| (x, if left > 0 { left } else { total.min(0) }))
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let progress = Arc::new(Progress::new(&remaining));
+    let cancel = CancellationToken::new();
+    cancel_on_signals(cancel.clone());
+    let mut settings = Settings::from_config(config);
+    settings.rate_limits = rate_limits;
+    let audit_sink: Arc<dyn AuditSink> = audit;
+    let exec = Arc::new(Executor::new(Parts {
+        connectors: connectors.clone(),
+        config,
+        settings,
+        store,
+        audit: audit_sink,
+        source,
+        progress: progress.clone(),
+        cancel,
+    }));
+    let view = ProgressView::start(progress);
+    let end = exec.run().await;
+    view.finish();
+    end
+}

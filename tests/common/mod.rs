@@ -1,0 +1,146 @@
+//! Shared scaffolding for end-to-end tests: a simulator in this process, the
+//! real `keyrevoke` binary against it.
+
+#![allow(dead_code)]
+
+use keyrevoke::core::ExchangeId;
+use keyrevoke::sim::generate::Population;
+use keyrevoke::sim::{SimConfig, SimHandle};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyrevoke");
+
+pub struct Scenario {
+    pub dir: tempfile::TempDir,
+    pub sim: SimHandle,
+    pub population: Population,
+}
+
+impl Scenario {
+    /// A breach-shaped population of `keys` keys on `exchanges`, loaded into
+    /// a simulator that enforces the documented limits.
+    pub async fn breach(exchanges: &[ExchangeId], keys: usize, seed: u64) -> Scenario {
+        Scenario::with_population(exchanges, Population::breach(exchanges, keys, seed)).await
+    }
+
+    pub async fn with_population(exchanges: &[ExchangeId], population: Population) -> Scenario {
+        let sim = keyrevoke::sim::start(SimConfig {
+            exchanges: exchanges.to_vec(),
+            ip_ban: Duration::from_secs(2),
+            ..SimConfig::default()
+        })
+        .await
+        .expect("the simulator starts");
+        population.load_into(&sim);
+        let dir = tempfile::tempdir().expect("a temp dir");
+        population
+            .write_inventory(&dir.path().join("inventory.csv"))
+            .unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            population.config_toml(&sim.urls),
+        )
+        .unwrap();
+        Scenario {
+            dir,
+            sim,
+            population,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+
+    /// The revoke command line for this scenario.
+    pub fn revoke_args(&self) -> Vec<String> {
+        vec![
+            "revoke".into(),
+            "--inventory".into(),
+            self.path("inventory.csv").display().to_string(),
+            "--config".into(),
+            self.path("config.toml").display().to_string(),
+            "--out".into(),
+            self.out().display().to_string(),
+            "--yes".into(),
+            "--json".into(),
+        ]
+    }
+
+    pub async fn revoke(&self) -> Output {
+        run(&self.revoke_args()).await
+    }
+
+    /// Every secret and passphrase of the population.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for keys in self.population.keys.values() {
+            for k in keys {
+                out.push(k.secret.clone());
+                if let Some(p) = &k.passphrase {
+                    out.push(p.clone());
+                }
+            }
+        }
+        out
+    }
+
+    pub fn requests(&self, x: ExchangeId) -> u64 {
+        self.sim.exchange(x).stats.snapshot().requests
+    }
+}
+
+pub async fn run(args: &[String]) -> Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .env_remove("KEYREVOKE_BYBIT_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+/// The `--json` summary: the last line of stdout.
+pub fn summary(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_else(|| {
+        panic!(
+            "no stdout; stderr was:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {last}"))
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every file under `dir`, read as bytes.
+pub fn artifacts(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
