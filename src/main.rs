@@ -35,6 +35,12 @@ enum Command {
     },
     /// Serve the exchange simulator on loopback; prints its base URLs as JSON on the first line.
     Sim(SimArgs),
+    /// List the supported exchanges and the channels each offers.
+    Exchanges {
+        /// An array of {"id", "channels"} objects.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a synthetic breach on the built-in simulator.
     Demo {
         /// Keys in the synthetic inventory.
@@ -170,6 +176,14 @@ async fn dispatch(command: Command) -> i32 {
             command: AuditCommand::Verify { file, config },
         } => audit_verify(&file, config.as_ref()),
         Command::Sim(a) => sim(a).await,
+        Command::Exchanges { json } => {
+            if json {
+                println!("{}", serde_json::to_string(&keyrevoke::app::exchanges::list()).expect("serializes"));
+            } else {
+                print!("{}", keyrevoke::app::exchanges::table());
+            }
+            exit::OK
+        }
         Command::Demo { keys, out, json } => demo::run(demo::DemoOptions { keys, out, json }).await,
     }
 }

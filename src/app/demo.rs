@@ -3,6 +3,7 @@
 
 use super::exit;
 use super::revoke::{self, RevokeOptions, Say};
+use keyrevoke_core::ExchangeId;
 use keyrevoke_sim::generate::Population;
 use keyrevoke_sim::{SimConfig, dialects};
 use std::path::PathBuf;
@@ -32,7 +33,11 @@ pub async fn run(opts: DemoOptions) -> i32 {
         return exit::COULD_NOT_RUN;
     }
     let exchanges = dialects::SUPPORTED.to_vec();
-    let population = Population::breach(&exchanges, opts.keys, 2022_12_28);
+    // FTX has been gone since November 2022; breach inventories still hold
+    // its keys, which keyrevoke escalates as inert.
+    let inert = (opts.keys / 50).max(1).min(opts.keys);
+    let mut population = Population::breach(&exchanges, opts.keys - inert, 2022_12_28);
+    population.add_unserved(ExchangeId::Ftx, inert, 2022_11_11);
     let sim = match keyrevoke_sim::start(SimConfig {
         exchanges: exchanges.clone(),
         ip_ban: Duration::from_secs(10),
@@ -59,7 +64,12 @@ pub async fn run(opts: DemoOptions) -> i32 {
     say.line(&format!(
         "Demo: a synthetic breach of {} keys on {} (simulated at their documented rate limits, on loopback)",
         population.rows.len(),
-        exchanges.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
+        exchanges
+            .iter()
+            .chain(std::iter::once(&ExchangeId::Ftx))
+            .map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     say.line(&format!(
         "inventory: {}\nconfig:    {}",

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod escalation;
+pub mod exchanges;
 pub mod exit;
 pub mod plan;
 pub mod progress_view;

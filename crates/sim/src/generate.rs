@@ -71,10 +71,19 @@ impl Maker {
         self.next_uid.to_string()
     }
 
-    fn key(&mut self, exchange: ExchangeId, kind: KeyKind, uid: String, parent: Option<String>) -> SimKey {
+    fn key(
+        &mut self,
+        exchange: ExchangeId,
+        kind: KeyKind,
+        uid: String,
+        parent: Option<String>,
+    ) -> SimKey {
         SimKey {
             api_key: self.token(18),
-            secret: self.token(36),
+            secret: match dialects::synthetic_secret(exchange, &mut self.rng) {
+                Some(secret) => secret,
+                None => self.token(36),
+            },
             passphrase: dialects::needs_passphrase(exchange).then(|| self.token(12)),
             uid,
             parent_uid: parent,
@@ -125,13 +134,19 @@ impl Population {
         let mut pop = Population::default();
         let per = total / exchanges.len().max(1);
         for (xi, &x) in exchanges.iter().enumerate() {
-            let n = if xi + 1 == exchanges.len() { total - per * xi } else { per };
+            let n = if xi + 1 == exchanges.len() {
+                total - per * xi
+            } else {
+                per
+            };
             let subs = n * 3 / 10;
             let masters = subs.div_ceil(25).max(1);
             let master_keys: Vec<(String, SimKey)> = (0..masters)
                 .map(|j| {
                     let uid = m.uid();
-                    (format!("{x}-master-{j}"), m.key(x, KeyKind::Master, uid, None))
+                    let mut k = m.key(x, KeyKind::Master, uid, None);
+                    k.ips = dialects::master_ips(x);
+                    (format!("{x}-master-{j}"), k)
                 })
                 .collect();
             for (name, k) in &master_keys {
@@ -156,7 +171,10 @@ impl Population {
                         exchange: x,
                         api_key: k.api_key.clone(),
                         api_secret: None,
-                        passphrase: k.passphrase.clone().filter(|_| dialects::sub_delete_needs_passphrase(x)),
+                        passphrase: k
+                            .passphrase
+                            .clone()
+                            .filter(|_| dialects::sub_delete_needs_passphrase(x)),
                         account: Some(dialects::sub_account_id(x, &k)),
                         via: Some(name.clone()),
                         label,
@@ -198,6 +216,23 @@ impl Population {
         pop
     }
 
+    /// `n` rows for an exchange the simulator does not serve (a defunct one,
+    /// say): keys that exist only in the inventory.
+    pub fn add_unserved(&mut self, exchange: ExchangeId, n: usize, seed: u64) {
+        let mut m = Population::maker(seed);
+        for i in 0..n {
+            self.rows.push(InventoryRow {
+                exchange,
+                api_key: m.token(24),
+                api_secret: Some(m.token(32)),
+                passphrase: None,
+                account: None,
+                via: None,
+                label: format!("user-{i}"),
+            });
+        }
+    }
+
     /// The inventory as CSV.
     pub fn inventory_csv(&self) -> String {
         let mut out = String::from("exchange,api_key,api_secret,passphrase,account,via,label\n");
@@ -206,12 +241,12 @@ impl Population {
                 out,
                 "{},{},{},{},{},{},{}",
                 r.exchange,
-                r.api_key,
-                r.api_secret.as_deref().unwrap_or(""),
-                r.passphrase.as_deref().unwrap_or(""),
-                r.account.as_deref().unwrap_or(""),
-                r.via.as_deref().unwrap_or(""),
-                r.label
+                csv_field(&r.api_key),
+                csv_field(r.api_secret.as_deref().unwrap_or("")),
+                csv_field(r.passphrase.as_deref().unwrap_or("")),
+                csv_field(r.account.as_deref().unwrap_or("")),
+                csv_field(r.via.as_deref().unwrap_or("")),
+                csv_field(&r.label)
             );
         }
         out
@@ -249,6 +284,16 @@ impl Population {
                 }
             }
         }
+    }
+}
+
+/// A CSV field, quoted (quotes doubled) when it holds a comma, a quote or a
+/// line break, as a PEM secret with real newlines does (RFC 4180).
+fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\"")).into()
+    } else {
+        value.into()
     }
 }
 
