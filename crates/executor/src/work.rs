@@ -283,6 +283,13 @@ impl<'a> Work<'a> {
                 Err(f) => f,
             };
             self.learn(op, job, &f.usage);
+            if !matches!(f.error, ConnectorError::OutcomeUnknown(_)) {
+                // The exchange answered: the request did not take effect.
+                // Journal that, so a resume after a crash from here on does
+                // not mistake a dead key for one this attempt deleted.
+                self.record(State::Pending, Some(route), Some(&f), None)
+                    .await?;
+            }
             match &f.error {
                 ConnectorError::RateLimited { retry_after, scope } => {
                     tries -= 1;
