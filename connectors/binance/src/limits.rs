@@ -1,0 +1,218 @@
+//! Binance's rate-limit tiers and what each call spends.
+//!
+//! Sources:
+//! - /api/*: all endpoints share 6,000 request weight per minute per IP (the
+//!   CAAS rate-limits page below); binance/binance-spot-api-docs `rest-api.md`
+//!   ("IP Limits"): header `X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter)`;
+//!   HTTP 429 with `Retry-After` (seconds) when exceeded, HTTP 418 (IP ban,
+//!   "from 2 minutes to 3 days", `Retry-After` until it is over) for those
+//!   who keep sending. `GET /api/v3/time` weighs 1.
+//! - /sapi/*: https://developers.binance.com/zh-CN/docs/products/caas/basics/4.rate-limits
+//!   (the page is in English):
+//!   each endpoint is IP- or UID-limited and counted on its own: every
+//!   IP-limited endpoint has an independent 12,000 per minute, every
+//!   UID-limited endpoint an independent 180,000 per minute; headers
+//!   `X-SAPI-USED-IP-WEIGHT-1M` / `X-SAPI-USED-UID-WEIGHT-1M`; exceeding is
+//!   always 429 (no 418 on /sapi).
+//! - Weights: binance/binance-connector-python
+//!   `clients/sub_account/src/binance_sdk_sub_account/rest_api/api/api_management_api.py`
+//!   (every sub-account key endpoint: Weight(UID) 3000),
+//!   `clients/wallet/src/binance_sdk_wallet/rest_api/api/account_api.py` (`GET /sapi/v1/account/apiRestrictions`:
+//!   Weight(IP) 1), https://developers.binance.com/docs/binance_link/exchange-link/account/
+//!   (`Update-IP-Restriction-for-Sub-Account-API-key-For-Master-Account`:
+//!   Weight(UID) 3000; `Delete-Sub-Account-Api-Key` and
+//!   `Change-Sub-Account-Api-Permission` state no weight: we charge them the
+//!   3000 that the broker's other key endpoints document, and note that the
+//!   delete allows "1 api key for each sub account per second").
+//!
+//! Binance's windows are fixed: "a 1 MINUTE interval starts every minute"
+//! (https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/rate-limits).
+
+use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
+use std::time::Duration;
+
+pub const IP_API: &str = "ip_api";
+pub const IP_API_RESTRICTIONS: &str = "ip_sapi_api_restrictions";
+pub const UID_SUB_KEY_DELETE: &str = "uid_sub_key_delete";
+pub const UID_SUB_KEY_QUERY: &str = "uid_sub_key_query";
+pub const UID_SUB_KEY_PERMISSION: &str = "uid_sub_key_permission";
+pub const UID_SUB_KEY_IP_RESTRICTION: &str = "uid_sub_key_ip_restriction";
+pub const UID_BROKER_KEY_DELETE: &str = "uid_broker_key_delete";
+pub const UID_BROKER_KEY_PERMISSION: &str = "uid_broker_key_permission";
+pub const UID_BROKER_KEY_IP_RESTRICTION: &str = "uid_broker_key_ip_restriction";
+
+pub const API_IP_PER_MINUTE: u32 = 6_000;
+pub const SAPI_IP_PER_MINUTE: u32 = 12_000;
+pub const SAPI_UID_PER_MINUTE: u32 = 180_000;
+/// Weight(UID) of every sub-account key endpoint.
+pub const KEY_ENDPOINT_WEIGHT: u32 = 3_000;
+
+pub const WINDOW: Duration = Duration::from_secs(60);
+
+pub const USED_WEIGHT_API: &str = "X-MBX-USED-WEIGHT-1M";
+pub const USED_WEIGHT_SAPI_IP: &str = "X-SAPI-USED-IP-WEIGHT-1M";
+pub const USED_WEIGHT_SAPI_UID: &str = "X-SAPI-USED-UID-WEIGHT-1M";
+
+/// How long to stay away after an HTTP 418 that carries no `Retry-After`:
+/// the shortest documented ban.
+pub const IP_BAN_PAUSE: Duration = Duration::from_secs(120);
+
+const fn ip(name: &'static str, capacity: u32) -> Tier {
+    Tier {
+        name,
+        scope: TierScope::Ip,
+        capacity,
+        period: WINDOW,
+    }
+}
+
+const fn uid(name: &'static str) -> Tier {
+    Tier {
+        name,
+        scope: TierScope::Account,
+        capacity: SAPI_UID_PER_MINUTE,
+        period: WINDOW,
+    }
+}
+
+pub static TIERS: [Tier; 9] = [
+    ip(IP_API, API_IP_PER_MINUTE),
+    ip(IP_API_RESTRICTIONS, SAPI_IP_PER_MINUTE),
+    uid(UID_SUB_KEY_DELETE),
+    uid(UID_SUB_KEY_QUERY),
+    uid(UID_SUB_KEY_PERMISSION),
+    uid(UID_SUB_KEY_IP_RESTRICTION),
+    uid(UID_BROKER_KEY_DELETE),
+    uid(UID_BROKER_KEY_PERMISSION),
+    uid(UID_BROKER_KEY_IP_RESTRICTION),
+];
+
+/// The limit one endpoint counts against: its tier, its weight, and the
+/// header that reports the weight used in the current minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub tier: &'static str,
+    pub weight: u32,
+    pub capacity: u32,
+    pub scope: LimitScope,
+    pub used_header: &'static str,
+}
+
+const fn limit(
+    tier: &'static str,
+    weight: u32,
+    capacity: u32,
+    scope: LimitScope,
+    used_header: &'static str,
+) -> Limit {
+    Limit {
+        tier,
+        weight,
+        capacity,
+        scope,
+        used_header,
+    }
+}
+
+pub const SERVER_TIME: Limit = limit(
+    IP_API,
+    1,
+    API_IP_PER_MINUTE,
+    LimitScope::Ip,
+    USED_WEIGHT_API,
+);
+pub const API_RESTRICTIONS: Limit = limit(
+    IP_API_RESTRICTIONS,
+    1,
+    SAPI_IP_PER_MINUTE,
+    LimitScope::Ip,
+    USED_WEIGHT_SAPI_IP,
+);
+const fn key_endpoint(tier: &'static str) -> Limit {
+    limit(
+        tier,
+        KEY_ENDPOINT_WEIGHT,
+        SAPI_UID_PER_MINUTE,
+        LimitScope::Account,
+        USED_WEIGHT_SAPI_UID,
+    )
+}
+pub const SUB_KEY_DELETE: Limit = key_endpoint(UID_SUB_KEY_DELETE);
+pub const SUB_KEY_QUERY: Limit = key_endpoint(UID_SUB_KEY_QUERY);
+pub const SUB_KEY_PERMISSION: Limit = key_endpoint(UID_SUB_KEY_PERMISSION);
+pub const SUB_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_SUB_KEY_IP_RESTRICTION);
+pub const BROKER_KEY_DELETE: Limit = key_endpoint(UID_BROKER_KEY_DELETE);
+pub const BROKER_KEY_PERMISSION: Limit = key_endpoint(UID_BROKER_KEY_PERMISSION);
+pub const BROKER_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_BROKER_KEY_IP_RESTRICTION);
+
+const fn charge(l: Limit) -> Charge {
+    Charge {
+        tier: l.tier,
+        weight: l.weight,
+    }
+}
+
+static DELETE_BY_MASTER: [Charge; 1] = [charge(SUB_KEY_DELETE)];
+static DELETE_BY_BROKER: [Charge; 1] = [charge(BROKER_KEY_DELETE)];
+/// A disable binds the key to an unroutable IP, then strips its permissions:
+/// two calls. Whether they are the master's or the broker's endpoints depends
+/// on the credential, which an `Operation` does not say: both pairs are
+/// charged, each to its own per-endpoint tier of the credential's account,
+/// so the pair that is not called only spends budget nobody else uses.
+static DISABLE: [Charge; 4] = [
+    charge(SUB_KEY_IP_RESTRICTION),
+    charge(SUB_KEY_PERMISSION),
+    charge(BROKER_KEY_IP_RESTRICTION),
+    charge(BROKER_KEY_PERMISSION),
+];
+/// A probe reads the key's own restrictions, or the master's key listing of
+/// the sub account (or both, when the first cannot tell).
+static PROBE: [Charge; 2] = [charge(API_RESTRICTIONS), charge(SUB_KEY_QUERY)];
+static CLOCK_SYNC: [Charge; 1] = [charge(SERVER_TIME)];
+
+pub fn charges(op: Operation) -> &'static [Charge] {
+    match op {
+        Operation::Route(Route::DeleteByMaster) => &DELETE_BY_MASTER,
+        Operation::Route(Route::DeleteByBroker) => &DELETE_BY_BROKER,
+        Operation::Route(Route::DisableByMaster) => &DISABLE,
+        Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
+        Operation::Probe => &PROBE,
+        Operation::ClockSync => &CLOCK_SYNC,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_charge_names_a_tier_and_fits_in_it() {
+        let ops = [
+            Operation::Route(Route::DeleteByMaster),
+            Operation::Route(Route::DeleteByBroker),
+            Operation::Route(Route::DisableByMaster),
+            Operation::Probe,
+            Operation::ClockSync,
+        ];
+        for op in ops {
+            for c in charges(op) {
+                let tier = TIERS
+                    .iter()
+                    .find(|t| t.name == c.tier)
+                    .unwrap_or_else(|| panic!("{op:?}: no tier {}", c.tier));
+                assert!(
+                    c.weight <= tier.capacity,
+                    "{op:?}: weight {} over {}",
+                    c.weight,
+                    tier.capacity
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_master_may_delete_sixty_sub_keys_a_minute() {
+        assert_eq!(SAPI_UID_PER_MINUTE / SUB_KEY_DELETE.weight, 60);
+    }
+}

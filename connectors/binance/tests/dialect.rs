@@ -1,0 +1,460 @@
+//! The Binance connector against the simulator's Binance dialect.
+
+use keyrevoke_binance::BinanceConnector;
+use keyrevoke_core::config::ExchangeSettings;
+use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::{
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
+    Liveness, Operation, Route, Secret,
+};
+use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
+use keyrevoke_sim::faults::Faults;
+use keyrevoke_sim::keys::{KeyState, SimKey};
+use keyrevoke_sim::{SimConfig, SimHandle};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MASTER: &str = "MASTER0000000000000000001";
+const BROKER: &str = "BROKER0000000000000000001";
+const SUB_KEY: &str = "SUBKEY0000000000000000001";
+const BROKER_SUB_KEY: &str = "BROKERSUBKEY0000000000001";
+const LEAKED_MASTER: &str = "LEAKEDMASTER0000000000001";
+const SUB_EMAIL: &str = "bot001@virtual.example";
+const BROKER_SUB_ID: &str = "4000";
+const TRADE: &str = "enableSpotAndMarginTrading";
+
+fn sim_key(
+    api_key: &str,
+    uid: &str,
+    parent: Option<&str>,
+    email: Option<&str>,
+    perms: &[&str],
+) -> SimKey {
+    SimKey {
+        api_key: api_key.into(),
+        secret: format!("{api_key}-secret"),
+        passphrase: None,
+        uid: uid.into(),
+        parent_uid: parent.map(str::to_string),
+        sub_name: email.map(str::to_string),
+        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        read_only: false,
+        ips: vec!["*".into()],
+        state: KeyState::Alive,
+    }
+}
+
+async fn setup(faults: Faults) -> (SimHandle, BinanceConnector) {
+    let h = keyrevoke_sim::start(SimConfig {
+        exchanges: vec![ExchangeId::Binance],
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = h.exchange(ExchangeId::Binance);
+    s.keys.insert(sim_key(
+        MASTER,
+        "1000",
+        None,
+        None,
+        &["enableReading", TRADE, "permitsUniversalTransfer"],
+    ));
+    s.keys.insert(sim_key(
+        BROKER,
+        "3000",
+        None,
+        None,
+        &["enableReading", TRADE, BROKER_ACCOUNT],
+    ));
+    s.keys.insert(sim_key(
+        LEAKED_MASTER,
+        "1500",
+        None,
+        None,
+        &["enableReading", TRADE, "enableWithdrawals"],
+    ));
+    s.keys.insert(sim_key(
+        SUB_KEY,
+        "2000",
+        Some("1000"),
+        Some(SUB_EMAIL),
+        &["enableReading", TRADE, "permitsUniversalTransfer"],
+    ));
+    s.keys.insert(sim_key(
+        BROKER_SUB_KEY,
+        BROKER_SUB_ID,
+        Some("3000"),
+        None,
+        &["enableReading", TRADE, "enableFutures"],
+    ));
+    let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Binance]).unwrap();
+    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
+    let conn = BinanceConnector::new(client, base, &ExchangeSettings::default());
+    (h, conn)
+}
+
+fn credential(api_key: &str, role: CredentialRole) -> Arc<Credential> {
+    Arc::new(Credential {
+        name: if role == CredentialRole::Broker {
+            "link".into()
+        } else {
+            "m".into()
+        },
+        exchange: ExchangeId::Binance,
+        api_key: api_key.into(),
+        api_secret: Secret::new(format!("{api_key}-secret")),
+        passphrase: None,
+        role,
+    })
+}
+
+fn job(
+    api_key: &str,
+    with_secret: bool,
+    via: Option<Arc<Credential>>,
+    account: Option<&str>,
+) -> KeyJob {
+    KeyJob::new(
+        KeyMaterial {
+            exchange: ExchangeId::Binance,
+            api_key: api_key.into(),
+            api_secret: with_secret.then(|| Secret::new(format!("{api_key}-secret"))),
+            passphrase: None,
+            account: account.map(str::to_string),
+            label: None,
+        },
+        via,
+    )
+}
+
+fn via_master(api_key: &str, with_secret: bool) -> KeyJob {
+    job(
+        api_key,
+        with_secret,
+        Some(credential(MASTER, CredentialRole::Master)),
+        Some(SUB_EMAIL),
+    )
+}
+
+fn via_broker(api_key: &str) -> KeyJob {
+    job(
+        api_key,
+        false,
+        Some(credential(BROKER, CredentialRole::Broker)),
+        Some(BROKER_SUB_ID),
+    )
+}
+
+fn key(h: &SimHandle, k: &str) -> SimKey {
+    h.exchange(ExchangeId::Binance).keys.get(k).unwrap()
+}
+
+#[tokio::test]
+async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = via_master(SUB_KEY, false);
+    assert_eq!(
+        c.routes(&j),
+        vec![
+            Route::DeleteByMaster,
+            Route::DisableByMaster,
+            Route::Escalate
+        ]
+    );
+    assert!(c.can_probe(&j), "the master's listing can tell");
+    let before = c.probe(&j).await.unwrap();
+    assert_eq!(before.liveness, Liveness::Alive);
+    assert_eq!(
+        before.can_move_funds,
+        Some(true),
+        "the listing shows universal transfer"
+    );
+    c.perform(Route::DeleteByMaster, &j).await.expect("deleted");
+    assert_eq!(key(&h, SUB_KEY).state, KeyState::Deleted);
+    assert_eq!(
+        c.probe(&j).await.unwrap().liveness,
+        Liveness::Dead,
+        "the listing no longer holds the key"
+    );
+    // Deleting it again is refused (no code says "already deleted"); the
+    // executor then probes, and the listing says dead.
+    let again = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(
+        matches!(again.error, ConnectorError::Permanent { .. }),
+        "{again:?}"
+    );
+    assert_eq!(again.meta.code.as_deref(), Some("-1130"));
+}
+
+#[tokio::test]
+async fn a_deleted_sub_key_with_its_secret_is_recognised_dead_through_the_master() {
+    let (h, c) = setup(Faults::default()).await;
+    h.exchange(ExchangeId::Binance)
+        .keys
+        .update(SUB_KEY, |k| k.state = KeyState::Deleted);
+    let alone = job(SUB_KEY, true, None, None);
+    let p = c.probe(&alone).await.unwrap();
+    assert_eq!(
+        p.liveness,
+        Liveness::CannotTell,
+        "-2015 alone is no proof of death: {p:?}"
+    );
+    assert_eq!(p.meta.code.as_deref(), Some("-2015"));
+    let managed = via_master(SUB_KEY, true);
+    assert_eq!(c.probe(&managed).await.unwrap().liveness, Liveness::Dead);
+}
+
+#[tokio::test]
+async fn a_broker_deletes_a_binance_link_sub_key() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = via_broker(BROKER_SUB_KEY);
+    assert_eq!(
+        c.routes(&j),
+        vec![
+            Route::DeleteByBroker,
+            Route::DisableByMaster,
+            Route::Escalate
+        ]
+    );
+    assert!(
+        !c.can_probe(&j),
+        "the broker's listing masks keys: no probe without the key's secret"
+    );
+    let wrong = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(
+        matches!(wrong.error, ConnectorError::Unsupported(_)),
+        "{wrong:?}"
+    );
+    c.perform(Route::DeleteByBroker, &j).await.expect("deleted");
+    assert_eq!(key(&h, BROKER_SUB_KEY).state, KeyState::Deleted);
+}
+
+#[tokio::test]
+async fn a_master_disables_a_sub_key_with_an_unroutable_ip_and_no_permissions() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = via_master(SUB_KEY, true);
+    c.perform(Route::DisableByMaster, &j)
+        .await
+        .expect("disabled");
+    let k = key(&h, SUB_KEY);
+    assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
+    assert_eq!(k.permissions, vec!["enableReading".to_string()]);
+    // Its own probe is now refused (-2015); the master's listing says the
+    // key exists, and can no longer move funds.
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(p.liveness, Liveness::Alive, "{p:?}");
+    assert_eq!(p.can_move_funds, None, "{p:?}");
+    assert!(p.permissions.is_empty(), "{p:?}");
+}
+
+#[tokio::test]
+async fn a_broker_disables_a_binance_link_sub_key() {
+    let (h, c) = setup(Faults::default()).await;
+    c.perform(Route::DisableByMaster, &via_broker(BROKER_SUB_KEY))
+        .await
+        .expect("disabled");
+    let k = key(&h, BROKER_SUB_KEY);
+    assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
+    assert_eq!(k.permissions, vec!["enableReading".to_string()]);
+}
+
+#[tokio::test]
+async fn a_master_without_spot_trading_cannot_restrict_ips_so_the_route_falls_through() {
+    let (h, c) = setup(Faults::default()).await;
+    h.exchange(ExchangeId::Binance)
+        .keys
+        .update(MASTER, |k| k.permissions.retain(|p| p != TRADE));
+    let f = c
+        .perform(Route::DisableByMaster, &via_master(SUB_KEY, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(f.error, ConnectorError::Unsupported(_)),
+        "-2015 on a master's call means: next channel: {f:?}"
+    );
+    assert_eq!(key(&h, SUB_KEY).ips, vec!["*".to_string()]);
+}
+
+#[tokio::test]
+async fn a_leaked_master_key_is_probed_then_only_escalated() {
+    let (_h, c) = setup(Faults::default()).await;
+    let j = job(LEAKED_MASTER, true, None, None);
+    assert_eq!(
+        c.routes(&j),
+        vec![Route::Escalate],
+        "no Binance API lets a key act on itself"
+    );
+    assert!(c.escalation_reason(&j).is_some());
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(p.liveness, Liveness::Alive);
+    assert_eq!(
+        p.can_move_funds,
+        Some(true),
+        "withdrawals are enabled: {p:?}"
+    );
+    assert!(
+        p.permissions.contains(&"enableWithdrawals".to_string()),
+        "{p:?}"
+    );
+    let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::Unsupported(_)));
+    // A key known only by its id cannot be probed at all.
+    assert!(!c.can_probe(&job(LEAKED_MASTER, false, None, None)));
+}
+
+#[tokio::test]
+async fn rows_that_name_no_sub_account_or_the_wrong_kind_of_id_are_reported() {
+    let (_h, c) = setup(Faults::default()).await;
+    let no_account = job(
+        SUB_KEY,
+        false,
+        Some(credential(MASTER, CredentialRole::Master)),
+        None,
+    );
+    let problems = c.check(&no_account);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "account");
+    assert_eq!(c.routes(&no_account), vec![Route::Escalate]);
+    let numeric_for_master = job(
+        SUB_KEY,
+        false,
+        Some(credential(MASTER, CredentialRole::Master)),
+        Some("4000"),
+    );
+    assert_eq!(
+        c.check(&numeric_for_master)[0].field,
+        "via",
+        "a subAccountId needs a broker credential"
+    );
+    let email_for_broker = job(
+        SUB_KEY,
+        false,
+        Some(credential(BROKER, CredentialRole::Broker)),
+        Some(SUB_EMAIL),
+    );
+    assert_eq!(
+        c.check(&email_for_broker)[0].field,
+        "via",
+        "an email needs a master credential"
+    );
+    assert!(c.check(&via_master(SUB_KEY, false)).is_empty());
+    assert!(c.check(&via_broker(BROKER_SUB_KEY)).is_empty());
+}
+
+#[tokio::test]
+async fn a_probe_spends_the_masters_budget_when_there_is_a_master() {
+    let (_h, c) = setup(Faults::default()).await;
+    assert_eq!(
+        c.account_for(Operation::Probe, &via_master(SUB_KEY, true)),
+        "cred:m"
+    );
+    assert!(
+        c.account_for(Operation::Probe, &job(SUB_KEY, true, None, None))
+            .starts_with("key:")
+    );
+}
+
+#[tokio::test]
+async fn clock_skew_is_reported_then_fixed_by_a_sync() {
+    let (_h, c) = setup(Faults {
+        clock_skew_ms: 30_000,
+        ..Faults::default()
+    })
+    .await;
+    let j = job(LEAKED_MASTER, true, None, None);
+    let f = c.probe(&j).await.unwrap_err();
+    assert_eq!(f.error, ConnectorError::ClockSkew);
+    c.sync_clock().await.unwrap();
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
+    let (h, c) = setup(Faults {
+        gateway_timeout_after: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let f = c
+        .perform(Route::DeleteByMaster, &via_master(SUB_KEY, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
+        "{f:?}"
+    );
+    assert_eq!(
+        key(&h, SUB_KEY).state,
+        KeyState::Deleted,
+        "the simulator acted before the 504"
+    );
+}
+
+#[tokio::test]
+async fn the_per_uid_limit_is_a_rate_limit_on_the_masters_account_with_usage() {
+    let (_h, c) = setup(Faults::default()).await;
+    let j = via_master(SUB_KEY, false);
+    let mut limited = None;
+    // 60 listings a minute; 121 span at most two windows.
+    for _ in 0..121 {
+        match c.probe(&j).await {
+            Ok(p) => assert_eq!(p.liveness, Liveness::Alive),
+            Err(f) => {
+                limited = Some(f);
+                break;
+            }
+        }
+    }
+    let f = limited.expect("the 61st listing in a minute is refused");
+    match f.error {
+        ConnectorError::RateLimited { retry_after, scope } => {
+            assert_eq!(scope, LimitScope::Account);
+            assert!(
+                retry_after.is_some_and(|d| d <= Duration::from_secs(60)),
+                "{retry_after:?}"
+            );
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    let usage = f.usage.first().expect("the UID weight header is read");
+    assert_eq!(usage.remaining, Some(0), "no listing left this minute");
+}
+
+#[tokio::test]
+async fn an_injected_429_is_a_rate_limit() {
+    let (_h, c) = setup(Faults {
+        rate_limited: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let f = c
+        .perform(Route::DeleteByMaster, &via_master(SUB_KEY, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            f.error,
+            ConnectorError::RateLimited {
+                retry_after: Some(_),
+                scope: LimitScope::Account
+            }
+        ),
+        "{f:?}"
+    );
+}
+
+#[tokio::test]
+async fn failures_never_show_a_secret() {
+    let (_h, c) = setup(Faults::default()).await;
+    let j = via_master("NOSUCHKEY0000000000000001", true);
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    let p = c.probe(&j).await.unwrap();
+    let text = format!("{f:?} {f} {p:?} {j:?}");
+    for secret in [
+        "NOSUCHKEY0000000000000001-secret",
+        &format!("{MASTER}-secret"),
+    ] {
+        assert!(!text.contains(secret), "a secret leaked: {text}");
+    }
+}

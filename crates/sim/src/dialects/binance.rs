@@ -1,0 +1,898 @@
+//! Binance, as its docs and official SDK document it:
+//! - auth (binance/binance-spot-api-docs `rest-api.md`, "SIGNED (TRADE and
+//!   USER_DATA) Endpoint security", "Timing security"): `X-MBX-APIKEY`
+//!   header; `signature` = hex HMAC-SHA256 of `totalParams` (the query string
+//!   as sent, then the form body as sent, with no separator, `signature`
+//!   itself left out), not case-sensitive; `timestamp` mandatory;
+//!   `recvWindow` optional, default 5000, at most 60000; accepted when
+//!   `timestamp < serverTime + 1000 && serverTime - timestamp <= recvWindow`.
+//!   Parameters may come in any order, in the query or the body; a
+//!   parameter in both is read from the query string.
+//! - limits: /api/* 6,000 weight per minute per IP, then 429 with
+//!   `Retry-After`, then 418 bans (`rest-api.md`, "IP Limits"); /sapi/*
+//!   counted per endpoint: 12,000 per minute per IP-limited endpoint, 180,000
+//!   per minute per UID-limited endpoint and UID, always 429, headers
+//!   `X-SAPI-USED-IP-WEIGHT-1M` / `X-SAPI-USED-UID-WEIGHT-1M`
+//!   (https://developers.binance.com/zh-CN/docs/products/caas/basics/4.rate-limits).
+//!   Weights: every sub-account key endpoint Weight(UID) 3000
+//!   (binance/binance-connector-python, `api_management_api.py`),
+//!   `apiRestrictions` Weight(IP) 1 (`account_api.py`), the broker's IP
+//!   restriction Weight(UID) 3000 and "1 api key for each sub account per
+//!   second" on the broker's delete (developers.binance.com
+//!   `binance_link/exchange-link/account/*`); other broker weights are not
+//!   documented and not enforced here.
+//! - codes (`errors.md`): -1003 too many requests, -1021 timestamp, -1022
+//!   signature, -1102 mandatory parameter, -1130 invalid parameter data,
+//!   -2014 API-key format, -2015 "Invalid API-key, IP, or permissions for
+//!   action." (HTTP 401) for a deleted key, a wrong IP and a missing
+//!   permission alike. No code says "no such key": a master naming a key the
+//!   sub account does not hold is refused with -1130.
+//!
+//! Sub accounts of a master are named by email (`SimKey::sub_name`); Binance
+//! Link sub accounts by `subAccountId` (the sub key's `uid`). A master is a
+//! broker when it holds the marker [`BROKER_ACCOUNT`].
+
+use crate::ExchangeSim;
+use crate::faults::{self, After, Before};
+use crate::keys::{KeyState, SimKey};
+use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::stats::Stats;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// /api/*: 6,000 request weight per minute per IP.
+pub const IP_LIMIT: (u32, Duration) = (6_000, Duration::from_secs(60));
+const SAPI_IP_PER_MINUTE: u32 = 12_000;
+const SAPI_UID_PER_MINUTE: u32 = 180_000;
+const KEY_ENDPOINT_WEIGHT: u32 = 3_000;
+const DEFAULT_RECV_WINDOW: i64 = 5_000;
+const MAX_RECV_WINDOW: i64 = 60_000;
+
+/// Marks a master key whose account is a Binance Link broker (an account
+/// property, not an API permission: `apiRestrictions` does not report it).
+pub const BROKER_ACCOUNT: &str = "brokerAccount";
+/// "Enable Spot & Margin Trading": what the master's IP-restriction endpoints
+/// and every broker endpoint ("trade" option) require of the calling key.
+const TRADE: &str = "enableSpotAndMarginTrading";
+
+/// The `apiRestrictions` flags, in the order Binance's SDK model lists them
+/// (binance_sdk_wallet `GetApiKeyPermissionResponse`).
+const FLAGS: &[&str] = &[
+    "enableReading",
+    "enableWithdrawals",
+    "enableInternalTransfer",
+    "enableMargin",
+    "enableFutures",
+    "permitsUniversalTransfer",
+    "enableVanillaOptions",
+    "enableFixApiTrade",
+    "enableFixReadOnly",
+    "enableSpotAndMarginTrading",
+    "enablePortfolioMarginTrading",
+];
+
+/// The master's permission parameters and the flags they switch.
+const SUB_KEY_PERMISSIONS: &[(&str, &str)] = &[
+    ("canTrade", TRADE),
+    ("canMarginLoanRepay", "enableMargin"),
+    ("canFuturesTrade", "enableFutures"),
+    ("canUniversalTransfer", "permitsUniversalTransfer"),
+    ("canVanillaOptions", "enableVanillaOptions"),
+];
+
+/// The broker's permission parameters (all mandatory) and their flags.
+const BROKER_KEY_PERMISSIONS: &[(&str, &str)] = &[
+    ("canTrade", TRADE),
+    ("marginTrade", "enableMargin"),
+    ("futuresTrade", "enableFutures"),
+];
+
+/// Flags that let a key act (trade or move funds); a key with none left is
+/// read-only.
+const ACTING: &[&str] = &[
+    "enableWithdrawals",
+    "enableInternalTransfer",
+    "enableMargin",
+    "enableFutures",
+    "permitsUniversalTransfer",
+    "enableVanillaOptions",
+    "enableSpotAndMarginTrading",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    ServerTime,
+    ApiRestrictions,
+    DeleteSubKey,
+    QuerySubKeys,
+    SubKeyPermission,
+    SubKeyIpRestriction,
+    GetSubKeyIpRestriction,
+    DeleteBrokerKey,
+    BrokerKeyPermission,
+    BrokerKeyIpRestriction,
+}
+
+/// How an endpoint is rate-limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    /// /api/*: the exchange-wide IP window.
+    ApiIp,
+    /// /sapi/* IP-limited: its own 12,000 per minute.
+    SapiIp(u32),
+    /// /sapi/* UID-limited: its own 180,000 per minute per UID.
+    SapiUid(u32),
+    /// Weight undocumented.
+    None,
+}
+
+impl Endpoint {
+    fn parse(method: &Method, path: &str) -> Option<Endpoint> {
+        use Endpoint::*;
+        Some(match (method.as_str(), path) {
+            ("GET", "/api/v3/time") => ServerTime,
+            ("GET", "/sapi/v1/account/apiRestrictions") => ApiRestrictions,
+            ("DELETE", "/sapi/v1/sub-account/subAccountApi") => DeleteSubKey,
+            ("GET", "/sapi/v1/sub-account/subAccountApi") => QuerySubKeys,
+            ("POST", "/sapi/v1/sub-account/subAccountApiPermission") => SubKeyPermission,
+            ("POST", "/sapi/v2/sub-account/subAccountApi/ipRestriction") => SubKeyIpRestriction,
+            ("GET", "/sapi/v1/sub-account/subAccountApi/ipRestriction") => GetSubKeyIpRestriction,
+            ("DELETE", "/sapi/v1/broker/subAccountApi") => DeleteBrokerKey,
+            ("POST", "/sapi/v1/broker/subAccountApi/permission") => BrokerKeyPermission,
+            ("POST", "/sapi/v2/broker/subAccountApi/ipRestriction") => BrokerKeyIpRestriction,
+            _ => return None,
+        })
+    }
+
+    fn limit(self) -> Limit {
+        use Endpoint::*;
+        match self {
+            ServerTime => Limit::ApiIp,
+            ApiRestrictions => Limit::SapiIp(1),
+            DeleteSubKey
+            | QuerySubKeys
+            | SubKeyPermission
+            | SubKeyIpRestriction
+            | GetSubKeyIpRestriction
+            | BrokerKeyIpRestriction => Limit::SapiUid(KEY_ENDPOINT_WEIGHT),
+            DeleteBrokerKey | BrokerKeyPermission => Limit::None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        use Endpoint::*;
+        match self {
+            ServerTime => "time",
+            ApiRestrictions => "apiRestrictions",
+            DeleteSubKey => "deleteSubKey",
+            QuerySubKeys => "querySubKeys",
+            SubKeyPermission => "subKeyPermission",
+            SubKeyIpRestriction => "subKeyIpRestriction",
+            GetSubKeyIpRestriction => "getSubKeyIpRestriction",
+            DeleteBrokerKey => "deleteBrokerKey",
+            BrokerKeyPermission => "brokerKeyPermission",
+            BrokerKeyIpRestriction => "brokerKeyIpRestriction",
+        }
+    }
+}
+
+struct Binance {
+    sim: Arc<ExchangeSim>,
+    sapi_ip: FixedWindows,
+    sapi_uid: FixedWindows,
+    /// "You can only delete 1 api key for each sub account per second".
+    broker_delete: FixedWindows,
+}
+
+pub fn router(sim: Arc<ExchangeSim>) -> Router {
+    let state = Arc::new(Binance {
+        sim,
+        sapi_ip: FixedWindows::new(SAPI_IP_PER_MINUTE, Duration::from_secs(60)),
+        sapi_uid: FixedWindows::new(SAPI_UID_PER_MINUTE, Duration::from_secs(60)),
+        broker_delete: FixedWindows::new(1, Duration::from_secs(1)),
+    });
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// A reply: status, JSON body, extra headers.
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    headers: Vec<(&'static str, String)>,
+}
+
+fn ok(body: Value) -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        body,
+        headers: Vec::new(),
+    }
+}
+
+fn refuse(status: StatusCode, code: i64, msg: &str) -> Reply {
+    Reply {
+        status,
+        body: json!({ "code": code, "msg": msg }),
+        headers: Vec::new(),
+    }
+}
+
+fn bad_request(code: i64, msg: &str) -> Reply {
+    refuse(StatusCode::BAD_REQUEST, code, msg)
+}
+
+fn rejected_key() -> Reply {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        -2015,
+        "Invalid API-key, IP, or permissions for action.",
+    )
+}
+
+fn mandatory(name: &str) -> Reply {
+    bad_request(
+        -1102,
+        &format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+    )
+}
+
+fn invalid(name: &str) -> Reply {
+    bad_request(
+        -1130,
+        &format!("Data sent for parameter '{name}' is not valid."),
+    )
+}
+
+fn too_many(retry_after_secs: i64, msg: &str) -> Reply {
+    Reply {
+        headers: vec![("Retry-After", retry_after_secs.max(1).to_string())],
+        ..refuse(StatusCode::TOO_MANY_REQUESTS, -1003, msg)
+    }
+}
+
+fn respond(reply: Reply) -> Response {
+    let mut builder = Response::builder()
+        .status(reply.status)
+        .header(header::CONTENT_TYPE, "application/json;charset=UTF-8");
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Body::from(reply.body.to_string()))
+        .expect("valid response")
+}
+
+async fn handle(
+    State(b): State<Arc<Binance>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sim = &b.sim;
+    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
+    let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
+        Stats::bump(&sim.stats.unknown_endpoint);
+        return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
+    };
+    let ban_secs = sim.ip_ban.as_secs().max(1) as i64;
+    if sim.limits && endpoint.limit() == Limit::ApiIp {
+        match sim.ip_window.hit(1) {
+            SlidingVerdict::Allowed => {}
+            SlidingVerdict::Exceeded => {
+                Stats::bump(&sim.stats.rate_limited);
+                return respond(too_many(
+                    ban_secs,
+                    &format!(
+                        "Too much request weight used; current limit is {} request weight per 1 MINUTE.",
+                        IP_LIMIT.0
+                    ),
+                ));
+            }
+            SlidingVerdict::Banned => {
+                Stats::bump(&sim.stats.ip_banned);
+                let until = sim.now_ms() + ban_secs * 1000;
+                return respond(Reply {
+                    headers: vec![("Retry-After", ban_secs.to_string())],
+                    ..refuse(
+                        StatusCode::IM_A_TEAPOT,
+                        -1003,
+                        &format!("Way too much request weight used; IP banned until {until}."),
+                    )
+                });
+            }
+        }
+    }
+    match sim.fault_before() {
+        Before::Proceed => {}
+        Before::Unavailable => {
+            Stats::bump(&sim.stats.injected_faults);
+            return faults::unavailable();
+        }
+        Before::RateLimited => {
+            Stats::bump(&sim.stats.injected_faults);
+            return respond(too_many(
+                1,
+                "Too many requests; please use the websocket for live updates.",
+            ));
+        }
+        Before::Stall(d) => {
+            Stats::bump(&sim.stats.injected_faults);
+            tokio::time::sleep(d).await;
+        }
+    }
+    let now = sim.now_ms();
+    let reply = if endpoint == Endpoint::ServerTime {
+        Reply {
+            headers: vec![("X-MBX-USED-WEIGHT-1M", sim.ip_window.used().to_string())],
+            ..ok(json!({ "serverTime": now }))
+        }
+    } else {
+        match authenticate(&b, &headers, &uri, &body, now) {
+            Err(refusal) => refusal,
+            Ok((caller, params)) => match b.limit(endpoint, &caller, now) {
+                Err(refusal) => refusal,
+                Ok(used) => {
+                    let mut r = b.act(endpoint, &caller, &params, now);
+                    r.headers.extend(used);
+                    r
+                }
+            },
+        }
+    };
+    if reply.status.is_success() {
+        Stats::bump(&sim.stats.ok);
+    } else {
+        Stats::bump(&sim.stats.refused);
+    }
+    match sim.fault_after() {
+        After::Reply => respond(reply),
+        After::GatewayTimeout => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::gateway_timeout()
+        }
+        After::Reset => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::reset()
+        }
+    }
+}
+
+fn hmac_hex(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Decode `%XX` and `+` in a form-encoded component.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A form-encoded string without its `signature` pair, and that signature.
+fn split_signature(raw: &str) -> (String, Option<String>) {
+    let mut signature = None;
+    let kept: Vec<&str> = raw
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("signature=") {
+            Some(sig) => {
+                signature = Some(sig.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (kept.join("&"), signature)
+}
+
+/// Parameters, decoded: the query string's first, then the body's (a name in
+/// both is read from the query string).
+#[derive(Default)]
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn read(query: &str, body: &str) -> Params {
+        let mut p = Params::default();
+        for part in [query, body] {
+            for kv in part.split('&').filter(|kv| !kv.is_empty()) {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                let k = decode(k);
+                if p.get(&k).is_none() {
+                    p.0.push((k, decode(v)));
+                }
+            }
+        }
+        p
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, name: &str) -> Result<&str, Reply> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| mandatory(name))
+    }
+
+    fn flag(&self, name: &str) -> Result<Option<bool>, Reply> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(invalid(name)),
+        }
+    }
+}
+
+/// Check a SIGNED request as the docs describe it; the caller and its
+/// parameters when it holds.
+fn authenticate(
+    b: &Binance,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &Bytes,
+    now: i64,
+) -> Result<(SimKey, Params), Reply> {
+    let sim = &b.sim;
+    let Some(api_key) = headers
+        .get("X-MBX-APIKEY")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+    else {
+        Stats::bump(&sim.stats.missing_auth);
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            -2014,
+            "API-key format invalid.",
+        ));
+    };
+    let query = uri.query().unwrap_or("");
+    let body = String::from_utf8_lossy(body).into_owned();
+    let (query_unsigned, query_sig) = split_signature(query);
+    let (body_unsigned, body_sig) = split_signature(&body);
+    let params = Params::read(&query_unsigned, &body_unsigned);
+    let Some(signature) = query_sig.or(body_sig) else {
+        Stats::bump(&sim.stats.missing_auth);
+        return Err(mandatory("signature"));
+    };
+    let Some(timestamp) = params.get("timestamp").and_then(|t| t.parse::<i64>().ok()) else {
+        Stats::bump(&sim.stats.stale_timestamp);
+        return Err(mandatory("timestamp"));
+    };
+    let recv_window = match params.get("recvWindow") {
+        None => DEFAULT_RECV_WINDOW,
+        Some(v) => match v.parse::<f64>() {
+            Ok(w) if w > 0.0 && w <= MAX_RECV_WINDOW as f64 => w as i64,
+            _ => return Err(invalid("recvWindow")),
+        },
+    };
+    let caller = match sim.keys.get(api_key) {
+        Some(k) if k.state == KeyState::Alive => k,
+        _ => {
+            Stats::bump(&sim.stats.unknown_key);
+            return Err(rejected_key());
+        }
+    };
+    if !(timestamp < now + 1000 && now - timestamp <= recv_window) {
+        Stats::bump(&sim.stats.stale_timestamp);
+        let msg = if timestamp >= now + 1000 {
+            "Timestamp for this request was 1000ms ahead of the server's time."
+        } else {
+            "Timestamp for this request is outside of the recvWindow."
+        };
+        return Err(bad_request(-1021, msg));
+    }
+    // totalParams: the query string concatenated with the body.
+    let expected = hmac_hex(&caller.secret, &format!("{query_unsigned}{body_unsigned}"));
+    if !signature.eq_ignore_ascii_case(&expected) {
+        Stats::bump(&sim.stats.bad_signature);
+        return Err(bad_request(
+            -1022,
+            "Signature for this request is not valid.",
+        ));
+    }
+    if !caller.allows_loopback() {
+        return Err(rejected_key());
+    }
+    Ok((caller, params))
+}
+
+fn has(k: &SimKey, flag: &str) -> bool {
+    k.permissions.iter().any(|p| p == flag)
+}
+
+fn set_flag(k: &mut SimKey, flag: &str, on: bool) {
+    k.permissions.retain(|p| p != flag);
+    if on {
+        k.permissions.push(flag.to_string());
+    }
+    k.read_only = !ACTING.iter().any(|f| has(k, f));
+}
+
+fn unbound(k: &SimKey) -> bool {
+    k.ips.is_empty() || k.ips.iter().any(|ip| ip == "*")
+}
+
+impl Binance {
+    /// Count the request against its endpoint's limit; the usage header.
+    fn limit(
+        &self,
+        endpoint: Endpoint,
+        caller: &SimKey,
+        now: i64,
+    ) -> Result<Vec<(&'static str, String)>, Reply> {
+        let (window, key, weight, header) = match endpoint.limit() {
+            Limit::SapiIp(w) => (
+                &self.sapi_ip,
+                endpoint.name().to_string(),
+                w,
+                "X-SAPI-USED-IP-WEIGHT-1M",
+            ),
+            Limit::SapiUid(w) => (
+                &self.sapi_uid,
+                format!("{}:{}", endpoint.name(), caller.uid),
+                w,
+                "X-SAPI-USED-UID-WEIGHT-1M",
+            ),
+            Limit::ApiIp | Limit::None => return Ok(Vec::new()),
+        };
+        let verdict = window.hit(&key, now, weight);
+        let used = vec![(header, (window.capacity - verdict.remaining).to_string())];
+        if self.sim.limits && !verdict.allowed {
+            Stats::bump(&self.sim.stats.rate_limited);
+            let wait = (verdict.reset_at_ms - now + 999) / 1000;
+            let mut r = too_many(
+                wait,
+                &format!(
+                    "Too much request weight used; current limit is {} request weight per 1 MINUTE.",
+                    window.capacity
+                ),
+            );
+            r.headers.extend(used);
+            return Err(r);
+        }
+        Ok(used)
+    }
+
+    fn act(&self, endpoint: Endpoint, caller: &SimKey, params: &Params, now: i64) -> Reply {
+        let result = match endpoint {
+            Endpoint::ServerTime => Ok(ok(json!({ "serverTime": now }))),
+            Endpoint::ApiRestrictions => {
+                Stats::bump(&self.sim.stats.probes);
+                Ok(ok(restrictions(caller)))
+            }
+            Endpoint::DeleteSubKey => self.delete_sub_key(caller, params),
+            Endpoint::QuerySubKeys => self.query_sub_keys(caller, params),
+            Endpoint::SubKeyPermission => self.sub_key_permission(caller, params, now),
+            Endpoint::SubKeyIpRestriction => self.sub_key_ip_restriction(caller, params, now),
+            Endpoint::GetSubKeyIpRestriction => {
+                self.get_sub_key_ip_restriction(caller, params, now)
+            }
+            Endpoint::DeleteBrokerKey => self.delete_broker_key(caller, params, now),
+            Endpoint::BrokerKeyPermission => self.broker_key_permission(caller, params),
+            Endpoint::BrokerKeyIpRestriction => self.broker_key_ip_restriction(caller, params, now),
+        };
+        result.unwrap_or_else(|refusal| refusal)
+    }
+
+    /// The sub key a master names by `email` and `subAccountApiKey`.
+    fn sub_key(&self, caller: &SimKey, params: &Params) -> Result<SimKey, Reply> {
+        if !caller.is_master() {
+            return Err(rejected_key());
+        }
+        let email = params.required("email")?;
+        let api_key = params.required("subAccountApiKey")?;
+        let own = |k: &SimKey| {
+            k.parent_uid.as_deref() == Some(caller.uid.as_str())
+                && k.sub_name.as_deref() == Some(email)
+        };
+        if self.sim.keys.filter(own).is_empty() {
+            return Err(invalid("email"));
+        }
+        match self.sim.keys.get(api_key) {
+            Some(k) if k.is_alive() && own(&k) => Ok(k),
+            _ => Err(invalid("subAccountApiKey")),
+        }
+    }
+
+    /// The sub key a broker names by `subAccountId` and `subAccountApiKey`.
+    fn broker_key(&self, caller: &SimKey, params: &Params) -> Result<SimKey, Reply> {
+        if !caller.is_master() || !has(caller, BROKER_ACCOUNT) || !has(caller, TRADE) {
+            return Err(rejected_key());
+        }
+        let sub_account_id = params.required("subAccountId")?;
+        let api_key = params.required("subAccountApiKey")?;
+        let own = |k: &SimKey| {
+            k.parent_uid.as_deref() == Some(caller.uid.as_str()) && k.uid == sub_account_id
+        };
+        if self.sim.keys.filter(own).is_empty() {
+            return Err(invalid("subAccountId"));
+        }
+        match self.sim.keys.get(api_key) {
+            Some(k) if k.is_alive() && own(&k) => Ok(k),
+            _ => Err(invalid("subAccountApiKey")),
+        }
+    }
+
+    fn delete(&self, target: &SimKey) -> Reply {
+        self.sim
+            .keys
+            .update(&target.api_key, |k| k.state = KeyState::Deleted);
+        Stats::bump(&self.sim.stats.deletes);
+        ok(json!({}))
+    }
+
+    fn delete_sub_key(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        let target = self.sub_key(caller, params)?;
+        Ok(self.delete(&target))
+    }
+
+    fn query_sub_keys(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        if !caller.is_master() {
+            return Err(rejected_key());
+        }
+        let email = params.required("email")?;
+        let page = match params.get("page") {
+            None => 1,
+            Some(p) => p
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| invalid("page"))?,
+        };
+        let size = match params.get("size") {
+            None => 30,
+            Some(s) => s
+                .parse::<usize>()
+                .ok()
+                .filter(|s| (1..=100).contains(s))
+                .ok_or_else(|| invalid("size"))?,
+        };
+        let exact = params.get("subAccountApiKey");
+        let keys = self.sim.keys.filter(|k| {
+            k.is_alive()
+                && k.parent_uid.as_deref() == Some(caller.uid.as_str())
+                && k.sub_name.as_deref() == Some(email)
+                && exact.is_none_or(|e| e == k.api_key)
+        });
+        Stats::bump(&self.sim.stats.probes);
+        let rows: Vec<Value> = keys
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|k| {
+                let mut row = json!({ "email": email, "apiName": "key", "apikey": k.api_key, "timestamp": 1_600_000_000_000i64 });
+                for (param, flag) in SUB_KEY_PERMISSIONS {
+                    row[*param] = json!(has(k, flag));
+                }
+                row
+            })
+            .collect();
+        Ok(ok(json!({ "total": keys.len(), "rows": rows })))
+    }
+
+    fn change_permissions(
+        &self,
+        target: &SimKey,
+        params: &Params,
+        table: &[(&str, &str)],
+        all_required: bool,
+    ) -> Result<SimKey, Reply> {
+        let mut changes = Vec::new();
+        for (param, flag) in table {
+            match params.flag(param)? {
+                Some(on) => changes.push((*flag, on)),
+                None if all_required => return Err(mandatory(param)),
+                None => {}
+            }
+        }
+        self.sim.keys.update(&target.api_key, |k| {
+            for (flag, on) in &changes {
+                set_flag(k, flag, *on);
+            }
+        });
+        Stats::bump(&self.sim.stats.disables);
+        Ok(self.sim.keys.get(&target.api_key).expect("target exists"))
+    }
+
+    fn sub_key_permission(
+        &self,
+        caller: &SimKey,
+        params: &Params,
+        now: i64,
+    ) -> Result<Reply, Reply> {
+        let target = self.sub_key(caller, params)?;
+        let k = self.change_permissions(&target, params, SUB_KEY_PERMISSIONS, false)?;
+        let mut body = json!({ "apiName": "key", "apikey": k.api_key, "timestamp": now });
+        for (param, flag) in SUB_KEY_PERMISSIONS {
+            body[*param] = json!(has(&k, flag));
+        }
+        Ok(ok(body))
+    }
+
+    fn broker_key_permission(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        let target = self.broker_key(caller, params)?;
+        let k = self.change_permissions(&target, params, BROKER_KEY_PERMISSIONS, true)?;
+        let mut body = json!({ "subaccountId": k.uid, "apikey": k.api_key });
+        for (param, flag) in BROKER_KEY_PERMISSIONS {
+            body[*param] = json!(has(&k, flag));
+        }
+        Ok(ok(body))
+    }
+
+    /// `status` 1: unrestricted; 2: trusted IPs only (`ipAddress`,
+    /// comma-separated, replaces the list when given).
+    fn restrict_ips(&self, target: &SimKey, params: &Params) -> Result<SimKey, Reply> {
+        let status = params.required("status")?;
+        let ips: Option<Vec<String>> = params
+            .get("ipAddress")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split(',').map(|ip| ip.trim().to_string()).collect());
+        match status {
+            "1" => self
+                .sim
+                .keys
+                .update(&target.api_key, |k| k.ips = vec!["*".into()]),
+            "2" => self.sim.keys.update(&target.api_key, |k| {
+                if let Some(ips) = ips {
+                    k.ips = ips;
+                }
+            }),
+            _ => return Err(invalid("status")),
+        };
+        Stats::bump(&self.sim.stats.disables);
+        Ok(self.sim.keys.get(&target.api_key).expect("target exists"))
+    }
+
+    fn ip_reply(k: &SimKey, now: i64) -> Value {
+        let restricted = !unbound(k);
+        json!({
+            "status": if restricted { "2" } else { "1" },
+            "ipList": if restricted { k.ips.clone() } else { Vec::new() },
+            "updateTime": now,
+            "apiKey": k.api_key,
+        })
+    }
+
+    fn sub_key_ip_restriction(
+        &self,
+        caller: &SimKey,
+        params: &Params,
+        now: i64,
+    ) -> Result<Reply, Reply> {
+        let target = self.sub_key(caller, params)?;
+        if !has(caller, TRADE) {
+            return Err(rejected_key());
+        }
+        let k = self.restrict_ips(&target, params)?;
+        Ok(ok(Self::ip_reply(&k, now)))
+    }
+
+    fn get_sub_key_ip_restriction(
+        &self,
+        caller: &SimKey,
+        params: &Params,
+        now: i64,
+    ) -> Result<Reply, Reply> {
+        let k = self.sub_key(caller, params)?;
+        let restricted = !unbound(&k);
+        Ok(ok(json!({
+            "ipRestrict": restricted.to_string(),
+            "ipList": if restricted { k.ips.clone() } else { Vec::new() },
+            "updateTime": now,
+            "apiKey": k.api_key,
+        })))
+    }
+
+    fn delete_broker_key(
+        &self,
+        caller: &SimKey,
+        params: &Params,
+        now: i64,
+    ) -> Result<Reply, Reply> {
+        let target = self.broker_key(caller, params)?;
+        let verdict = self.broker_delete.hit(&target.uid, now, 1);
+        if self.sim.limits && !verdict.allowed {
+            Stats::bump(&self.sim.stats.rate_limited);
+            return Err(too_many(
+                1,
+                "You can only delete 1 api key for each sub account per second.",
+            ));
+        }
+        Ok(self.delete(&target))
+    }
+
+    fn broker_key_ip_restriction(
+        &self,
+        caller: &SimKey,
+        params: &Params,
+        now: i64,
+    ) -> Result<Reply, Reply> {
+        let target = self.broker_key(caller, params)?;
+        let k = self.restrict_ips(&target, params)?;
+        Ok(ok(Self::ip_reply(&k, now)))
+    }
+}
+
+/// `GET /sapi/v1/account/apiRestrictions` for a key.
+fn restrictions(k: &SimKey) -> Value {
+    let mut body = json!({ "ipRestrict": !unbound(k), "createTime": 1_600_000_000_000i64 });
+    for flag in FLAGS {
+        body[*flag] = json!(has(k, flag));
+    }
+    body
+}
+
+/// Permission sets of synthetic keys, as `apiRestrictions` names them. No
+/// Binance key can delete itself, whatever it holds.
+pub fn synthetic_permissions(kind: crate::generate::KeyKind) -> &'static [&'static str] {
+    use crate::generate::KeyKind;
+    match kind {
+        KeyKind::SelfDeletable => &[
+            "enableReading",
+            "enableSpotAndMarginTrading",
+            "enableWithdrawals",
+        ],
+        KeyKind::Master => &[
+            "enableReading",
+            "enableSpotAndMarginTrading",
+            "enableInternalTransfer",
+            "permitsUniversalTransfer",
+        ],
+        KeyKind::Sub | KeyKind::TradeOnly => &["enableReading", "enableSpotAndMarginTrading"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_components_are_percent_decoded() {
+        assert_eq!(decode("bot001%40virtual.example"), "bot001@virtual.example");
+        assert_eq!(decode("a+b%2Cc"), "a b,c");
+        assert_eq!(decode("%EF%BC%91"), "１");
+        assert_eq!(decode("100%"), "100%");
+    }
+
+    #[test]
+    fn the_signature_is_taken_out_of_the_signed_payload() {
+        let (rest, sig) = split_signature("a=1&signature=abc&b=2");
+        assert_eq!(rest, "a=1&b=2");
+        assert_eq!(sig.as_deref(), Some("abc"));
+    }
+}

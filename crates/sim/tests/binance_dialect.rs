@@ -1,0 +1,794 @@
+//! The Binance dialect, driven by hand-built requests that follow Binance's
+//! docs (rest-api.md "SIGNED Endpoint security", the sub-account and Binance
+//! Link API pages), not keyrevoke's connector: the simulator must accept
+//! what the docs describe and refuse what they forbid, with the documented
+//! codes, statuses and headers.
+
+use hmac::{Hmac, Mac};
+use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
+use keyrevoke_sim::faults::Faults;
+use keyrevoke_sim::keys::{KeyState, SimKey};
+use keyrevoke_sim::{SimConfig, SimHandle};
+use serde_json::Value;
+use sha2::Sha256;
+
+const MASTER: &str = "MASTERKEY00000001";
+const TRADELESS_MASTER: &str = "READONLYMASTER001";
+const BROKER: &str = "BROKERKEY00000001";
+const SUB_KEY: &str = "SUBKEY00000000001";
+const SUB_KEY_2: &str = "SUBKEY00000000002";
+const BROKER_SUB_KEY: &str = "BROKERSUBKEY00001";
+const SUB_EMAIL: &str = "bot001@virtual.example";
+
+fn key(
+    api_key: &str,
+    uid: &str,
+    parent: Option<&str>,
+    email: Option<&str>,
+    perms: &[&str],
+) -> SimKey {
+    SimKey {
+        api_key: api_key.into(),
+        secret: format!("{api_key}-secret"),
+        passphrase: None,
+        uid: uid.into(),
+        parent_uid: parent.map(str::to_string),
+        sub_name: email.map(str::to_string),
+        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        read_only: false,
+        ips: vec!["*".into()],
+        state: KeyState::Alive,
+    }
+}
+
+async fn sim(faults: Faults) -> SimHandle {
+    let h = keyrevoke_sim::start(SimConfig {
+        exchanges: vec![ExchangeId::Binance],
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = h.exchange(ExchangeId::Binance);
+    let trade = "enableSpotAndMarginTrading";
+    s.keys.insert(key(
+        MASTER,
+        "1000",
+        None,
+        None,
+        &["enableReading", trade, "enableWithdrawals"],
+    ));
+    s.keys.insert(key(
+        TRADELESS_MASTER,
+        "1100",
+        None,
+        None,
+        &["enableReading"],
+    ));
+    s.keys.insert(key(
+        BROKER,
+        "3000",
+        None,
+        None,
+        &["enableReading", trade, BROKER_ACCOUNT],
+    ));
+    s.keys.insert(key(
+        SUB_KEY,
+        "2000",
+        Some("1000"),
+        Some(SUB_EMAIL),
+        &["enableReading", trade, "permitsUniversalTransfer"],
+    ));
+    s.keys.insert(key(
+        SUB_KEY_2,
+        "2000",
+        Some("1000"),
+        Some(SUB_EMAIL),
+        &["enableReading"],
+    ));
+    s.keys.insert(key(
+        "OTHERSUBKEY000001",
+        "2100",
+        Some("1100"),
+        Some("other@virtual.example"),
+        &["enableReading"],
+    ));
+    s.keys.insert(key(
+        BROKER_SUB_KEY,
+        "4000",
+        Some("3000"),
+        None,
+        &["enableReading", trade, "enableFutures"],
+    ));
+    h
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn sign(secret: &str, total_params: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(total_params.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+/// Send `query` (already encoded) and `body` as the docs describe: the
+/// signature covers the query string followed directly by the body.
+async fn send_raw(
+    h: &SimHandle,
+    method: &str,
+    path: &str,
+    api_key: Option<&str>,
+    query: &str,
+    body: &str,
+) -> Answer {
+    let base = &h.urls[&ExchangeId::Binance];
+    let url = if query.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{query}")
+    };
+    let mut req = reqwest::Client::new().request(method.parse().unwrap(), url);
+    if let Some(k) = api_key {
+        req = req.header("X-MBX-APIKEY", k);
+    }
+    if !body.is_empty() {
+        req = req
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
+/// A signed request with every parameter in the query string.
+async fn call(h: &SimHandle, api_key: &str, method: &str, path: &str, params: &str) -> Answer {
+    call_at(h, api_key, method, path, params, now_ms()).await
+}
+
+async fn call_at(
+    h: &SimHandle,
+    api_key: &str,
+    method: &str,
+    path: &str,
+    params: &str,
+    ts: i64,
+) -> Answer {
+    let sep = if params.is_empty() { "" } else { "&" };
+    let query = format!("{params}{sep}recvWindow=5000&timestamp={ts}");
+    let signature = sign(&format!("{api_key}-secret"), &query);
+    send_raw(
+        h,
+        method,
+        path,
+        Some(api_key),
+        &format!("{query}&signature={signature}"),
+        "",
+    )
+    .await
+}
+
+fn header<'a>(a: &'a Answer, name: &str) -> Option<&'a str> {
+    a.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+const RESTRICTIONS: &str = "/sapi/v1/account/apiRestrictions";
+const SUB_KEYS: &str = "/sapi/v1/sub-account/subAccountApi";
+const SUB_KEY_IP: &str = "/sapi/v2/sub-account/subAccountApi/ipRestriction";
+const SUB_KEY_PERMISSION: &str = "/sapi/v1/sub-account/subAccountApiPermission";
+const BROKER_KEYS: &str = "/sapi/v1/broker/subAccountApi";
+
+fn sub_params(key: &str) -> String {
+    format!("email=bot001%40virtual.example&subAccountApiKey={key}")
+}
+
+#[tokio::test]
+async fn a_correctly_signed_request_reads_the_keys_restrictions() {
+    let h = sim(Faults::default()).await;
+    let a = call(&h, MASTER, "GET", RESTRICTIONS, "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["enableWithdrawals"], true, "{}", a.body);
+    assert_eq!(a.body["enableSpotAndMarginTrading"], true);
+    assert_eq!(a.body["enableInternalTransfer"], false);
+    assert_eq!(a.body["ipRestrict"], false);
+    assert_eq!(
+        header(&a, "X-SAPI-USED-IP-WEIGHT-1M"),
+        Some("1"),
+        "apiRestrictions weighs 1 (IP)"
+    );
+    // "The signature is not case sensitive."
+    let ts = now_ms();
+    let query = format!("recvWindow=5000&timestamp={ts}");
+    let upper = sign(&format!("{MASTER}-secret"), &query).to_uppercase();
+    let a = send_raw(
+        &h,
+        "GET",
+        RESTRICTIONS,
+        Some(MASTER),
+        &format!("{query}&signature={upper}"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        a.status, 200,
+        "an upper-case HMAC signature is accepted: {}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn parameters_may_be_split_between_query_and_body_as_in_the_docs_third_example() {
+    let h = sim(Faults::default()).await;
+    let ts = now_ms();
+    let query = sub_params(SUB_KEY);
+    let body = format!("status=2&ipAddress=192.0.2.1&recvWindow=5000&timestamp={ts}");
+    // No `&` between the query string and the body in totalParams.
+    let signature = sign(&format!("{MASTER}-secret"), &format!("{query}{body}"));
+    let a = send_raw(
+        &h,
+        "POST",
+        SUB_KEY_IP,
+        Some(MASTER),
+        &query,
+        &format!("{body}&signature={signature}"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["status"], "2");
+    assert_eq!(a.body["ipList"], serde_json::json!(["192.0.2.1"]));
+}
+
+#[tokio::test]
+async fn bad_signatures_stale_timestamps_and_unknown_keys_get_the_documented_codes() {
+    let h = sim(Faults::default()).await;
+    let ts = now_ms();
+    let a = send_raw(
+        &h,
+        "GET",
+        RESTRICTIONS,
+        Some(MASTER),
+        &format!(
+            "recvWindow=5000&timestamp={ts}&signature={}",
+            "0".repeat(64)
+        ),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["code"].as_i64()),
+        (400, Some(-1022)),
+        "bad signature: {}",
+        a.body
+    );
+    let a = call_at(&h, MASTER, "GET", RESTRICTIONS, "", now_ms() - 6_000).await;
+    assert_eq!(a.body["code"], -1021, "older than recvWindow: {}", a.body);
+    let a = call_at(&h, MASTER, "GET", RESTRICTIONS, "", now_ms() + 1_500).await;
+    assert_eq!(
+        a.body["code"], -1021,
+        "more than 1 s ahead of the server: {}",
+        a.body
+    );
+    let a = call(&h, "NOSUCHKEY00000000", "GET", RESTRICTIONS, "").await;
+    assert_eq!(
+        (a.status, a.body["code"].as_i64()),
+        (401, Some(-2015)),
+        "unknown key: {}",
+        a.body
+    );
+    let stats = h.exchange(ExchangeId::Binance).stats.snapshot();
+    assert_eq!(stats.bad_signature, 1);
+    assert_eq!(stats.stale_timestamp, 2);
+}
+
+#[tokio::test]
+async fn the_receive_window_defaults_to_5000_and_may_not_exceed_60000() {
+    let h = sim(Faults::default()).await;
+    let secret = format!("{MASTER}-secret");
+    // Without recvWindow, 5000 applies: 4 s old passes, 6 s old does not.
+    for (age, accepted) in [(4_000, true), (6_000, false)] {
+        let query = format!("timestamp={}", now_ms() - age);
+        let q = format!("{query}&signature={}", sign(&secret, &query));
+        let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
+        assert_eq!(
+            a.status == 200,
+            accepted,
+            "{age} ms old without recvWindow: {}",
+            a.body
+        );
+    }
+    // A larger window is honoured up to its maximum.
+    let query = format!("recvWindow=20000&timestamp={}", now_ms() - 15_000);
+    let q = format!("{query}&signature={}", sign(&secret, &query));
+    assert_eq!(
+        send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "")
+            .await
+            .status,
+        200
+    );
+    let query = format!("recvWindow=70000&timestamp={}", now_ms());
+    let q = format!("{query}&signature={}", sign(&secret, &query));
+    let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
+    assert_eq!(
+        a.status, 400,
+        "recvWindow over 60000 is refused: {}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn missing_key_header_or_timestamp_are_refused_and_unknown_paths_are_404() {
+    let h = sim(Faults::default()).await;
+    let a = send_raw(
+        &h,
+        "GET",
+        RESTRICTIONS,
+        None,
+        "timestamp=1&signature=00",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["code"].as_i64()),
+        (401, Some(-2014)),
+        "{}",
+        a.body
+    );
+    let q = format!(
+        "recvWindow=5000&signature={}",
+        sign(&format!("{MASTER}-secret"), "recvWindow=5000")
+    );
+    let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
+    assert_eq!(a.body["code"], -1102, "timestamp is mandatory: {}", a.body);
+    let a = send_raw(
+        &h,
+        "GET",
+        "/sapi/v1/account/deleteEverything",
+        Some(MASTER),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 404);
+    let time = send_raw(&h, "GET", "/api/v3/time", None, "", "").await;
+    assert!(
+        time.body["serverTime"].as_i64().unwrap() > 1_600_000_000_000,
+        "{}",
+        time.body
+    );
+    assert!(header(&time, "X-MBX-USED-WEIGHT-1M").is_some());
+    assert_eq!(
+        h.exchange(ExchangeId::Binance)
+            .stats
+            .snapshot()
+            .unknown_endpoint,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_master_deletes_a_sub_key_named_by_email_once() {
+    let h = sim(Faults::default()).await;
+    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body, serde_json::json!({}));
+    assert_eq!(
+        header(&a, "X-SAPI-USED-UID-WEIGHT-1M"),
+        Some("3000"),
+        "the delete weighs 3000 (UID)"
+    );
+    let s = h.exchange(ExchangeId::Binance);
+    assert_eq!(s.keys.get(SUB_KEY).unwrap().state, KeyState::Deleted);
+    // Deleting it again names a key the sub account no longer holds.
+    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    assert_eq!(
+        (a.status, a.body["code"].as_i64()),
+        (400, Some(-1130)),
+        "{}",
+        a.body
+    );
+    // The deleted key itself is rejected like any invalid key.
+    let a = call(&h, SUB_KEY, "GET", RESTRICTIONS, "").await;
+    assert_eq!(a.body["code"], -2015, "{}", a.body);
+}
+
+#[tokio::test]
+async fn only_the_sub_accounts_own_master_may_act_on_its_keys() {
+    let h = sim(Faults::default()).await;
+    let a = call(&h, SUB_KEY_2, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    assert_eq!(
+        a.body["code"], -2015,
+        "a sub key cannot call a master endpoint: {}",
+        a.body
+    );
+    let a = call(
+        &h,
+        TRADELESS_MASTER,
+        "DELETE",
+        SUB_KEYS,
+        &sub_params(SUB_KEY),
+    )
+    .await;
+    assert_eq!(
+        a.body["code"], -1130,
+        "another master's sub account is not found: {}",
+        a.body
+    );
+    let a = call(
+        &h,
+        MASTER,
+        "DELETE",
+        SUB_KEYS,
+        "email=bot001%40virtual.example",
+    )
+    .await;
+    assert_eq!(
+        a.body["code"], -1102,
+        "subAccountApiKey is mandatory: {}",
+        a.body
+    );
+    assert!(
+        h.exchange(ExchangeId::Binance)
+            .keys
+            .get(SUB_KEY)
+            .unwrap()
+            .is_alive()
+    );
+}
+
+#[tokio::test]
+async fn the_masters_listing_shows_live_keys_and_filters_by_exact_key() {
+    let h = sim(Faults::default()).await;
+    let a = call(
+        &h,
+        MASTER,
+        "GET",
+        SUB_KEYS,
+        "email=bot001%40virtual.example&page=1&size=100",
+    )
+    .await;
+    assert_eq!(a.body["total"], 2, "{}", a.body);
+    let a = call(
+        &h,
+        MASTER,
+        "GET",
+        SUB_KEYS,
+        &format!("{}&page=1&size=100", sub_params(SUB_KEY)),
+    )
+    .await;
+    assert_eq!(a.body["total"], 1, "{}", a.body);
+    assert_eq!(a.body["rows"][0]["apikey"], SUB_KEY);
+    assert_eq!(a.body["rows"][0]["canUniversalTransfer"], true);
+    call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    let a = call(
+        &h,
+        MASTER,
+        "GET",
+        SUB_KEYS,
+        &format!("{}&page=1&size=100", sub_params(SUB_KEY)),
+    )
+    .await;
+    assert_eq!(
+        (
+            a.body["total"].as_u64(),
+            a.body["rows"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0)),
+        "{}",
+        a.body
+    );
+    let a = call(
+        &h,
+        MASTER,
+        "GET",
+        SUB_KEYS,
+        "email=bot001%40virtual.example&size=101",
+    )
+    .await;
+    assert_eq!(a.body["code"], -1130, "size is at most 100: {}", a.body);
+}
+
+#[tokio::test]
+async fn a_master_binds_a_sub_key_to_an_ip_and_strips_its_permissions() {
+    let h = sim(Faults::default()).await;
+    let a = call(
+        &h,
+        MASTER,
+        "POST",
+        SUB_KEY_IP,
+        &format!("{}&status=2&ipAddress=192.0.2.1", sub_params(SUB_KEY)),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = call(
+        &h,
+        MASTER,
+        "GET",
+        "/sapi/v1/sub-account/subAccountApi/ipRestriction",
+        &sub_params(SUB_KEY),
+    )
+    .await;
+    assert_eq!(
+        (a.body["ipRestrict"].as_str(), &a.body["ipList"]),
+        (Some("true"), &serde_json::json!(["192.0.2.1"]))
+    );
+    // Bound elsewhere, the key is refused from here with the same -2015.
+    let a = call(&h, SUB_KEY, "GET", RESTRICTIONS, "").await;
+    assert_eq!(a.body["code"], -2015, "{}", a.body);
+    let strip = "canTrade=false&canMarginLoanRepay=false&canFuturesTrade=false&canUniversalTransfer=false&canVanillaOptions=false";
+    let a = call(
+        &h,
+        MASTER,
+        "POST",
+        SUB_KEY_PERMISSION,
+        &format!("{}&{strip}", sub_params(SUB_KEY)),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        (
+            a.body["canTrade"].as_bool(),
+            a.body["canUniversalTransfer"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    let k = h.exchange(ExchangeId::Binance).keys.get(SUB_KEY).unwrap();
+    assert_eq!(k.permissions, vec!["enableReading".to_string()]);
+    assert!(k.read_only);
+}
+
+#[tokio::test]
+async fn ip_restriction_needs_a_master_key_with_spot_and_margin_trading() {
+    let h = sim(Faults::default()).await;
+    let other = "email=other%40virtual.example&subAccountApiKey=OTHERSUBKEY000001&status=2&ipAddress=192.0.2.1";
+    let a = call(&h, TRADELESS_MASTER, "POST", SUB_KEY_IP, other).await;
+    assert_eq!(a.body["code"], -2015, "{}", a.body);
+    let k = h
+        .exchange(ExchangeId::Binance)
+        .keys
+        .get("OTHERSUBKEY000001")
+        .unwrap();
+    assert_eq!(k.ips, vec!["*".to_string()], "nothing changed");
+}
+
+#[tokio::test]
+async fn a_broker_manages_its_sub_accounts_keys_by_sub_account_id() {
+    let h = sim(Faults::default()).await;
+    let params = format!("subAccountId=4000&subAccountApiKey={BROKER_SUB_KEY}");
+    let a = call(&h, MASTER, "DELETE", BROKER_KEYS, &params).await;
+    assert_eq!(
+        a.body["code"], -2015,
+        "a plain master is no broker: {}",
+        a.body
+    );
+    let a = call(
+        &h,
+        BROKER,
+        "POST",
+        "/sapi/v1/broker/subAccountApi/permission",
+        &format!("{params}&canTrade=false"),
+    )
+    .await;
+    assert_eq!(
+        a.body["code"], -1102,
+        "marginTrade and futuresTrade are mandatory: {}",
+        a.body
+    );
+    let a = call(
+        &h,
+        BROKER,
+        "POST",
+        "/sapi/v1/broker/subAccountApi/permission",
+        &format!("{params}&canTrade=false&marginTrade=false&futuresTrade=false"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        (
+            a.body["subaccountId"].as_str(),
+            a.body["futuresTrade"].as_bool()
+        ),
+        (Some("4000"), Some(false))
+    );
+    let a = call(
+        &h,
+        BROKER,
+        "POST",
+        "/sapi/v2/broker/subAccountApi/ipRestriction",
+        &format!("{params}&status=2&ipAddress=192.0.2.1"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(header(&a, "X-SAPI-USED-UID-WEIGHT-1M"), Some("3000"));
+    let a = call(&h, BROKER, "DELETE", BROKER_KEYS, &params).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        h.exchange(ExchangeId::Binance)
+            .keys
+            .get(BROKER_SUB_KEY)
+            .unwrap()
+            .state,
+        KeyState::Deleted
+    );
+}
+
+#[tokio::test]
+async fn a_broker_deletes_at_most_one_key_per_sub_account_per_second() {
+    let h = sim(Faults::default()).await;
+    let s = h.exchange(ExchangeId::Binance);
+    for i in 0..3 {
+        s.keys.insert(key(
+            &format!("BROKERSUBKEYX000{i}"),
+            "4000",
+            Some("3000"),
+            None,
+            &["enableReading"],
+        ));
+    }
+    let mut limited = 0;
+    for i in 0..3 {
+        let a = call(
+            &h,
+            BROKER,
+            "DELETE",
+            BROKER_KEYS,
+            &format!("subAccountId=4000&subAccountApiKey=BROKERSUBKEYX000{i}"),
+        )
+        .await;
+        if a.status == 429 {
+            assert_eq!(a.body["code"], -1003, "{}", a.body);
+            assert!(header(&a, "Retry-After").is_some());
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 1,
+        "three deletes on one sub account within at most two seconds: one is refused"
+    );
+}
+
+#[tokio::test]
+async fn the_per_uid_limit_of_a_key_endpoint_is_60_calls_a_minute_answered_with_429() {
+    let h = sim(Faults::default()).await;
+    let mut first_refusal = None;
+    // 121 calls span at most two one-minute windows: one must be refused.
+    for i in 0..121 {
+        let a = call(
+            &h,
+            MASTER,
+            "GET",
+            SUB_KEYS,
+            "email=bot001%40virtual.example",
+        )
+        .await;
+        if a.status == 429 {
+            first_refusal = Some((i, a));
+            break;
+        }
+    }
+    let (i, a) = first_refusal.expect("180,000 weight per minute at 3000 a call allows 60 calls");
+    assert!(i >= 60, "refused after {i} calls");
+    assert_eq!(a.body["code"], -1003, "{}", a.body);
+    let retry: u64 = header(&a, "Retry-After")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(header(&a, "X-SAPI-USED-UID-WEIGHT-1M"), Some("180000"));
+    // Another endpoint has its own budget.
+    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY_2)).await;
+    assert_eq!(
+        a.status, 200,
+        "the delete endpoint is counted apart: {}",
+        a.body
+    );
+    assert_eq!(
+        h.exchange(ExchangeId::Binance)
+            .stats
+            .snapshot()
+            .rate_limited,
+        1
+    );
+}
+
+#[tokio::test]
+async fn exceeding_the_api_ip_limit_answers_429_then_bans_with_418() {
+    let h = sim(Faults::default()).await;
+    let base = h.urls[&ExchangeId::Binance].clone();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..6_002 {
+        let r = client
+            .get(format!("{base}/api/v3/time"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        if status != 200 {
+            assert!(
+                r.headers().get("Retry-After").is_some(),
+                "{status} carries Retry-After"
+            );
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["code"], -1003, "{body}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        6_000,
+        "6,000 weight per minute per IP"
+    );
+    assert_eq!(
+        &statuses[6_000..],
+        &[429, 418],
+        "first 429, then the IP ban"
+    );
+}
+
+#[tokio::test]
+async fn a_504_after_acting_leaves_the_key_deleted() {
+    let h = sim(Faults {
+        gateway_timeout_after: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    assert_eq!(a.status, 504);
+    assert_eq!(
+        h.exchange(ExchangeId::Binance)
+            .keys
+            .get(SUB_KEY)
+            .unwrap()
+            .state,
+        KeyState::Deleted
+    );
+}
+
+#[tokio::test]
+async fn a_503_before_acting_changes_nothing_and_injected_limits_are_429s() {
+    let h = sim(Faults {
+        unavailable_before: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    assert_eq!(a.status, 503);
+    assert!(
+        h.exchange(ExchangeId::Binance)
+            .keys
+            .get(SUB_KEY)
+            .unwrap()
+            .is_alive()
+    );
+    let h = sim(Faults {
+        rate_limited: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    assert_eq!(
+        (a.status, a.body["code"].as_i64()),
+        (429, Some(-1003)),
+        "{}",
+        a.body
+    );
+    assert!(header(&a, "Retry-After").is_some());
+}
