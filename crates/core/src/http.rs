@@ -100,7 +100,9 @@ pub fn classify_status(status: u16, mutating: bool, body: &str) -> Option<Failur
 
 /// A request as data: built and signed by a connector, sent by [`send`].
 /// Pure, so that signers are tested byte for byte against published vectors.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Its `Debug` shows the method and path only: some exchanges put a
+/// passphrase in the query, and every signature header is a credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PreparedRequest {
     pub method: reqwest::Method,
     /// Path and query, e.g. `/v5/user/query-api?x=1`.
@@ -110,6 +112,17 @@ pub struct PreparedRequest {
     /// Whether the call changes state on the exchange (so that a failure
     /// after sending leaves the outcome unknown).
     pub mutating: bool,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path_and_query.split('?').next().unwrap_or("");
+        f.debug_struct("PreparedRequest")
+            .field("method", &self.method)
+            .field("path", &path)
+            .field("headers", &self.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What came back, before the connector reads the exchange's error codes.
@@ -128,8 +141,16 @@ impl RawResponse {
 
 /// Send a prepared request to `base` and read the whole reply. Transport
 /// failures are classified here, once for every connector.
-pub async fn send(client: &reqwest::Client, base: &Url, req: PreparedRequest) -> Result<RawResponse, Failure> {
-    let url = format!("{}{}", base.as_str().trim_end_matches('/'), req.path_and_query);
+pub async fn send(
+    client: &reqwest::Client,
+    base: &Url,
+    req: PreparedRequest,
+) -> Result<RawResponse, Failure> {
+    let url = format!(
+        "{}{}",
+        base.as_str().trim_end_matches('/'),
+        req.path_and_query
+    );
     let mut builder = client.request(req.method.clone(), url);
     for (name, value) in &req.headers {
         builder = builder.header(*name, value);
@@ -147,7 +168,11 @@ pub async fn send(client: &reqwest::Client, base: &Url, req: PreparedRequest) ->
         .text()
         .await
         .map_err(|e| classify_transport(&e, req.mutating))?;
-    Ok(RawResponse { status, headers, body })
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Parse a `Retry-After` header given in seconds.
@@ -207,6 +232,21 @@ impl ExchangeClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_a_request_shows_no_query_and_no_header_values() {
+        let r = PreparedRequest {
+            method: reqwest::Method::DELETE,
+            path_and_query: "/api/v1/sub/api-key?apiKey=K&passphrase=hunter2".into(),
+            headers: vec![("KC-API-SIGN", "c2lnbmF0dXJl".into())],
+            body: None,
+            mutating: true,
+        };
+        let shown = format!("{r:?}");
+        assert!(shown.contains("/api/v1/sub/api-key"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("c2lnbmF0dXJl"), "{shown}");
+    }
 
     #[test]
     fn plain_http_only_on_loopback() {

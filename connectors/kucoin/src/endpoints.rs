@@ -1,0 +1,188 @@
+//! The KuCoin endpoints keyrevoke calls, one place each: method, path,
+//! parameters, rate-limit pool and weight.
+//!
+//! Sources: the docs page named beside each endpoint, and the official SDK's
+//! spec (github.com/Kucoin/kucoin-universal-sdk, `spec/rest/api/openapi-account-subaccount.json`,
+//! `openapi-account-account.json`; the generated `api_sub_account.py`,
+//! `api_account.py`, `api_market.py` of PyPI kucoin-universal-sdk 1.3.2
+//! print the same pool and weight).
+
+use reqwest::Method;
+
+/// Which rate-limit pool a call spends (https://www.kucoin.com/docs-new/rate-limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    /// Per UID; the sub-account and key-management calls.
+    Management,
+    /// Per IP; public calls.
+    Public,
+}
+
+/// One KuCoin REST call.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub pool: Pool,
+    pub weight: u32,
+}
+
+/// Delete sub-account API: the master deletes a sub key. Query (DELETE
+/// carries its params in the URL): `apiKey`, `subName`, `passphrase` (the sub
+/// key's own passphrase), all required. Needs "General".
+/// https://www.kucoin.com/docs-new/api-3470137 (legacy: /docs/rest/account/sub-account-api/delete-sub-account-api).
+/// The legacy docs once marked it "temporarily not public"
+/// (github.com/Kucoin/kucoin-api-docs pull 407); docs-new lists it again.
+pub const DELETE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/api/v1/sub/api-key",
+    pool: Pool::Management,
+    weight: 30,
+};
+
+/// Modify sub-account API: JSON body `subName`, `apiKey`, `passphrase`
+/// (required), `permission` ("Only General, Spot, Futures, Margin,
+/// InnerTransfer (Flex Transfer) permissions can be set", comma-separated),
+/// `ipWhitelist` (up to 20, comma-separated), `expire`. Needs "General".
+/// https://www.kucoin.com/docs-new/api-3470139
+pub const UPDATE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v1/sub/api-key/update",
+    pool: Pool::Management,
+    weight: 30,
+};
+
+/// Get sub-account API List: query `subName` (required), `apiKey`
+/// (optional filter); answers an array of {subName, apiKey, permission,
+/// ipWhitelist, uid, isMaster, ...}. Needs "General".
+/// https://www.kucoin.com/docs-new/api-3470136
+pub const LIST_SUB_KEYS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v1/sub/api-key",
+    pool: Pool::Management,
+    weight: 20,
+};
+
+/// Get Apikey Info: "Use the api key awaiting checking to call the
+/// endpoint. Both master and sub user's api key are applicable." Answers
+/// remark, apiKey, apiVersion, permission (comma-separated: General, Spot,
+/// Margin, Futures, InnerTransfer, Transfer, Earn), ipWhitelist, createdAt,
+/// uid, isMaster, subName. https://www.kucoin.com/docs-new/api-3470130
+pub const QUERY_KEY: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v1/user/api-key",
+    pool: Pool::Management,
+    weight: 20,
+};
+
+/// Get Server Time: public; `data` is the server time in ms.
+/// https://www.kucoin.com/docs-new/api-3470156
+pub const SERVER_TIME: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v1/timestamp",
+    pool: Pool::Public,
+    weight: 3,
+};
+
+/// The code of a successful reply (docs-new "Authentication"; every
+/// response example).
+pub const SUCCESS_CODE: &str = "200000";
+
+/// The IP a disabled key is bound to: TEST-NET-1 (RFC 5737), reserved for
+/// documentation and routed nowhere, so no one can call from it.
+pub const UNROUTABLE_IP: &str = "192.0.2.1";
+
+/// The permission a disabled key keeps: "General" is read-only ("Limited to
+/// read-only operations such as querying account information"; docs.kucoin.com
+/// introduction, "api-permission").
+pub const READ_ONLY_PERMISSION: &str = "General";
+
+/// Permissions that can move funds out of the account or between accounts:
+/// "Transfer" (the Withdrawal permission as `user/api-key` reports it:
+/// "allows you to withdraw assets ... transfer money without email
+/// verification"), "InnerTransfer" (FlexTransfers), and "Withdrawal" as the
+/// permission is named in the docs' list.
+pub const FUND_MOVING_PERMISSIONS: [&str; 3] = ["Transfer", "Withdrawal", "InnerTransfer"];
+
+/// Query of the master's delete call, in the docs' order.
+pub fn delete_sub_key_params<'a>(
+    sub_api_key: &'a str,
+    sub_name: &'a str,
+    sub_passphrase: &'a str,
+) -> [(&'static str, &'a str); 3] {
+    [
+        ("apiKey", sub_api_key),
+        ("subName", sub_name),
+        ("passphrase", sub_passphrase),
+    ]
+}
+
+/// Body of the master's disable call: read-only and bound to an unroutable IP.
+pub fn disable_sub_key_body(sub_api_key: &str, sub_name: &str, sub_passphrase: &str) -> String {
+    serde_json::json!({
+        "subName": sub_name,
+        "apiKey": sub_api_key,
+        "passphrase": sub_passphrase,
+        "permission": READ_ONLY_PERMISSION,
+        "ipWhitelist": UNROUTABLE_IP,
+    })
+    .to_string()
+}
+
+/// Query of the master's listing of one sub key.
+pub fn list_sub_key_params<'a>(
+    sub_name: &'a str,
+    sub_api_key: &'a str,
+) -> [(&'static str, &'a str); 2] {
+    [("subName", sub_name), ("apiKey", sub_api_key)]
+}
+
+/// Split KuCoin's comma-separated permission string ("General,Spot").
+pub fn permission_names(permission: &str) -> Vec<String> {
+    let mut names: Vec<String> = permission
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disable_body_has_the_fields_the_official_sdk_sends() {
+        // official_client_vectors.json holds the SDK's body for the same
+        // call; it adds its model default `expire: "-1"` (never expire).
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../test_data/official_client_vectors.json"))
+                .unwrap();
+        let sdk_body = vectors["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["request"]["method"] == "POST")
+            .and_then(|v| v["request"]["body"].as_str())
+            .unwrap();
+        let mut sdk: serde_json::Value = serde_json::from_str(sdk_body).unwrap();
+        sdk.as_object_mut().unwrap().remove("expire");
+        let ours: serde_json::Value = serde_json::from_str(&disable_sub_key_body(
+            "5e1b5c1d2f3a4b5c6d7e8f90",
+            "kcsub001",
+            "subPass123",
+        ))
+        .unwrap();
+        assert_eq!(ours, sdk);
+    }
+
+    #[test]
+    fn permissions_are_split_and_sorted() {
+        assert_eq!(
+            permission_names("General, Spot,Transfer"),
+            vec!["General", "Spot", "Transfer"]
+        );
+        assert!(permission_names("").is_empty());
+    }
+}

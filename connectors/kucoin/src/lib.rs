@@ -1,0 +1,514 @@
+//! KuCoin connector.
+//!
+//! Channels (see `endpoints.rs` for the sources):
+//! - a master credential deletes a sub key (`DELETE /api/v1/sub/api-key`),
+//!   quoting the sub account's name (the row's `account`) and the sub key's
+//!   own passphrase (the row's `passphrase`);
+//! - disable: the master strips the sub key to "General" (read-only) and
+//!   binds it to an unroutable IP (`POST /api/v1/sub/api-key/update`), with
+//!   the same passphrase;
+//! - no call lets a key delete or modify itself: a leaked master key, or a
+//!   key known without a managing master, is escalated;
+//! - ND-broker calls (`/api/v1/broker/nd/account/apikey`) exist but need
+//!   partner credentials (`KC-API-PARTNER`, `KC-BROKER-NAME`, a broker key)
+//!   and the broker host, which a keyrevoke credential cannot carry: broker
+//!   credentials are refused at validation;
+//! - probe: `GET /api/v1/user/api-key` with the key's own secret and
+//!   passphrase, or the master's `GET /api/v1/sub/api-key` listing of the
+//!   sub account named in the row.
+
+pub mod endpoints;
+pub mod errors;
+pub mod limits;
+pub mod sign;
+
+use async_trait::async_trait;
+use endpoints::Endpoint;
+use errors::{Refusal, SignedBy};
+use keyrevoke_core::config::ExchangeSettings;
+use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::http::{
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, unix_ms,
+};
+use keyrevoke_core::{
+    Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
+    KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+};
+use serde_json::Value;
+use sign::{DEFAULT_KEY_VERSION, Signer};
+use std::time::Duration;
+use url::Url;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.kucoin.com";
+
+pub struct KucoinConnector {
+    client: reqwest::Client,
+    base: Url,
+    clock: ExchangeClock,
+    front_block: Duration,
+}
+
+/// A successful reply: its `data` and what to record.
+struct Answer {
+    data: Value,
+    reply: Reply,
+}
+
+/// The key that signs one call, and whose key it is.
+struct Caller<'a> {
+    api_key: &'a str,
+    secret: &'a Secret,
+    passphrase: &'a Secret,
+    signed_by: SignedBy,
+}
+
+/// What a master route needs from the row: the sub account and the sub
+/// key's own passphrase.
+struct SubKey<'a> {
+    api_key: &'a str,
+    sub_name: &'a str,
+    passphrase: &'a Secret,
+}
+
+impl KucoinConnector {
+    pub fn new(client: reqwest::Client, base: Url, settings: &ExchangeSettings) -> Self {
+        KucoinConnector {
+            client,
+            base,
+            clock: ExchangeClock::default(),
+            front_block: settings.ip_ban_pause.unwrap_or(limits::FRONT_IP_BLOCK),
+        }
+    }
+
+    /// Sign with the caller's key, send, and read KuCoin's envelope.
+    async fn call(
+        &self,
+        caller: &Caller<'_>,
+        endpoint: &Endpoint,
+        params: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let signer = Signer {
+            api_key: caller.api_key,
+            secret: caller.secret,
+            passphrase: caller.passphrase,
+            key_version: DEFAULT_KEY_VERSION,
+        };
+        let request = signer.sign(
+            endpoint.method.clone(),
+            endpoint.path,
+            params,
+            body,
+            self.clock.now_ms(),
+        );
+        let mutating = request.mutating;
+        let raw = send(&self.client, &self.base, request).await?;
+        self.read_envelope(raw, mutating, caller.signed_by, usage_scope(endpoint))
+    }
+
+    fn read_envelope(
+        &self,
+        raw: RawResponse,
+        mutating: bool,
+        signed_by: SignedBy,
+        scope: LimitScope,
+    ) -> Result<Answer, Failure> {
+        let usage = usage_from(&raw, scope);
+        let reset_after = usage.iter().find_map(|u| u.reset_after);
+        let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
+            http_status: Some(raw.status),
+            code,
+            message,
+        };
+        // KuCoin puts its code in a JSON body whatever the HTTP status
+        // (errors.rs); read it first.
+        let envelope = serde_json::from_str::<Value>(&raw.body)
+            .ok()
+            .filter(|v| v.get("code").is_some());
+        let Some(envelope) = envelope else {
+            // No envelope: the front (Cloudflare) limit answers HTTP 429
+            // "error code: 1015" and blocks the IP for 30 s.
+            if raw.status == 429 {
+                let error = ConnectorError::RateLimited {
+                    retry_after: Some(
+                        keyrevoke_core::http::retry_after(&raw.headers).unwrap_or(self.front_block),
+                    ),
+                    scope: LimitScope::Ip,
+                };
+                return Err(
+                    Failure::new(error, meta(None, Some(short(&raw.body)))).with_usage(usage)
+                );
+            }
+            if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
+                return Err(f.with_usage(usage));
+            }
+            let e = if mutating {
+                ConnectorError::OutcomeUnknown("unreadable reply".into())
+            } else {
+                ConnectorError::Transient("unreadable reply".into())
+            };
+            return Err(Failure::new(e, meta(None, Some(short(&raw.body)))));
+        };
+        let code = match &envelope["code"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let msg = envelope["msg"].as_str().unwrap_or("").to_string();
+        let meta = meta(
+            Some(code.clone()),
+            Some(msg.clone()).filter(|m| !m.is_empty()),
+        );
+        if code == endpoints::SUCCESS_CODE && raw.status == 200 {
+            return Ok(Answer {
+                data: envelope["data"].clone(),
+                reply: Reply { meta, usage },
+            });
+        }
+        let error = match code.parse::<i64>() {
+            Ok(code) => errors::error_for(Refusal {
+                code,
+                msg: &msg,
+                signed_by,
+                mutating,
+                reset_after,
+            }),
+            Err(_) => ConnectorError::Permanent {
+                code: code.clone(),
+                message: msg.clone(),
+            },
+        };
+        Err(Failure::new(error, meta).with_usage(usage))
+    }
+
+    fn own_key(job: &KeyJob) -> Result<Caller<'_>, Failure> {
+        let unsupported = |why: &str| Failure::local(ConnectorError::Unsupported(why.to_string()));
+        let secret = job
+            .key
+            .api_secret
+            .as_ref()
+            .ok_or_else(|| unsupported("the key's secret is not known"))?;
+        let passphrase = job.key.passphrase.as_ref().ok_or_else(|| {
+            unsupported("the key's passphrase is not known (KuCoin signs every call with it)")
+        })?;
+        Ok(Caller {
+            api_key: &job.key.api_key,
+            secret,
+            passphrase,
+            signed_by: SignedBy::OwnKey,
+        })
+    }
+
+    fn master(job: &KeyJob) -> Result<Caller<'_>, Failure> {
+        let unsupported = |why: &str| Failure::local(ConnectorError::Unsupported(why.to_string()));
+        let cred: &Credential = job
+            .via
+            .as_deref()
+            .ok_or_else(|| unsupported("no managing credential"))?;
+        if cred.role != CredentialRole::Master {
+            return Err(unsupported("the managing credential is not a master key"));
+        }
+        let passphrase = cred
+            .passphrase
+            .as_ref()
+            .ok_or_else(|| unsupported("the managing credential has no passphrase"))?;
+        Ok(Caller {
+            api_key: &cred.api_key,
+            secret: &cred.api_secret,
+            passphrase,
+            signed_by: SignedBy::ManagingCredential,
+        })
+    }
+
+    fn sub_key(job: &KeyJob) -> Result<SubKey<'_>, Failure> {
+        let unsupported = |why: &str| Failure::local(ConnectorError::Unsupported(why.to_string()));
+        let sub_name = job
+            .key
+            .account
+            .as_deref()
+            .ok_or_else(|| unsupported("the sub account's name (`account`) is not known"))?;
+        let passphrase = job
+            .key
+            .passphrase
+            .as_ref()
+            .ok_or_else(|| unsupported("the sub key's passphrase is not known"))?;
+        Ok(SubKey {
+            api_key: &job.key.api_key,
+            sub_name,
+            passphrase,
+        })
+    }
+
+    async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
+        let master = Self::master(job)?;
+        let sub = Self::sub_key(job)?;
+        let answer = if delete {
+            let params = endpoints::delete_sub_key_params(
+                sub.api_key,
+                sub.sub_name,
+                sub.passphrase.expose(),
+            );
+            self.call(&master, &endpoints::DELETE_SUB_KEY, &params, None)
+                .await?
+        } else {
+            let body =
+                endpoints::disable_sub_key_body(sub.api_key, sub.sub_name, sub.passphrase.expose());
+            self.call(&master, &endpoints::UPDATE_SUB_KEY, &[], Some(&body))
+                .await?
+        };
+        Ok(answer.reply)
+    }
+
+    /// The key's own view of itself.
+    async fn probe_own(&self, job: &KeyJob) -> Result<Probe, Failure> {
+        let caller = Self::own_key(job)?;
+        match self.call(&caller, &endpoints::QUERY_KEY, &[], None).await {
+            Ok(answer) => {
+                let perms =
+                    endpoints::permission_names(answer.data["permission"].as_str().unwrap_or(""));
+                Ok(alive(perms, answer.reply.meta))
+            }
+            Err(f) => match &f.error {
+                ConnectorError::KeyDead(_) => Ok(dead(f.meta)),
+                // Bound to other IPs: alive, but not usable from here.
+                ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("400006") => {
+                    Ok(Probe {
+                        liveness: Liveness::Alive,
+                        can_move_funds: None,
+                        permissions: vec!["ip_restricted".into()],
+                        meta: f.meta,
+                    })
+                }
+                _ => Err(f),
+            },
+        }
+    }
+
+    /// Look for the key in its sub account's key list.
+    async fn probe_via_master(&self, job: &KeyJob, sub_name: &str) -> Result<Probe, Failure> {
+        let master = Self::master(job)?;
+        let params = endpoints::list_sub_key_params(sub_name, &job.key.api_key);
+        let answer = self
+            .call(&master, &endpoints::LIST_SUB_KEYS, &params, None)
+            .await?;
+        let keys = answer.data.as_array().cloned().unwrap_or_default();
+        match keys
+            .iter()
+            .find(|k| k["apiKey"].as_str() == Some(job.key.api_key.as_str()))
+        {
+            Some(found) => {
+                let perms = endpoints::permission_names(found["permission"].as_str().unwrap_or(""));
+                Ok(alive(perms, answer.reply.meta))
+            }
+            None => Ok(dead(answer.reply.meta)),
+        }
+    }
+}
+
+fn alive(permissions: Vec<String>, meta: ReplyMeta) -> Probe {
+    let can_move = permissions
+        .iter()
+        .any(|p| endpoints::FUND_MOVING_PERMISSIONS.contains(&p.as_str()));
+    Probe {
+        liveness: Liveness::Alive,
+        can_move_funds: Some(can_move),
+        permissions,
+        meta,
+    }
+}
+
+fn dead(meta: ReplyMeta) -> Probe {
+    Probe {
+        liveness: Liveness::Dead,
+        can_move_funds: Some(false),
+        permissions: Vec::new(),
+        meta,
+    }
+}
+
+fn short(body: &str) -> String {
+    keyrevoke_core::http::truncate(body, 200)
+}
+
+/// Which budget an endpoint's usage headers speak of.
+fn usage_scope(endpoint: &Endpoint) -> LimitScope {
+    match endpoint.pool {
+        endpoints::Pool::Management => LimitScope::Account,
+        endpoints::Pool::Public => LimitScope::Ip,
+    }
+}
+
+/// `gw-ratelimit-remaining` (quota left) and `gw-ratelimit-reset` (ms until
+/// the pool refills), docs-new/rate-limit "3. Request Header".
+fn usage_from(raw: &RawResponse, scope: LimitScope) -> Vec<Usage> {
+    let remaining = raw
+        .header("gw-ratelimit-remaining")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let reset_after = raw
+        .header("gw-ratelimit-reset")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis);
+    if remaining.is_none() && reset_after.is_none() {
+        return Vec::new();
+    }
+    vec![Usage {
+        scope,
+        remaining,
+        reset_after,
+    }]
+}
+
+static CAPABILITIES: [Capability; 4] = [
+    Capability::DeleteByMaster,
+    Capability::Disable,
+    Capability::Probe,
+    Capability::Escalate,
+];
+
+fn is_master(job: &KeyJob) -> bool {
+    job.via
+        .as_ref()
+        .is_some_and(|c| c.role == CredentialRole::Master)
+}
+
+#[async_trait]
+impl Connector for KucoinConnector {
+    fn exchange(&self) -> ExchangeId {
+        ExchangeId::Kucoin
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &CAPABILITIES
+    }
+
+    fn routes(&self, job: &KeyJob) -> Vec<Route> {
+        let mut routes = Vec::new();
+        let usable = is_master(job)
+            && job.via.as_ref().is_some_and(|c| c.passphrase.is_some())
+            && job.key.account.is_some()
+            && job.key.passphrase.is_some();
+        if usable {
+            routes.push(Route::DeleteByMaster);
+            routes.push(Route::DisableByMaster);
+        }
+        routes.push(Route::Escalate);
+        routes
+    }
+
+    fn check(&self, job: &KeyJob) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        let Some(cred) = &job.via else {
+            return problems;
+        };
+        if cred.role == CredentialRole::Broker {
+            problems.push(FieldProblem {
+                field: "via",
+                message: format!(
+                    "credential `{}` is a broker credential; KuCoin's ND-broker calls need partner credentials (KC-API-PARTNER, KC-BROKER-NAME, a broker key) and the broker host, which keyrevoke cannot configure: name the sub account's master key instead",
+                    cred.name
+                ),
+            });
+            return problems;
+        }
+        if cred.passphrase.is_none() {
+            problems.push(FieldProblem {
+                field: "via",
+                message: format!(
+                    "credential `{}` has no passphrase; KuCoin signs every private call with the key's passphrase",
+                    cred.name
+                ),
+            });
+        }
+        if job.key.account.is_none() {
+            problems.push(FieldProblem {
+                field: "account",
+                message: "KuCoin names the sub account (subName) in every call on a sub key: give the sub account's name".into(),
+            });
+        }
+        if job.key.passphrase.is_none() {
+            problems.push(FieldProblem {
+                field: "passphrase",
+                message: "KuCoin requires the sub key's own passphrase to delete it".into(),
+            });
+        }
+        problems
+    }
+
+    fn tiers(&self) -> &'static [Tier] {
+        &limits::TIERS
+    }
+
+    fn charges(&self, op: Operation) -> &'static [Charge] {
+        limits::charges(op)
+    }
+
+    async fn perform(&self, route: Route, job: &KeyJob) -> Result<Reply, Failure> {
+        match route {
+            Route::DeleteByMaster => self.act_as_master(job, true).await,
+            Route::DisableByMaster => self.act_as_master(job, false).await,
+            Route::DeleteSelf | Route::DisableSelf | Route::DeleteByBroker | Route::Escalate => {
+                Err(Failure::local(ConnectorError::Unsupported(format!(
+                    "KuCoin offers no `{route}` call keyrevoke can make"
+                ))))
+            }
+        }
+    }
+
+    fn can_probe(&self, job: &KeyJob) -> bool {
+        let own = job.has_secret() && job.key.passphrase.is_some();
+        let via_master = is_master(job)
+            && job.via.as_ref().is_some_and(|c| c.passphrase.is_some())
+            && job.key.account.is_some();
+        own || via_master
+    }
+
+    async fn probe(&self, job: &KeyJob) -> Result<Probe, Failure> {
+        if job.has_secret() && job.key.passphrase.is_some() {
+            return self.probe_own(job).await;
+        }
+        match (&job.via, &job.key.account) {
+            (Some(_), Some(sub_name)) if is_master(job) => {
+                self.probe_via_master(job, sub_name).await
+            }
+            _ => Ok(Probe::cannot_tell()),
+        }
+    }
+
+    async fn sync_clock(&self) -> Result<(), Failure> {
+        let request = PreparedRequest {
+            method: endpoints::SERVER_TIME.method.clone(),
+            path_and_query: endpoints::SERVER_TIME.path.to_string(),
+            headers: vec![("Content-Type", "application/json".to_string())],
+            body: None,
+            mutating: false,
+        };
+        let sent = unix_ms();
+        let raw = send(&self.client, &self.base, request).await?;
+        let received = unix_ms();
+        let answer = self.read_envelope(
+            raw,
+            false,
+            SignedBy::OwnKey,
+            usage_scope(&endpoints::SERVER_TIME),
+        )?;
+        // docs-new/api-3470156: `data` is the server time in ms.
+        match answer.data.as_i64() {
+            Some(ms) => {
+                self.clock.observe(ms, sent, received);
+                Ok(())
+            }
+            None => Err(Failure::local(ConnectorError::Transient(
+                "server time missing from reply".into(),
+            ))),
+        }
+    }
+
+    fn escalation_contact(&self) -> EscalationContact {
+        // No security e-mail is published in the API docs; the API team's
+        // address (api@kucoin.com) appears in docs-new/rate-limit.
+        EscalationContact {
+            security_team: "KuCoin Support (ticket at https://www.kucoin.com/support; API team: api@kucoin.com)",
+            api_management_page: "https://www.kucoin.com/account/api",
+        }
+    }
+}

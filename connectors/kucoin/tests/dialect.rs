@@ -1,0 +1,415 @@
+//! The KuCoin connector against the simulator's KuCoin dialect.
+
+use keyrevoke_core::config::ExchangeSettings;
+use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::{
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
+    Liveness, Route, Secret,
+};
+use keyrevoke_kucoin::KucoinConnector;
+use keyrevoke_sim::faults::Faults;
+use keyrevoke_sim::keys::{KeyState, SimKey};
+use keyrevoke_sim::{SimConfig, SimHandle};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MASTER: &str = "MASTER00000000000000001";
+const TRANSFER_KEY: &str = "OWNKEY00000000000000001";
+const TRADER: &str = "TRADER00000000000000001";
+const SUB: &str = "SUBKEY00000000000000001";
+const SUB_ODD_PASS: &str = "SUBKEY00000000000000002";
+
+fn sim_key(
+    api_key: &str,
+    uid: &str,
+    parent: Option<&str>,
+    sub_name: Option<&str>,
+    perms: &[&str],
+) -> SimKey {
+    SimKey {
+        api_key: api_key.into(),
+        secret: format!("{api_key}-secret"),
+        passphrase: Some(passphrase_of(api_key).into()),
+        uid: uid.into(),
+        parent_uid: parent.map(str::to_string),
+        sub_name: sub_name.map(str::to_string),
+        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        read_only: false,
+        ips: vec!["*".into()],
+        state: KeyState::Alive,
+    }
+}
+
+/// Each key's passphrase; one needs URL-encoding in a query string.
+fn passphrase_of(api_key: &str) -> &'static str {
+    match api_key {
+        SUB_ODD_PASS => "abc!@#11&=x",
+        _ => "Passphrase1",
+    }
+}
+
+async fn setup(faults: Faults) -> (SimHandle, KucoinConnector) {
+    let h = keyrevoke_sim::start(SimConfig {
+        exchanges: vec![ExchangeId::Kucoin],
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = h.exchange(ExchangeId::Kucoin);
+    s.keys
+        .insert(sim_key(MASTER, "1000", None, None, &["General", "Spot"]));
+    s.keys.insert(sim_key(
+        TRANSFER_KEY,
+        "1001",
+        None,
+        None,
+        &["General", "Spot", "Transfer"],
+    ));
+    s.keys
+        .insert(sim_key(TRADER, "1002", None, None, &["General", "Spot"]));
+    s.keys.insert(sim_key(
+        SUB,
+        "2000",
+        Some("1000"),
+        Some("kcsub001"),
+        &["General", "Spot"],
+    ));
+    s.keys.insert(sim_key(
+        SUB_ODD_PASS,
+        "2000",
+        Some("1000"),
+        Some("kcsub001"),
+        &["General"],
+    ));
+    let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Kucoin]).unwrap();
+    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
+    let conn = KucoinConnector::new(client, base, &ExchangeSettings::default());
+    (h, conn)
+}
+
+fn credential(api_key: &str, role: CredentialRole, with_passphrase: bool) -> Arc<Credential> {
+    Arc::new(Credential {
+        name: "m".into(),
+        exchange: ExchangeId::Kucoin,
+        api_key: api_key.into(),
+        api_secret: Secret::new(format!("{api_key}-secret")),
+        passphrase: with_passphrase.then(|| Secret::from(passphrase_of(api_key))),
+        role,
+    })
+}
+
+struct Row<'a> {
+    api_key: &'a str,
+    with_secret: bool,
+    with_passphrase: bool,
+    account: Option<&'a str>,
+    via: Option<Arc<Credential>>,
+}
+
+impl Row<'_> {
+    fn job(&self) -> KeyJob {
+        KeyJob::new(
+            KeyMaterial {
+                exchange: ExchangeId::Kucoin,
+                api_key: self.api_key.into(),
+                api_secret: self
+                    .with_secret
+                    .then(|| Secret::new(format!("{}-secret", self.api_key))),
+                passphrase: self
+                    .with_passphrase
+                    .then(|| Secret::from(passphrase_of(self.api_key))),
+                account: self.account.map(str::to_string),
+                label: None,
+            },
+            self.via.clone(),
+        )
+    }
+}
+
+/// A sub key known by id, sub account and passphrase, managed by the master.
+fn sub_row(api_key: &str) -> KeyJob {
+    Row {
+        api_key,
+        with_secret: false,
+        with_passphrase: true,
+        account: Some("kcsub001"),
+        via: Some(credential(MASTER, CredentialRole::Master, true)),
+    }
+    .job()
+}
+
+/// A key whose own secret and passphrase are known, and nothing else.
+fn own_row(api_key: &str) -> KeyJob {
+    Row {
+        api_key,
+        with_secret: true,
+        with_passphrase: true,
+        account: None,
+        via: None,
+    }
+    .job()
+}
+
+fn state(h: &SimHandle, k: &str) -> KeyState {
+    h.exchange(ExchangeId::Kucoin).keys.get(k).unwrap().state
+}
+
+#[tokio::test]
+async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = sub_row(SUB);
+    assert!(c.check(&j).is_empty(), "{:?}", c.check(&j));
+    assert_eq!(
+        c.routes(&j),
+        vec![
+            Route::DeleteByMaster,
+            Route::DisableByMaster,
+            Route::Escalate
+        ]
+    );
+    assert!(c.can_probe(&j));
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
+    let reply = c.perform(Route::DeleteByMaster, &j).await.expect("deleted");
+    assert_eq!(reply.meta.code.as_deref(), Some("200000"));
+    let usage = reply.usage.first().expect("the pool headers are fed back");
+    assert_eq!(usage.scope, LimitScope::Account);
+    assert_eq!(
+        usage.remaining,
+        Some(2000 - 20 - 30),
+        "one listing (20) and one delete (30) spent"
+    );
+    assert_eq!(state(&h, SUB), KeyState::Deleted);
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Dead);
+}
+
+#[tokio::test]
+async fn a_sub_key_deleted_twice_is_refused_and_its_probes_say_dead() {
+    let (_h, c) = setup(Faults::default()).await;
+    let j = sub_row(SUB);
+    c.perform(Route::DeleteByMaster, &j).await.expect("deleted");
+    // KuCoin documents no code for this: a permanent refusal, which the
+    // executor answers with a probe (already_dead).
+    let again = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(
+        matches!(again.error, ConnectorError::Permanent { .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        c.probe(&j).await.unwrap().liveness,
+        Liveness::Dead,
+        "the master's listing"
+    );
+    let own = c.probe(&own_row(SUB)).await.unwrap();
+    assert_eq!(own.liveness, Liveness::Dead, "the key's own probe: 400003");
+    assert_eq!(own.meta.code.as_deref(), Some("400003"));
+}
+
+#[tokio::test]
+async fn a_sub_passphrase_that_needs_url_encoding_still_deletes() {
+    let (h, c) = setup(Faults::default()).await;
+    c.perform(Route::DeleteByMaster, &sub_row(SUB_ODD_PASS))
+        .await
+        .expect("deleted");
+    assert_eq!(state(&h, SUB_ODD_PASS), KeyState::Deleted);
+}
+
+#[tokio::test]
+async fn a_wrong_sub_passphrase_deletes_nothing() {
+    let (h, c) = setup(Faults::default()).await;
+    let mut j = sub_row(SUB);
+    j.key.passphrase = Some(Secret::from("notThePassphrase"));
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::Permanent { .. }), "{f:?}");
+    assert_eq!(state(&h, SUB), KeyState::Alive);
+}
+
+#[tokio::test]
+async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
+    let (h, c) = setup(Faults::default()).await;
+    c.perform(Route::DisableByMaster, &sub_row(SUB))
+        .await
+        .expect("disabled");
+    let k = h.exchange(ExchangeId::Kucoin).keys.get(SUB).unwrap();
+    assert!(k.read_only);
+    assert_eq!(k.permissions, vec!["General".to_string()]);
+    assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
+    let own = c.probe(&own_row(SUB)).await.unwrap();
+    assert_eq!(
+        own.liveness,
+        Liveness::Alive,
+        "alive, but unusable from anywhere but 192.0.2.1"
+    );
+    assert_eq!(own.permissions, vec!["ip_restricted".to_string()]);
+}
+
+#[tokio::test]
+async fn the_own_probe_tells_which_keys_can_move_funds() {
+    let (_h, c) = setup(Faults::default()).await;
+    let mover = c.probe(&own_row(TRANSFER_KEY)).await.unwrap();
+    assert_eq!(mover.liveness, Liveness::Alive);
+    assert_eq!(mover.can_move_funds, Some(true), "{:?}", mover.permissions);
+    let trader = c.probe(&own_row(TRADER)).await.unwrap();
+    assert_eq!(trader.can_move_funds, Some(false));
+    assert_eq!(
+        trader.permissions,
+        vec!["General".to_string(), "Spot".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_leaked_master_key_cannot_delete_itself_and_is_escalated() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = own_row(MASTER);
+    assert_eq!(c.routes(&j), vec![Route::Escalate]);
+    let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+    assert_eq!(
+        h.exchange(ExchangeId::Kucoin).stats.snapshot().requests,
+        0,
+        "nothing was sent"
+    );
+    let contact = c.escalation_contact();
+    assert!(
+        contact
+            .api_management_page
+            .starts_with("https://www.kucoin.com/")
+    );
+}
+
+#[tokio::test]
+async fn check_names_the_fields_a_master_route_needs() {
+    let (_h, c) = setup(Faults::default()).await;
+    let no_passphrase = Row {
+        api_key: SUB,
+        with_secret: false,
+        with_passphrase: false,
+        account: Some("kcsub001"),
+        via: Some(credential(MASTER, CredentialRole::Master, true)),
+    }
+    .job();
+    let problems = c.check(&no_passphrase);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "passphrase");
+    assert_eq!(
+        problems[0].message,
+        "KuCoin requires the sub key's own passphrase to delete it"
+    );
+    assert_eq!(c.routes(&no_passphrase), vec![Route::Escalate]);
+
+    let no_account = Row {
+        api_key: SUB,
+        with_secret: false,
+        with_passphrase: true,
+        account: None,
+        via: Some(credential(MASTER, CredentialRole::Master, true)),
+    }
+    .job();
+    assert_eq!(c.check(&no_account)[0].field, "account");
+
+    let broker = Row {
+        api_key: SUB,
+        with_secret: false,
+        with_passphrase: true,
+        account: Some("kcsub001"),
+        via: Some(credential(MASTER, CredentialRole::Broker, true)),
+    }
+    .job();
+    let problems = c.check(&broker);
+    assert_eq!(problems[0].field, "via", "{problems:?}");
+    assert_eq!(c.routes(&broker), vec![Route::Escalate]);
+
+    let master_without_passphrase = Row {
+        api_key: SUB,
+        with_secret: false,
+        with_passphrase: true,
+        account: Some("kcsub001"),
+        via: Some(credential(MASTER, CredentialRole::Master, false)),
+    }
+    .job();
+    assert_eq!(c.check(&master_without_passphrase)[0].field, "via");
+}
+
+#[tokio::test]
+async fn a_dead_managing_credential_does_not_make_the_key_look_dead() {
+    let (h, c) = setup(Faults::default()).await;
+    let mut j = sub_row(SUB);
+    j.via = Some(credential(
+        "GONE0000000000000000001",
+        CredentialRole::Master,
+        true,
+    ));
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(
+        matches!(f.error, ConnectorError::Permanent { .. }),
+        "not KeyDead: {f:?}"
+    );
+    assert_eq!(f.meta.code.as_deref(), Some("400003"));
+    assert!(c.probe(&j).await.is_err(), "the listing cannot tell either");
+    assert_eq!(state(&h, SUB), KeyState::Alive);
+}
+
+#[tokio::test]
+async fn clock_skew_is_reported_then_fixed_by_a_sync() {
+    let (_h, c) = setup(Faults {
+        clock_skew_ms: 30_000,
+        ..Faults::default()
+    })
+    .await;
+    let j = own_row(TRADER);
+    let f = c.probe(&j).await.unwrap_err();
+    assert_eq!(f.error, ConnectorError::ClockSkew);
+    assert_eq!(f.meta.code.as_deref(), Some("400002"));
+    c.sync_clock().await.unwrap();
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
+    let (_h, c) = setup(Faults {
+        gateway_timeout_after: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let f = c
+        .perform(Route::DeleteByMaster, &sub_row(SUB))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
+        "{f:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_spent_pool_is_a_rate_limit_on_the_account_with_the_reset_countdown() {
+    let (_h, c) = setup(Faults {
+        rate_limited: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let f = c
+        .perform(Route::DeleteByMaster, &sub_row(SUB))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        f.error,
+        ConnectorError::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+            scope: LimitScope::Account
+        }
+    );
+    assert_eq!(f.usage.first().and_then(|u| u.remaining), Some(0));
+}
+
+#[tokio::test]
+async fn nothing_a_connector_reports_carries_a_secret_or_passphrase() {
+    let (_h, c) = setup(Faults::default()).await;
+    let mut j = sub_row(SUB);
+    j.key.passphrase = Some(Secret::from("notThePassphrase"));
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    let text = format!("{f:?} {f} {j:?}");
+    for secret in ["notThePassphrase", "Passphrase1", "-secret"] {
+        assert!(!text.contains(secret), "`{secret}` leaked: {text}");
+    }
+}

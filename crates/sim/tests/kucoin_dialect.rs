@@ -1,0 +1,718 @@
+//! The KuCoin dialect, driven by hand-built requests that follow KuCoin's
+//! docs (not keyrevoke's connector): the simulator must accept what the docs
+//! describe and refuse what they forbid, with the documented codes.
+//! (docs-new "Authentication", "Rate Limit", the sub-account API pages.)
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::faults::Faults;
+use keyrevoke_sim::keys::{KeyState, SimKey};
+use keyrevoke_sim::{SimConfig, SimHandle};
+use serde_json::Value;
+use sha2::Sha256;
+
+const MASTER: &str = "5c2db93503aa674c74a31734";
+const NO_GENERAL: &str = "5c2db93503aa674c74a39999";
+const SUB: &str = "5e1b5c1d2f3a4b5c6d7e8f90";
+const SUB2: &str = "5e1b5c1d2f3a4b5c6d7e8f91";
+const OTHER: &str = "600000000000000000000001";
+
+fn key(
+    api_key: &str,
+    uid: &str,
+    parent: Option<&str>,
+    sub_name: Option<&str>,
+    passphrase: &str,
+    perms: &[&str],
+) -> SimKey {
+    SimKey {
+        api_key: api_key.into(),
+        secret: format!("{api_key}-secret"),
+        passphrase: Some(passphrase.into()),
+        uid: uid.into(),
+        parent_uid: parent.map(str::to_string),
+        sub_name: sub_name.map(str::to_string),
+        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        read_only: false,
+        ips: vec!["*".into()],
+        state: KeyState::Alive,
+    }
+}
+
+async fn sim(faults: Faults) -> SimHandle {
+    let h = keyrevoke_sim::start(SimConfig {
+        exchanges: vec![ExchangeId::Kucoin],
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = h.exchange(ExchangeId::Kucoin);
+    s.keys.insert(key(
+        MASTER,
+        "1000",
+        None,
+        None,
+        "masterPass1",
+        &["General", "Spot"],
+    ));
+    s.keys
+        .insert(key(NO_GENERAL, "1001", None, None, "tradePass1", &["Spot"]));
+    s.keys.insert(key(
+        SUB,
+        "2000",
+        Some("1000"),
+        Some("kcsub001"),
+        "subPass123",
+        &["General", "Spot"],
+    ));
+    s.keys.insert(key(
+        SUB2,
+        "2000",
+        Some("1000"),
+        Some("kcsub001"),
+        "abc!@#11",
+        &["General"],
+    ));
+    s.keys
+        .insert(key(OTHER, "3000", None, None, "otherPass1", &["General"]));
+    h
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn hmac_b64(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Form-encode a query value as a browser would (`!` -> `%21`).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A request as the docs build it.
+struct Req<'a> {
+    api_key: &'a str,
+    passphrase: &'a str,
+    method: &'a str,
+    path: &'a str,
+    params: &'a [(&'a str, &'a str)],
+    body: &'a str,
+    ts: i64,
+}
+
+impl<'a> Req<'a> {
+    fn get(
+        api_key: &'a str,
+        passphrase: &'a str,
+        path: &'a str,
+        params: &'a [(&'a str, &'a str)],
+    ) -> Self {
+        Req {
+            api_key,
+            passphrase,
+            method: "GET",
+            path,
+            params,
+            body: "",
+            ts: now_ms(),
+        }
+    }
+
+    /// Prehash = timestamp + METHOD + path(?query, not URL-encoded) + body.
+    fn prehash(&self) -> String {
+        let raw: Vec<String> = self
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let q = if raw.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", raw.join("&"))
+        };
+        format!("{}{}{}{q}{}", self.ts, self.method, self.path, self.body)
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn send(h: &SimHandle, r: &Req<'_>) -> Answer {
+    let secret = format!("{}-secret", r.api_key);
+    let sign = hmac_b64(&secret, &r.prehash());
+    send_with(h, r, &sign, &hmac_b64(&secret, r.passphrase), Some("2")).await
+}
+
+async fn send_with(
+    h: &SimHandle,
+    r: &Req<'_>,
+    sign: &str,
+    passphrase_header: &str,
+    version: Option<&str>,
+) -> Answer {
+    let base = &h.urls[&ExchangeId::Kucoin];
+    let query: Vec<String> = r
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    let url = if query.is_empty() {
+        format!("{base}{}", r.path)
+    } else {
+        format!("{base}{}?{}", r.path, query.join("&"))
+    };
+    let mut req = reqwest::Client::new()
+        .request(r.method.parse().unwrap(), url)
+        .header("KC-API-KEY", r.api_key)
+        .header("KC-API-SIGN", sign)
+        .header("KC-API-TIMESTAMP", r.ts.to_string())
+        .header("KC-API-PASSPHRASE", passphrase_header)
+        .header("Content-Type", "application/json");
+    if let Some(v) = version {
+        req = req.header("KC-API-KEY-VERSION", v);
+    }
+    if !r.body.is_empty() {
+        req = req.body(r.body.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
+fn header(a: &Answer, name: &str) -> Option<i64> {
+    a.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn state(h: &SimHandle, k: &str) -> KeyState {
+    h.exchange(ExchangeId::Kucoin).keys.get(k).unwrap().state
+}
+
+#[tokio::test]
+async fn a_correctly_signed_probe_is_answered_with_the_keys_permissions_and_pool_usage() {
+    let h = sim(Faults::default()).await;
+    let a = send(
+        &h,
+        &Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["code"], "200000", "{}", a.body);
+    assert_eq!(a.body["data"]["permission"], "General,Spot");
+    assert_eq!(a.body["data"]["isMaster"], true);
+    assert_eq!(
+        header(&a, "gw-ratelimit-limit"),
+        Some(2000),
+        "the Management pool of VIP0"
+    );
+    assert_eq!(
+        header(&a, "gw-ratelimit-remaining"),
+        Some(1980),
+        "Get Apikey Info weighs 20"
+    );
+    let reset = header(&a, "gw-ratelimit-reset").expect("a reset countdown in ms");
+    assert!((0..=30_000).contains(&reset), "{reset}");
+    let sub = send(
+        &h,
+        &Req::get(SUB, "subPass123", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(sub.body["data"]["isMaster"], false);
+    assert_eq!(sub.body["data"]["subName"], "kcsub001");
+}
+
+#[tokio::test]
+async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_the_documented_codes() {
+    let h = sim(Faults::default()).await;
+    let probe = Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]);
+    let secret = format!("{MASTER}-secret");
+    let good_passphrase = hmac_b64(&secret, "masterPass1");
+
+    let a = send_with(&h, &probe, &"A".repeat(44), &good_passphrase, Some("2")).await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("400005")),
+        "a wrong signature: {}",
+        a.body
+    );
+
+    let a = send_with(
+        &h,
+        &probe,
+        &hmac_b64(&secret, &probe.prehash()),
+        "masterPass1",
+        Some("2"),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("400004")),
+        "a v2 key's passphrase must be the HMAC: {}",
+        a.body
+    );
+
+    let stale = Req {
+        ts: now_ms() - 6_000,
+        ..Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[])
+    };
+    let a = send(&h, &stale).await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("400002")),
+        "6 s old: {}",
+        a.body
+    );
+    let ahead = Req {
+        ts: now_ms() + 6_000,
+        ..Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[])
+    };
+    assert_eq!(send(&h, &ahead).await.body["code"], "400002", "6 s ahead");
+
+    let a = send(
+        &h,
+        &Req::get("nosuchkey000000000000000", "x", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("400003")),
+        "{}",
+        a.body
+    );
+
+    let a = send_with(
+        &h,
+        &probe,
+        &hmac_b64(&secret, &probe.prehash()),
+        &good_passphrase,
+        None,
+    )
+    .await;
+    assert_eq!(
+        a.body["code"], "400009",
+        "KC-API-KEY-VERSION is required: {}",
+        a.body
+    );
+
+    let base = &h.urls[&ExchangeId::Kucoin];
+    let r = reqwest::get(format!("{base}/api/v1/user/api-key"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "400001", "no auth headers at all");
+
+    let stats = h.exchange(ExchangeId::Kucoin).stats.snapshot();
+    assert_eq!(stats.bad_signature, 1);
+    assert_eq!(stats.stale_timestamp, 2);
+    assert_eq!(stats.missing_auth, 1);
+    assert_eq!(stats.unknown_key, 1);
+}
+
+#[tokio::test]
+async fn the_query_is_signed_as_it_reads_before_url_encoding() {
+    let h = sim(Faults::default()).await;
+    let params = [
+        ("apiKey", SUB2),
+        ("subName", "kcsub001"),
+        ("passphrase", "abc!@#11"),
+    ];
+    let del = Req {
+        method: "DELETE",
+        ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
+    };
+    // Signed over the encoded query instead: refused.
+    let secret = format!("{MASTER}-secret");
+    let encoded_prehash = format!(
+        "{}DELETE/api/v1/sub/api-key?apiKey={SUB2}&subName=kcsub001&passphrase=abc%21%40%2311",
+        del.ts
+    );
+    let a = send_with(
+        &h,
+        &del,
+        &hmac_b64(&secret, &encoded_prehash),
+        &hmac_b64(&secret, "masterPass1"),
+        Some("2"),
+    )
+    .await;
+    assert_eq!(a.body["code"], "400005", "{}", a.body);
+    assert_eq!(state(&h, SUB2), KeyState::Alive);
+    // Signed over the raw query, sent encoded: accepted.
+    let a = send(&h, &del).await;
+    assert_eq!(a.body["code"], "200000", "{}", a.body);
+    assert_eq!(state(&h, SUB2), KeyState::Deleted);
+}
+
+#[tokio::test]
+async fn a_master_deletes_a_sub_key_only_with_the_sub_keys_own_passphrase() {
+    let h = sim(Faults::default()).await;
+    let wrong = [
+        ("apiKey", SUB),
+        ("subName", "kcsub001"),
+        ("passphrase", "notThePass"),
+    ];
+    let a = send(
+        &h,
+        &Req {
+            method: "DELETE",
+            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &wrong)
+        },
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (200, Some("400100")),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        state(&h, SUB),
+        KeyState::Alive,
+        "a wrong passphrase deletes nothing"
+    );
+
+    let right = [
+        ("apiKey", SUB),
+        ("subName", "kcsub001"),
+        ("passphrase", "subPass123"),
+    ];
+    let delete = Req {
+        method: "DELETE",
+        ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &right)
+    };
+    let a = send(&h, &delete).await;
+    assert_eq!(a.body["code"], "200000", "{}", a.body);
+    assert_eq!(
+        a.body["data"],
+        serde_json::json!({ "subName": "kcsub001", "apiKey": SUB })
+    );
+    assert_eq!(
+        header(&a, "gw-ratelimit-remaining"),
+        Some(1940),
+        "each delete, refused or not, weighs 30"
+    );
+    assert_eq!(state(&h, SUB), KeyState::Deleted);
+
+    let again = send(
+        &h,
+        &Req {
+            ts: now_ms(),
+            ..delete
+        },
+    )
+    .await;
+    assert_eq!(
+        again.body["code"], "400100",
+        "a deleted key cannot be deleted again: {}",
+        again.body
+    );
+    let own = send(
+        &h,
+        &Req::get(SUB, "subPass123", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(
+        own.body["code"], "400003",
+        "the deleted key no longer exists: {}",
+        own.body
+    );
+
+    // The master's listing shows only the live key.
+    let list = send(
+        &h,
+        &Req::get(
+            MASTER,
+            "masterPass1",
+            "/api/v1/sub/api-key",
+            &[("subName", "kcsub001")],
+        ),
+    )
+    .await;
+    let keys: Vec<&str> = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["apiKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec![SUB2]);
+    let filtered = send(
+        &h,
+        &Req::get(
+            MASTER,
+            "masterPass1",
+            "/api/v1/sub/api-key",
+            &[("subName", "kcsub001"), ("apiKey", SUB)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        filtered.body["data"],
+        serde_json::json!([]),
+        "filtering by the deleted key finds nothing"
+    );
+}
+
+#[tokio::test]
+async fn only_a_master_with_general_permission_manages_sub_keys() {
+    let h = sim(Faults::default()).await;
+    let params = [
+        ("apiKey", SUB),
+        ("subName", "kcsub001"),
+        ("passphrase", "subPass123"),
+    ];
+    for (caller, pass) in [(NO_GENERAL, "tradePass1"), (SUB2, "abc!@#11")] {
+        let a = send(
+            &h,
+            &Req {
+                method: "DELETE",
+                ..Req::get(caller, pass, "/api/v1/sub/api-key", &params)
+            },
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (403, Some("400007")),
+            "{caller}: {}",
+            a.body
+        );
+    }
+    let a = send(
+        &h,
+        &Req {
+            method: "DELETE",
+            ..Req::get(OTHER, "otherPass1", "/api/v1/sub/api-key", &params)
+        },
+    )
+    .await;
+    assert_eq!(
+        a.body["code"], "400100",
+        "another master's sub key is not found: {}",
+        a.body
+    );
+    assert_eq!(state(&h, SUB), KeyState::Alive);
+}
+
+#[tokio::test]
+async fn a_master_strips_a_sub_key_to_read_only_and_binds_it_to_an_unroutable_ip() {
+    let h = sim(Faults::default()).await;
+    let body = format!(
+        r#"{{"subName":"kcsub001","apiKey":"{SUB}","passphrase":"subPass123","permission":"General","ipWhitelist":"192.0.2.1"}}"#
+    );
+    let update = Req {
+        method: "POST",
+        body: &body,
+        ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key/update", &[])
+    };
+    let a = send(&h, &update).await;
+    assert_eq!(a.body["code"], "200000", "{}", a.body);
+    assert_eq!(a.body["data"]["permission"], "General");
+    let k = h.exchange(ExchangeId::Kucoin).keys.get(SUB).unwrap();
+    assert!(k.read_only);
+    assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
+    let own = send(
+        &h,
+        &Req::get(SUB, "subPass123", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(
+        (own.status, own.body["code"].as_str()),
+        (403, Some("400006")),
+        "now bound elsewhere: {}",
+        own.body
+    );
+
+    let transfer = format!(
+        r#"{{"subName":"kcsub001","apiKey":"{SUB2}","passphrase":"abc!@#11","permission":"General,Transfer"}}"#
+    );
+    let a = send(
+        &h,
+        &Req {
+            method: "POST",
+            body: &transfer,
+            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key/update", &[])
+        },
+    )
+    .await;
+    assert_eq!(
+        a.body["code"], "400100",
+        "Transfer cannot be granted here: {}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn the_management_pool_answers_429000_once_a_uid_spent_its_2000() {
+    let h = sim(Faults::default()).await;
+    for i in 0..100 {
+        let a = send(
+            &h,
+            &Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]),
+        )
+        .await;
+        assert_eq!(
+            a.body["code"], "200000",
+            "probe {i} of 100 at weight 20 fits 2000: {}",
+            a.body
+        );
+    }
+    let a = send(
+        &h,
+        &Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (429, Some("429000")),
+        "{}",
+        a.body
+    );
+    assert_eq!(header(&a, "gw-ratelimit-remaining"), Some(0));
+    let reset = header(&a, "gw-ratelimit-reset").unwrap();
+    assert!(
+        (1..=30_000).contains(&reset),
+        "wait until the window ends: {reset}"
+    );
+    let other = send(
+        &h,
+        &Req::get(OTHER, "otherPass1", "/api/v1/user/api-key", &[]),
+    )
+    .await;
+    assert_eq!(other.body["code"], "200000", "another UID has its own pool");
+    assert_eq!(
+        h.exchange(ExchangeId::Kucoin).stats.snapshot().rate_limited,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_front_limit_blocks_an_ip_with_error_1015_beyond_500_requests_in_10_s() {
+    let h = sim(Faults::default()).await;
+    let base = h.urls[&ExchangeId::Kucoin].clone();
+    let client = reqwest::Client::new();
+    let first: Value = client
+        .get(format!("{base}/api/v1/timestamp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["code"], "200000");
+    assert!(
+        first["data"]
+            .as_i64()
+            .is_some_and(|t| (t - now_ms()).abs() < 5_000),
+        "server time in ms: {first}"
+    );
+    let mut blocked = 0;
+    for _ in 0..509 {
+        let r = client
+            .get(format!("{base}/api/v1/timestamp"))
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            assert!(r.text().await.unwrap().contains("1015"));
+            blocked += 1;
+        }
+    }
+    assert!(
+        blocked >= 9,
+        "after 500 requests in 10 s the IP is blocked ({blocked})"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_get_404_and_are_counted() {
+    let h = sim(Faults::default()).await;
+    let base = &h.urls[&ExchangeId::Kucoin];
+    let r = reqwest::get(format!("{base}/api/v1/delete-everything"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        h.exchange(ExchangeId::Kucoin)
+            .stats
+            .snapshot()
+            .unknown_endpoint,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_504_after_acting_leaves_the_sub_key_deleted() {
+    let h = sim(Faults {
+        gateway_timeout_after: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let params = [
+        ("apiKey", SUB),
+        ("subName", "kcsub001"),
+        ("passphrase", "subPass123"),
+    ];
+    let a = send(
+        &h,
+        &Req {
+            method: "DELETE",
+            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
+        },
+    )
+    .await;
+    assert_eq!(a.status, 504);
+    assert_eq!(state(&h, SUB), KeyState::Deleted);
+}
+
+#[tokio::test]
+async fn a_503_before_acting_changes_nothing() {
+    let h = sim(Faults {
+        unavailable_before: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let params = [
+        ("apiKey", SUB),
+        ("subName", "kcsub001"),
+        ("passphrase", "subPass123"),
+    ];
+    let a = send(
+        &h,
+        &Req {
+            method: "DELETE",
+            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
+        },
+    )
+    .await;
+    assert_eq!(a.status, 503);
+    assert_eq!(state(&h, SUB), KeyState::Alive);
+}
