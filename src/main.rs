@@ -178,7 +178,10 @@ async fn dispatch(command: Command) -> i32 {
         Command::Sim(a) => sim(a).await,
         Command::Exchanges { json } => {
             if json {
-                println!("{}", serde_json::to_string(&keyrevoke::app::exchanges::list()).expect("serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string(&keyrevoke::app::exchanges::list()).expect("serializes")
+                );
             } else {
                 print!("{}", keyrevoke::app::exchanges::table());
             }

@@ -238,3 +238,43 @@ async fn dry_run_sends_nothing() {
     );
     assert_eq!(s.requests(BYBIT), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_with_exit_130_and_the_job_resumes() {
+    let s = Scenario::breach(&[BYBIT], 600, 17).await;
+    let child = tokio::process::Command::new(BIN)
+        .args(s.revoke_args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.sim.exchange(BYBIT).stats.snapshot().deletes < 30
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    let interrupted = summary(&out);
+    assert!(
+        interrupted["pending"].as_u64().unwrap() > 0,
+        "stopped before the end: {interrupted}"
+    );
+
+    let out = s.revoke().await;
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["pending"], 0, "{sum}");
+    assert_eq!(sum["total"], s.population.rows.len() as u64);
+    let deletes = s.sim.exchange(BYBIT).stats.snapshot().deletes;
+    assert_eq!(
+        deletes,
+        sum["revoked"].as_u64().unwrap(),
+        "no key deleted twice"
+    );
+}

@@ -11,7 +11,8 @@ pub struct ExchangeChannels {
 }
 
 pub fn list() -> Vec<ExchangeChannels> {
-    let connectors = registry::connectors(&Config::default()).expect("production base URLs are valid");
+    let connectors =
+        registry::connectors(&Config::default()).expect("production base URLs are valid");
     connectors
         .values()
         .map(|c| ExchangeChannels {

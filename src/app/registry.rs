@@ -11,6 +11,7 @@ use std::time::Duration;
 pub const SUPPORTED: &[ExchangeId] = &[
     ExchangeId::Binance,
     ExchangeId::Bybit,
+    ExchangeId::Coinbase,
     ExchangeId::Kucoin,
     ExchangeId::Okx,
     ExchangeId::Ftx,
@@ -36,6 +37,14 @@ pub fn connector(
         ExchangeId::Bybit => {
             let base = config.base_url(x, keyrevoke_bybit::DEFAULT_BASE_URL)?;
             Some(Arc::new(keyrevoke_bybit::BybitConnector::new(
+                client.clone(),
+                base,
+                &settings,
+            )))
+        }
+        ExchangeId::Coinbase => {
+            let base = config.base_url(x, keyrevoke_coinbase::DEFAULT_BASE_URL)?;
+            Some(Arc::new(keyrevoke_coinbase::CoinbaseConnector::new(
                 client.clone(),
                 base,
                 &settings,

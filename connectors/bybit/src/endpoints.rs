@@ -30,7 +30,12 @@ pub const LIST_PAGE_SIZE: u32 = 20;
 /// Wallet permissions that let a key delete itself (or a master delete a sub
 /// key): "Account Transfer", "Subaccount Transfer"/"Sub Member Transfer",
 /// "Withdrawal", spelled as `query-api` reports them.
-pub const SELF_DELETE_PERMISSIONS: [&str; 4] = ["AccountTransfer", "SubMemberTransfer", "SubMemberTransferList", "Withdraw"];
+pub const SELF_DELETE_PERMISSIONS: [&str; 4] = [
+    "AccountTransfer",
+    "SubMemberTransfer",
+    "SubMemberTransferList",
+    "Withdraw",
+];
 
 /// Permissions that can move funds out of the account.
 pub const FUND_MOVING_PERMISSIONS: [&str; 4] = SELF_DELETE_PERMISSIONS;

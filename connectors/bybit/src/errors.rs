@@ -2,8 +2,8 @@
 //! function. Source: bybit-exchange/docs `docs/v5/error.mdx` and
 //! `docs/v5/rate-limit/rate-limit.mdx`.
 
-use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::ConnectorError;
+use keyrevoke_core::error::LimitScope;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,14 +22,30 @@ pub const RET_CODES: &[(i64, Class, &str)] = &[
     (10003, Class::KeyDead, "API key is invalid"),
     (10004, Class::Permanent, "signature error (wrong secret?)"),
     (10005, Class::Unsupported, "permission denied for this key"),
-    (10006, Class::AccountRateLimit, "too many visits (per-UID limit)"),
+    (
+        10006,
+        Class::AccountRateLimit,
+        "too many visits (per-UID limit)",
+    ),
     (10007, Class::Permanent, "user authentication failed"),
-    (10010, Class::Unsupported, "unmatched IP: the key is bound to other IPs"),
+    (
+        10010,
+        Class::Unsupported,
+        "unmatched IP: the key is bound to other IPs",
+    ),
     (10016, Class::Transient, "internal server error"),
     (33004, Class::KeyDead, "API key expired"),
     (-2015, Class::KeyDead, "API key expired"),
-    (141019, Class::Unsupported, "IP whitelist changes are web-only"),
-    (141020, Class::Unsupported, "read/write permission changes are web-only"),
+    (
+        141019,
+        Class::Unsupported,
+        "IP whitelist changes are web-only",
+    ),
+    (
+        141020,
+        Class::Unsupported,
+        "read/write permission changes are web-only",
+    ),
 ];
 
 pub fn class_of(ret_code: i64) -> Class {
@@ -67,9 +83,18 @@ mod tests {
     #[test]
     fn documented_codes_map_to_the_taxonomy() {
         assert_eq!(error_for(10002, "x", None), ConnectorError::ClockSkew);
-        assert!(matches!(error_for(10003, "API key is invalid.", None), ConnectorError::KeyDead(_)));
-        assert!(matches!(error_for(33004, "expired", None), ConnectorError::KeyDead(_)));
-        assert!(matches!(error_for(10005, "denied", None), ConnectorError::Unsupported(_)));
+        assert!(matches!(
+            error_for(10003, "API key is invalid.", None),
+            ConnectorError::KeyDead(_)
+        ));
+        assert!(matches!(
+            error_for(33004, "expired", None),
+            ConnectorError::KeyDead(_)
+        ));
+        assert!(matches!(
+            error_for(10005, "denied", None),
+            ConnectorError::Unsupported(_)
+        ));
         assert_eq!(
             error_for(10006, "Too many visits!", Some(Duration::from_millis(300))),
             ConnectorError::RateLimited {
@@ -77,6 +102,9 @@ mod tests {
                 scope: LimitScope::Account
             }
         );
-        assert!(matches!(error_for(170131, "other", None), ConnectorError::Permanent { .. }));
+        assert!(matches!(
+            error_for(170131, "other", None),
+            ConnectorError::Permanent { .. }
+        ));
     }
 }

@@ -21,8 +21,8 @@ use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::http::{ExchangeClock, RawResponse, classify_status, send, unix_ms};
 use keyrevoke_core::{
-    Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob, Liveness,
-    Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob,
+    Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -120,7 +120,9 @@ impl BybitConnector {
         let meta = meta(Some(ret_code.to_string()), Some(ret_msg.clone()));
         if ret_code != 0 {
             let reset = usage.iter().find_map(|u| u.reset_after);
-            return Err(Failure::new(errors::error_for(ret_code, &ret_msg, reset), meta).with_usage(usage));
+            return Err(
+                Failure::new(errors::error_for(ret_code, &ret_msg, reset), meta).with_usage(usage),
+            );
         }
         Ok(Answer {
             result: envelope["result"].clone(),
@@ -129,16 +131,17 @@ impl BybitConnector {
     }
 
     fn own_secret(job: &KeyJob) -> Result<&Secret, Failure> {
-        job.key
-            .api_secret
-            .as_ref()
-            .ok_or_else(|| Failure::local(ConnectorError::Unsupported("the key's secret is not known".into())))
+        job.key.api_secret.as_ref().ok_or_else(|| {
+            Failure::local(ConnectorError::Unsupported(
+                "the key's secret is not known".into(),
+            ))
+        })
     }
 
     fn credential(job: &KeyJob) -> Result<&keyrevoke_core::Credential, Failure> {
-        job.via
-            .as_deref()
-            .ok_or_else(|| Failure::local(ConnectorError::Unsupported("no managing credential".into())))
+        job.via.as_deref().ok_or_else(|| {
+            Failure::local(ConnectorError::Unsupported("no managing credential".into()))
+        })
     }
 
     /// Read the key's own settings: whether it is a master key and whether
@@ -146,16 +149,28 @@ impl BybitConnector {
     async fn query_self(&self, job: &KeyJob) -> Result<(bool, Vec<String>, Answer), Failure> {
         let secret = Self::own_secret(job)?;
         let answer = self
-            .call(&job.key.api_key, secret, Method::GET, endpoints::QUERY_KEY, "", None)
+            .call(
+                &job.key.api_key,
+                secret,
+                Method::GET,
+                endpoints::QUERY_KEY,
+                "",
+                None,
+            )
             .await?;
-        let is_master = answer.result["isMaster"].as_bool().unwrap_or(job.key.account.is_none());
+        let is_master = answer.result["isMaster"]
+            .as_bool()
+            .unwrap_or(job.key.account.is_none());
         let perms = permission_names(&answer.result["permissions"]);
         Ok((is_master, perms, answer))
     }
 
     async fn act_on_self(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
         let (is_master, perms, _) = self.query_self(job).await?;
-        if !perms.iter().any(|p| endpoints::SELF_DELETE_PERMISSIONS.contains(&p.as_str())) {
+        if !perms
+            .iter()
+            .any(|p| endpoints::SELF_DELETE_PERMISSIONS.contains(&p.as_str()))
+        {
             return Err(Failure::local(ConnectorError::Unsupported(
                 "the key holds no transfer or withdrawal permission, which Bybit requires for a key to delete or modify itself".into(),
             )));
@@ -164,11 +179,21 @@ impl BybitConnector {
         let (path, body) = match (delete, is_master) {
             (true, true) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
             (true, false) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
-            (false, true) => (endpoints::UPDATE_MASTER_KEY, endpoints::disable_master_body()),
+            (false, true) => (
+                endpoints::UPDATE_MASTER_KEY,
+                endpoints::disable_master_body(),
+            ),
             (false, false) => (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(None)),
         };
         let answer = self
-            .call(&job.key.api_key, secret, Method::POST, path, "", Some(&body))
+            .call(
+                &job.key.api_key,
+                secret,
+                Method::POST,
+                path,
+                "",
+                Some(&body),
+            )
             .await?;
         Ok(answer.reply)
     }
@@ -176,12 +201,25 @@ impl BybitConnector {
     async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
         let cred = Self::credential(job)?;
         let (path, body) = if delete {
-            (endpoints::DELETE_SUB_KEY, endpoints::master_delete_body(&job.key.api_key))
+            (
+                endpoints::DELETE_SUB_KEY,
+                endpoints::master_delete_body(&job.key.api_key),
+            )
         } else {
-            (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(Some(&job.key.api_key)))
+            (
+                endpoints::UPDATE_SUB_KEY,
+                endpoints::disable_sub_body(Some(&job.key.api_key)),
+            )
         };
         let answer = self
-            .call(&cred.api_key, &cred.api_secret, Method::POST, path, "", Some(&body))
+            .call(
+                &cred.api_key,
+                &cred.api_secret,
+                Method::POST,
+                path,
+                "",
+                Some(&body),
+            )
             .await?;
         Ok(answer.reply)
     }
@@ -196,14 +234,30 @@ impl BybitConnector {
                 query.push_str(&format!("&cursor={cursor}"));
             }
             let answer = self
-                .call(&cred.api_key, &cred.api_secret, Method::GET, endpoints::LIST_SUB_KEYS, &query, None)
+                .call(
+                    &cred.api_key,
+                    &cred.api_secret,
+                    Method::GET,
+                    endpoints::LIST_SUB_KEYS,
+                    &query,
+                    None,
+                )
                 .await?;
-            let keys = answer.result["result"].as_array().cloned().unwrap_or_default();
-            if let Some(found) = keys.iter().find(|k| k["apiKey"].as_str() == Some(job.key.api_key.as_str())) {
+            let keys = answer.result["result"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if let Some(found) = keys
+                .iter()
+                .find(|k| k["apiKey"].as_str() == Some(job.key.api_key.as_str()))
+            {
                 let perms = permission_names(&found["permissions"]);
                 return Ok(alive(perms, answer.reply.meta));
             }
-            cursor = answer.result["nextPageCursor"].as_str().unwrap_or("").to_string();
+            cursor = answer.result["nextPageCursor"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             if cursor.is_empty() || keys.is_empty() {
                 return Ok(Probe {
                     liveness: Liveness::Dead,
@@ -253,7 +307,9 @@ fn short(body: &str) -> String {
 
 /// `X-Bapi-Limit-Status` (remaining) and `X-Bapi-Limit-Reset-Timestamp` (ms).
 fn usage_from(raw: &RawResponse) -> Vec<Usage> {
-    let remaining = raw.header("X-Bapi-Limit-Status").and_then(|v| v.trim().parse::<u64>().ok());
+    let remaining = raw
+        .header("X-Bapi-Limit-Status")
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let reset_after = raw
         .header("X-Bapi-Limit-Reset-Timestamp")
         .and_then(|v| v.trim().parse::<i64>().ok())
@@ -287,7 +343,10 @@ impl Connector for BybitConnector {
     }
 
     fn routes(&self, job: &KeyJob) -> Vec<Route> {
-        let master = job.via.as_ref().is_some_and(|c| c.role == CredentialRole::Master);
+        let master = job
+            .via
+            .as_ref()
+            .is_some_and(|c| c.role == CredentialRole::Master);
         let mut routes = Vec::new();
         if master {
             routes.push(Route::DeleteByMaster);
@@ -309,7 +368,10 @@ impl Connector for BybitConnector {
         match &job.via {
             Some(c) if c.role == CredentialRole::Broker => vec![FieldProblem {
                 field: "via",
-                message: format!("credential `{}` is a broker credential; Bybit keys are managed by master keys", c.name),
+                message: format!(
+                    "credential `{}` is a broker credential; Bybit keys are managed by master keys",
+                    c.name
+                ),
             }],
             _ => Vec::new(),
         }
@@ -329,9 +391,9 @@ impl Connector for BybitConnector {
             Route::DisableSelf => self.act_on_self(job, false).await,
             Route::DeleteByMaster => self.act_as_master(job, true).await,
             Route::DisableByMaster => self.act_as_master(job, false).await,
-            Route::DeleteByBroker | Route::Escalate => Err(Failure::local(ConnectorError::Unsupported(format!(
-                "Bybit has no `{route}` call"
-            )))),
+            Route::DeleteByBroker | Route::Escalate => Err(Failure::local(
+                ConnectorError::Unsupported(format!("Bybit has no `{route}` call")),
+            )),
         }
     }
 
@@ -351,12 +413,14 @@ impl Connector for BybitConnector {
                         meta: f.meta,
                     }),
                     // Bound to other IPs: alive, but not usable from here.
-                    ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("10010") => Ok(Probe {
-                        liveness: Liveness::Alive,
-                        can_move_funds: None,
-                        permissions: vec!["ip_restricted".into()],
-                        meta: f.meta,
-                    }),
+                    ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("10010") => {
+                        Ok(Probe {
+                            liveness: Liveness::Alive,
+                            can_move_funds: None,
+                            permissions: vec!["ip_restricted".into()],
+                            meta: f.meta,
+                        })
+                    }
                     _ => Err(f),
                 },
             };
@@ -388,7 +452,9 @@ impl Connector for BybitConnector {
                 self.clock.observe(ms, sent, received);
                 Ok(())
             }
-            None => Err(Failure::local(ConnectorError::Transient("server time missing from reply".into()))),
+            None => Err(Failure::local(ConnectorError::Transient(
+                "server time missing from reply".into(),
+            ))),
         }
     }
 

@@ -22,7 +22,8 @@ pub const DEFAULT_RECV_WINDOW_MS: u64 = 5000;
 
 /// Lowercase hex HMAC-SHA256, the primitive every Bybit signature uses.
 pub fn hmac_sha256_hex(secret: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(message.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -42,29 +43,43 @@ pub struct Signer<'a> {
 impl Signer<'_> {
     /// Build a signed v5 request. `query` is the exact query string (without
     /// `?`) for GET; `body` the exact JSON for POST.
-    pub fn sign(&self, method: Method, path: &str, query: &str, body: Option<&str>, timestamp_ms: i64) -> PreparedRequest {
+    pub fn sign(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        body: Option<&str>,
+        timestamp_ms: i64,
+    ) -> PreparedRequest {
         let (api_key, secret, recv_window_ms) = (self.api_key, self.secret, self.recv_window_ms);
-        let payload = if method == Method::GET { query } else { body.unwrap_or("") };
-    let sign = hmac_sha256_hex(secret.expose(), &prehash(timestamp_ms, api_key, recv_window_ms, payload));
-    let path_and_query = if query.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{query}")
-    };
-    let mutating = method != Method::GET;
-    PreparedRequest {
-        method,
-        path_and_query,
-        headers: vec![
-            ("Content-Type", "application/json".to_string()),
-            (HEADER_API_KEY, api_key.to_string()),
-            (HEADER_TIMESTAMP, timestamp_ms.to_string()),
-            (HEADER_RECV_WINDOW, recv_window_ms.to_string()),
-            (HEADER_SIGN, sign),
-        ],
-        body: body.map(str::to_string),
-        mutating,
-    }
+        let payload = if method == Method::GET {
+            query
+        } else {
+            body.unwrap_or("")
+        };
+        let sign = hmac_sha256_hex(
+            secret.expose(),
+            &prehash(timestamp_ms, api_key, recv_window_ms, payload),
+        );
+        let path_and_query = if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        };
+        let mutating = method != Method::GET;
+        PreparedRequest {
+            method,
+            path_and_query,
+            headers: vec![
+                ("Content-Type", "application/json".to_string()),
+                (HEADER_API_KEY, api_key.to_string()),
+                (HEADER_TIMESTAMP, timestamp_ms.to_string()),
+                (HEADER_RECV_WINDOW, recv_window_ms.to_string()),
+                (HEADER_SIGN, sign),
+            ],
+            body: body.map(str::to_string),
+            mutating,
+        }
     }
 }
 
@@ -92,8 +107,8 @@ mod tests {
     /// byte for byte.
     #[test]
     fn matches_requests_built_by_an_independent_client() {
-        let vectors: Value =
-            serde_json::from_str(include_str!("../test_data/ccxt_vectors.json")).expect("vector file parses");
+        let vectors: Value = serde_json::from_str(include_str!("../test_data/ccxt_vectors.json"))
+            .expect("vector file parses");
         for v in vectors["vectors"].as_array().unwrap() {
             let what = v["what"].as_str().unwrap();
             let creds = &v["credentials"];

@@ -3,7 +3,8 @@
 use keyrevoke_bybit::BybitConnector;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::{
-    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial, Liveness, Route, Secret,
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
+    Liveness, Route, Secret,
 };
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
@@ -35,11 +36,32 @@ async fn setup(faults: Faults) -> (SimHandle, BybitConnector) {
     .await
     .unwrap();
     let s = h.exchange(ExchangeId::Bybit);
-    s.keys.insert(sim_key("MASTER000000000001", "1000", None, &["AccountTransfer", "SubMemberTransfer"]));
-    s.keys.insert(sim_key("SELFDEL00000000001", "1001", None, &["AccountTransfer", "SpotTrade"]));
-    s.keys.insert(sim_key("TRADER000000000001", "1002", None, &["SpotTrade"]));
-    s.keys.insert(sim_key("SUBKEY000000000001", "2000", Some("1000"), &["SpotTrade"]));
-    s.keys.insert(sim_key("SUBSELF00000000001", "2000", Some("1000"), &["AccountTransfer"]));
+    s.keys.insert(sim_key(
+        "MASTER000000000001",
+        "1000",
+        None,
+        &["AccountTransfer", "SubMemberTransfer"],
+    ));
+    s.keys.insert(sim_key(
+        "SELFDEL00000000001",
+        "1001",
+        None,
+        &["AccountTransfer", "SpotTrade"],
+    ));
+    s.keys
+        .insert(sim_key("TRADER000000000001", "1002", None, &["SpotTrade"]));
+    s.keys.insert(sim_key(
+        "SUBKEY000000000001",
+        "2000",
+        Some("1000"),
+        &["SpotTrade"],
+    ));
+    s.keys.insert(sim_key(
+        "SUBSELF00000000001",
+        "2000",
+        Some("1000"),
+        &["AccountTransfer"],
+    ));
     let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Bybit]).unwrap();
     let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
     let conn = BybitConnector::new(client, base, &ExchangeSettings::default());
@@ -78,13 +100,19 @@ fn state(h: &SimHandle, k: &str) -> KeyState {
 async fn a_master_key_with_a_transfer_permission_deletes_itself() {
     let (h, c) = setup(Faults::default()).await;
     let j = job("SELFDEL00000000001", true, false, None);
-    assert_eq!(c.routes(&j), vec![Route::DeleteSelf, Route::DisableSelf, Route::Escalate]);
+    assert_eq!(
+        c.routes(&j),
+        vec![Route::DeleteSelf, Route::DisableSelf, Route::Escalate]
+    );
     c.perform(Route::DeleteSelf, &j).await.expect("deleted");
     assert_eq!(state(&h, "SELFDEL00000000001"), KeyState::Deleted);
     let probe = c.probe(&j).await.unwrap();
     assert_eq!(probe.liveness, Liveness::Dead);
     let again = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
-    assert!(matches!(again.error, ConnectorError::KeyDead(_)), "{again:?}");
+    assert!(
+        matches!(again.error, ConnectorError::KeyDead(_)),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +139,14 @@ async fn a_trade_only_key_cannot_delete_itself_and_sends_no_write() {
 async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
     let (h, c) = setup(Faults::default()).await;
     let j = job("SUBKEY000000000001", false, true, Some("2000"));
-    assert_eq!(c.routes(&j), vec![Route::DeleteByMaster, Route::DisableByMaster, Route::Escalate]);
+    assert_eq!(
+        c.routes(&j),
+        vec![
+            Route::DeleteByMaster,
+            Route::DisableByMaster,
+            Route::Escalate
+        ]
+    );
     assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
     c.perform(Route::DeleteByMaster, &j).await.expect("deleted");
     assert_eq!(state(&h, "SUBKEY000000000001"), KeyState::Deleted);
@@ -125,8 +160,14 @@ async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
 async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
     let (h, c) = setup(Faults::default()).await;
     let j = job("SUBKEY000000000001", false, true, Some("2000"));
-    c.perform(Route::DisableByMaster, &j).await.expect("disabled");
-    let k = h.exchange(ExchangeId::Bybit).keys.get("SUBKEY000000000001").unwrap();
+    c.perform(Route::DisableByMaster, &j)
+        .await
+        .expect("disabled");
+    let k = h
+        .exchange(ExchangeId::Bybit)
+        .keys
+        .get("SUBKEY000000000001")
+        .unwrap();
     assert!(k.read_only);
     assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
 }
@@ -154,5 +195,8 @@ async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
     .await;
     let j = job("SUBKEY000000000001", false, true, Some("2000"));
     let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
-    assert!(matches!(f.error, ConnectorError::OutcomeUnknown(_)), "{f:?}");
+    assert!(
+        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
+        "{f:?}"
+    );
 }

@@ -14,7 +14,8 @@ pub mod sign;
 use async_trait::async_trait;
 use keyrevoke_core::connector::EscalationContact;
 use keyrevoke_core::{
-    Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, KeyJob, Operation, Probe, Reply, Route, Tier,
+    Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, KeyJob, Operation, Probe,
+    Reply, Route, Tier,
 };
 
 pub const DEFUNCT_REASON: &str = "exchange defunct since November 2022";
@@ -51,7 +52,9 @@ impl Connector for FtxConnector {
     }
 
     async fn perform(&self, route: Route, _job: &KeyJob) -> Result<Reply, Failure> {
-        Err(Failure::local(ConnectorError::Unsupported(format!("{DEFUNCT_REASON}: no `{route}` call exists"))))
+        Err(Failure::local(ConnectorError::Unsupported(format!(
+            "{DEFUNCT_REASON}: no `{route}` call exists"
+        ))))
     }
 
     async fn probe(&self, _job: &KeyJob) -> Result<Probe, Failure> {

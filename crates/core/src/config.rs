@@ -132,8 +132,14 @@ pub struct Config {
 impl Config {
     /// Load and validate; every problem of the file is reported at once.
     pub fn load(path: &Path) -> Result<Config, Vec<InputError>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![InputError::new(path, None, None, format!("cannot read: {e}"))])?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![InputError::new(
+                path,
+                None,
+                None,
+                format!("cannot read: {e}"),
+            )]
+        })?;
         Config::parse(&text, path)
     }
 
@@ -154,7 +160,9 @@ impl Config {
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut errors = Vec::new();
-        let mut err = |field: String, msg: String| errors.push(InputError::new(path, None, Some(&field), msg));
+        let mut err = |field: String, msg: String| {
+            errors.push(InputError::new(path, None, Some(&field), msg))
+        };
 
         let mut credentials = BTreeMap::new();
         for (name, c) in raw.credentials {
@@ -181,7 +189,8 @@ impl Config {
             if let Err(m) = &passphrase {
                 err(at("passphrase"), m.clone());
             }
-            if let (Some(exchange), Ok(api_secret), Ok(passphrase)) = (exchange, secret, passphrase) {
+            if let (Some(exchange), Ok(api_secret), Ok(passphrase)) = (exchange, secret, passphrase)
+            {
                 credentials.insert(
                     name.clone(),
                     Arc::new(Credential {
@@ -200,7 +209,10 @@ impl Config {
         for (name, x) in raw.exchanges {
             let at = |f: &str| format!("exchanges.{name}.{f}");
             let Ok(id) = name.parse::<ExchangeId>() else {
-                err(format!("exchanges.{name}"), format!("unknown exchange `{name}`"));
+                err(
+                    format!("exchanges.{name}"),
+                    format!("unknown exchange `{name}`"),
+                );
                 continue;
             };
             let base_url = match x.base_url.as_deref().map(parse_base_url).transpose() {
@@ -211,15 +223,19 @@ impl Config {
                 }
             };
             if let Some(s) = x.rate_limit_scale
-                && !(s > 0.0 && s <= 1.0) {
-                    err(at("rate_limit_scale"), "must be in (0, 1]".into());
-                }
+                && !(s > 0.0 && s <= 1.0)
+            {
+                err(at("rate_limit_scale"), "must be in (0, 1]".into());
+            }
             if x.concurrency == Some(0) {
                 err(at("concurrency"), "must be at least 1".into());
             }
             for (tier, l) in &x.limits {
                 if l.capacity == 0 || l.period_ms == 0 {
-                    err(at(&format!("limits.{tier}")), "capacity and period_ms must be positive".into());
+                    err(
+                        at(&format!("limits.{tier}")),
+                        "capacity and period_ms must be positive".into(),
+                    );
                 }
             }
             exchanges.insert(
@@ -275,9 +291,10 @@ impl Config {
     pub fn base_url(&self, id: ExchangeId, default: &str) -> Result<Url, String> {
         let var = id.url_env_var();
         if let Ok(v) = std::env::var(&var)
-            && !v.trim().is_empty() {
-                return parse_base_url(&v).map_err(|m| format!("{var}: {m}"));
-            }
+            && !v.trim().is_empty()
+        {
+            return parse_base_url(&v).map_err(|m| format!("{var}: {m}"));
+        }
         if let Some(u) = self.exchanges.get(&id).and_then(|x| x.base_url.clone()) {
             return Ok(u);
         }
@@ -289,7 +306,10 @@ impl Config {
 /// drop the quoted value, which may be a secret. Field names in "unknown
 /// field" messages are kept: they are the point of the message.
 fn without_quoted_values(message: &str) -> String {
-    if !(message.starts_with("invalid type") || message.starts_with("invalid value") || message.starts_with("invalid length")) {
+    if !(message.starts_with("invalid type")
+        || message.starts_with("invalid value")
+        || message.starts_with("invalid length"))
+    {
         return message.to_string();
     }
     let mut out = String::with_capacity(message.len());
@@ -352,14 +372,17 @@ max_attempts = 3
         assert_eq!(c.retry.max_attempts, 3);
         assert_eq!(c.exchange(ExchangeId::Bybit).concurrency, Some(16));
         assert_eq!(
-            c.base_url(ExchangeId::Bybit, "https://api.bybit.com").unwrap().as_str(),
+            c.base_url(ExchangeId::Bybit, "https://api.bybit.com")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:9000/"
         );
     }
 
     #[test]
     fn unknown_keys_are_rejected_with_their_path_and_line() {
-        let errs = parse("[exchanges.bybit]\nbase_url = \"https://x.example\"\nconcurency = 3\n").unwrap_err();
+        let errs = parse("[exchanges.bybit]\nbase_url = \"https://x.example\"\nconcurency = 3\n")
+            .unwrap_err();
         assert_eq!(errs.len(), 1);
         let shown = errs[0].to_string();
         assert!(shown.contains("exchanges.bybit"), "{shown}");
@@ -369,7 +392,10 @@ max_attempts = 3
 
     #[test]
     fn wrong_types_never_echo_the_value() {
-        let errs = parse("[credentials.a]\nexchange = \"bybit\"\napi_key = \"K\"\napi_secret = 123456789\n").unwrap_err();
+        let errs = parse(
+            "[credentials.a]\nexchange = \"bybit\"\napi_key = \"K\"\napi_secret = 123456789\n",
+        )
+        .unwrap_err();
         let shown = errs[0].to_string();
         assert!(shown.contains("credentials.a.api_secret"), "{shown}");
         assert!(!shown.contains("123456789"), "{shown}");
@@ -393,6 +419,10 @@ base_url = "http://10.1.2.3:80"
         assert_eq!(errs.len(), 3, "{shown:?}");
         assert!(shown.iter().any(|s| s.contains("credentials.a.exchange")));
         assert!(shown.iter().any(|s| s.contains("credentials.a.api_secret")));
-        assert!(shown.iter().any(|s| s.contains("exchanges.okx.base_url") && s.contains("non-loopback")));
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.contains("exchanges.okx.base_url") && s.contains("non-loopback"))
+        );
     }
 }

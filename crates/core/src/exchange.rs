@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn parses_ccxt_ids_and_legacy_spellings() {
         assert_eq!("bybit".parse::<ExchangeId>().unwrap(), ExchangeId::Bybit);
-        assert_eq!(" Binance ".parse::<ExchangeId>().unwrap(), ExchangeId::Binance);
+        assert_eq!(
+            " Binance ".parse::<ExchangeId>().unwrap(),
+            ExchangeId::Binance
+        );
         assert_eq!("huobi".parse::<ExchangeId>().unwrap(), ExchangeId::Htx);
         assert!("bitmex".parse::<ExchangeId>().is_err());
     }

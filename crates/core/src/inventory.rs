@@ -51,7 +51,12 @@ pub struct InputError {
 }
 
 impl InputError {
-    pub fn new(file: &Path, line: Option<u64>, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: &Path,
+        line: Option<u64>,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         InputError {
             file: file.to_path_buf(),
             line,
@@ -102,7 +107,11 @@ impl SecretSpec {
             SecretSpec::Env(name.trim().to_string())
         } else if let Some(path) = raw.strip_prefix("file:") {
             let p = Path::new(path.trim());
-            SecretSpec::File(if p.is_absolute() { p.to_path_buf() } else { base_dir.join(p) })
+            SecretSpec::File(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base_dir.join(p)
+            })
         } else {
             SecretSpec::Value(Secret::new(raw.to_string()))
         }
@@ -112,7 +121,8 @@ impl SecretSpec {
         let value = match self {
             SecretSpec::Value(s) => return Ok(s.clone()),
             SecretSpec::Env(name) => Zeroizing::new(
-                std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?,
+                std::env::var(name)
+                    .map_err(|_| format!("environment variable `{name}` is not set"))?,
             ),
             SecretSpec::File(path) => Zeroizing::new(
                 std::fs::read_to_string(path)
@@ -149,7 +159,12 @@ impl Row {
             Some(s) => match s.resolve() {
                 Ok(v) => Some(v),
                 Err(msg) => {
-                    errors.push(InputError::new(file, Some(self.source.line), Some(field), msg));
+                    errors.push(InputError::new(
+                        file,
+                        Some(self.source.line),
+                        Some(field),
+                        msg,
+                    ));
                     None
                 }
             },
@@ -192,7 +207,11 @@ impl Format {
         let n = File::open(path)?.read(&mut head)?;
         let body = head[..n].strip_prefix(UTF8_BOM).unwrap_or(&head[..n]);
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        Ok(if first == Some(&b'{') { Format::JsonLines } else { Format::Csv })
+        Ok(if first == Some(&b'{') {
+            Format::JsonLines
+        } else {
+            Format::Csv
+        })
     }
 }
 
@@ -218,7 +237,8 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn open(path: &Path) -> Result<Inventory, InputError> {
-        let io_err = |e: std::io::Error| InputError::new(path, None, None, format!("cannot read: {e}"));
+        let io_err =
+            |e: std::io::Error| InputError::new(path, None, None, format!("cannot read: {e}"));
         let format = Format::detect(path).map_err(io_err)?;
         let mut file = File::open(path).map_err(io_err)?;
         let mut bom = [0u8; 3];
@@ -262,9 +282,12 @@ impl Inventory {
             .read_until(b'\n', &mut line)
             .map_err(|e| err(format!("cannot read: {e}")))?;
         if n == 0 {
-            return Err(err("the file is empty: expected a header row naming the columns".into()));
+            return Err(err(
+                "the file is empty: expected a header row naming the columns".into(),
+            ));
         }
-        let text = std::str::from_utf8(&line).map_err(|_| err("the header row is not valid UTF-8".into()))?;
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| err("the header row is not valid UTF-8".into()))?;
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader(text.as_bytes());
@@ -276,7 +299,9 @@ impl Inventory {
         for name in rec.iter() {
             let name = name.trim().to_ascii_lowercase();
             match FIELDS.iter().position(|f| *f == name) {
-                Some(i) if field_of_column.contains(&i) => problems.push(format!("column `{name}` appears twice")),
+                Some(i) if field_of_column.contains(&i) => {
+                    problems.push(format!("column `{name}` appears twice"))
+                }
                 Some(i) => field_of_column.push(i),
                 None => problems.push(format!(
                     "unknown column `{name}` (expected: {})",
@@ -320,14 +345,18 @@ impl Inventory {
     pub fn row_at(&self, source: SourceRef) -> Result<Row, Vec<InputError>> {
         let len = (source.len as usize).min(MAX_RECORD_BYTES);
         let mut buf = Zeroizing::new(vec![0u8; len]);
-        self.file.read_exact_at(&mut buf, source.offset).map_err(|e| {
-            vec![InputError::new(
-                &self.path,
-                Some(source.line),
-                None,
-                format!("cannot re-read the row (was the inventory changed during the job?): {e}"),
-            )]
-        })?;
+        self.file
+            .read_exact_at(&mut buf, source.offset)
+            .map_err(|e| {
+                vec![InputError::new(
+                    &self.path,
+                    Some(source.line),
+                    None,
+                    format!(
+                        "cannot re-read the row (was the inventory changed during the job?): {e}"
+                    ),
+                )]
+            })?;
         self.parse_record(&buf, source)
     }
 
@@ -342,7 +371,12 @@ impl Inventory {
                 let mut rec = csv::ByteRecord::new();
                 match rdr.read_byte_record(&mut rec) {
                     Ok(true) => self.parse_csv(&rec, source),
-                    Ok(false) => Err(vec![InputError::new(&self.path, Some(source.line), None, "empty record")]),
+                    Ok(false) => Err(vec![InputError::new(
+                        &self.path,
+                        Some(source.line),
+                        None,
+                        "empty record",
+                    )]),
                     Err(e) => Err(vec![InputError::new(
                         &self.path,
                         Some(source.line),
@@ -375,7 +409,12 @@ impl Inventory {
             let field = columns.field_of_column[col];
             match std::str::from_utf8(raw) {
                 Ok(text) => values[field] = Some(Zeroizing::new(text.to_string())),
-                Err(_) => errors.push(InputError::new(&self.path, line, Some(FIELDS[field]), "not valid UTF-8")),
+                Err(_) => errors.push(InputError::new(
+                    &self.path,
+                    line,
+                    Some(FIELDS[field]),
+                    "not valid UTF-8",
+                )),
             }
         }
         if !errors.is_empty() {
@@ -402,7 +441,12 @@ impl Inventory {
         let parsed: JsonRow = serde_json::from_str(text).map_err(|e| {
             // serde_json's message names the offending field; its column is
             // enough to find it, and it never quotes the value.
-            vec![InputError::new(&self.path, line, None, format!("not a valid JSON object: {e}"))]
+            vec![InputError::new(
+                &self.path,
+                line,
+                None,
+                format!("not a valid JSON object: {e}"),
+            )]
         })?;
         let values = [
             parsed.exchange,
@@ -417,22 +461,30 @@ impl Inventory {
         self.build_row(values, source)
     }
 
-    fn build_row(&self, values: [Option<Zeroizing<String>>; 7], source: SourceRef) -> Result<Row, Vec<InputError>> {
+    fn build_row(
+        &self,
+        values: [Option<Zeroizing<String>>; 7],
+        source: SourceRef,
+    ) -> Result<Row, Vec<InputError>> {
         let line = Some(source.line);
         let mut errors = Vec::new();
         let text = |i: usize| -> Option<&str> {
-            values[i].as_ref().map(|v| v.trim()).filter(|v| !v.is_empty())
+            values[i]
+                .as_ref()
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
         };
         for (i, v) in values.iter().enumerate() {
             if let Some(v) = v
-                && v.len() > MAX_FIELD_BYTES {
-                    errors.push(InputError::new(
-                        &self.path,
-                        line,
-                        Some(FIELDS[i]),
-                        format!("longer than {MAX_FIELD_BYTES} bytes"),
-                    ));
-                }
+                && v.len() > MAX_FIELD_BYTES
+            {
+                errors.push(InputError::new(
+                    &self.path,
+                    line,
+                    Some(FIELDS[i]),
+                    format!("longer than {MAX_FIELD_BYTES} bytes"),
+                ));
+            }
         }
         let exchange = match text(EXCHANGE) {
             None => {
@@ -442,7 +494,12 @@ impl Inventory {
             Some(e) => match e.parse::<ExchangeId>() {
                 Ok(x) => Some(x),
                 Err(err) => {
-                    errors.push(InputError::new(&self.path, line, Some("exchange"), err.to_string()));
+                    errors.push(InputError::new(
+                        &self.path,
+                        line,
+                        Some("exchange"),
+                        err.to_string(),
+                    ));
                     None
                 }
             },
@@ -568,7 +625,9 @@ impl Iterator for RowIter<'_> {
                         )]));
                     }
                 }
-                let open = inv.format == Format::Csv && buf.len() <= MAX_RECORD_BYTES && has_open_quote(&buf);
+                let open = inv.format == Format::Csv
+                    && buf.len() <= MAX_RECORD_BYTES
+                    && has_open_quote(&buf);
                 if !open {
                     break;
                 }
@@ -653,15 +712,23 @@ mod tests {
 
     #[test]
     fn csv_errors_name_line_and_field() {
-        let mut text = b"exchange,api_key,api_secret\nbitmex,K1,S\nbybit,,S\nbybit,K3,\xff\xfe\nbybit,K4\n".to_vec();
+        let mut text =
+            b"exchange,api_key,api_secret\nbitmex,K1,S\nbybit,,S\nbybit,K3,\xff\xfe\nbybit,K4\n"
+                .to_vec();
         text.extend_from_slice(b"bybit,K5,S5\n");
         let (_d, path) = write("inv.csv", &text);
         let (rows, errs) = all(&path);
         assert_eq!(rows.len(), 1, "only K5 is valid");
         let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert!(shown[0].contains("inv.csv:2: field `exchange`: unknown exchange `bitmex`"), "{shown:?}");
+        assert!(
+            shown[0].contains("inv.csv:2: field `exchange`: unknown exchange `bitmex`"),
+            "{shown:?}"
+        );
         assert!(shown[1].contains(":3: field `api_key`: empty"), "{shown:?}");
-        assert!(shown[2].contains(":4: field `api_secret`: not valid UTF-8"), "{shown:?}");
+        assert!(
+            shown[2].contains(":4: field `api_secret`: not valid UTF-8"),
+            "{shown:?}"
+        );
         assert!(shown[3].contains(":5: expected 3 fields"), "{shown:?}");
     }
 
@@ -682,7 +749,11 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].line, Some(3));
-        assert!(errs[0].message.contains("unknown field `colour`"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("unknown field `colour`"),
+            "{}",
+            errs[0]
+        );
         assert_eq!(errs[1].line, Some(4));
         let unresolved = rows[0].material(&path).unwrap_err();
         assert_eq!(unresolved[0].field.as_deref(), Some("api_secret"));
@@ -701,7 +772,10 @@ mod tests {
         unsafe { std::env::set_var("KEYREVOKE_TEST_SECRET_REF", "env-secret") };
         let spec = SecretSpec::parse("env:KEYREVOKE_TEST_SECRET_REF", dir.path());
         assert_eq!(spec.resolve().unwrap().expose(), "env-secret");
-        assert_eq!(format!("{:?}", SecretSpec::parse("plain", dir.path())), "Value([redacted])");
+        assert_eq!(
+            format!("{:?}", SecretSpec::parse("plain", dir.path())),
+            "Value([redacted])"
+        );
     }
 
     #[test]

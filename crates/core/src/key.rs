@@ -25,8 +25,14 @@ impl fmt::Debug for KeyMaterial {
         f.debug_struct("KeyMaterial")
             .field("exchange", &self.exchange)
             .field("api_key", &mask_key(&self.api_key))
-            .field("api_secret", &self.api_secret.as_ref().map(|_| "[redacted]"))
-            .field("passphrase", &self.passphrase.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_secret",
+                &self.api_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "[redacted]"),
+            )
             .field("account", &self.account)
             .field("label", &self.label)
             .finish()
@@ -153,6 +159,9 @@ mod tests {
         assert_eq!(j.rate_account(Some(Route::DeleteByMaster)), "cred:m1");
         assert_eq!(j.rate_account(Some(Route::DeleteSelf)), "acct:sub7");
         let lone = job(None, false);
-        assert!(lone.rate_account(Some(Route::DeleteSelf)).starts_with("key:"));
+        assert!(
+            lone.rate_account(Some(Route::DeleteSelf))
+                .starts_with("key:")
+        );
     }
 }

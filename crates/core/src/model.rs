@@ -99,7 +99,10 @@ string_enum!(
 impl Outcome {
     /// Outcomes that leave nothing for a human to do.
     pub fn is_neutralized(self) -> bool {
-        matches!(self, Outcome::Revoked | Outcome::Disabled | Outcome::AlreadyDead)
+        matches!(
+            self,
+            Outcome::Revoked | Outcome::Disabled | Outcome::AlreadyDead
+        )
     }
 }
 

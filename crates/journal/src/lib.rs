@@ -1,1 +1,29 @@
 //! Durable job state for keyrevoke: SQLite (WAL) and PostgreSQL.
+//!
+//! Both engines implement [`keyrevoke_core::store::JobStore`]:
+//!
+//! - [`SqliteJournal`]: one file per job, one worker process. The default.
+//! - [`PgJournal`]: many workers on many machines share one job through
+//!   `FOR UPDATE SKIP LOCKED` leases; a dead worker's leases expire and are
+//!   taken over.
+//!
+//! [`open_journal`] picks one from a command-line spec. Neither engine ever
+//! receives a secret: keys are known by fingerprint and masked form only.
+//! `record` is group-committed on both (see [`group_commit`]).
+
+mod bench;
+mod codec;
+pub mod group_commit;
+mod postgres;
+mod schema;
+mod spec;
+mod sqlite;
+#[cfg(test)]
+mod test_support;
+
+pub use bench::{bench_transitions, try_bench_transitions};
+pub use codec::DEFAULT_LEASE;
+pub use postgres::PgJournal;
+pub use schema::SCHEMA_VERSION;
+pub use spec::{JournalSpec, open_journal};
+pub use sqlite::SqliteJournal;

@@ -73,12 +73,20 @@ impl Faults {
     }
 
     pub fn any(&self) -> bool {
-        self.unavailable_before + self.gateway_timeout_after + self.reset_after + self.stall + self.rate_limited > 0.0
+        self.unavailable_before
+            + self.gateway_timeout_after
+            + self.reset_after
+            + self.stall
+            + self.rate_limited
+            > 0.0
     }
 }
 
 pub fn unavailable() -> Response {
-    plain(StatusCode::SERVICE_UNAVAILABLE, "503 Service Temporarily Unavailable")
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503 Service Temporarily Unavailable",
+    )
 }
 
 pub fn gateway_timeout() -> Response {

@@ -62,7 +62,9 @@ impl SimKey {
     }
 
     pub fn has_any(&self, permissions: &[&str]) -> bool {
-        self.permissions.iter().any(|p| permissions.contains(&p.as_str()))
+        self.permissions
+            .iter()
+            .any(|p| permissions.contains(&p.as_str()))
     }
 }
 
@@ -88,7 +90,14 @@ impl KeyStore {
 
     /// Keys matching `pred`, in a stable order (by api key).
     pub fn filter(&self, pred: impl Fn(&SimKey) -> bool) -> Vec<SimKey> {
-        let mut v: Vec<SimKey> = self.keys.lock().unwrap().values().filter(|k| pred(k)).cloned().collect();
+        let mut v: Vec<SimKey> = self
+            .keys
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|k| pred(k))
+            .cloned()
+            .collect();
         v.sort_by(|a, b| a.api_key.cmp(&b.api_key));
         v
     }
@@ -102,6 +111,11 @@ impl KeyStore {
     }
 
     pub fn count_alive(&self) -> usize {
-        self.keys.lock().unwrap().values().filter(|k| k.is_alive()).count()
+        self.keys
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|k| k.is_alive())
+            .count()
     }
 }

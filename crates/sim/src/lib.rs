@@ -127,7 +127,11 @@ impl SimHandle {
 
     /// The base URLs as a JSON object, e.g. `{"bybit":"http://127.0.0.1:40123"}`.
     pub fn urls_json(&self) -> String {
-        let map: BTreeMap<&str, &str> = self.urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let map: BTreeMap<&str, &str> = self
+            .urls
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         serde_json::to_string(&map).expect("a map of strings serializes")
     }
 
@@ -145,7 +149,9 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
     let mut tasks = Vec::new();
     for (i, id) in config.exchanges.iter().enumerate() {
         let Some(dialect_router) = dialects::router_for(*id) else {
-            return Err(std::io::Error::other(format!("the simulator has no dialect for {id}")));
+            return Err(std::io::Error::other(format!(
+                "the simulator has no dialect for {id}"
+            )));
         };
         let sim = Arc::new(ExchangeSim::new(*id, &config));
         let app = Router::new()
@@ -168,14 +174,21 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
             let _ = axum::serve(listener, app).await;
         }));
     }
-    Ok(SimHandle { urls, exchanges, tasks })
+    Ok(SimHandle {
+        urls,
+        exchanges,
+        tasks,
+    })
 }
 
 async fn admin_stats(State(sim): State<Arc<ExchangeSim>>) -> Response {
     Json(sim.stats.snapshot()).into_response()
 }
 
-async fn admin_add_keys(State(sim): State<Arc<ExchangeSim>>, Json(keys): Json<Vec<SimKey>>) -> Response {
+async fn admin_add_keys(
+    State(sim): State<Arc<ExchangeSim>>,
+    Json(keys): Json<Vec<SimKey>>,
+) -> Response {
     let n = keys.len();
     for k in keys {
         sim.keys.insert(k);

@@ -147,9 +147,18 @@ mod tests {
             assert_eq!(v.remaining, 4 - i as u32);
             assert_eq!(v.reset_at_ms, 11_000);
         }
-        assert!(!w.hit("uid1", 10_999, 1).allowed, "the sixth call in one second is refused");
-        assert!(w.hit("uid2", 10_999, 1).allowed, "another UID has its own window");
-        assert!(w.hit("uid1", 11_000, 1).allowed, "a new window starts at the boundary");
+        assert!(
+            !w.hit("uid1", 10_999, 1).allowed,
+            "the sixth call in one second is refused"
+        );
+        assert!(
+            w.hit("uid2", 10_999, 1).allowed,
+            "another UID has its own window"
+        );
+        assert!(
+            w.hit("uid1", 11_000, 1).allowed,
+            "a new window starts at the boundary"
+        );
     }
 
     #[test]

@@ -55,9 +55,9 @@ impl Stats {
 
     pub fn saw_request(&self, now_ms: i64) {
         Stats::bump(&self.requests);
-        let _ = self
-            .first_request_ms
-            .compare_exchange(0, now_ms, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            self.first_request_ms
+                .compare_exchange(0, now_ms, Ordering::Relaxed, Ordering::Relaxed);
         self.last_request_ms.fetch_max(now_ms, Ordering::Relaxed);
     }
 }

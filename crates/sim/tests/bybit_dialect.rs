@@ -34,10 +34,26 @@ async fn sim(faults: Faults) -> SimHandle {
     .await
     .unwrap();
     let s = h.exchange(ExchangeId::Bybit);
-    s.keys.insert(key("MASTERKEY00000001", "1000", None, &["AccountTransfer", "SubMemberTransfer"]));
-    s.keys.insert(key("TRADEONLY00000001", "1001", None, &["SpotTrade"]));
-    s.keys.insert(key("SUBKEY00000000001", "2000", Some("1000"), &["SpotTrade"]));
-    s.keys.insert(key("SUBKEY00000000002", "2000", Some("1000"), &["AccountTransfer"]));
+    s.keys.insert(key(
+        "MASTERKEY00000001",
+        "1000",
+        None,
+        &["AccountTransfer", "SubMemberTransfer"],
+    ));
+    s.keys
+        .insert(key("TRADEONLY00000001", "1001", None, &["SpotTrade"]));
+    s.keys.insert(key(
+        "SUBKEY00000000001",
+        "2000",
+        Some("1000"),
+        &["SpotTrade"],
+    ));
+    s.keys.insert(key(
+        "SUBKEY00000000002",
+        "2000",
+        Some("1000"),
+        &["AccountTransfer"],
+    ));
     h
 }
 
@@ -56,20 +72,41 @@ fn sign(secret: &str, prehash: &str) -> String {
 
 /// A request built straight from the v5 guide: prehash = timestamp +
 /// api_key + recv_window + (query string | body).
-async fn call(h: &SimHandle, api_key: &str, method: &str, path: &str, payload: &str, ts: i64) -> (u16, Value) {
+async fn call(
+    h: &SimHandle,
+    api_key: &str,
+    method: &str,
+    path: &str,
+    payload: &str,
+    ts: i64,
+) -> (u16, Value) {
     let secret = format!("{api_key}-secret");
     let signature = sign(&secret, &format!("{ts}{api_key}5000{payload}"));
     signed(h, api_key, method, path, payload, ts, &signature).await
 }
 
-async fn signed(h: &SimHandle, api_key: &str, method: &str, path: &str, payload: &str, ts: i64, signature: &str) -> (u16, Value) {
+async fn signed(
+    h: &SimHandle,
+    api_key: &str,
+    method: &str,
+    path: &str,
+    payload: &str,
+    ts: i64,
+    signature: &str,
+) -> (u16, Value) {
     let base = &h.urls[&ExchangeId::Bybit];
     let client = reqwest::Client::new();
     let req = if method == "GET" {
-        let url = if payload.is_empty() { format!("{base}{path}") } else { format!("{base}{path}?{payload}") };
+        let url = if payload.is_empty() {
+            format!("{base}{path}")
+        } else {
+            format!("{base}{path}?{payload}")
+        };
         client.get(url)
     } else {
-        client.post(format!("{base}{path}")).body(payload.to_string())
+        client
+            .post(format!("{base}{path}"))
+            .body(payload.to_string())
     };
     let resp = req
         .header("X-BAPI-API-KEY", api_key)
@@ -82,29 +119,76 @@ async fn signed(h: &SimHandle, api_key: &str, method: &str, path: &str, payload:
         .unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[tokio::test]
 async fn a_correctly_signed_query_is_answered_with_the_keys_permissions() {
     let h = sim(Faults::default()).await;
-    let (status, body) = call(&h, "MASTERKEY00000001", "GET", "/v5/user/query-api", "", now_ms()).await;
+    let (status, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "GET",
+        "/v5/user/query-api",
+        "",
+        now_ms(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["retCode"], 0, "{body}");
     assert_eq!(body["result"]["isMaster"], true);
-    assert_eq!(body["result"]["permissions"]["Wallet"], serde_json::json!(["AccountTransfer", "SubMemberTransfer"]));
+    assert_eq!(
+        body["result"]["permissions"]["Wallet"],
+        serde_json::json!(["AccountTransfer", "SubMemberTransfer"])
+    );
 }
 
 #[tokio::test]
 async fn a_bad_signature_or_a_stale_timestamp_is_refused_with_the_documented_code() {
     let h = sim(Faults::default()).await;
-    let (_, body) = signed(&h, "MASTERKEY00000001", "GET", "/v5/user/query-api", "", now_ms(), &"0".repeat(64)).await;
+    let (_, body) = signed(
+        &h,
+        "MASTERKEY00000001",
+        "GET",
+        "/v5/user/query-api",
+        "",
+        now_ms(),
+        &"0".repeat(64),
+    )
+    .await;
     assert_eq!(body["retCode"], 10004, "{body}");
-    let (_, body) = call(&h, "MASTERKEY00000001", "GET", "/v5/user/query-api", "", now_ms() - 6_000).await;
+    let (_, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "GET",
+        "/v5/user/query-api",
+        "",
+        now_ms() - 6_000,
+    )
+    .await;
     assert_eq!(body["retCode"], 10002, "older than the recv window: {body}");
-    let (_, body) = call(&h, "MASTERKEY00000001", "GET", "/v5/user/query-api", "", now_ms() + 1_500).await;
+    let (_, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "GET",
+        "/v5/user/query-api",
+        "",
+        now_ms() + 1_500,
+    )
+    .await;
     assert_eq!(body["retCode"], 10002, "more than 1 s ahead: {body}");
-    let (_, body) = call(&h, "NOSUCHKEY00000000", "GET", "/v5/user/query-api", "", now_ms()).await;
+    let (_, body) = call(
+        &h,
+        "NOSUCHKEY00000000",
+        "GET",
+        "/v5/user/query-api",
+        "",
+        now_ms(),
+    )
+    .await;
     assert_eq!(body["retCode"], 10003, "{body}");
     let stats = h.exchange(ExchangeId::Bybit).stats.snapshot();
     assert_eq!(stats.bad_signature, 1);
@@ -115,37 +199,109 @@ async fn a_bad_signature_or_a_stale_timestamp_is_refused_with_the_documented_cod
 async fn missing_auth_headers_get_http_401_and_unknown_paths_404() {
     let h = sim(Faults::default()).await;
     let base = &h.urls[&ExchangeId::Bybit];
-    let r = reqwest::get(format!("{base}/v5/user/query-api")).await.unwrap();
+    let r = reqwest::get(format!("{base}/v5/user/query-api"))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let r = reqwest::get(format!("{base}/v5/user/delete-everything")).await.unwrap();
+    let r = reqwest::get(format!("{base}/v5/user/delete-everything"))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(h.exchange(ExchangeId::Bybit).stats.snapshot().unknown_endpoint, 1);
+    assert_eq!(
+        h.exchange(ExchangeId::Bybit)
+            .stats
+            .snapshot()
+            .unknown_endpoint,
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_key_with_a_transfer_permission_deletes_itself_once() {
     let h = sim(Faults::default()).await;
-    let (_, body) = call(&h, "MASTERKEY00000001", "POST", "/v5/user/delete-api", "{}", now_ms()).await;
+    let (_, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "POST",
+        "/v5/user/delete-api",
+        "{}",
+        now_ms(),
+    )
+    .await;
     assert_eq!(body["retCode"], 0, "{body}");
-    let (_, body) = call(&h, "MASTERKEY00000001", "POST", "/v5/user/delete-api", "{}", now_ms()).await;
+    let (_, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "POST",
+        "/v5/user/delete-api",
+        "{}",
+        now_ms(),
+    )
+    .await;
     assert_eq!(body["retCode"], 10003, "a deleted key is invalid: {body}");
-    let (_, body) = call(&h, "TRADEONLY00000001", "POST", "/v5/user/delete-api", "{}", now_ms()).await;
-    assert_eq!(body["retCode"], 10005, "trade-only keys cannot delete themselves: {body}");
+    let (_, body) = call(
+        &h,
+        "TRADEONLY00000001",
+        "POST",
+        "/v5/user/delete-api",
+        "{}",
+        now_ms(),
+    )
+    .await;
+    assert_eq!(
+        body["retCode"], 10005,
+        "trade-only keys cannot delete themselves: {body}"
+    );
 }
 
 #[tokio::test]
 async fn a_master_deletes_its_sub_key_and_a_sub_key_may_not_name_one() {
     let h = sim(Faults::default()).await;
-    let (_, body) = call(&h, "SUBKEY00000000002", "POST", "/v5/user/delete-sub-api", r#"{"apikey":"SUBKEY00000000001"}"#, now_ms()).await;
-    assert_eq!(body["retCode"], 10001, "a sub key cannot pass apikey: {body}");
-    let (_, body) = call(&h, "MASTERKEY00000001", "POST", "/v5/user/delete-sub-api", r#"{"apikey":"SUBKEY00000000001"}"#, now_ms()).await;
+    let (_, body) = call(
+        &h,
+        "SUBKEY00000000002",
+        "POST",
+        "/v5/user/delete-sub-api",
+        r#"{"apikey":"SUBKEY00000000001"}"#,
+        now_ms(),
+    )
+    .await;
+    assert_eq!(
+        body["retCode"], 10001,
+        "a sub key cannot pass apikey: {body}"
+    );
+    let (_, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "POST",
+        "/v5/user/delete-sub-api",
+        r#"{"apikey":"SUBKEY00000000001"}"#,
+        now_ms(),
+    )
+    .await;
     assert_eq!(body["retCode"], 0, "{body}");
     let s = h.exchange(ExchangeId::Bybit);
-    assert_eq!(s.keys.get("SUBKEY00000000001").unwrap().state, KeyState::Deleted);
+    assert_eq!(
+        s.keys.get("SUBKEY00000000001").unwrap().state,
+        KeyState::Deleted
+    );
     // Listing the sub account's keys shows only the live one.
     let query = "subMemberId=2000&limit=20";
-    let (_, body) = call(&h, "MASTERKEY00000001", "GET", "/v5/user/sub-apikeys", query, now_ms()).await;
-    let keys: Vec<&str> = body["result"]["result"].as_array().unwrap().iter().map(|k| k["apiKey"].as_str().unwrap()).collect();
+    let (_, body) = call(
+        &h,
+        "MASTERKEY00000001",
+        "GET",
+        "/v5/user/sub-apikeys",
+        query,
+        now_ms(),
+    )
+    .await;
+    let keys: Vec<&str> = body["result"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["apiKey"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, vec!["SUBKEY00000000002"]);
 }
 
@@ -154,12 +310,23 @@ async fn the_per_uid_limit_answers_10006_with_its_headers() {
     let h = sim(Faults::default()).await;
     let mut limited = 0;
     for _ in 0..11 {
-        let (_, body) = call(&h, "MASTERKEY00000001", "POST", "/v5/user/update-sub-api", r#"{"apikey":"SUBKEY00000000002","readOnly":0}"#, now_ms()).await;
+        let (_, body) = call(
+            &h,
+            "MASTERKEY00000001",
+            "POST",
+            "/v5/user/update-sub-api",
+            r#"{"apikey":"SUBKEY00000000002","readOnly":0}"#,
+            now_ms(),
+        )
+        .await;
         if body["retCode"] == 10006 {
             limited += 1;
         }
     }
-    assert!(limited >= 1, "11 writes within at most two 1-second windows exceed 5/s");
+    assert!(
+        limited >= 1,
+        "11 writes within at most two 1-second windows exceed 5/s"
+    );
 }
 
 #[tokio::test]
@@ -169,12 +336,19 @@ async fn exceeding_the_ip_limit_bans_with_http_403() {
     let client = reqwest::Client::new();
     let mut forbidden = 0;
     for _ in 0..610 {
-        let r = client.get(format!("{base}/v5/market/time")).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/v5/market/time"))
+            .send()
+            .await
+            .unwrap();
         if r.status().as_u16() == 403 {
             forbidden += 1;
         }
     }
-    assert!(forbidden >= 10, "after 600 requests in 5 s the IP is banned ({forbidden})");
+    assert!(
+        forbidden >= 10,
+        "after 600 requests in 5 s the IP is banned ({forbidden})"
+    );
 }
 
 #[tokio::test]
@@ -184,9 +358,24 @@ async fn a_504_after_acting_leaves_the_key_deleted() {
         ..Faults::default()
     })
     .await;
-    let (status, _) = call(&h, "MASTERKEY00000001", "POST", "/v5/user/delete-api", "{}", now_ms()).await;
+    let (status, _) = call(
+        &h,
+        "MASTERKEY00000001",
+        "POST",
+        "/v5/user/delete-api",
+        "{}",
+        now_ms(),
+    )
+    .await;
     assert_eq!(status, 504);
-    assert_eq!(h.exchange(ExchangeId::Bybit).keys.get("MASTERKEY00000001").unwrap().state, KeyState::Deleted);
+    assert_eq!(
+        h.exchange(ExchangeId::Bybit)
+            .keys
+            .get("MASTERKEY00000001")
+            .unwrap()
+            .state,
+        KeyState::Deleted
+    );
 }
 
 #[tokio::test]
@@ -196,9 +385,23 @@ async fn a_503_before_acting_changes_nothing() {
         ..Faults::default()
     })
     .await;
-    let (status, _) = call(&h, "MASTERKEY00000001", "POST", "/v5/user/delete-api", "{}", now_ms()).await;
+    let (status, _) = call(
+        &h,
+        "MASTERKEY00000001",
+        "POST",
+        "/v5/user/delete-api",
+        "{}",
+        now_ms(),
+    )
+    .await;
     assert_eq!(status, 503);
-    assert!(h.exchange(ExchangeId::Bybit).keys.get("MASTERKEY00000001").unwrap().is_alive());
+    assert!(
+        h.exchange(ExchangeId::Bybit)
+            .keys
+            .get("MASTERKEY00000001")
+            .unwrap()
+            .is_alive()
+    );
 }
 
 #[tokio::test]
@@ -211,7 +414,10 @@ async fn a_reset_after_acting_breaks_the_connection_but_the_delete_happened() {
     let base = &h.urls[&ExchangeId::Bybit];
     let ts = now_ms();
     let api_key = "MASTERKEY00000001";
-    let signature = sign(&format!("{api_key}-secret"), &format!("{ts}{api_key}5000{{}}"));
+    let signature = sign(
+        &format!("{api_key}-secret"),
+        &format!("{ts}{api_key}5000{{}}"),
+    );
     let result = reqwest::Client::new()
         .post(format!("{base}/v5/user/delete-api"))
         .header("X-BAPI-API-KEY", api_key)
@@ -226,5 +432,12 @@ async fn a_reset_after_acting_breaks_the_connection_but_the_delete_happened() {
         Ok(r) => r.text().await.is_err(),
     };
     assert!(broken, "the client sees a broken reply");
-    assert_eq!(h.exchange(ExchangeId::Bybit).keys.get(api_key).unwrap().state, KeyState::Deleted);
+    assert_eq!(
+        h.exchange(ExchangeId::Bybit)
+            .keys
+            .get(api_key)
+            .unwrap()
+            .state,
+        KeyState::Deleted
+    );
 }

@@ -64,7 +64,10 @@ impl Endpoint {
     }
 
     fn is_write(self) -> bool {
-        !matches!(self, Endpoint::ServerTime | Endpoint::QueryKey | Endpoint::ListSubKeys)
+        !matches!(
+            self,
+            Endpoint::ServerTime | Endpoint::QueryKey | Endpoint::ListSubKeys
+        )
     }
 }
 
@@ -109,7 +112,13 @@ fn ok(result: Value) -> Reply {
     }
 }
 
-async fn handle(State(b): State<Arc<Bybit>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(b): State<Arc<Bybit>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let sim = &b.sim;
     sim.stats.saw_request(keyrevoke_core::http::unix_ms());
     let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
@@ -134,10 +143,13 @@ async fn handle(State(b): State<Arc<Bybit>>, method: Method, uri: Uri, headers: 
         Before::RateLimited => {
             Stats::bump(&sim.stats.injected_faults);
             let reset = sim.now_ms() + 1000;
-            return envelope(sim.now_ms(), Reply {
-                limit: Some((UID_WRITE_PER_SEC, 0, reset)),
-                ..refuse(10006, "Too many visits!")
-            });
+            return envelope(
+                sim.now_ms(),
+                Reply {
+                    limit: Some((UID_WRITE_PER_SEC, 0, reset)),
+                    ..refuse(10006, "Too many visits!")
+                },
+            );
         }
         Before::Stall(d) => {
             Stats::bump(&sim.stats.injected_faults);
@@ -146,7 +158,9 @@ async fn handle(State(b): State<Arc<Bybit>>, method: Method, uri: Uri, headers: 
     }
     let now = sim.now_ms();
     let reply = if endpoint == Endpoint::ServerTime {
-        ok(json!({ "timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string() }))
+        ok(
+            json!({ "timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string() }),
+        )
     } else {
         match authenticate(&b, &headers, &method, &uri, &body, now) {
             Auth::Http(response) => return response,
@@ -196,7 +210,9 @@ fn envelope(now: i64, reply: Reply) -> Response {
             .header("X-Bapi-Limit-Status", remaining.to_string())
             .header("X-Bapi-Limit-Reset-Timestamp", reset.to_string());
     }
-    builder.body(Body::from(body.to_string())).expect("valid response")
+    builder
+        .body(Body::from(body.to_string()))
+        .expect("valid response")
 }
 
 fn hmac_hex(secret: &str, message: &str) -> String {
@@ -225,8 +241,14 @@ fn authenticate(
     now: i64,
 ) -> Auth {
     let sim = &b.sim;
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (Some(api_key), Some(timestamp), Some(sign)) = (h("X-BAPI-API-KEY"), h("X-BAPI-TIMESTAMP"), h("X-BAPI-SIGN"))
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (Some(api_key), Some(timestamp), Some(sign)) =
+        (h("X-BAPI-API-KEY"), h("X-BAPI-TIMESTAMP"), h("X-BAPI-SIGN"))
     else {
         Stats::bump(&sim.stats.missing_auth);
         return Auth::Http(faults::plain(StatusCode::UNAUTHORIZED, "401 Unauthorized"));
@@ -248,13 +270,18 @@ fn authenticate(
     };
     let Ok(ts) = timestamp.parse::<i64>() else {
         Stats::bump(&sim.stats.stale_timestamp);
-        return Auth::Refused(refuse(10002, "invalid request, please check your timestamp"));
+        return Auth::Refused(refuse(
+            10002,
+            "invalid request, please check your timestamp",
+        ));
     };
     if !(now - recv_window <= ts && ts < now + 1000) {
         Stats::bump(&sim.stats.stale_timestamp);
         return Auth::Refused(refuse(
             10002,
-            &format!("invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts}],server_timestamp[{now}],recv_window[{recv_window}]"),
+            &format!(
+                "invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts}],server_timestamp[{now}],recv_window[{recv_window}]"
+            ),
         ));
     }
     let payload = if *method == Method::GET {
@@ -264,20 +291,35 @@ fn authenticate(
     };
     // The prehash uses the receive window exactly as the header carried it.
     let recv_in_prehash = recv_window_text.unwrap_or_default();
-    let expected = hmac_hex(&caller.secret, &format!("{ts}{api_key}{recv_in_prehash}{payload}"));
+    let expected = hmac_hex(
+        &caller.secret,
+        &format!("{ts}{api_key}{recv_in_prehash}{payload}"),
+    );
     if sign != expected {
         Stats::bump(&sim.stats.bad_signature);
         return Auth::Refused(refuse(10004, "error sign! origin_string[...]"));
     }
     if !caller.allows_loopback() {
-        return Auth::Refused(refuse(10010, "Unmatched IP, please check your API key's bound IP addresses."));
+        return Auth::Refused(refuse(
+            10010,
+            "Unmatched IP, please check your API key's bound IP addresses.",
+        ));
     }
     Auth::Caller(caller)
 }
 
 impl Bybit {
-    fn uid_limit(&self, endpoint: Endpoint, caller: &SimKey, now: i64) -> Result<(u32, u32, i64), Reply> {
-        let window = if endpoint.is_write() { &self.uid_write } else { &self.uid_read };
+    fn uid_limit(
+        &self,
+        endpoint: Endpoint,
+        caller: &SimKey,
+        now: i64,
+    ) -> Result<(u32, u32, i64), Reply> {
+        let window = if endpoint.is_write() {
+            &self.uid_write
+        } else {
+            &self.uid_read
+        };
         let verdict = window.hit(&caller.uid, now, 1);
         let limit = (window.capacity, verdict.remaining, verdict.reset_at_ms);
         if self.sim.limits && !verdict.allowed {
@@ -301,7 +343,12 @@ impl Bybit {
             json!({})
         };
         let may_manage = |k: &SimKey| {
-            !k.read_only && k.has_any(if k.is_master() { MASTER_MANAGE } else { SUB_MANAGE })
+            !k.read_only
+                && k.has_any(if k.is_master() {
+                    MASTER_MANAGE
+                } else {
+                    SUB_MANAGE
+                })
         };
         match endpoint {
             Endpoint::ServerTime => ok(json!({})),
@@ -312,10 +359,14 @@ impl Bybit {
             Endpoint::ListSubKeys => self.list_sub_keys(caller, query),
             Endpoint::DeleteMasterKey | Endpoint::UpdateMasterKey => {
                 if !caller.is_master() || !may_manage(caller) {
-                    return refuse(10005, "Permission denied, please check your API key permissions.");
+                    return refuse(
+                        10005,
+                        "Permission denied, please check your API key permissions.",
+                    );
                 }
                 if endpoint == Endpoint::DeleteMasterKey {
-                    sim.keys.update(&caller.api_key, |k| k.state = KeyState::Deleted);
+                    sim.keys
+                        .update(&caller.api_key, |k| k.state = KeyState::Deleted);
                     Stats::bump(&sim.stats.deletes);
                     return ok(json!({}));
                 }
@@ -323,33 +374,60 @@ impl Bybit {
                     return refuse(141019, "IP whitelist change must be done in the web UI");
                 }
                 let read_only = params["readOnly"].as_i64() == Some(1);
-                sim.keys.update(&caller.api_key, |k| k.read_only = read_only);
+                sim.keys
+                    .update(&caller.api_key, |k| k.read_only = read_only);
                 Stats::bump(&sim.stats.disables);
-                ok(key_info(&sim.keys.get(&caller.api_key).expect("caller exists")))
+                ok(key_info(
+                    &sim.keys.get(&caller.api_key).expect("caller exists"),
+                ))
             }
             Endpoint::DeleteSubKey | Endpoint::UpdateSubKey => {
                 let target = match params.get("apikey") {
                     // A sub key acting on itself: `apikey` must not be passed.
                     None if !caller.is_master() => caller.clone(),
-                    None => return refuse(10001, "apikey is required when a master key calls this endpoint"),
+                    None => {
+                        return refuse(
+                            10001,
+                            "apikey is required when a master key calls this endpoint",
+                        );
+                    }
                     Some(_) if !caller.is_master() => {
-                        return refuse(10001, "apikey cannot be passed when a sub key calls this endpoint");
+                        return refuse(
+                            10001,
+                            "apikey cannot be passed when a sub key calls this endpoint",
+                        );
                     }
                     Some(v) => match v.as_str().and_then(|k| sim.keys.get(k)) {
-                        Some(t) if t.is_alive() && t.parent_uid.as_deref() == Some(caller.uid.as_str()) => t,
-                        _ => return refuse(10001, "params error: apikey not found under this account"),
+                        Some(t)
+                            if t.is_alive()
+                                && t.parent_uid.as_deref() == Some(caller.uid.as_str()) =>
+                        {
+                            t
+                        }
+                        _ => {
+                            return refuse(
+                                10001,
+                                "params error: apikey not found under this account",
+                            );
+                        }
                     },
                 };
                 if !may_manage(caller) {
-                    return refuse(10005, "Permission denied, please check your API key permissions.");
+                    return refuse(
+                        10005,
+                        "Permission denied, please check your API key permissions.",
+                    );
                 }
                 if endpoint == Endpoint::DeleteSubKey {
-                    sim.keys.update(&target.api_key, |k| k.state = KeyState::Deleted);
+                    sim.keys
+                        .update(&target.api_key, |k| k.state = KeyState::Deleted);
                     Stats::bump(&sim.stats.deletes);
                     return ok(json!({}));
                 }
                 let read_only = params["readOnly"].as_i64().map(|v| v == 1);
-                let ips = params["ips"].as_str().map(|s| s.split(',').map(|ip| ip.trim().to_string()).collect());
+                let ips = params["ips"]
+                    .as_str()
+                    .map(|s| s.split(',').map(|ip| ip.trim().to_string()).collect());
                 sim.keys.update(&target.api_key, |k| {
                     if let Some(r) = read_only {
                         k.read_only = r;
@@ -359,14 +437,19 @@ impl Bybit {
                     }
                 });
                 Stats::bump(&sim.stats.disables);
-                ok(key_info(&sim.keys.get(&target.api_key).expect("target exists")))
+                ok(key_info(
+                    &sim.keys.get(&target.api_key).expect("target exists"),
+                ))
             }
         }
     }
 
     fn list_sub_keys(&self, caller: &SimKey, query: &str) -> Reply {
         if !caller.is_master() {
-            return refuse(10005, "Permission denied: only a master account can list sub account keys.");
+            return refuse(
+                10005,
+                "Permission denied: only a master account can list sub account keys.",
+            );
         }
         let param = |name: &str| {
             query
@@ -378,8 +461,13 @@ impl Bybit {
         let Some(sub_uid) = param("subMemberId") else {
             return refuse(10001, "subMemberId is required");
         };
-        let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 20);
-        let start = param("cursor").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+        let limit = param("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(20)
+            .clamp(1, 20);
+        let start = param("cursor")
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(0);
         let keys = self.sim.keys.filter(|k| {
             k.is_alive() && k.uid == sub_uid && k.parent_uid.as_deref() == Some(caller.uid.as_str())
         });
@@ -440,7 +528,18 @@ fn grouped_permissions(names: &[String]) -> Value {
         _ => "Other",
     };
     let mut groups = serde_json::Map::new();
-    for g in ["ContractTrade", "Spot", "Wallet", "Options", "Derivatives", "Exchange", "Earn", "NFT", "BlockTrade", "CopyTrading"] {
+    for g in [
+        "ContractTrade",
+        "Spot",
+        "Wallet",
+        "Options",
+        "Derivatives",
+        "Exchange",
+        "Earn",
+        "NFT",
+        "BlockTrade",
+        "CopyTrading",
+    ] {
         groups.insert(g.to_string(), json!([]));
     }
     for p in names {

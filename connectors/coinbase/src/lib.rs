@@ -1,0 +1,572 @@
+//! Coinbase connector: Advanced Trade / CDP API keys.
+//!
+//! Channels (see `endpoints.rs` for the sources): none that neutralize. No
+//! Coinbase API deletes or disables a CDP key; keys are managed in the CDP
+//! portal. So every key is escalated, and a key whose secret is known is
+//! first probed with `GET /api/v3/brokerage/key_permissions`, signed by the
+//! key itself (a CDP JWT, `sign.rs`): alive keys, and those that can
+//! transfer funds, go to the top of the escalation; dead ones end as
+//! `already_dead`.
+//!
+//! A 401 is only believed the second time: see [`CoinbaseConnector::probe`].
+
+pub mod endpoints;
+pub mod errors;
+pub mod limits;
+pub mod sign;
+
+use async_trait::async_trait;
+use keyrevoke_core::config::ExchangeSettings;
+use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::http::{
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, unix_ms,
+};
+use keyrevoke_core::{
+    Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, Fingerprint, KeyJob,
+    Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+};
+use reqwest::Method;
+use serde_json::Value;
+use sign::{KeyFormatError, Signer};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use url::Url;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.coinbase.com";
+
+/// How long a server-time sync is trusted to explain away a 401: a token
+/// lives 120 s, so a clock that was right minutes ago still is.
+const CLOCK_FRESH_MS: i64 = 10 * 60 * 1000;
+
+/// Two 401s for one key count as "in a row" when the second comes within
+/// this long of the first (the executor re-probes within seconds).
+const CONFIRM_WITHIN_MS: i64 = 10 * 60 * 1000;
+
+/// Unconfirmed 401s kept before stale ones are dropped (keys whose second
+/// probe never came).
+const MAX_PENDING_401: usize = 100_000;
+
+pub struct CoinbaseConnector {
+    client: reqwest::Client,
+    base: Url,
+    /// `host[:port]` that every token's `uri` claim names.
+    jwt_host: String,
+    clock: ExchangeClock,
+    /// Local Unix ms of the last successful server-time sync; 0: never.
+    clock_synced_at_ms: AtomicI64,
+    /// Keys whose last probe met a single 401, and when (local Unix ms).
+    unconfirmed_401: Mutex<HashMap<Fingerprint, i64>>,
+}
+
+/// A successful reply: its JSON body and what to record.
+struct Answer {
+    body: Value,
+    reply: Reply,
+}
+
+impl CoinbaseConnector {
+    pub fn new(client: reqwest::Client, base: Url, _settings: &ExchangeSettings) -> Self {
+        let jwt_host = endpoints::jwt_host(&base);
+        CoinbaseConnector {
+            client,
+            base,
+            jwt_host,
+            clock: ExchangeClock::default(),
+            clock_synced_at_ms: AtomicI64::new(0),
+            unconfirmed_401: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `key_permissions`, signed afresh by the key itself.
+    async fn key_permissions(&self, job: &KeyJob, secret: &Secret) -> Result<Answer, Failure> {
+        let signer = Signer {
+            key_name: &job.key.api_key,
+            secret,
+            host: &self.jwt_host,
+        };
+        let request = signer
+            .sign(Method::GET, endpoints::KEY_PERMISSIONS, self.clock.now_ms())
+            .map_err(|e| Failure::local(ConnectorError::Unsupported(e.to_string())))?;
+        let raw = send(&self.client, &self.base, request).await?;
+        self.read_reply(raw, false)
+    }
+
+    /// Classify a reply by its HTTP status (the errors table), then by an
+    /// error body, whatever its status.
+    fn read_reply(&self, raw: RawResponse, mutating: bool) -> Result<Answer, Failure> {
+        let usage = usage_from(&raw);
+        let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
+        let error_name = parsed
+            .as_ref()
+            .and_then(|v| v["error"].as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let message = parsed
+            .as_ref()
+            .and_then(|v| {
+                v["message"]
+                    .as_str()
+                    .or_else(|| v["error_details"].as_str())
+            })
+            .map(short)
+            .unwrap_or_else(|| short(raw.body.trim()));
+        let meta = ReplyMeta {
+            http_status: Some(raw.status),
+            code: error_name.clone(),
+            message: Some(message.clone()),
+        };
+        let reset = keyrevoke_core::http::retry_after(&raw.headers)
+            .or_else(|| usage.iter().find_map(|u| u.reset_after));
+        if let Some(class) = errors::class_of_status(raw.status) {
+            let code = error_name.unwrap_or_else(|| format!("HTTP {}", raw.status));
+            return Err(
+                Failure::new(errors::error_for(class, &code, &message, reset), meta)
+                    .with_usage(usage),
+            );
+        }
+        if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
+            return Err(f.with_usage(usage));
+        }
+        let Some(body) = parsed else {
+            let e = if mutating {
+                ConnectorError::OutcomeUnknown("unreadable reply".into())
+            } else {
+                ConnectorError::Transient("unreadable reply".into())
+            };
+            return Err(Failure::new(e, meta).with_usage(usage));
+        };
+        if let Some(name) = error_name {
+            let class = errors::class_of_name(&name);
+            return Err(
+                Failure::new(errors::error_for(class, &name, &message, reset), meta)
+                    .with_usage(usage),
+            );
+        }
+        Ok(Answer {
+            body,
+            reply: Reply {
+                meta: ReplyMeta {
+                    http_status: Some(raw.status),
+                    code: None,
+                    message: None,
+                },
+                usage,
+            },
+        })
+    }
+
+    fn clock_is_fresh(&self, now_ms: i64) -> bool {
+        let at = self.clock_synced_at_ms.load(Ordering::Relaxed);
+        at != 0 && now_ms - at <= CLOCK_FRESH_MS
+    }
+
+    /// A 401 on a probe. Coinbase answers the same 401 for a dead key, a
+    /// token our clock put outside its nbf/exp window, and now and then for
+    /// a valid key (coinbase-advanced-py #19, #132). The connector never
+    /// retries, so it makes the executor's own probe retries do the
+    /// confirming:
+    /// - clock not synced lately: `ClockSkew`, so the executor syncs the
+    ///   clock and probes again (this 401 proves nothing);
+    /// - first 401 for this key: `Transient`, so the executor backs off and
+    ///   probes again;
+    /// - a second 401 in a row (no success in between, within
+    ///   [`CONFIRM_WITHIN_MS`]): dead.
+    ///
+    /// The memory is a small map keyed by the key's fingerprint (never the
+    /// key), cleared on success or confirmation.
+    fn on_unauthorized(&self, job: &KeyJob, failure: Failure) -> Result<Probe, Failure> {
+        let now = unix_ms();
+        if !self.clock_is_fresh(now) {
+            return Err(Failure {
+                error: ConnectorError::ClockSkew,
+                ..failure
+            });
+        }
+        let mut pending = self.unconfirmed_401.lock().expect("never poisoned");
+        match pending.get(&job.fingerprint) {
+            Some(first) if now - first <= CONFIRM_WITHIN_MS => {
+                pending.remove(&job.fingerprint);
+                Ok(Probe {
+                    liveness: Liveness::Dead,
+                    can_move_funds: Some(false),
+                    permissions: Vec::new(),
+                    meta: failure.meta,
+                })
+            }
+            _ => {
+                if pending.len() >= MAX_PENDING_401 {
+                    pending.retain(|_, at| now - *at <= CONFIRM_WITHIN_MS);
+                }
+                pending.insert(job.fingerprint.clone(), now);
+                Err(Failure {
+                    error: ConnectorError::Transient(
+                        "HTTP 401 once; Coinbase answers spurious 401s, so only a second 401 in a row confirms the key is dead"
+                            .into(),
+                    ),
+                    ..failure
+                })
+            }
+        }
+    }
+
+    fn forget_401(&self, job: &KeyJob) {
+        self.unconfirmed_401
+            .lock()
+            .expect("never poisoned")
+            .remove(&job.fingerprint);
+    }
+
+    /// Whether the key's secret is a CDP key this connector can sign with.
+    /// A passphrase marks a Coinbase Exchange (or defunct Pro) key, which a
+    /// CDP JWT cannot speak for: probing it would "prove" it dead.
+    fn probe_secret(job: &KeyJob) -> Option<&Secret> {
+        let secret = job.key.api_secret.as_ref()?;
+        if job.key.passphrase.is_some() || sign::key_type(secret.expose()).is_err() {
+            return None;
+        }
+        Some(secret)
+    }
+}
+
+/// `key_permissions`: which of `can_view`, `can_trade`, `can_transfer` hold.
+fn alive(body: &Value, meta: ReplyMeta) -> Probe {
+    let permissions: Vec<String> = endpoints::PERMISSION_FIELDS
+        .iter()
+        .filter(|f| body[**f].as_bool() == Some(true))
+        .map(|f| f.to_string())
+        .collect();
+    let can_move = permissions
+        .iter()
+        .any(|p| p == endpoints::FUND_MOVING_PERMISSION);
+    Probe {
+        liveness: Liveness::Alive,
+        can_move_funds: Some(can_move),
+        permissions,
+        meta,
+    }
+}
+
+fn short(text: &str) -> String {
+    keyrevoke_core::http::truncate(text, 200)
+}
+
+/// `x-ratelimit-remaining` and `x-ratelimit-reset`. The reset's unit is not
+/// documented: a value past 10^9 is read as a Unix time in seconds, a
+/// smaller one as seconds from now.
+fn usage_from(raw: &RawResponse) -> Vec<Usage> {
+    let number = |name: &str| raw.header(name).and_then(|v| v.trim().parse::<f64>().ok());
+    let remaining = number(limits::HEADER_REMAINING).map(|v| v.max(0.0) as u64);
+    let reset_after = number(limits::HEADER_RESET).map(|v| {
+        let secs = if v > 1e9 {
+            v - unix_ms() as f64 / 1000.0
+        } else {
+            v
+        };
+        Duration::from_millis((secs * 1000.0).clamp(0.0, 60_000.0) as u64)
+    });
+    if remaining.is_none() && reset_after.is_none() {
+        return Vec::new();
+    }
+    vec![Usage {
+        scope: LimitScope::Account,
+        remaining,
+        reset_after,
+    }]
+}
+
+/// `epochMillis`, else `epochSeconds`, as the gateway's strings or numbers.
+fn server_time_ms(body: &Value) -> Option<i64> {
+    let int = |v: &Value| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    };
+    int(&body["epochMillis"]).or_else(|| int(&body["epochSeconds"]).map(|s| s * 1000))
+}
+
+static CAPABILITIES: [Capability; 2] = [Capability::Probe, Capability::Escalate];
+
+#[async_trait]
+impl Connector for CoinbaseConnector {
+    fn exchange(&self) -> ExchangeId {
+        ExchangeId::Coinbase
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &CAPABILITIES
+    }
+
+    /// Always escalate: no API neutralizes a Coinbase key.
+    fn routes(&self, _job: &KeyJob) -> Vec<Route> {
+        vec![Route::Escalate]
+    }
+
+    /// A secret that announces itself as a PEM key but is none cannot be a
+    /// working CDP key: say so before anything runs. Other secrets that are
+    /// not CDP keys (legacy v2 HMAC keys, which expired in February 2025,
+    /// and Exchange keys) are escalated without a probe; a `via` is unused,
+    /// since no Coinbase key manages another.
+    fn check(&self, job: &KeyJob) -> Vec<FieldProblem> {
+        match job
+            .key
+            .api_secret
+            .as_ref()
+            .map(|s| sign::key_type(s.expose()))
+        {
+            Some(Err(e @ KeyFormatError::BadPem)) => vec![FieldProblem {
+                field: "api_secret",
+                message: e.to_string(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn tiers(&self) -> &'static [Tier] {
+        &limits::TIERS
+    }
+
+    fn charges(&self, op: Operation) -> &'static [Charge] {
+        limits::charges(op)
+    }
+
+    async fn perform(&self, route: Route, _job: &KeyJob) -> Result<Reply, Failure> {
+        Err(Failure::local(ConnectorError::Unsupported(format!(
+            "Coinbase has no `{route}` call: CDP API keys are managed in the CDP portal only"
+        ))))
+    }
+
+    fn can_probe(&self, job: &KeyJob) -> bool {
+        Self::probe_secret(job).is_some()
+    }
+
+    /// Alive with its permissions, dead after two 401s in a row (see
+    /// [`CoinbaseConnector::on_unauthorized`]), alive with unknown
+    /// permissions on a 403 (the token was accepted).
+    async fn probe(&self, job: &KeyJob) -> Result<Probe, Failure> {
+        let Some(secret) = Self::probe_secret(job) else {
+            return Ok(Probe::cannot_tell());
+        };
+        match self.key_permissions(job, secret).await {
+            Ok(answer) => {
+                self.forget_401(job);
+                Ok(alive(&answer.body, answer.reply.meta))
+            }
+            Err(f) => match &f.error {
+                ConnectorError::KeyDead(_) => self.on_unauthorized(job, f),
+                ConnectorError::Unsupported(_) if f.meta.http_status == Some(403) => {
+                    self.forget_401(job);
+                    Ok(Probe {
+                        liveness: Liveness::Alive,
+                        can_move_funds: None,
+                        permissions: Vec::new(),
+                        meta: f.meta,
+                    })
+                }
+                _ => Err(f),
+            },
+        }
+    }
+
+    async fn sync_clock(&self) -> Result<(), Failure> {
+        let request = PreparedRequest {
+            method: Method::GET,
+            path_and_query: endpoints::SERVER_TIME.to_string(),
+            headers: Vec::new(),
+            body: None,
+            mutating: false,
+        };
+        let sent = unix_ms();
+        let raw = send(&self.client, &self.base, request).await?;
+        let received = unix_ms();
+        let answer = self.read_reply(raw, false).map_err(|mut f| {
+            // A public endpoint: its limit is the IP's, not a user's.
+            if let ConnectorError::RateLimited { scope, .. } = &mut f.error {
+                *scope = LimitScope::Ip;
+            }
+            f
+        })?;
+        match server_time_ms(&answer.body) {
+            Some(ms) => {
+                self.clock.observe(ms, sent, received);
+                self.clock_synced_at_ms.store(received, Ordering::Relaxed);
+                Ok(())
+            }
+            None => Err(Failure::local(ConnectorError::Transient(
+                "server time missing from reply".into(),
+            ))),
+        }
+    }
+
+    /// Coinbase's maintainers send API-key problems to a support ticket
+    /// (coinbase/coinbase-advanced-py issue #19: "create a support ticket
+    /// [at help.coinbase.com/en/contact-us]"); the key itself is deleted in
+    /// the CDP portal (`endpoints::API_KEYS_PAGE`).
+    fn escalation_contact(&self) -> EscalationContact {
+        EscalationContact {
+            security_team: "Coinbase Support (https://help.coinbase.com/en/contact-us); Coinbase publishes no separate address for compromised API keys",
+            api_management_page: endpoints::API_KEYS_PAGE,
+        }
+    }
+
+    fn escalation_reason(&self, _job: &KeyJob) -> Option<String> {
+        Some(format!(
+            "no Coinbase API deletes or disables a CDP API key: its owner deletes it at {}",
+            endpoints::API_KEYS_PAGE
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyrevoke_core::KeyMaterial;
+
+    fn job(secret: Option<&str>, passphrase: Option<&str>) -> KeyJob {
+        KeyJob::new(
+            KeyMaterial {
+                exchange: ExchangeId::Coinbase,
+                api_key: "organizations/o/apiKeys/k".into(),
+                api_secret: secret.map(Secret::from),
+                passphrase: passphrase.map(Secret::from),
+                account: None,
+                label: None,
+            },
+            None,
+        )
+    }
+
+    fn connector() -> CoinbaseConnector {
+        CoinbaseConnector::new(
+            keyrevoke_core::http::build_client(Duration::from_secs(1)),
+            Url::parse(DEFAULT_BASE_URL).unwrap(),
+            &ExchangeSettings::default(),
+        )
+    }
+
+    const ED25519_SECRET: &str =
+        "4QptVUyM/gU2I0AGNaQlexyjGhanJu5jGI0VchhxeJoVdNxG6S4Vu+twI9gE99nluNnBLUI8DgwRu+EaUcG+kw==";
+
+    #[test]
+    fn every_key_is_escalated_and_only_cdp_secrets_are_probed() {
+        let c = connector();
+        assert_eq!(
+            c.routes(&job(Some(ED25519_SECRET), None)),
+            vec![Route::Escalate]
+        );
+        assert_eq!(c.routes(&job(None, None)), vec![Route::Escalate]);
+        assert!(c.can_probe(&job(Some(ED25519_SECRET), None)));
+        assert!(!c.can_probe(&job(None, None)), "no secret, no probe");
+        assert!(
+            !c.can_probe(&job(Some(ED25519_SECRET), Some("pass"))),
+            "a passphrase marks an Exchange key, which a CDP JWT cannot speak for"
+        );
+        assert!(!c.can_probe(&job(Some("legacyHmacSecret0123456789abcdef"), None)));
+        assert_eq!(c.capabilities(), &[Capability::Probe, Capability::Escalate]);
+        assert!(
+            c.escalation_reason(&job(None, None))
+                .unwrap()
+                .contains("portal.cdp.coinbase.com")
+        );
+    }
+
+    #[test]
+    fn check_flags_a_broken_pem_but_not_a_legacy_secret_and_never_shows_it() {
+        let c = connector();
+        let broken = "-----BEGIN EC PRIVATE KEY-----\\nbm90IGEga2V5IGF0IGFsbA==\\n-----END EC PRIVATE KEY-----";
+        let problems = c.check(&job(Some(broken), None));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "api_secret");
+        assert!(
+            !problems[0].message.contains("bm90IGEga2V5"),
+            "{}",
+            problems[0].message
+        );
+        assert!(
+            c.check(&job(Some("legacyHmacSecret0123456789abcdef"), None))
+                .is_empty()
+        );
+        assert!(c.check(&job(Some(ED25519_SECRET), None)).is_empty());
+    }
+
+    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        RawResponse {
+            status,
+            headers: map,
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn replies_are_read_by_status_then_by_an_error_body_even_under_http_200() {
+        let c = connector();
+        let f = c
+            .read_reply(raw(401, &[], "Unauthorized\n"), false)
+            .err()
+            .unwrap();
+        assert!(matches!(f.error, ConnectorError::KeyDead(_)), "{f:?}");
+        assert_eq!(f.meta.message.as_deref(), Some("Unauthorized"));
+        let body = r#"{"error":"PERMISSION_DENIED","error_details":"Missing required scopes","message":"Missing required scopes"}"#;
+        let f = c.read_reply(raw(403, &[], body), false).err().unwrap();
+        assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+        assert_eq!(f.meta.code.as_deref(), Some("PERMISSION_DENIED"));
+        let f = c.read_reply(raw(200, &[], body), false).err().unwrap();
+        assert!(
+            matches!(f.error, ConnectorError::Unsupported(_)),
+            "an error body under 200: {f:?}"
+        );
+        let f = c
+            .read_reply(
+                raw(
+                    429,
+                    &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1")],
+                    "{}",
+                ),
+                false,
+            )
+            .err()
+            .unwrap();
+        assert_eq!(
+            f.error,
+            ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(1)),
+                scope: LimitScope::Account
+            }
+        );
+        assert_eq!(f.usage[0].remaining, Some(0));
+        let f = c.read_reply(raw(503, &[], "busy"), false).err().unwrap();
+        assert!(matches!(f.error, ConnectorError::Transient(_)), "{f:?}");
+        let f = c.read_reply(raw(200, &[], "<html>"), false).err().unwrap();
+        assert!(
+            matches!(f.error, ConnectorError::Transient(_)),
+            "unreadable: {f:?}"
+        );
+        let ok = c
+            .read_reply(
+                raw(
+                    200,
+                    &[("x-ratelimit-remaining", "29")],
+                    r#"{"can_view":true}"#,
+                ),
+                false,
+            )
+            .ok()
+            .unwrap();
+        assert_eq!(ok.body["can_view"], true);
+        assert_eq!(ok.reply.usage[0].remaining, Some(29));
+    }
+
+    #[test]
+    fn the_server_time_is_read_from_strings_or_numbers() {
+        let v: Value = serde_json::json!({"iso": "2023-11-14T22:13:20Z", "epochSeconds": "1700000000", "epochMillis": "1700000000123"});
+        assert_eq!(server_time_ms(&v), Some(1_700_000_000_123));
+        let v: Value = serde_json::json!({"epochSeconds": 1700000000});
+        assert_eq!(server_time_ms(&v), Some(1_700_000_000_000));
+        assert_eq!(server_time_ms(&serde_json::json!({})), None);
+    }
+}

@@ -1,0 +1,119 @@
+//! OKX's rate-limit tiers and what each call spends.
+//!
+//! Sources: https://www.okx.com/docs-v5/en/#overview-rate-limits (private
+//! REST limits are per User ID, sub-accounts having their own; public ones
+//! per IP; beyond a limit, code 50011), and each endpoint's own limit:
+//! - delete-apikey: 1 request per second, User ID
+//!   (#sub-account-rest-api-delete-the-api-key-of-sub-accounts);
+//! - modify-apikey: 1 request per second, User ID
+//!   (#sub-account-rest-api-reset-the-api-key-of-a-sub-account);
+//! - query sub-account API keys: 20 requests per 2 seconds, User ID
+//!   (#sub-account-rest-api-query-the-api-key-of-a-sub-account);
+//! - account/config: 5 requests per 2 seconds, User ID
+//!   (#trading-account-rest-api-get-account-configuration);
+//! - public/time: 10 requests per 2 seconds, IP
+//!   (#public-data-rest-api-get-system-time).
+//!
+//! The ND broker's sub-key endpoints (docs-v5/broker_en) are charged to the
+//! same tiers: their own limits could not be confirmed in the stored copy of
+//! the broker docs, and the sub-account endpoints' are the strictest OKX
+//! documents for key management. No usage headers are documented.
+
+use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
+use std::time::Duration;
+
+pub const IP_PUBLIC: &str = "ip_public";
+pub const UID_DELETE_KEY: &str = "uid_delete_key";
+pub const UID_MODIFY_KEY: &str = "uid_modify_key";
+pub const UID_QUERY_KEY: &str = "uid_query_key";
+pub const UID_ACCOUNT_CONFIG: &str = "uid_account_config";
+
+pub static TIERS: [Tier; 5] = [
+    Tier {
+        name: IP_PUBLIC,
+        scope: TierScope::Ip,
+        capacity: 10,
+        period: Duration::from_secs(2),
+    },
+    Tier {
+        name: UID_DELETE_KEY,
+        scope: TierScope::Account,
+        capacity: 1,
+        period: Duration::from_secs(1),
+    },
+    Tier {
+        name: UID_MODIFY_KEY,
+        scope: TierScope::Account,
+        capacity: 1,
+        period: Duration::from_secs(1),
+    },
+    Tier {
+        name: UID_QUERY_KEY,
+        scope: TierScope::Account,
+        capacity: 20,
+        period: Duration::from_secs(2),
+    },
+    Tier {
+        name: UID_ACCOUNT_CONFIG,
+        scope: TierScope::Account,
+        capacity: 5,
+        period: Duration::from_secs(2),
+    },
+];
+
+const fn charge(tier: &'static str, weight: u32) -> Charge {
+    Charge { tier, weight }
+}
+
+static DELETE: [Charge; 1] = [charge(UID_DELETE_KEY, 1)];
+static MODIFY: [Charge; 1] = [charge(UID_MODIFY_KEY, 1)];
+/// A probe reads account/config with the key's own secret, or the sub-key
+/// query with the managing credential; which one depends on the row, which
+/// `charges` does not see, so a probe spends from both.
+static PROBE: [Charge; 2] = [charge(UID_ACCOUNT_CONFIG, 1), charge(UID_QUERY_KEY, 1)];
+static PUBLIC: [Charge; 1] = [charge(IP_PUBLIC, 1)];
+
+pub fn charges(op: Operation) -> &'static [Charge] {
+    match op {
+        Operation::Route(Route::DeleteByMaster | Route::DeleteByBroker) => &DELETE,
+        Operation::Route(Route::DisableByMaster) => &MODIFY,
+        // OKX has no call by which a key deletes or narrows itself.
+        Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
+        Operation::Probe => &PROBE,
+        Operation::ClockSync => &PUBLIC,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_charge_names_a_tier_that_exists() {
+        let ops = [
+            Operation::Route(Route::DeleteByMaster),
+            Operation::Route(Route::DeleteByBroker),
+            Operation::Route(Route::DisableByMaster),
+            Operation::Probe,
+            Operation::ClockSync,
+        ];
+        for op in ops {
+            for c in charges(op) {
+                assert!(
+                    TIERS.iter().any(|t| t.name == c.tier),
+                    "{op:?} charges unknown tier {}",
+                    c.tier
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_writes_are_one_per_second_per_account() {
+        let delete = TIERS.iter().find(|t| t.name == UID_DELETE_KEY).unwrap();
+        assert_eq!(
+            (delete.capacity, delete.period, delete.scope),
+            (1, Duration::from_secs(1), TierScope::Account)
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! The OKX connector against the simulator's OKX dialect.
+
+use keyrevoke_core::config::ExchangeSettings;
+use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::{
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure, KeyJob,
+    KeyMaterial, Liveness, Route, Secret,
+};
+use keyrevoke_okx::OkxConnector;
+use keyrevoke_sim::dialects::okx::ND_BROKER;
+use keyrevoke_sim::faults::Faults;
+use keyrevoke_sim::keys::{KeyState, SimKey};
+use keyrevoke_sim::{SimConfig, SimHandle};
+use std::sync::Arc;
+use std::time::Duration;
+
+const OKX: ExchangeId = ExchangeId::Okx;
+
+fn secret_of(api_key: &str) -> String {
+    format!("{api_key}-secret")
+}
+
+fn passphrase_of(api_key: &str) -> String {
+    format!("{api_key}-Pass1!")
+}
+
+fn sim_key(
+    api_key: &str,
+    uid: &str,
+    parent: Option<&str>,
+    sub: Option<&str>,
+    perms: &[&str],
+    ips: &[&str],
+) -> SimKey {
+    SimKey {
+        api_key: api_key.into(),
+        secret: secret_of(api_key),
+        passphrase: Some(passphrase_of(api_key)),
+        uid: uid.into(),
+        parent_uid: parent.map(str::to_string),
+        sub_name: sub.map(str::to_string),
+        permissions: perms.iter().map(|s| s.to_string()).collect(),
+        read_only: false,
+        ips: ips.iter().map(|s| s.to_string()).collect(),
+        state: KeyState::Alive,
+    }
+}
+
+async fn setup(faults: Faults) -> (SimHandle, OkxConnector) {
+    let h = keyrevoke_sim::start(SimConfig {
+        exchanges: vec![OKX],
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = h.exchange(OKX);
+    s.keys.insert(sim_key(
+        "MASTER",
+        "1000",
+        None,
+        None,
+        &["read_only", "trade"],
+        &["127.0.0.1"],
+    ));
+    s.keys.insert(sim_key(
+        "MASTER-UNBOUND",
+        "1100",
+        None,
+        None,
+        &["read_only", "trade"],
+        &["*"],
+    ));
+    s.keys.insert(sim_key(
+        "BROKER",
+        "3000",
+        None,
+        None,
+        &["read_only", "trade", ND_BROKER],
+        &["127.0.0.1"],
+    ));
+    s.keys.insert(sim_key(
+        "SUB-1",
+        "2000",
+        Some("1000"),
+        Some("botsub001"),
+        &["read_only", "trade"],
+        &["*"],
+    ));
+    s.keys.insert(sim_key(
+        "SUB-2",
+        "2000",
+        Some("1000"),
+        Some("botsub001"),
+        &["read_only", "trade"],
+        &["*"],
+    ));
+    s.keys.insert(sim_key(
+        "SUB-U",
+        "2100",
+        Some("1100"),
+        Some("botsub002"),
+        &["read_only", "trade"],
+        &["*"],
+    ));
+    s.keys.insert(sim_key(
+        "ND-SUB-1",
+        "3100",
+        Some("3000"),
+        Some("ndsub0001"),
+        &["read_only", "trade", "withdraw"],
+        &["*"],
+    ));
+    s.keys.insert(sim_key(
+        "LONE-MASTER",
+        "4000",
+        None,
+        None,
+        &["read_only", "trade", "withdraw"],
+        &["*"],
+    ));
+    let base = keyrevoke_core::http::parse_base_url(&h.urls[&OKX]).unwrap();
+    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
+    let conn = OkxConnector::new(client, base, &ExchangeSettings::default());
+    (h, conn)
+}
+
+fn credential(api_key: &str, role: CredentialRole) -> Arc<Credential> {
+    Arc::new(Credential {
+        name: api_key.to_lowercase(),
+        exchange: OKX,
+        api_key: api_key.into(),
+        api_secret: Secret::new(secret_of(api_key)),
+        passphrase: Some(Secret::new(passphrase_of(api_key))),
+        role,
+    })
+}
+
+/// A row: the key, with its own secret and passphrase or not, the managing
+/// credential (its key and role) and the sub-account name.
+fn job(
+    api_key: &str,
+    own_secret: bool,
+    via: Option<(&str, CredentialRole)>,
+    account: Option<&str>,
+) -> KeyJob {
+    KeyJob::new(
+        KeyMaterial {
+            exchange: OKX,
+            api_key: api_key.into(),
+            api_secret: own_secret.then(|| Secret::new(secret_of(api_key))),
+            passphrase: own_secret.then(|| Secret::new(passphrase_of(api_key))),
+            account: account.map(str::to_string),
+            label: None,
+        },
+        via.map(|(k, role)| credential(k, role)),
+    )
+}
+
+fn master_job(api_key: &str, own_secret: bool) -> KeyJob {
+    job(
+        api_key,
+        own_secret,
+        Some(("MASTER", CredentialRole::Master)),
+        Some("botsub001"),
+    )
+}
+
+fn state(h: &SimHandle, k: &str) -> KeyState {
+    h.exchange(OKX).keys.get(k).unwrap().state
+}
+
+/// Nothing a failure prints may carry a secret or a passphrase.
+fn assert_no_secret(f: &Failure, keys: &[&str]) {
+    let text = format!("{f:?} {f}");
+    for k in keys {
+        assert!(!text.contains(&secret_of(k)), "secret of {k} in {text}");
+        assert!(
+            !text.contains(&passphrase_of(k)),
+            "passphrase of {k} in {text}"
+        );
+    }
+}
+
+/// Writes are limited to 1 per second per User ID: space them out.
+async fn next_second() {
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+}
+
+#[tokio::test]
+async fn a_master_deletes_a_sub_accounts_key_and_its_listing_then_says_dead() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = master_job("SUB-1", false);
+    assert_eq!(
+        c.routes(&j),
+        vec![
+            Route::DeleteByMaster,
+            Route::DisableByMaster,
+            Route::Escalate
+        ]
+    );
+    assert!(c.check(&j).is_empty(), "{:?}", c.check(&j));
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
+    c.perform(Route::DeleteByMaster, &j).await.expect("deleted");
+    assert_eq!(state(&h, "SUB-1"), KeyState::Deleted);
+    assert_eq!(
+        c.probe(&j).await.unwrap().liveness,
+        Liveness::Dead,
+        "59506 from the master's query"
+    );
+    // Deleting it again: OKX names the missing key (59506), which the
+    // executor turns into already_dead after its probe agrees.
+    next_second().await;
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::KeyDead(_)), "{f:?}");
+    assert_eq!(f.meta.code.as_deref(), Some("59506"));
+    assert_eq!(
+        state(&h, "SUB-2"),
+        KeyState::Alive,
+        "only the named key went"
+    );
+}
+
+#[tokio::test]
+async fn the_keys_own_probe_reads_its_permissions_and_sees_it_die() {
+    let (_h, c) = setup(Faults::default()).await;
+    let j = master_job("SUB-1", true);
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(p.liveness, Liveness::Alive);
+    assert_eq!(p.permissions, vec!["read_only", "trade"]);
+    assert_eq!(p.can_move_funds, Some(false));
+    c.perform(Route::DeleteByMaster, &j).await.expect("deleted");
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(p.liveness, Liveness::Dead, "50119 on the key's own call");
+    // A key OKX never knew (50111) is dead too.
+    let ghost = job("NEVER-EXISTED", true, None, None);
+    assert_eq!(c.probe(&ghost).await.unwrap().liveness, Liveness::Dead);
+}
+
+#[tokio::test]
+async fn a_withdraw_enabled_key_can_move_funds() {
+    let (_h, c) = setup(Faults::default()).await;
+    let p = c
+        .probe(&job("LONE-MASTER", true, None, None))
+        .await
+        .unwrap();
+    assert_eq!(p.liveness, Liveness::Alive);
+    assert_eq!(p.can_move_funds, Some(true));
+}
+
+#[tokio::test]
+async fn a_master_key_no_one_manages_is_escalated_without_a_call() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = job("LONE-MASTER", true, None, None);
+    assert_eq!(c.routes(&j), vec![Route::Escalate]);
+    let reason = c.escalation_reason(&j).expect("a reason");
+    assert!(reason.contains("deletes or restricts itself"), "{reason}");
+    let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+    assert_eq!(h.exchange(OKX).stats.snapshot().deletes, 0);
+}
+
+#[tokio::test]
+async fn a_master_disables_a_sub_key_read_only_and_bound_to_an_unroutable_ip() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = master_job("SUB-2", true);
+    c.perform(Route::DisableByMaster, &j)
+        .await
+        .expect("disabled");
+    let k = h.exchange(OKX).keys.get("SUB-2").unwrap();
+    assert!(k.read_only);
+    assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
+    // Its own probe is now refused by IP (50110): alive, but unusable here.
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(p.liveness, Liveness::Alive);
+    assert_eq!(p.permissions, vec!["ip_restricted"]);
+}
+
+#[tokio::test]
+async fn an_nd_broker_deletes_and_disables_through_the_broker_endpoints() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = job(
+        "ND-SUB-1",
+        false,
+        Some(("BROKER", CredentialRole::Broker)),
+        Some("ndsub0001"),
+    );
+    assert_eq!(
+        c.routes(&j),
+        vec![
+            Route::DeleteByBroker,
+            Route::DisableByMaster,
+            Route::Escalate
+        ]
+    );
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(
+        p.can_move_funds,
+        Some(true),
+        "an ND sub-account key may withdraw"
+    );
+    c.perform(Route::DisableByMaster, &j)
+        .await
+        .expect("disabled through the broker endpoint");
+    assert!(h.exchange(OKX).keys.get("ND-SUB-1").unwrap().read_only);
+    c.perform(Route::DeleteByBroker, &j)
+        .await
+        .expect("deleted through the broker endpoint");
+    assert_eq!(state(&h, "ND-SUB-1"), KeyState::Deleted);
+    // The master route with a broker credential is refused before any call.
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+}
+
+#[tokio::test]
+async fn a_master_key_bound_to_no_ip_cannot_manage_keys_and_the_route_moves_on() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = job(
+        "SUB-U",
+        false,
+        Some(("MASTER-UNBOUND", CredentialRole::Master)),
+        Some("botsub002"),
+    );
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+    assert_eq!(
+        (f.meta.code.as_deref(), f.meta.http_status),
+        (Some("50035"), Some(403))
+    );
+    assert_eq!(state(&h, "SUB-U"), KeyState::Alive);
+    assert_no_secret(&f, &["MASTER-UNBOUND", "SUB-U"]);
+}
+
+#[tokio::test]
+async fn writes_beyond_one_per_second_are_rate_limited_per_account() {
+    let (_h, c) = setup(Faults::default()).await;
+    // Six deletes within less than five seconds span at most five
+    // one-second windows: at least one is refused with 50011 in an HTTP 200
+    // body.
+    let mut limited = Vec::new();
+    for k in ["SUB-1", "SUB-2", "SUB-1", "SUB-2", "SUB-1", "SUB-2"] {
+        if let Err(f) = c
+            .perform(Route::DeleteByMaster, &master_job(k, false))
+            .await
+            && matches!(f.error, ConnectorError::RateLimited { .. })
+        {
+            limited.push(f);
+        }
+    }
+    let f = limited
+        .first()
+        .expect("at least one delete was rate limited");
+    assert_eq!(
+        f.error,
+        ConnectorError::RateLimited {
+            retry_after: None,
+            scope: LimitScope::Account
+        }
+    );
+    assert_eq!(
+        (f.meta.code.as_deref(), f.meta.http_status),
+        (Some("50011"), Some(200))
+    );
+}
+
+#[tokio::test]
+async fn clock_skew_is_reported_then_fixed_by_a_sync() {
+    let (_h, c) = setup(Faults {
+        clock_skew_ms: 45_000,
+        ..Faults::default()
+    })
+    .await;
+    let j = master_job("SUB-1", true);
+    let f = c.probe(&j).await.unwrap_err();
+    assert_eq!(f.error, ConnectorError::ClockSkew, "{f:?}");
+    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
+    assert_eq!(f.error, ConnectorError::ClockSkew, "the master's write too");
+    c.sync_clock().await.unwrap();
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
+    c.perform(Route::DeleteByMaster, &j)
+        .await
+        .expect("signed at the server's time");
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
+    let (h, c) = setup(Faults {
+        gateway_timeout_after: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let f = c
+        .perform(Route::DeleteByMaster, &master_job("SUB-1", false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
+        "{f:?}"
+    );
+    assert_eq!(
+        state(&h, "SUB-1"),
+        KeyState::Deleted,
+        "the delete happened all the same"
+    );
+    assert_no_secret(&f, &["MASTER", "SUB-1"]);
+}
+
+#[tokio::test]
+async fn a_wrong_passphrase_in_the_inventory_falls_back_to_the_masters_view() {
+    let (_h, c) = setup(Faults::default()).await;
+    let mut j = master_job("SUB-1", true);
+    j.key.passphrase = Some(Secret::from("Not-The-Pass1!"));
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(
+        p.liveness,
+        Liveness::Alive,
+        "the master's query still sees the key"
+    );
+    // Without a master, the refusal (50105) is reported, without the passphrase.
+    let mut lone = job("SUB-1", true, None, None);
+    lone.key.passphrase = Some(Secret::from("Not-The-Pass1!"));
+    let f = c.probe(&lone).await.unwrap_err();
+    assert_eq!(f.meta.code.as_deref(), Some("50105"));
+    let text = format!("{f:?}");
+    assert!(
+        !text.contains("Not-The-Pass1!") && !text.contains(&secret_of("SUB-1")),
+        "{text}"
+    );
+}

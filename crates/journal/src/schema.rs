@@ -1,0 +1,176 @@
+//! Table layouts of both engines.
+//!
+//! One row per (exchange, fingerprint, action). No column holds a secret:
+//! keys are known by their SHA-256 fingerprint and a masked form only.
+//!
+//! `enqueued_pass` and `seen_pass` let one upsert tell the three enqueue
+//! outcomes apart: a row it inserted has `enqueued_pass = seen_pass = pass`;
+//! a row it updated came from an earlier pass (`enqueued_pass < pass`); a row
+//! it left alone was already seen by this pass (a duplicate).
+//!
+//! The claim index is partial (non-terminal states only) and holds
+//! `lease_expires`, so a claim reads only unfinished rows, in claim order,
+//! and can skip leased ones without touching the table: it stays fast when
+//! most of a million-row job is done or leased.
+
+/// Bumped when a table changes shape; a journal written by a newer schema is
+/// refused rather than misread.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The states a worker may still act on, as an SQL list. Must match
+/// [`keyrevoke_core::model::State::is_terminal`] (checked by a test).
+pub const UNFINISHED_STATES_SQL: &str = "('pending', 'in_flight', 'unknown')";
+
+/// Columns of `entries` that make up a [`keyrevoke_core::store::JobEntry`].
+pub const ENTRY_COLUMNS: &[&str] = &[
+    "id",
+    "exchange",
+    "fingerprint",
+    "masked",
+    "label",
+    "action",
+    "state",
+    "route",
+    "attempts",
+    "code",
+    "message",
+    "probe",
+    "source_offset",
+    "source_len",
+    "source_line",
+];
+
+/// `ENTRY_COLUMNS` as a select list, each qualified by `table` if given.
+pub fn entry_select_list(table: Option<&str>) -> String {
+    ENTRY_COLUMNS
+        .iter()
+        .map(|c| match table {
+            Some(t) => format!("{t}.{c}"),
+            None => (*c).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQLite: one job per file, so no job column. Times are Unix milliseconds.
+pub const SQLITE_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )",
+    // AUTOINCREMENT: pass numbers never repeat, even after rows are deleted.
+    "CREATE TABLE IF NOT EXISTS passes (
+        pass       INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at INTEGER NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS entries (
+        id            INTEGER PRIMARY KEY,
+        exchange      TEXT    NOT NULL,
+        fingerprint   TEXT    NOT NULL,
+        action        TEXT    NOT NULL,
+        masked        TEXT    NOT NULL,
+        label         TEXT,
+        state         TEXT    NOT NULL,
+        route         TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        code          TEXT,
+        message       TEXT,
+        probe         TEXT,
+        source_offset INTEGER NOT NULL,
+        source_len    INTEGER NOT NULL,
+        source_line   INTEGER NOT NULL,
+        rank          INTEGER NOT NULL,
+        enqueued_pass INTEGER NOT NULL,
+        seen_pass     INTEGER NOT NULL,
+        lease_owner   TEXT,
+        lease_expires INTEGER,
+        updated_at    INTEGER NOT NULL,
+        UNIQUE (exchange, fingerprint, action)
+    )",
+    "CREATE INDEX IF NOT EXISTS entries_claimable
+        ON entries (exchange, rank, source_offset, lease_expires)
+        WHERE state IN ('pending', 'in_flight', 'unknown')",
+    // Serves list() (ordered by line) and counts() (a covering scan).
+    "CREATE INDEX IF NOT EXISTS entries_by_state
+        ON entries (exchange, state, source_line)",
+];
+
+/// PostgreSQL: many jobs share the tables, told apart by `job`. Times are
+/// the server's, so that workers with skewed clocks agree on lease expiry.
+pub const POSTGRES_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS keyrevoke_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS keyrevoke_jobs (
+        job        TEXT PRIMARY KEY,
+        last_pass  BIGINT      NOT NULL DEFAULT 0,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )",
+    "CREATE TABLE IF NOT EXISTS keyrevoke_passes (
+        job        TEXT        NOT NULL,
+        pass       BIGINT      NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (job, pass)
+    )",
+    "CREATE TABLE IF NOT EXISTS keyrevoke_entries (
+        id            BIGSERIAL PRIMARY KEY,
+        job           TEXT   NOT NULL,
+        exchange      TEXT   NOT NULL,
+        fingerprint   TEXT   NOT NULL,
+        action        TEXT   NOT NULL,
+        masked        TEXT   NOT NULL,
+        label         TEXT,
+        state         TEXT   NOT NULL,
+        route         TEXT,
+        attempts      BIGINT NOT NULL DEFAULT 0,
+        code          TEXT,
+        message       TEXT,
+        probe         TEXT,
+        source_offset BIGINT NOT NULL,
+        source_len    BIGINT NOT NULL,
+        source_line   BIGINT NOT NULL,
+        rank          BIGINT NOT NULL,
+        enqueued_pass BIGINT NOT NULL,
+        seen_pass     BIGINT NOT NULL,
+        lease_owner   TEXT,
+        lease_expires TIMESTAMPTZ,
+        updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        UNIQUE (job, exchange, fingerprint, action)
+    )",
+    "CREATE INDEX IF NOT EXISTS keyrevoke_entries_claimable
+        ON keyrevoke_entries (job, exchange, rank, source_offset, lease_expires)
+        WHERE state IN ('pending', 'in_flight', 'unknown')",
+    "CREATE INDEX IF NOT EXISTS keyrevoke_entries_by_state
+        ON keyrevoke_entries (job, exchange, state, source_line)",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyrevoke_core::model::State;
+
+    #[test]
+    fn the_unfinished_state_list_matches_the_model() {
+        let unfinished: Vec<String> = State::ALL
+            .iter()
+            .filter(|s| !s.is_terminal())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(
+            UNFINISHED_STATES_SQL,
+            format!("({})", unfinished.join(", ")),
+            "schema's unfinished-state list drifted from State::is_terminal"
+        );
+        // The partial indexes must use the same predicate as the queries,
+        // or the planners will not pick them.
+        for ddl in SQLITE_DDL.iter().chain(POSTGRES_DDL) {
+            if ddl.contains("_claimable") {
+                assert!(
+                    ddl.contains(&format!("WHERE state IN {UNFINISHED_STATES_SQL}")),
+                    "claim index predicate differs from UNFINISHED_STATES_SQL: {ddl}"
+                );
+            }
+        }
+    }
+}

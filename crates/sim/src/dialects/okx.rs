@@ -1,0 +1,756 @@
+//! OKX v5, as OKX's docs (https://www.okx.com/docs-v5/en/) describe it:
+//! - auth (#overview-rest-authentication): `OK-ACCESS-KEY`,
+//!   `OK-ACCESS-SIGN`, `OK-ACCESS-TIMESTAMP` (ISO 8601 UTC with
+//!   milliseconds), `OK-ACCESS-PASSPHRASE` (plaintext); prehash
+//!   `timestamp + METHOD + requestPath(+?query) + body`, Base64
+//!   HMAC-SHA256; a timestamp more than 30 s from the server's clock is
+//!   refused with 50102;
+//! - codes and their HTTP statuses (#error-code-rest-api-public,
+//!   #error-code-rest-api-account): 50102/50105/50110/50111/50113 with 401,
+//!   50035 with 403, 50119, 59506, 59510 … with 200;
+//! - limits (#overview-rate-limits and each endpoint): private calls per
+//!   User ID — delete-apikey and modify-apikey 1 per second, the sub-key
+//!   query 20 per 2 s, account/config 5 per 2 s — refused with 50011 in an
+//!   HTTP 200 body; public/time 10 per 2 s per IP, refused with HTTP 429
+//!   and 50011 "Too Many Requests";
+//! - sub-account key management (#sub-account-rest-api-*): master keys
+//!   only, bound to IP addresses (50035) and holding Trade (50120) for the
+//!   writes; sub-accounts named by `subAcct` (`SimKey::sub_name`);
+//! - the ND broker's equivalents under /api/v5/broker/nd/subaccount/
+//!   (docs-v5/broker_en; python-okx `okx/NDBroker.py`), given the same
+//!   limits as the sub-account endpoints (the broker docs' own could not be
+//!   confirmed). A broker's master key is marked by the simulator-only
+//!   permission [`ND_BROKER`]; its sub-accounts are ND sub-accounts, which
+//!   the ordinary sub-account endpoints refuse (59619).
+//!
+//! Where the docs leave a choice open, the simulator picks one and says so:
+//! a key that never existed gets 50111 (401), a deleted one 50119 (200);
+//! auth is checked in the order headers, timestamp, key, passphrase,
+//! signature, IP; querying a key that a sub-account does not hold gets 59506.
+
+use crate::ExchangeSim;
+use crate::faults::{self, After, Before};
+use crate::keys::{KeyState, SimKey};
+use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::stats::Stats;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// public/time: 10 requests per 2 seconds per IP. OKX documents no IP-wide
+/// limit for private calls (they are limited per User ID).
+pub const IP_LIMIT: (u32, Duration) = (10, Duration::from_secs(2));
+const TIMESTAMP_TOLERANCE_MS: i64 = 30_000;
+const DELETE_PER_SEC: u32 = 1;
+const MODIFY_PER_SEC: u32 = 1;
+const QUERY_PER_2S: u32 = 20;
+const CONFIG_PER_2S: u32 = 5;
+const RATE_LIMIT_MSG: &str =
+    "Rate limit reached. Please refer to API documentation and throttle requests accordingly.";
+
+/// Simulator-only marker (not an OKX permission, never shown in `perm`):
+/// the key belongs to an ND broker's master account.
+pub const ND_BROKER: &str = "nd_broker";
+/// The `perm` values OKX knows.
+const PERMS: &[&str] = &["read_only", "trade", "withdraw"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    /// /api/v5/users/subaccount/…: a master and its sub-accounts.
+    Users,
+    /// /api/v5/broker/nd/subaccount/…: an ND broker and its sub-accounts.
+    Broker,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyOp {
+    Query,
+    Modify,
+    Delete,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    ServerTime,
+    AccountConfig,
+    SubKey(Family, KeyOp),
+}
+
+const ENDPOINTS: &[(&str, &str, Endpoint)] = &[
+    ("GET", "/api/v5/public/time", Endpoint::ServerTime),
+    ("GET", "/api/v5/account/config", Endpoint::AccountConfig),
+    (
+        "GET",
+        "/api/v5/users/subaccount/apikey",
+        Endpoint::SubKey(Family::Users, KeyOp::Query),
+    ),
+    (
+        "POST",
+        "/api/v5/users/subaccount/modify-apikey",
+        Endpoint::SubKey(Family::Users, KeyOp::Modify),
+    ),
+    (
+        "POST",
+        "/api/v5/users/subaccount/delete-apikey",
+        Endpoint::SubKey(Family::Users, KeyOp::Delete),
+    ),
+    (
+        "GET",
+        "/api/v5/broker/nd/subaccount/apikey",
+        Endpoint::SubKey(Family::Broker, KeyOp::Query),
+    ),
+    (
+        "POST",
+        "/api/v5/broker/nd/subaccount/modify-apikey",
+        Endpoint::SubKey(Family::Broker, KeyOp::Modify),
+    ),
+    (
+        "POST",
+        "/api/v5/broker/nd/subaccount/delete-apikey",
+        Endpoint::SubKey(Family::Broker, KeyOp::Delete),
+    ),
+];
+
+/// The endpoint, or whether the path exists under another method.
+fn route(method: &Method, path: &str) -> Result<Endpoint, bool> {
+    match ENDPOINTS
+        .iter()
+        .find(|(m, p, _)| *p == path && *m == method.as_str())
+    {
+        Some((_, _, e)) => Ok(*e),
+        None => Err(ENDPOINTS.iter().any(|(_, p, _)| *p == path)),
+    }
+}
+
+struct Okx {
+    sim: Arc<ExchangeSim>,
+    delete: FixedWindows,
+    modify: FixedWindows,
+    query: FixedWindows,
+    config: FixedWindows,
+}
+
+pub fn router(sim: Arc<ExchangeSim>) -> Router {
+    let state = Arc::new(Okx {
+        sim,
+        delete: FixedWindows::new(DELETE_PER_SEC, Duration::from_secs(1)),
+        modify: FixedWindows::new(MODIFY_PER_SEC, Duration::from_secs(1)),
+        query: FixedWindows::new(QUERY_PER_2S, Duration::from_secs(2)),
+        config: FixedWindows::new(CONFIG_PER_2S, Duration::from_secs(2)),
+    });
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// A reply in OKX's envelope, with its HTTP status.
+struct Reply {
+    status: StatusCode,
+    code: &'static str,
+    msg: String,
+    data: Value,
+}
+
+fn refuse(status: StatusCode, code: &'static str, msg: &str) -> Reply {
+    Reply {
+        status,
+        code,
+        msg: msg.to_string(),
+        data: json!([]),
+    }
+}
+
+fn ok(data: Value) -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        code: "0",
+        msg: String::new(),
+        data,
+    }
+}
+
+fn envelope(reply: Reply) -> Response {
+    let body = json!({ "code": reply.code, "msg": reply.msg, "data": reply.data });
+    Response::builder()
+        .status(reply.status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("valid response")
+}
+
+async fn handle(
+    State(o): State<Arc<Okx>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sim = &o.sim;
+    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
+    let endpoint = match route(&method, uri.path()) {
+        Ok(e) => e,
+        Err(true) => {
+            Stats::bump(&sim.stats.refused);
+            return envelope(refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "50115",
+                "Invalid request method.",
+            ));
+        }
+        Err(false) => {
+            Stats::bump(&sim.stats.unknown_endpoint);
+            return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
+        }
+    };
+    // Over the per-IP limit OKX answers 429 (it documents no ban); the
+    // simulator's shared window also holds an excess against the IP for
+    // `SimConfig::ip_ban`, answered the same way.
+    if endpoint == Endpoint::ServerTime && sim.limits {
+        match sim.ip_window.hit(1) {
+            SlidingVerdict::Allowed => {}
+            SlidingVerdict::Exceeded | SlidingVerdict::Banned => {
+                Stats::bump(&sim.stats.rate_limited);
+                return envelope(refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "50011",
+                    "Too Many Requests",
+                ));
+            }
+        }
+    }
+    match sim.fault_before() {
+        Before::Proceed => {}
+        Before::Unavailable => {
+            Stats::bump(&sim.stats.injected_faults);
+            return faults::unavailable();
+        }
+        Before::RateLimited => {
+            Stats::bump(&sim.stats.injected_faults);
+            return envelope(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG));
+        }
+        Before::Stall(d) => {
+            Stats::bump(&sim.stats.injected_faults);
+            tokio::time::sleep(d).await;
+        }
+    }
+    let now = sim.now_ms();
+    let reply = if endpoint == Endpoint::ServerTime {
+        ok(json!([{ "ts": now.to_string() }]))
+    } else {
+        match authenticate(sim, &headers, &method, &uri, &body, now) {
+            Err(refusal) => refusal,
+            Ok(caller) => match o.uid_limit(endpoint, &caller, now) {
+                Err(refusal) => refusal,
+                Ok(()) => o.act(endpoint, &caller, uri.query().unwrap_or(""), &body),
+            },
+        }
+    };
+    if reply.code == "0" {
+        Stats::bump(&sim.stats.ok);
+    } else {
+        Stats::bump(&sim.stats.refused);
+    }
+    match sim.fault_after() {
+        After::Reply => envelope(reply),
+        After::GatewayTimeout => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::gateway_timeout()
+        }
+        After::Reset => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::reset()
+        }
+    }
+}
+
+fn hmac_base64(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(message.as_bytes());
+    BASE64.encode(mac.finalize().into_bytes())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2020-12-08T09:08:57.715Z` -> Unix ms; anything else is not the
+/// documented format.
+pub fn parse_iso_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let shape = b.len() == 24
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            23 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    let n = |from: usize, to: usize| s[from..to].parse::<i64>().expect("digits");
+    let (y, mo, d, h, mi, sec, ms) = (
+        n(0, 4),
+        n(5, 7),
+        n(8, 10),
+        n(11, 13),
+        n(14, 16),
+        n(17, 19),
+        n(20, 23),
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    Some(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+}
+
+/// Check the auth headers as #overview-rest-authentication documents them.
+fn authenticate(
+    sim: &ExchangeSim,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &Bytes,
+    now: i64,
+) -> Result<SimKey, Reply> {
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    let missing = |code: &'static str, name: &str| {
+        Stats::bump(&sim.stats.missing_auth);
+        refuse(
+            unauthorized,
+            code,
+            &format!("Request header \"{name}\" cannot be empty."),
+        )
+    };
+    let api_key = h("OK-ACCESS-KEY").ok_or_else(|| missing("50103", "OK-ACCESS-KEY"))?;
+    let sign = h("OK-ACCESS-SIGN").ok_or_else(|| missing("50106", "OK-ACCESS-SIGN"))?;
+    let timestamp =
+        h("OK-ACCESS-TIMESTAMP").ok_or_else(|| missing("50107", "OK-ACCESS-TIMESTAMP"))?;
+    let passphrase =
+        h("OK-ACCESS-PASSPHRASE").ok_or_else(|| missing("50104", "OK-ACCESS-PASSPHRASE"))?;
+    let Some(ts) = parse_iso_ms(&timestamp) else {
+        Stats::bump(&sim.stats.stale_timestamp);
+        return Err(refuse(unauthorized, "50112", "Invalid OK-ACCESS-TIMESTAMP"));
+    };
+    if (now - ts).abs() > TIMESTAMP_TOLERANCE_MS {
+        Stats::bump(&sim.stats.stale_timestamp);
+        return Err(refuse(unauthorized, "50102", "Timestamp request expired"));
+    }
+    let caller = match sim.keys.get(&api_key) {
+        Some(k) if k.is_alive() => k,
+        Some(_) => {
+            Stats::bump(&sim.stats.unknown_key);
+            return Err(refuse(StatusCode::OK, "50119", "API key doesn't exist"));
+        }
+        None => {
+            Stats::bump(&sim.stats.unknown_key);
+            return Err(refuse(unauthorized, "50111", "Invalid OK-ACCESS-KEY"));
+        }
+    };
+    // A wrong passphrase is counted with bad signatures: both are wrong
+    // credentials for a key that exists.
+    if caller.passphrase.as_deref() != Some(passphrase.as_str()) {
+        Stats::bump(&sim.stats.bad_signature);
+        return Err(refuse(
+            unauthorized,
+            "50105",
+            "Request header \"OK-ACCESS-PASSPHRASE\" incorrect.",
+        ));
+    }
+    // The request path as sent, with its query: GET parameters are part of
+    // requestPath, not of the body.
+    let request_path = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or(uri.path());
+    let prehash = format!(
+        "{timestamp}{}{request_path}{}",
+        method.as_str(),
+        String::from_utf8_lossy(body)
+    );
+    if sign != hmac_base64(&caller.secret, &prehash) {
+        Stats::bump(&sim.stats.bad_signature);
+        return Err(refuse(unauthorized, "50113", "Invalid Sign"));
+    }
+    if !caller.allows_loopback() {
+        return Err(refuse(
+            unauthorized,
+            "50110",
+            "Your IP 127.0.0.1 is not included in your API key's IP whitelist.",
+        ));
+    }
+    Ok(caller)
+}
+
+/// `perm` as OKX shows it: `read_only,trade`.
+fn perm_of(k: &SimKey) -> String {
+    if k.read_only {
+        return "read_only".into();
+    }
+    let perms: Vec<&str> = k
+        .permissions
+        .iter()
+        .map(String::as_str)
+        .filter(|p| PERMS.contains(p))
+        .collect();
+    perms.join(",")
+}
+
+/// `ip` as OKX shows it: comma-separated, "" when unbound.
+fn ip_of(k: &SimKey) -> String {
+    let ips: Vec<&str> = k
+        .ips
+        .iter()
+        .map(String::as_str)
+        .filter(|ip| *ip != "*")
+        .collect();
+    ips.join(",")
+}
+
+fn ip_bound(k: &SimKey) -> bool {
+    !ip_of(k).is_empty()
+}
+
+fn is_broker(k: &SimKey) -> bool {
+    k.permissions.iter().any(|p| p == ND_BROKER)
+}
+
+/// A query-string parameter, percent-decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'+', _, _) => out.push(b' '),
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi * 16 + lo);
+                i += 2;
+            }
+            (c, _, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Okx {
+    fn uid_limit(&self, endpoint: Endpoint, caller: &SimKey, now: i64) -> Result<(), Reply> {
+        if !self.sim.limits {
+            return Ok(());
+        }
+        let (window, family) = match endpoint {
+            Endpoint::ServerTime => return Ok(()),
+            Endpoint::AccountConfig => (&self.config, "account"),
+            Endpoint::SubKey(f, op) => (
+                match op {
+                    KeyOp::Query => &self.query,
+                    KeyOp::Modify => &self.modify,
+                    KeyOp::Delete => &self.delete,
+                },
+                if f == Family::Users {
+                    "users"
+                } else {
+                    "broker"
+                },
+            ),
+        };
+        if window
+            .hit(&format!("{}:{family}", caller.uid), now, 1)
+            .allowed
+        {
+            return Ok(());
+        }
+        Stats::bump(&self.sim.stats.rate_limited);
+        Err(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG))
+    }
+
+    fn act(&self, endpoint: Endpoint, caller: &SimKey, query: &str, body: &Bytes) -> Reply {
+        match endpoint {
+            Endpoint::ServerTime => ok(json!([])),
+            Endpoint::AccountConfig => {
+                Stats::bump(&self.sim.stats.probes);
+                ok(json!([{
+                    "uid": caller.uid,
+                    "mainUid": caller.parent_uid.clone().unwrap_or_else(|| caller.uid.clone()),
+                    "acctLv": "2",
+                    "label": "",
+                    "ip": ip_of(caller),
+                    "perm": perm_of(caller),
+                    "type": if caller.is_master() { "0" } else { "1" },
+                }]))
+            }
+            Endpoint::SubKey(family, op) => self.manage(family, op, caller, query, body),
+        }
+    }
+
+    fn manage(
+        &self,
+        family: Family,
+        op: KeyOp,
+        caller: &SimKey,
+        query: &str,
+        body: &Bytes,
+    ) -> Reply {
+        let sim = &self.sim;
+        if !caller.is_master() {
+            return refuse(
+                StatusCode::OK,
+                "59500",
+                "Only the API key of the main account has permission.",
+            );
+        }
+        if family == Family::Broker && !is_broker(caller) {
+            return refuse(
+                StatusCode::OK,
+                "59608",
+                "Only Broker accounts have permission to access this API.",
+            );
+        }
+        if op != KeyOp::Query {
+            if !ip_bound(caller) {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    "50035",
+                    "This endpoint requires that APIKey must be bound to IP",
+                );
+            }
+            if caller.read_only || !caller.permissions.iter().any(|p| p == "trade") {
+                return refuse(
+                    StatusCode::OK,
+                    "50120",
+                    "This API key doesn't have permission to use this function",
+                );
+            }
+        }
+        let params: Value = if op == KeyOp::Query {
+            json!({ "subAcct": query_param(query, "subAcct"), "apiKey": query_param(query, "apiKey") })
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => return refuse(StatusCode::BAD_REQUEST, "50002", "JSON syntax error"),
+            }
+        };
+        let text = |name: &str| {
+            params[name]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let Some(sub_acct) = text("subAcct") else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "50014",
+                "Parameter subAcct can not be empty.",
+            );
+        };
+        let api_key = text("apiKey");
+        if op != KeyOp::Query && api_key.is_none() {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "50014",
+                "Parameter apiKey can not be empty.",
+            );
+        }
+        // A sub-account exists while any key, live or deleted, names it.
+        let in_sub = |k: &SimKey| {
+            k.parent_uid.as_deref() == Some(caller.uid.as_str())
+                && k.sub_name.as_deref() == Some(sub_acct.as_str())
+        };
+        if sim.keys.filter(in_sub).is_empty() {
+            return refuse(StatusCode::OK, "59510", "Sub-account does not exist");
+        }
+        if family == Family::Users && is_broker(caller) {
+            return refuse(
+                StatusCode::OK,
+                "59619",
+                "This endpoint does not support ND sub accounts. Please use the dedicated endpoint supported for ND brokers.",
+            );
+        }
+        let live: Vec<SimKey> = sim.keys.filter(|k| {
+            in_sub(k) && k.is_alive() && api_key.as_deref().is_none_or(|a| k.api_key == a)
+        });
+        let no_such_key = || refuse(StatusCode::OK, "59506", "API key doesn't exist.");
+        match op {
+            KeyOp::Query => {
+                Stats::bump(&sim.stats.probes);
+                if api_key.is_some() && live.is_empty() {
+                    return no_such_key();
+                }
+                ok(Value::Array(live.iter().map(key_view).collect()))
+            }
+            KeyOp::Delete => {
+                let Some(target) = live.first() else {
+                    return no_such_key();
+                };
+                sim.keys
+                    .update(&target.api_key, |k| k.state = KeyState::Deleted);
+                Stats::bump(&sim.stats.deletes);
+                ok(json!([{ "subAcct": sub_acct }]))
+            }
+            KeyOp::Modify => {
+                let Some(target) = live.first() else {
+                    return no_such_key();
+                };
+                let allowed: &[&str] = match family {
+                    // #sub-account-rest-api-reset-the-api-key-of-a-sub-account: read_only, trade.
+                    Family::Users => &["read_only", "trade"],
+                    // python-okx NDBroker: read_only, trade, withdraw.
+                    Family::Broker => PERMS,
+                };
+                let perms: Option<Vec<String>> = match params.get("perm") {
+                    None => None,
+                    Some(Value::String(p)) => {
+                        let list: Vec<String> =
+                            p.split(',').map(|s| s.trim().to_string()).collect();
+                        if list.iter().any(|p| !allowed.contains(&p.as_str())) {
+                            return refuse(
+                                StatusCode::BAD_REQUEST,
+                                "51000",
+                                "Parameter perm error",
+                            );
+                        }
+                        Some(list)
+                    }
+                    Some(_) => {
+                        return refuse(StatusCode::BAD_REQUEST, "51000", "Parameter perm error");
+                    }
+                };
+                let ips: Option<Vec<String>> = match params.get("ip") {
+                    None => None,
+                    // "" unbinds every address.
+                    Some(Value::String(s)) if s.is_empty() => Some(Vec::new()),
+                    Some(Value::String(s)) => {
+                        let list: Vec<String> =
+                            s.split(',').map(|ip| ip.trim().to_string()).collect();
+                        if list.len() > 20 {
+                            return refuse(
+                                StatusCode::OK,
+                                "59503",
+                                "Each API key can bind up to 20 IP addresses",
+                            );
+                        }
+                        Some(list)
+                    }
+                    Some(_) => {
+                        return refuse(StatusCode::BAD_REQUEST, "51000", "Parameter ip error");
+                    }
+                };
+                sim.keys.update(&target.api_key, |k| {
+                    if let Some(p) = perms {
+                        k.read_only = !p.iter().any(|p| p == "trade" || p == "withdraw");
+                        k.permissions = p;
+                    }
+                    if let Some(ips) = ips {
+                        k.ips = ips;
+                    }
+                });
+                Stats::bump(&sim.stats.disables);
+                let updated = sim.keys.get(&target.api_key).expect("target exists");
+                let mut view = key_view(&updated);
+                view["subAcct"] = json!(sub_acct);
+                ok(json!([view]))
+            }
+        }
+    }
+}
+
+/// A key as the sub-key query shows it.
+fn key_view(k: &SimKey) -> Value {
+    json!({
+        "label": "",
+        "apiKey": k.api_key,
+        "perm": perm_of(k),
+        "ip": ip_of(k),
+        "ts": "1700000000000",
+    })
+}
+
+/// Permission sets of synthetic keys, in account/config's `perm` names.
+/// No OKX key can delete itself, whatever it holds.
+pub fn synthetic_permissions(kind: crate::generate::KeyKind) -> &'static [&'static str] {
+    use crate::generate::KeyKind;
+    match kind {
+        KeyKind::SelfDeletable => &["read_only", "trade", "withdraw"],
+        // Managing sub-account keys needs Trade.
+        KeyKind::Master => &["read_only", "trade"],
+        KeyKind::Sub => &["read_only", "trade"],
+        KeyKind::TradeOnly => &["read_only", "trade"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_timestamp_format_parses_and_others_do_not() {
+        assert_eq!(
+            parse_iso_ms("2020-12-08T09:08:57.715Z"),
+            Some(1_607_418_537_715)
+        );
+        assert_eq!(
+            parse_iso_ms("2023-11-14T22:13:20.123Z"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            parse_iso_ms("1700000000123"),
+            None,
+            "Unix ms is not ISO 8601"
+        );
+        assert_eq!(
+            parse_iso_ms("2023-11-14T22:13:20Z"),
+            None,
+            "milliseconds are required"
+        );
+        assert_eq!(parse_iso_ms("2023-11-14T22:13:20.123+00:00"), None);
+    }
+
+    #[test]
+    fn query_parameters_are_percent_decoded() {
+        assert_eq!(
+            query_param("subAcct=sub+1&apiKey=a%26b", "apiKey").as_deref(),
+            Some("a&b")
+        );
+        assert_eq!(
+            query_param("subAcct=sub+1&apiKey=a%26b", "subAcct").as_deref(),
+            Some("sub 1")
+        );
+        assert_eq!(query_param("subAcct=x", "apiKey"), None);
+    }
+}
