@@ -6,6 +6,10 @@
 # Needs root (apt-get, pg_ctlcluster). Debian/Ubuntu only.
 set -euo pipefail
 
+if [ "$(id -u)" -ne 0 ]; then
+    exec sudo -E bash "$0" "$@"
+fi
+
 DB=keyrevoke_test
 PORT=5432
 

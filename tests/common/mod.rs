@@ -144,3 +144,35 @@ pub fn artifacts(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out
 }
+
+/// A simulator with its limits off and `faults` on every exchange.
+pub async fn faulty_sim(exchanges: &[ExchangeId], faults: keyrevoke::sim::faults::Faults) -> SimHandle {
+    keyrevoke::sim::start(SimConfig {
+        exchanges: exchanges.to_vec(),
+        limits: false,
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts")
+}
+
+/// Write `population`'s inventory and a config for `sim` into `dir`, with
+/// extra config text appended (e.g. a shorter request timeout).
+pub fn write_inputs(dir: &Path, population: &Population, sim: &SimHandle, extra_config: &str) {
+    population.write_inventory(&dir.join("inventory.csv")).unwrap();
+    let config = population.config_toml(&sim.urls) + extra_config;
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+}
+
+/// Keys still alive on the simulator, by exchange, sorted.
+pub fn alive_keys(sim: &SimHandle) -> Vec<(ExchangeId, String)> {
+    let mut out = Vec::new();
+    for (x, s) in &sim.exchanges {
+        for k in s.keys.filter(|k| k.is_alive()) {
+            out.push((*x, k.api_key));
+        }
+    }
+    out.sort();
+    out
+}

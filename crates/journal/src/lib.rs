@@ -9,11 +9,12 @@
 //!
 //! [`open_journal`] picks one from a command-line spec. Neither engine ever
 //! receives a secret: keys are known by fingerprint and masked form only.
-//! `record` is group-committed on both (see [`group_commit`]).
+//! `record` is group-committed on both: concurrent callers share one
+//! durable commit ([`CommitStats`] shows how many).
 
 mod bench;
 mod codec;
-pub mod group_commit;
+mod group_commit;
 mod postgres;
 mod schema;
 mod spec;
@@ -23,6 +24,7 @@ mod test_support;
 
 pub use bench::{bench_transitions, try_bench_transitions};
 pub use codec::DEFAULT_LEASE;
+pub use group_commit::CommitStats;
 pub use postgres::PgJournal;
 pub use schema::SCHEMA_VERSION;
 pub use spec::{JournalSpec, open_journal};

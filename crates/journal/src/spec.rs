@@ -28,7 +28,8 @@ impl JournalSpec {
     /// else is a SQLite file path.
     pub fn parse(spec: &str) -> Result<JournalSpec, StoreError> {
         let is_postgres = ["postgres://", "postgresql://"].iter().any(|scheme| {
-            spec.len() >= scheme.len() && spec[..scheme.len()].eq_ignore_ascii_case(scheme)
+            spec.get(..scheme.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
         });
         if !is_postgres {
             if spec.trim().is_empty() {
@@ -120,6 +121,11 @@ mod tests {
 
     #[test]
     fn a_path_means_sqlite() {
+        assert_eq!(
+            JournalSpec::parse("postgre€s.db").unwrap(),
+            JournalSpec::Sqlite(PathBuf::from("postgre€s.db")),
+            "a path that merely starts like a URL is a path"
+        );
         assert_eq!(
             JournalSpec::parse("runs/job.db").unwrap(),
             JournalSpec::Sqlite(PathBuf::from("runs/job.db"))

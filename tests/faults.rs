@@ -1,0 +1,88 @@
+//! Misbehaving exchanges: the same inventory revoked against a healthy
+//! simulator and against one that fails 15% of requests (503 before acting,
+//! 504 or a dropped connection after acting, stalls past the timeout,
+//! surprise rate-limit replies) and runs its clock ahead: every key must end
+//! the same way.
+
+mod common;
+
+use common::*;
+use keyrevoke::core::ExchangeId;
+use keyrevoke::sim::faults::Faults;
+use keyrevoke::sim::generate::Population;
+
+const EXCHANGES: [ExchangeId; 4] = [ExchangeId::Binance, ExchangeId::Bybit, ExchangeId::Okx, ExchangeId::Kucoin];
+
+/// Fast retries so the test spends its time on work, not on waiting.
+const CONFIG: &str = "
+[executor]
+request_timeout_ms = 1500
+
+[retry]
+max_attempts = 12
+base_delay_ms = 20
+max_delay_ms = 400
+breaker_threshold = 1000
+";
+
+async fn revoke_against(faults: Faults, population: &Population) -> (serde_json::Value, Vec<(ExchangeId, String)>, std::process::Output) {
+    let sim = faulty_sim(&EXCHANGES, faults).await;
+    population.load_into(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), population, &sim, CONFIG);
+    let out = run(&[
+        "revoke".into(),
+        "--inventory".into(),
+        dir.path().join("inventory.csv").display().to_string(),
+        "--config".into(),
+        dir.path().join("config.toml").display().to_string(),
+        "--out".into(),
+        dir.path().join("out").display().to_string(),
+        "--yes".into(),
+        "--json".into(),
+        "--no-rate-limits".into(),
+    ])
+    .await;
+    let verify = run(&["audit".into(), "verify".into(), dir.path().join("out/audit.jsonl").display().to_string()]).await;
+    assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
+    let stats: u64 = sim.exchanges.values().map(|s| s.stats.snapshot().injected_faults).sum();
+    eprintln!("injected faults: {stats}");
+    (summary(&out), alive_keys(&sim), out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_ends_the_same_way_with_15_percent_faulty_replies() {
+    let population = Population::breach(&EXCHANGES, 2000, 4242);
+    let (healthy, alive_healthy, _) = revoke_against(Faults::default(), &population).await;
+    let faults = Faults {
+        unavailable_before: 0.04,
+        gateway_timeout_after: 0.04,
+        reset_after: 0.03,
+        stall: 0.01,
+        stall_ms: 2000,
+        rate_limited: 0.03,
+        clock_skew_ms: 0,
+    };
+    let (faulty, alive_faulty, out) = revoke_against(faults, &population).await;
+    assert_eq!(faulty["failed"], 0, "{}", describe(&out));
+    assert_eq!(faulty["pending"], 0, "{faulty}");
+    assert_eq!(healthy, faulty, "the same outcomes with and without faults");
+    assert_eq!(alive_healthy, alive_faulty, "the same keys left alive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_clock_far_ahead_is_resynced_and_nothing_fails() {
+    let population = Population::breach(&EXCHANGES, 200, 4343);
+    let (healthy, alive_healthy, _) = revoke_against(Faults::default(), &population).await;
+    let (skewed, alive_skewed, out) = revoke_against(
+        Faults {
+            clock_skew_ms: 45_000,
+            ..Faults::default()
+        },
+        &population,
+    )
+    .await;
+    assert_eq!(skewed["failed"], 0, "{}", describe(&out));
+    assert_eq!(healthy, skewed);
+    assert_eq!(alive_healthy, alive_skewed);
+}
