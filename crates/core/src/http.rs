@@ -120,7 +120,10 @@ impl std::fmt::Debug for PreparedRequest {
         f.debug_struct("PreparedRequest")
             .field("method", &self.method)
             .field("path", &path)
-            .field("headers", &self.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -116,6 +116,10 @@ pub trait JobStore: Send + Sync {
     /// Give leases back (clean shutdown) without changing states.
     async fn release(&self, ids: &[EntryId]) -> Result<(), StoreError>;
 
+    /// Extend this worker's leases on entries it is still working on (a key
+    /// may wait longer than a lease for its rate-limit budget or a ban).
+    async fn renew(&self, ids: &[EntryId]) -> Result<(), StoreError>;
+
     /// Exchanges with unfinished entries.
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError>;
 

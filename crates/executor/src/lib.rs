@@ -16,10 +16,12 @@ mod work;
 use backoff::Backoff;
 use keyrevoke_core::config::{Config, RetrySettings};
 use keyrevoke_core::store::JobEntry;
-use keyrevoke_core::{AuditSink, Connector, ExchangeId, JobStore, KeyJob, Operation, Route};
+use keyrevoke_core::{
+    AuditSink, Connector, EntryId, ExchangeId, JobStore, KeyJob, Operation, Route,
+};
 use limits::ExchangeLimits;
 use progress::Progress;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -106,7 +108,14 @@ pub struct Executor {
     progress: Arc<Progress>,
     cancel: CancellationToken,
     fatal: Mutex<Option<String>>,
+    /// Entries being worked on: their leases are renewed, and a claim that
+    /// returns one again (an expired lease) is ignored.
+    working: Mutex<HashSet<EntryId>>,
 }
+
+/// How often leases of entries still being worked on are renewed; well
+/// inside the journal's lease (60 s).
+const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
 /// The largest weight each tier of a connector is ever charged at once.
 fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
@@ -174,6 +183,7 @@ impl Executor {
             progress,
             cancel,
             fatal: Mutex::new(None),
+            working: Mutex::new(HashSet::new()),
         }
     }
 
@@ -190,11 +200,16 @@ impl Executor {
         let housekeeping = {
             let me = self.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(30));
+                let mut tick = tokio::time::interval(LEASE_RENEWAL);
+                tick.tick().await;
                 loop {
                     tick.tick().await;
                     for l in me.limits.values() {
                         l.housekeeping();
+                    }
+                    let ids: Vec<EntryId> = me.working.lock().unwrap().iter().copied().collect();
+                    if let Err(e) = me.store.renew(&ids).await {
+                        me.stop_fatal(e.to_string());
                     }
                 }
             })
@@ -259,10 +274,16 @@ impl Executor {
                 continue;
             }
             for entry in batch {
+                if !self.working.lock().unwrap().insert(entry.id) {
+                    // Already being worked on here: its lease had lapsed.
+                    continue;
+                }
                 let me = self.clone();
                 tasks.spawn(async move {
                     let id = entry.id;
-                    match me.work_on(entry).await {
+                    let result = me.work_on(entry).await;
+                    me.working.lock().unwrap().remove(&id);
+                    match result {
                         Ok(()) => None,
                         Err(Stop::Cancelled) => Some(id),
                         Err(Stop::Fatal(msg)) => {

@@ -90,6 +90,9 @@ impl JobStore for MemStore {
     async fn release(&self, _ids: &[EntryId]) -> Result<(), StoreError> {
         Ok(())
     }
+    async fn renew(&self, _ids: &[EntryId]) -> Result<(), StoreError> {
+        Ok(())
+    }
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError> {
         Ok(vec![ExchangeId::Bybit])
     }

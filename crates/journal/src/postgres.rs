@@ -409,6 +409,24 @@ impl JobStore for PgJournal {
         Ok(())
     }
 
+    async fn renew(&self, ids: &[EntryId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE keyrevoke_entries SET lease_expires = now() + make_interval(secs => $4)
+             WHERE job = $1 AND lease_owner = $2 AND id = ANY($3)",
+        )
+        .bind(&*self.job)
+        .bind(&*self.owner)
+        .bind(ids)
+        .bind(self.lease_seconds())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("renewing leases"))?;
+        Ok(())
+    }
+
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError> {
         let names: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT DISTINCT exchange FROM keyrevoke_entries
@@ -592,6 +610,32 @@ mod tests {
             b.len()
         );
         first.delete_job().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_renews_its_leases_keeps_them() {
+        let Some(url) = server_url("a_worker_that_renews_its_leases_keeps_them") else {
+            return;
+        };
+        let job = unique_job("renew");
+        let slow = worker(&url, &job, Duration::from_millis(300)).await;
+        let other = worker(&url, &job, DEFAULT_LEASE).await;
+        let pass = slow.begin_pass().await.unwrap();
+        let batch: Vec<NewEntry> = (0..3)
+            .map(|i| new_entry(ExchangeId::Okx, &format!("renew-key-{i:04}"), 0, i))
+            .collect();
+        slow.enqueue(pass, &batch).await.unwrap();
+        let held = slow.claim(ExchangeId::Okx, 10).await.unwrap();
+        let ids: Vec<EntryId> = held.iter().map(|e| e.id).collect();
+        // Waiting for budget far longer than one lease, renewing meanwhile.
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            slow.renew(&ids).await.unwrap();
+        }
+        assert!(
+            other.claim(ExchangeId::Okx, 10).await.unwrap().is_empty(),
+            "renewed leases must not be taken over"
+        );
     }
 
     #[tokio::test]

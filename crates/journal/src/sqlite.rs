@@ -494,6 +494,33 @@ impl JobStore for SqliteJournal {
         tx.commit().await.map_err(db_error("releasing leases"))
     }
 
+    async fn renew(&self, ids: &[EntryId]) -> Result<(), StoreError> {
+        let mut tx = self
+            .writer
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(db_error("renewing leases"))?;
+        let expires = now_millis() + self.lease_millis();
+        for chunk in ids.chunks(RELEASE_IDS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("UPDATE entries SET lease_expires = ");
+            query.push_bind(expires);
+            query.push(" WHERE lease_owner = ");
+            query.push_bind(&*self.owner).push(" AND id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            query
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("renewing leases"))?;
+        }
+        tx.commit().await.map_err(db_error("renewing leases"))
+    }
+
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError> {
         let names: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT DISTINCT exchange FROM entries WHERE state IN {UNFINISHED_STATES_SQL}
