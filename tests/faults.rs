@@ -11,7 +11,12 @@ use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::faults::Faults;
 use keyrevoke::sim::generate::Population;
 
-const EXCHANGES: [ExchangeId; 4] = [ExchangeId::Binance, ExchangeId::Bybit, ExchangeId::Okx, ExchangeId::Kucoin];
+const EXCHANGES: [ExchangeId; 4] = [
+    ExchangeId::Binance,
+    ExchangeId::Bybit,
+    ExchangeId::Okx,
+    ExchangeId::Kucoin,
+];
 
 /// Fast retries so the test spends its time on work, not on waiting.
 const CONFIG: &str = "
@@ -25,7 +30,14 @@ max_delay_ms = 400
 breaker_threshold = 1000
 ";
 
-async fn revoke_against(faults: Faults, population: &Population) -> (serde_json::Value, Vec<(ExchangeId, String)>, std::process::Output) {
+async fn revoke_against(
+    faults: Faults,
+    population: &Population,
+) -> (
+    serde_json::Value,
+    Vec<(ExchangeId, String)>,
+    std::process::Output,
+) {
     let sim = faulty_sim(&EXCHANGES, faults).await;
     population.load_into(&sim);
     let dir = tempfile::tempdir().unwrap();
@@ -43,9 +55,18 @@ async fn revoke_against(faults: Faults, population: &Population) -> (serde_json:
         "--no-rate-limits".into(),
     ])
     .await;
-    let verify = run(&["audit".into(), "verify".into(), dir.path().join("out/audit.jsonl").display().to_string()]).await;
+    let verify = run(&[
+        "audit".into(),
+        "verify".into(),
+        dir.path().join("out/audit.jsonl").display().to_string(),
+    ])
+    .await;
     assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
-    let stats: u64 = sim.exchanges.values().map(|s| s.stats.snapshot().injected_faults).sum();
+    let stats: u64 = sim
+        .exchanges
+        .values()
+        .map(|s| s.stats.snapshot().injected_faults)
+        .sum();
     eprintln!("injected faults: {stats}");
     (summary(&out), alive_keys(&sim), out)
 }

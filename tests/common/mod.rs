@@ -146,7 +146,10 @@ pub fn artifacts(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// A simulator with its limits off and `faults` on every exchange.
-pub async fn faulty_sim(exchanges: &[ExchangeId], faults: keyrevoke::sim::faults::Faults) -> SimHandle {
+pub async fn faulty_sim(
+    exchanges: &[ExchangeId],
+    faults: keyrevoke::sim::faults::Faults,
+) -> SimHandle {
     keyrevoke::sim::start(SimConfig {
         exchanges: exchanges.to_vec(),
         limits: false,
@@ -160,7 +163,9 @@ pub async fn faulty_sim(exchanges: &[ExchangeId], faults: keyrevoke::sim::faults
 /// Write `population`'s inventory and a config for `sim` into `dir`, with
 /// extra config text appended (e.g. a shorter request timeout).
 pub fn write_inputs(dir: &Path, population: &Population, sim: &SimHandle, extra_config: &str) {
-    population.write_inventory(&dir.join("inventory.csv")).unwrap();
+    population
+        .write_inventory(&dir.join("inventory.csv"))
+        .unwrap();
     let config = population.config_toml(&sim.urls) + extra_config;
     std::fs::write(dir.join("config.toml"), config).unwrap();
 }

@@ -1,0 +1,49 @@
+//! Two workers share one job through a PostgreSQL journal: every key is done
+//! once, by one of them. Runs when KEYREVOKE_TEST_PG_URL is set (CI starts
+//! PostgreSQL with .ci/pg-setup.sh).
+
+mod common;
+
+use common::*;
+use keyrevoke::core::ExchangeId;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
+    let Ok(url) = std::env::var("KEYREVOKE_TEST_PG_URL") else {
+        eprintln!("skipped: KEYREVOKE_TEST_PG_URL is not set (see .ci/pg-setup.sh)");
+        return;
+    };
+    let s = Scenario::breach(&[ExchangeId::Bybit, ExchangeId::Kucoin], 400, 21).await;
+    let job = format!("{url}?job=e2e-{}", std::process::id());
+    let worker = |n: u32| {
+        let mut args = s.revoke_args();
+        let out = args.iter().position(|a| a == "--out").unwrap();
+        args[out + 1] = s.path(&format!("w{n}")).display().to_string();
+        args.extend(["--journal".into(), job.clone()]);
+        args
+    };
+    let (args1, args2) = (worker(1), worker(2));
+    let (a, b) = tokio::join!(run(&args1), run(&args2));
+    for out in [&a, &b] {
+        assert_eq!(out.status.code(), Some(3), "{}", describe(out));
+    }
+    let (sa, sb) = (summary(&a), summary(&b));
+    assert_eq!(sa["total"], s.population.rows.len() as u64, "{sa}");
+    assert_eq!(sb["pending"], 0, "{sb}");
+    let deletes: u64 = s
+        .sim
+        .exchanges
+        .values()
+        .map(|x| x.stats.snapshot().deletes)
+        .sum();
+    assert_eq!(
+        deletes,
+        sb["revoked"].as_u64().unwrap(),
+        "each revoked key deleted exactly once"
+    );
+    for n in [1, 2] {
+        let audit = s.path(&format!("w{n}/audit.jsonl")).display().to_string();
+        let v = run(&["audit".into(), "verify".into(), audit]).await;
+        assert_eq!(v.status.code(), Some(0), "{}", describe(&v));
+    }
+}
