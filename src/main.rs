@@ -294,17 +294,17 @@ async fn sim(a: SimArgs) -> i32 {
     }
     let population = Population::self_revocable(&exchanges, a.keys, 7);
     population.load_into(&handle);
-    if let Some(p) = &a.write_inventory {
-        if let Err(e) = population.write_inventory(p) {
-            eprintln!("{}: {e}", p.display());
-            return exit::COULD_NOT_RUN;
-        }
+    if let Some(p) = &a.write_inventory
+        && let Err(e) = population.write_inventory(p)
+    {
+        eprintln!("{}: {e}", p.display());
+        return exit::COULD_NOT_RUN;
     }
-    if let Some(p) = &a.write_config {
-        if let Err(e) = std::fs::write(p, population.config_toml(&handle.urls)) {
-            eprintln!("{}: {e}", p.display());
-            return exit::COULD_NOT_RUN;
-        }
+    if let Some(p) = &a.write_config
+        && let Err(e) = std::fs::write(p, population.config_toml(&handle.urls))
+    {
+        eprintln!("{}: {e}", p.display());
+        return exit::COULD_NOT_RUN;
     }
     println!("{}", handle.urls_json());
     let _ = tokio::signal::ctrl_c().await;

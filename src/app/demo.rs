@@ -36,8 +36,8 @@ pub async fn run(opts: DemoOptions) -> i32 {
     // FTX has been gone since November 2022; breach inventories still hold
     // its keys, which keyrevoke escalates as inert.
     let inert = (opts.keys / 50).max(1).min(opts.keys);
-    let mut population = Population::breach(&exchanges, opts.keys - inert, 2022_12_28);
-    population.add_unserved(ExchangeId::Ftx, inert, 2022_11_11);
+    let mut population = Population::breach(&exchanges, opts.keys - inert, 20_221_228);
+    population.add_unserved(ExchangeId::Ftx, inert, 20_221_111);
     let sim = match keyrevoke_sim::start(SimConfig {
         exchanges: exchanges.clone(),
         ip_ban: Duration::from_secs(10),

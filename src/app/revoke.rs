@@ -287,25 +287,18 @@ async fn execute(
         Ok(c) => c,
         Err(e) => return RunEnd::Fatal(e.to_string()),
     };
+    // Progress counts the keys this run still has to do.
     let remaining = counts
         .by_exchange
         .iter()
         .filter_map(|(x, states)| {
             let left: u64 = states
                 .iter()
-                .filter(|(s, _)| {
-                    s.parse::<State>()
-                        .map(|s| !s.is_terminal())
-                        .unwrap_or(false)
-                })
+                .filter(|(s, _)| s.parse::<State>().is_ok_and(|s| !s.is_terminal()))
                 .map(|(_, n)| n)
                 .sum();
-            let total: u64 = states.values().sum();
-            x.parse()
-                .ok()
-                .map(|x| (x, if left > 0 { left } else { total.min(0) }))
+            x.parse().ok().filter(|_| left > 0).map(|x| (x, left))
         })
-        .filter(|(_, n)| *n > 0)
         .collect();
     let progress = Arc::new(Progress::new(&remaining));
     let cancel = CancellationToken::new();
