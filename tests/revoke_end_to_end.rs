@@ -148,13 +148,22 @@ async fn a_run_killed_with_sigkill_resumes_without_losing_a_key() {
     assert_eq!(sum["total"], s.population.rows.len() as u64, "{sum}");
     assert_eq!(sum["pending"], 0, "{sum}");
     assert_eq!(sum["failed"], 0, "{sum}");
-    // No key was deleted twice: the simulator counts each delete it performed.
+    // Every key the exchange no longer has is reported neutralized, and
+    // every delete the exchange performed is reported as ours. A key killed
+    // in flight may be credited to us (revoked) though it was dead already:
+    // the probe cannot tell those apart, and both end neutralized.
     let deletes = s.sim.exchange(BYBIT).stats.snapshot().deletes;
     let revoked = sum["revoked"].as_u64().unwrap();
-    assert_eq!(
-        deletes, revoked,
-        "each revoked key was deleted exactly once"
-    );
+    let already_dead = sum["already_dead"].as_u64().unwrap();
+    let gone = s
+        .population
+        .rows
+        .iter()
+        .filter(|r| !s.sim.exchange(BYBIT).keys.get(&r.api_key).unwrap().is_alive())
+        .count() as u64;
+    assert_eq!(revoked + already_dead, gone, "{sum}");
+    assert!(deletes <= revoked, "every delete performed is reported ({deletes} > {revoked})");
+    assert!(revoked - deletes <= 128, "at most the in-flight window is ambiguous");
     let verify = run(&[
         "audit".into(),
         "verify".into(),
