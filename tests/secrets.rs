@@ -1,0 +1,122 @@
+//! Secrets never reach output, logs, journal, audit, reports or escalation
+//! files: every command is run with known secrets, under faults, and every
+//! artifact is scanned for them in plain, base64 and hex forms.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use keyrevoke::core::ExchangeId;
+use keyrevoke::sim::faults::Faults;
+use keyrevoke::sim::generate::Population;
+use std::os::unix::fs::PermissionsExt;
+
+const EXCHANGES: [ExchangeId; 5] = [
+    ExchangeId::Binance,
+    ExchangeId::Bybit,
+    ExchangeId::Okx,
+    ExchangeId::Kucoin,
+    ExchangeId::Coinbase,
+];
+
+/// The forms a leaked secret could take.
+fn forms(secret: &str) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![secret.to_string(), b64.encode(secret), hex::encode(secret)]
+        .into_iter()
+        .filter(|f| f.len() >= 8)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_any_output_or_artifact() {
+    let population = Population::breach(&EXCHANGES, 400, 51);
+    let sim = faulty_sim(
+        &EXCHANGES,
+        Faults {
+            unavailable_before: 0.05,
+            gateway_timeout_after: 0.05,
+            reset_after: 0.02,
+            rate_limited: 0.03,
+            ..Faults::default()
+        },
+    )
+    .await;
+    population.load_into(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &population, &sim, "\n[retry]\nbase_delay_ms = 10\nmax_delay_ms = 100\n");
+    let path = |p: &str| dir.path().join(p).display().to_string();
+    let revoke = |extra: &[&str]| {
+        let mut args: Vec<String> = vec![
+            "revoke".into(),
+            "--inventory".into(),
+            path("inventory.csv"),
+            "--config".into(),
+            path("config.toml"),
+            "--out".into(),
+            path("out"),
+            "--yes".into(),
+            "--no-rate-limits".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let mut outputs = Vec::new();
+    for args in [
+        revoke(&["--dry-run"]),
+        revoke(&["--json"]),
+        revoke(&[]),
+        vec!["status".into(), "--journal".into(), path("out/journal.sqlite")],
+        vec!["status".into(), "--journal".into(), path("out/journal.sqlite"), "--json".into()],
+        vec!["audit".into(), "verify".into(), path("out/audit.jsonl")],
+        vec!["exchanges".into()],
+    ] {
+        let out = run(&args).await;
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{args:?}: {}", describe(&out));
+        outputs.push((format!("stdout of {args:?}"), out.stdout));
+        outputs.push((format!("stderr of {args:?}"), out.stderr));
+    }
+    // A run that fails validation prints rows' problems: still no secret.
+    let bad = format!("{}bybit,BADKEY1,{},,,nobody,x\n", std::fs::read_to_string(path("inventory.csv")).unwrap(), "s3cr3t-in-a-bad-row");
+    std::fs::write(path("bad.csv"), bad).unwrap();
+    let mut args = revoke(&[]);
+    args[2] = path("bad.csv");
+    let out = run(&args).await;
+    assert_eq!(out.status.code(), Some(1));
+    outputs.push(("stderr of a failed validation".into(), out.stderr));
+
+    let mut secrets: Vec<String> = vec!["s3cr3t-in-a-bad-row".into()];
+    for keys in population.keys.values() {
+        for k in keys {
+            secrets.push(k.secret.clone());
+            secrets.extend(k.passphrase.clone());
+        }
+    }
+    for c in &population.credentials {
+        secrets.push(c.api_secret.clone());
+        secrets.extend(c.passphrase.clone());
+    }
+    let mut haystacks = outputs;
+    for (p, bytes) in artifacts(&dir.path().join("out")) {
+        haystacks.push((p.display().to_string(), bytes));
+    }
+    assert!(haystacks.len() > 10, "the run left its artifacts");
+    for secret in &secrets {
+        for form in forms(secret) {
+            for (name, bytes) in &haystacks {
+                let text = String::from_utf8_lossy(bytes);
+                assert!(!text.contains(&form), "a secret (or its encoding) leaked into {name}");
+            }
+        }
+    }
+
+    // Journal, audit and reports are private to their owner.
+    for f in ["out/journal.sqlite", "out/audit.jsonl"] {
+        let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f} has mode {mode:o}");
+    }
+    for (p, _) in artifacts(&dir.path().join("out/escalations")) {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", p.display());
+    }
+}
