@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod key;
 pub mod model;
 pub mod secret;
+pub mod sign;
 pub mod store;
 
 pub use connector::{Charge, Connector, Liveness, Operation, Probe, Reply, Tier, TierScope, Usage};
