@@ -92,9 +92,19 @@ pub async fn run(opts: DemoOptions) -> i32 {
     .await;
     let elapsed = started.elapsed();
     let alive_after: usize = sim.exchanges.values().map(|s| s.keys.count_alive()).sum();
+    let seen: Vec<_> = sim.exchanges.values().map(|s| s.stats.snapshot()).collect();
+    let total =
+        |f: fn(&keyrevoke_sim::stats::StatsSnapshot) -> u64| seen.iter().map(f).sum::<u64>();
     let audit = out.join("audit.jsonl");
     let verified = keyrevoke_audit::verify(&audit, None);
     say.line(&format!("revocation took {:.1} s", elapsed.as_secs_f64()));
+    say.line(&format!(
+        "the simulated exchanges saw {} requests: {} refused for rate limits or bans, {} with a bad signature, {} with a stale timestamp",
+        total(|s| s.requests),
+        total(|s| s.rate_limited + s.ip_banned),
+        total(|s| s.bad_signature),
+        total(|s| s.stale_timestamp),
+    ));
     match &verified {
         Ok(r) => say.line(&format!(
             "audit verified: {} records, chain intact",

@@ -78,7 +78,9 @@ pub struct ExecutorSettings {
 impl Default for ExecutorSettings {
     fn default() -> Self {
         ExecutorSettings {
-            concurrency: 256,
+            // Sockets in flight overall: enough that no exchange's lane
+            // waits on another's.
+            concurrency: 1024,
             per_exchange_concurrency: 128,
             request_timeout_ms: 10_000,
         }

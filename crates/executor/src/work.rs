@@ -258,8 +258,6 @@ impl<'a> Work<'a> {
         let mut maybe_done = false;
         loop {
             self.cancelled()?;
-            self.spend(op, job).await?;
-            self.cancelled()?;
             tries += 1;
             self.attempts += 1;
             if tries > 1
@@ -267,8 +265,12 @@ impl<'a> Work<'a> {
             {
                 p.retries.fetch_add(1, Ordering::Relaxed);
             }
+            // Journal first, then wait for budget, then send at once: the
+            // moment the limiter grants is the moment the request leaves,
+            // with no journal write in between to skew the spacing.
             self.record(State::InFlight, Some(route), None, None)
                 .await?;
+            self.spend(op, job).await?;
             let result = {
                 let _permit = self.exec.in_flight.acquire().await.expect("never closed");
                 self.conn.perform(route, job).await
