@@ -29,12 +29,27 @@ async fn every_problem_of_an_inventory_is_listed_and_nothing_is_sent() {
     let out = s.revoke().await;
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
-    for (offset, field) in [(0, "exchange"), (1, "api_key"), (2, "api_secret"), (3, "api_secret"), (4, "via")] {
+    for (offset, field) in [
+        (0, "exchange"),
+        (1, "api_key"),
+        (2, "api_secret"),
+        (3, "api_secret"),
+        (4, "via"),
+    ] {
         let want = format!("inventory.csv:{}: field `{field}`", first_bad + offset);
         assert!(err.contains(&want), "missing `{want}` in:\n{err}");
     }
-    assert!(err.contains(&format!("inventory.csv:{}: expected 7 fields", first_bad + 5)), "{err}");
-    assert!(err.contains(&format!("inventory.csv:{}: malformed CSV", first_bad + 6)), "{err}");
+    assert!(
+        err.contains(&format!(
+            "inventory.csv:{}: expected 7 fields",
+            first_bad + 5
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("inventory.csv:{}: malformed CSV", first_bad + 6)),
+        "{err}"
+    );
     assert!(err.contains("--skip-invalid"), "{err}");
     assert_eq!(s.requests(BYBIT), 0, "nothing sent");
 }
@@ -49,7 +64,11 @@ async fn skip_invalid_runs_the_valid_rows_and_lists_the_others() {
     args.push("--skip-invalid".into());
     let out = run(&args).await;
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
-    assert!(stderr(&out).contains("field `exchange`"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("field `exchange`"),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(summary(&out)["total"], 20);
 }
 
@@ -58,10 +77,18 @@ async fn duplicate_rows_are_merged_and_reported() {
     let s = Scenario::breach(&[BYBIT], 20, 43).await;
     let csv = std::fs::read_to_string(s.path("inventory.csv")).unwrap();
     let dup: Vec<&str> = csv.lines().skip(1).take(3).collect();
-    std::fs::write(s.path("inventory.csv"), format!("{csv}{}\n", dup.join("\n"))).unwrap();
+    std::fs::write(
+        s.path("inventory.csv"),
+        format!("{csv}{}\n", dup.join("\n")),
+    )
+    .unwrap();
     let out = s.revoke().await;
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
-    assert!(stderr(&out).contains("3 duplicate rows merged"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("3 duplicate rows merged"),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(summary(&out)["total"], 20);
 }
 
@@ -95,10 +122,18 @@ async fn config_errors_name_the_toml_path_and_send_nothing() {
     assert!(stderr(&out).contains("retry"), "{}", describe(&out));
     assert!(stderr(&out).contains("max_atempts"), "{}", describe(&out));
 
-    std::fs::write(s.path("config.toml"), "[exchanges.bybit]\nbase_url = \"http://192.168.1.10:80\"\n").unwrap();
+    std::fs::write(
+        s.path("config.toml"),
+        "[exchanges.bybit]\nbase_url = \"http://192.168.1.10:80\"\n",
+    )
+    .unwrap();
     let out = s.revoke().await;
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(stderr(&out).contains("exchanges.bybit.base_url"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("exchanges.bybit.base_url"),
+        "{}",
+        describe(&out)
+    );
     assert!(stderr(&out).contains("non-loopback"), "{}", describe(&out));
     assert_eq!(s.requests(BYBIT), 0);
 }
@@ -125,5 +160,9 @@ async fn a_non_loopback_http_url_in_the_environment_is_refused() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(stderr(&out).contains("KEYREVOKE_BYBIT_URL"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("KEYREVOKE_BYBIT_URL"),
+        "{}",
+        describe(&out)
+    );
 }

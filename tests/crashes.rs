@@ -43,7 +43,11 @@ async fn killed_at_random_points_ten_times_then_resumed_nothing_is_lost() {
     let out = s.revoke().await;
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let sum = summary(&out);
-    assert_eq!(sum["total"], s.population.rows.len() as u64, "no row lost: {sum}");
+    assert_eq!(
+        sum["total"],
+        s.population.rows.len() as u64,
+        "no row lost: {sum}"
+    );
     assert_eq!(sum["pending"], 0, "{sum}");
     assert_eq!(sum["failed"], 0, "{sum}");
 
@@ -51,19 +55,47 @@ async fn killed_at_random_points_ten_times_then_resumed_nothing_is_lost() {
     // delete they performed is reported as ours.
     let mut gone = 0;
     for r in &s.population.rows {
-        if !s.sim.exchange(r.exchange).keys.get(&r.api_key).unwrap().is_alive() {
+        if !s
+            .sim
+            .exchange(r.exchange)
+            .keys
+            .get(&r.api_key)
+            .unwrap()
+            .is_alive()
+        {
             gone += 1;
         }
     }
     let revoked = sum["revoked"].as_u64().unwrap();
-    assert_eq!(revoked + sum["already_dead"].as_u64().unwrap(), gone, "{sum}");
-    let deletes: u64 = s.sim.exchanges.values().map(|x| x.stats.snapshot().deletes).sum();
-    assert!(deletes <= revoked, "{deletes} deletes performed, {revoked} reported");
+    assert_eq!(
+        revoked + sum["already_dead"].as_u64().unwrap(),
+        gone,
+        "{sum}"
+    );
+    let deletes: u64 = s
+        .sim
+        .exchanges
+        .values()
+        .map(|x| x.stats.snapshot().deletes)
+        .sum();
+    assert!(
+        deletes <= revoked,
+        "{deletes} deletes performed, {revoked} reported"
+    );
     for c in &s.population.credentials {
         let x = c.exchange;
-        assert!(s.sim.exchange(x).keys.get(&c.api_key).unwrap().is_alive(), "credential {} alive", c.name);
+        assert!(
+            s.sim.exchange(x).keys.get(&c.api_key).unwrap().is_alive(),
+            "credential {} alive",
+            c.name
+        );
     }
 
-    let verify = run(&["audit".into(), "verify".into(), s.out().join("audit.jsonl").display().to_string()]).await;
+    let verify = run(&[
+        "audit".into(),
+        "verify".into(),
+        s.out().join("audit.jsonl").display().to_string(),
+    ])
+    .await;
     assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
 }

@@ -159,11 +159,24 @@ async fn a_run_killed_with_sigkill_resumes_without_losing_a_key() {
         .population
         .rows
         .iter()
-        .filter(|r| !s.sim.exchange(BYBIT).keys.get(&r.api_key).unwrap().is_alive())
+        .filter(|r| {
+            !s.sim
+                .exchange(BYBIT)
+                .keys
+                .get(&r.api_key)
+                .unwrap()
+                .is_alive()
+        })
         .count() as u64;
     assert_eq!(revoked + already_dead, gone, "{sum}");
-    assert!(deletes <= revoked, "every delete performed is reported ({deletes} > {revoked})");
-    assert!(revoked - deletes <= 128, "at most the in-flight window is ambiguous");
+    assert!(
+        deletes <= revoked,
+        "every delete performed is reported ({deletes} > {revoked})"
+    );
+    assert!(
+        revoked - deletes <= 128,
+        "at most the in-flight window is ambiguous"
+    );
     let verify = run(&[
         "audit".into(),
         "verify".into(),

@@ -44,7 +44,12 @@ async fn no_secret_appears_in_any_output_or_artifact() {
     .await;
     population.load_into(&sim);
     let dir = tempfile::tempdir().unwrap();
-    write_inputs(dir.path(), &population, &sim, "\n[retry]\nbase_delay_ms = 10\nmax_delay_ms = 100\n");
+    write_inputs(
+        dir.path(),
+        &population,
+        &sim,
+        "\n[retry]\nbase_delay_ms = 10\nmax_delay_ms = 100\n",
+    );
     let path = |p: &str| dir.path().join(p).display().to_string();
     let revoke = |extra: &[&str]| {
         let mut args: Vec<String> = vec![
@@ -66,18 +71,35 @@ async fn no_secret_appears_in_any_output_or_artifact() {
         revoke(&["--dry-run"]),
         revoke(&["--json"]),
         revoke(&[]),
-        vec!["status".into(), "--journal".into(), path("out/journal.sqlite")],
-        vec!["status".into(), "--journal".into(), path("out/journal.sqlite"), "--json".into()],
+        vec![
+            "status".into(),
+            "--journal".into(),
+            path("out/journal.sqlite"),
+        ],
+        vec![
+            "status".into(),
+            "--journal".into(),
+            path("out/journal.sqlite"),
+            "--json".into(),
+        ],
         vec!["audit".into(), "verify".into(), path("out/audit.jsonl")],
         vec!["exchanges".into()],
     ] {
         let out = run(&args).await;
-        assert!(matches!(out.status.code(), Some(0 | 3)), "{args:?}: {}", describe(&out));
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{args:?}: {}",
+            describe(&out)
+        );
         outputs.push((format!("stdout of {args:?}"), out.stdout));
         outputs.push((format!("stderr of {args:?}"), out.stderr));
     }
     // A run that fails validation prints rows' problems: still no secret.
-    let bad = format!("{}bybit,BADKEY1,{},,,nobody,x\n", std::fs::read_to_string(path("inventory.csv")).unwrap(), "s3cr3t-in-a-bad-row");
+    let bad = format!(
+        "{}bybit,BADKEY1,{},,,nobody,x\n",
+        std::fs::read_to_string(path("inventory.csv")).unwrap(),
+        "s3cr3t-in-a-bad-row"
+    );
     std::fs::write(path("bad.csv"), bad).unwrap();
     let mut args = revoke(&[]);
     args[2] = path("bad.csv");
@@ -105,14 +127,21 @@ async fn no_secret_appears_in_any_output_or_artifact() {
         for form in forms(secret) {
             for (name, bytes) in &haystacks {
                 let text = String::from_utf8_lossy(bytes);
-                assert!(!text.contains(&form), "a secret (or its encoding) leaked into {name}");
+                assert!(
+                    !text.contains(&form),
+                    "a secret (or its encoding) leaked into {name}"
+                );
             }
         }
     }
 
     // Journal, audit and reports are private to their owner.
     for f in ["out/journal.sqlite", "out/audit.jsonl"] {
-        let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{f} has mode {mode:o}");
     }
     for (p, _) in artifacts(&dir.path().join("out/escalations")) {

@@ -268,9 +268,16 @@ impl<'a> Work<'a> {
             // Journal first, then wait for budget, then send at once: the
             // moment the limiter grants is the moment the request leaves,
             // with no journal write in between to skew the spacing.
+            let before = (self.entry.state, self.entry.route);
             self.record(State::InFlight, Some(route), None, None)
                 .await?;
-            self.spend(op, job).await?;
+            if let Err(stop) = self.spend(op, job).await {
+                // Stopped while waiting: nothing was sent by this attempt.
+                if matches!(stop, Stop::Cancelled) {
+                    self.record(before.0, before.1, None, None).await?;
+                }
+                return Err(stop);
+            }
             let result = {
                 let _permit = self.exec.in_flight.acquire().await.expect("never closed");
                 self.conn.perform(route, job).await
