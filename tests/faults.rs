@@ -107,3 +107,118 @@ async fn an_exchange_clock_far_ahead_is_resynced_and_nothing_fails() {
     assert_eq!(healthy, skewed);
     assert_eq!(alive_healthy, alive_skewed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
+    let exchanges = [ExchangeId::Bybit, ExchangeId::Kucoin];
+    // Enough Bybit keys deleting themselves to go over its IP limit fast.
+    let mut population = Population::self_revocable(&[ExchangeId::Bybit], 800, 4545);
+    let kucoin = Population::breach(&[ExchangeId::Kucoin], 150, 4546);
+    population.rows.extend(kucoin.rows);
+    population.keys.extend(kucoin.keys);
+    population.credentials.extend(kucoin.credentials);
+    let sim = keyrevoke::sim::start(keyrevoke::sim::SimConfig {
+        exchanges: exchanges.to_vec(),
+        ip_ban: std::time::Duration::from_secs(2),
+        ..keyrevoke::sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    population.load_into(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    // Misconfigured: five times Bybit's documented per-IP limit, so the
+    // exchange bans us; its documented pause is shortened for the test.
+    write_inputs(
+        dir.path(),
+        &population,
+        &sim,
+        "\n[exchanges.bybit.limits.ip]\ncapacity = 3000\nperiod_ms = 5000\n",
+    );
+    let config_path = dir.path().join("config.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap().replace(
+        "[exchanges.bybit]\n",
+        "[exchanges.bybit]\nip_ban_pause_secs = 2\n",
+    );
+    std::fs::write(&config_path, config).unwrap();
+    let out = run(&[
+        "revoke".into(),
+        "--inventory".into(),
+        dir.path().join("inventory.csv").display().to_string(),
+        "--config".into(),
+        dir.path().join("config.toml").display().to_string(),
+        "--out".into(),
+        dir.path().join("out").display().to_string(),
+        "--yes".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["failed"], 0, "{sum}");
+    assert_eq!(sum["pending"], 0, "{sum}");
+    let bybit = sim.exchange(ExchangeId::Bybit).stats.snapshot();
+    let kucoin = sim.exchange(ExchangeId::Kucoin).stats.snapshot();
+    assert!(
+        bybit.ip_banned > 0,
+        "the simulator banned the IP: {bybit:?}"
+    );
+    assert_eq!(
+        kucoin.ip_banned + kucoin.rate_limited,
+        0,
+        "KuCoin was never refused: {kucoin:?}"
+    );
+    // Every Bybit key was deleted, ban or not.
+    assert_eq!(sim.exchange(ExchangeId::Bybit).keys.count_alive(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_wide_outage_opens_the_breaker_and_the_run_resumes_by_itself() {
+    let exchanges = [ExchangeId::Bybit];
+    let population = Population::breach(&exchanges, 200, 4646);
+    let sim = faulty_sim(
+        &exchanges,
+        Faults {
+            unavailable_before: 1.0,
+            ..Faults::default()
+        },
+    )
+    .await;
+    population.load_into(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let config = "
+[retry]
+max_attempts = 12
+base_delay_ms = 50
+max_delay_ms = 1000
+breaker_threshold = 10
+breaker_cooldown_ms = 500
+";
+    write_inputs(dir.path(), &population, &sim, config);
+    let args: Vec<String> = vec![
+        "revoke".into(),
+        "--inventory".into(),
+        dir.path().join("inventory.csv").display().to_string(),
+        "--config".into(),
+        dir.path().join("config.toml").display().to_string(),
+        "--out".into(),
+        dir.path().join("out").display().to_string(),
+        "--yes".into(),
+        "--json".into(),
+        "--no-rate-limits".into(),
+    ];
+    let run_task = tokio::spawn(async move { run(&args).await });
+    // The exchange is down for two seconds, then recovers.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    *sim.exchange(ExchangeId::Bybit).faults.write().unwrap() = Faults::default();
+    let out = run_task.await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["failed"], 0, "{sum}");
+    let stats = sim.exchange(ExchangeId::Bybit).stats.snapshot();
+    assert!(stats.injected_faults > 0, "the outage was felt: {stats:?}");
+    assert!(
+        stats.injected_faults < 200 * 12,
+        "the breaker held requests back during the outage ({} refused)",
+        stats.injected_faults
+    );
+}
