@@ -25,14 +25,13 @@ use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::http::{
-    ExchangeClock, RawResponse, classify_status, retry_after, send, unix_ms,
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, retry_after, send, short,
 };
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
 };
 use limits::Limit;
-use reqwest::Method;
 use serde_json::Value;
 use sign::{DEFAULT_RECV_WINDOW_MS, Params, Signer};
 use std::time::Duration;
@@ -101,10 +100,6 @@ fn error_of(body: &Value) -> Option<(i64, String)> {
     Some((code, msg))
 }
 
-fn short(body: &str) -> String {
-    keyrevoke_core::http::truncate(body, 200)
-}
-
 /// Errors worth retrying the whole route for rather than settling on what
 /// already took effect.
 fn retry_worthy(e: &ConnectorError) -> bool {
@@ -171,10 +166,7 @@ impl BinanceConnector {
     /// The used weight the endpoint's header reports, as calls of this
     /// endpoint's weight still possible in this minute.
     fn usage_from(&self, raw: &RawResponse, limit: &Limit) -> Vec<Usage> {
-        let Some(used) = raw
-            .header(limit.used_header)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        else {
+        let Some(used) = raw.header_number::<u64>(limit.used_header) else {
             return Vec::new();
         };
         let left = u64::from(limit.capacity).saturating_sub(used) / u64::from(limit.weight.max(1));
@@ -238,20 +230,13 @@ impl BinanceConnector {
                 body,
                 reply: Reply { meta, usage },
             }),
-            None => {
-                let e = if mutating {
-                    ConnectorError::OutcomeUnknown("unreadable reply".into())
-                } else {
-                    ConnectorError::Transient("unreadable reply".into())
-                };
-                Err(Failure::new(
-                    e,
-                    ReplyMeta {
-                        message: Some(short(&raw.body)),
-                        ..meta
-                    },
-                ))
-            }
+            None => Err(Failure::new(
+                ConnectorError::unreadable_reply(mutating),
+                ReplyMeta {
+                    message: Some(short(&raw.body)),
+                    ..meta
+                },
+            )),
         }
     }
 
@@ -357,15 +342,11 @@ impl BinanceConnector {
             .map(|(k, _)| k.clone())
             .collect();
         permissions.sort();
-        let can_move = endpoints::FUND_MOVING_FLAGS
-            .iter()
-            .any(|f| flags.get(*f).and_then(Value::as_bool) == Some(true));
-        Ok(Probe {
-            liveness: Liveness::Alive,
-            can_move_funds: Some(can_move),
+        Ok(Probe::alive(
             permissions,
-            meta: answer.reply.meta,
-        })
+            &endpoints::FUND_MOVING_FLAGS,
+            answer.reply.meta,
+        ))
     }
 
     /// Look for the key in its sub account's key list (exact match, one
@@ -415,12 +396,7 @@ impl BinanceConnector {
             .as_u64()
             .is_some_and(|t| t <= rows.len() as u64);
         if complete && !masked {
-            return Ok(Probe {
-                liveness: Liveness::Dead,
-                can_move_funds: Some(false),
-                permissions: Vec::new(),
-                meta,
-            });
+            return Ok(Probe::dead(meta));
         }
         Ok(Probe {
             meta,
@@ -567,27 +543,15 @@ impl Connector for BinanceConnector {
 
     async fn sync_clock(&self) -> Result<(), Failure> {
         let endpoint = &endpoints::SERVER_TIME;
-        let request = keyrevoke_core::http::PreparedRequest {
-            method: Method::GET,
-            path_and_query: endpoint.path.to_string(),
-            headers: Vec::new(),
-            body: None,
-            mutating: false,
-        };
-        let sent = unix_ms();
-        let raw = send(&self.client, &self.base, request).await?;
-        let received = unix_ms();
-        let answer = self.read_reply(raw, &endpoint.limit, false)?;
-        // rest-api.md, "Check server time": `{"serverTime": 1499827319559}`.
-        match answer.body["serverTime"].as_i64() {
-            Some(ms) => {
-                self.clock.observe(ms, sent, received);
-                Ok(())
-            }
-            None => Err(Failure::local(ConnectorError::Transient(
-                "server time missing from reply".into(),
-            ))),
-        }
+        let request = PreparedRequest::get(endpoint.path);
+        self.clock
+            .sync(&self.client, &self.base, request, |raw| {
+                let answer = self.read_reply(raw, &endpoint.limit, false)?;
+                // rest-api.md, "Check server time": `{"serverTime": 1499827319559}`.
+                Ok(answer.body["serverTime"].as_i64())
+            })
+            .await?;
+        Ok(())
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -18,11 +18,10 @@
 //! `common/src/binance_common/utils.py`, `send_request`): endpoint parameters
 //! in order, then `recvWindow`, then `timestamp`, then `signature`.
 
-use hmac::{Hmac, Mac};
 use keyrevoke_core::Secret;
 use keyrevoke_core::http::PreparedRequest;
+use keyrevoke_core::sign::hmac_sha256_hex;
 use reqwest::Method;
-use sha2::Sha256;
 
 pub const HEADER_API_KEY: &str = "X-MBX-APIKEY";
 
@@ -30,14 +29,6 @@ pub const HEADER_API_KEY: &str = "X-MBX-APIKEY";
 pub const DEFAULT_RECV_WINDOW_MS: u64 = 5000;
 /// "The max cannot go beyond 60,000!" (rest-api.md).
 pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
-
-/// Lowercase hex HMAC-SHA256, the primitive every HMAC-key signature uses.
-pub fn hmac_sha256_hex(secret: &str, message: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
 
 /// Percent-encode a parameter (UTF-8, RFC 3986): everything but the
 /// unreserved `A-Z a-z 0-9 - _ . ~` becomes `%XX`. The docs require non-ASCII

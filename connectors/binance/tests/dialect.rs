@@ -1,16 +1,16 @@
 //! The Binance connector against the simulator's Binance dialect.
 
 use keyrevoke_binance::BinanceConnector;
-use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{
     Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
     Liveness, Operation, Route, Secret,
 };
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::testkit::{self, secret_of};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,74 +23,39 @@ const SUB_EMAIL: &str = "bot001@virtual.example";
 const BROKER_SUB_ID: &str = "4000";
 const TRADE: &str = "enableSpotAndMarginTrading";
 
-fn sim_key(
-    api_key: &str,
-    uid: &str,
-    parent: Option<&str>,
-    email: Option<&str>,
-    perms: &[&str],
-) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: None,
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: email.map(str::to_string),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
-}
-
 async fn setup(faults: Faults) -> (SimHandle, BinanceConnector) {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Binance],
+    let h = testkit::start(
+        ExchangeId::Binance,
         faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Binance);
-    s.keys.insert(sim_key(
-        MASTER,
-        "1000",
-        None,
-        None,
-        &["enableReading", TRADE, "permitsUniversalTransfer"],
-    ));
-    s.keys.insert(sim_key(
-        BROKER,
-        "3000",
-        None,
-        None,
-        &["enableReading", TRADE, BROKER_ACCOUNT],
-    ));
-    s.keys.insert(sim_key(
-        LEAKED_MASTER,
-        "1500",
-        None,
-        None,
-        &["enableReading", TRADE, "enableWithdrawals"],
-    ));
-    s.keys.insert(sim_key(
-        SUB_KEY,
-        "2000",
-        Some("1000"),
-        Some(SUB_EMAIL),
-        &["enableReading", TRADE, "permitsUniversalTransfer"],
-    ));
-    s.keys.insert(sim_key(
-        BROKER_SUB_KEY,
-        BROKER_SUB_ID,
-        Some("3000"),
-        None,
-        &["enableReading", TRADE, "enableFutures"],
-    ));
-    let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Binance]).unwrap();
-    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
-    let conn = BinanceConnector::new(client, base, &ExchangeSettings::default());
+        [
+            testkit::key(
+                MASTER,
+                "1000",
+                &["enableReading", TRADE, "permitsUniversalTransfer"],
+            ),
+            testkit::key(BROKER, "3000", &["enableReading", TRADE, BROKER_ACCOUNT]),
+            testkit::key(
+                LEAKED_MASTER,
+                "1500",
+                &["enableReading", TRADE, "enableWithdrawals"],
+            ),
+            testkit::key(
+                SUB_KEY,
+                "2000",
+                &["enableReading", TRADE, "permitsUniversalTransfer"],
+            )
+            .sub_of("1000")
+            .in_sub_account(SUB_EMAIL),
+            testkit::key(
+                BROKER_SUB_KEY,
+                BROKER_SUB_ID,
+                &["enableReading", TRADE, "enableFutures"],
+            )
+            .sub_of("3000"),
+        ],
+    )
+    .await;
+    let conn = testkit::connector(&h, ExchangeId::Binance, BinanceConnector::new);
     (h, conn)
 }
 
@@ -103,7 +68,7 @@ fn credential(api_key: &str, role: CredentialRole) -> Arc<Credential> {
         },
         exchange: ExchangeId::Binance,
         api_key: api_key.into(),
-        api_secret: Secret::new(format!("{api_key}-secret")),
+        api_secret: Secret::new(secret_of(api_key)),
         passphrase: None,
         role,
     })
@@ -119,7 +84,7 @@ fn job(
         KeyMaterial {
             exchange: ExchangeId::Binance,
             api_key: api_key.into(),
-            api_secret: with_secret.then(|| Secret::new(format!("{api_key}-secret"))),
+            api_secret: with_secret.then(|| Secret::new(secret_of(api_key))),
             passphrase: None,
             account: account.map(str::to_string),
             label: None,

@@ -19,10 +19,12 @@ use async_trait::async_trait;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
-use keyrevoke_core::http::{ExchangeClock, RawResponse, classify_status, send, unix_ms};
+use keyrevoke_core::http::{
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
+};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob,
-    Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    Operation, Probe, Reply, Route, Secret, Tier, Usage,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -107,12 +109,10 @@ impl BybitConnector {
         let envelope: Value = match serde_json::from_str(&raw.body) {
             Ok(v) => v,
             Err(_) => {
-                let e = if mutating {
-                    ConnectorError::OutcomeUnknown("unreadable reply".into())
-                } else {
-                    ConnectorError::Transient("unreadable reply".into())
-                };
-                return Err(Failure::new(e, meta(None, Some(short(&raw.body)))));
+                return Err(Failure::new(
+                    ConnectorError::unreadable_reply(mutating),
+                    meta(None, Some(short(&raw.body))),
+                ));
             }
         };
         let ret_code = envelope["retCode"].as_i64().unwrap_or(-1);
@@ -130,24 +130,10 @@ impl BybitConnector {
         })
     }
 
-    fn own_secret(job: &KeyJob) -> Result<&Secret, Failure> {
-        job.key.api_secret.as_ref().ok_or_else(|| {
-            Failure::local(ConnectorError::Unsupported(
-                "the key's secret is not known".into(),
-            ))
-        })
-    }
-
-    fn credential(job: &KeyJob) -> Result<&keyrevoke_core::Credential, Failure> {
-        job.via.as_deref().ok_or_else(|| {
-            Failure::local(ConnectorError::Unsupported("no managing credential".into()))
-        })
-    }
-
     /// Read the key's own settings: whether it is a master key and whether
     /// it holds a permission that allows it to delete or modify itself.
     async fn query_self(&self, job: &KeyJob) -> Result<(bool, Vec<String>, Answer), Failure> {
-        let secret = Self::own_secret(job)?;
+        let secret = job.own_secret()?;
         let answer = self
             .call(
                 &job.key.api_key,
@@ -175,7 +161,7 @@ impl BybitConnector {
                 "the key holds no transfer or withdrawal permission, which Bybit requires for a key to delete or modify itself".into(),
             )));
         }
-        let secret = Self::own_secret(job)?;
+        let secret = job.own_secret()?;
         let (path, body) = match (delete, is_master) {
             (true, true) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
             (true, false) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
@@ -199,7 +185,7 @@ impl BybitConnector {
     }
 
     async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
-        let cred = Self::credential(job)?;
+        let cred = job.managing_credential()?;
         let (path, body) = if delete {
             (
                 endpoints::DELETE_SUB_KEY,
@@ -226,7 +212,7 @@ impl BybitConnector {
 
     /// Look for the key in its sub account's key list, page by page.
     async fn probe_via_master(&self, job: &KeyJob, sub_uid: &str) -> Result<Probe, Failure> {
-        let cred = Self::credential(job)?;
+        let cred = job.managing_credential()?;
         let mut cursor = String::new();
         loop {
             let mut query = format!("subMemberId={sub_uid}&limit={}", endpoints::LIST_PAGE_SIZE);
@@ -259,27 +245,14 @@ impl BybitConnector {
                 .unwrap_or("")
                 .to_string();
             if cursor.is_empty() || keys.is_empty() {
-                return Ok(Probe {
-                    liveness: Liveness::Dead,
-                    can_move_funds: Some(false),
-                    permissions: Vec::new(),
-                    meta: answer.reply.meta,
-                });
+                return Ok(Probe::dead(answer.reply.meta));
             }
         }
     }
 }
 
 fn alive(permissions: Vec<String>, meta: ReplyMeta) -> Probe {
-    let can_move = permissions
-        .iter()
-        .any(|p| endpoints::FUND_MOVING_PERMISSIONS.contains(&p.as_str()));
-    Probe {
-        liveness: Liveness::Alive,
-        can_move_funds: Some(can_move),
-        permissions,
-        meta,
-    }
+    Probe::alive(permissions, &endpoints::FUND_MOVING_PERMISSIONS, meta)
 }
 
 /// Flatten `{"Wallet": ["AccountTransfer"], "Spot": ["SpotTrade"]}` into the
@@ -301,27 +274,16 @@ fn permission_names(permissions: &Value) -> Vec<String> {
     names
 }
 
-fn short(body: &str) -> String {
-    keyrevoke_core::http::truncate(body, 200)
-}
-
 /// `X-Bapi-Limit-Status` (remaining) and `X-Bapi-Limit-Reset-Timestamp` (ms).
 fn usage_from(raw: &RawResponse) -> Vec<Usage> {
-    let remaining = raw
-        .header("X-Bapi-Limit-Status")
-        .and_then(|v| v.trim().parse::<u64>().ok());
     let reset_after = raw
-        .header("X-Bapi-Limit-Reset-Timestamp")
-        .and_then(|v| v.trim().parse::<i64>().ok())
+        .header_number::<i64>("X-Bapi-Limit-Reset-Timestamp")
         .map(|ts| Duration::from_millis((ts - unix_ms()).clamp(0, 60_000) as u64));
-    if remaining.is_none() && reset_after.is_none() {
-        return Vec::new();
-    }
-    vec![Usage {
-        scope: LimitScope::Account,
-        remaining,
+    Usage::reported(
+        LimitScope::Account,
+        raw.header_number("X-Bapi-Limit-Status"),
         reset_after,
-    }]
+    )
 }
 
 static CAPABILITIES: [Capability; 5] = [
@@ -406,20 +368,10 @@ impl Connector for BybitConnector {
             return match self.query_self(job).await {
                 Ok((_, perms, answer)) => Ok(alive(perms, answer.reply.meta)),
                 Err(f) => match &f.error {
-                    ConnectorError::KeyDead(_) => Ok(Probe {
-                        liveness: Liveness::Dead,
-                        can_move_funds: Some(false),
-                        permissions: Vec::new(),
-                        meta: f.meta,
-                    }),
-                    // Bound to other IPs: alive, but not usable from here.
+                    ConnectorError::KeyDead(_) => Ok(Probe::dead(f.meta)),
+                    // Bound to other IPs (10010).
                     ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("10010") => {
-                        Ok(Probe {
-                            liveness: Liveness::Alive,
-                            can_move_funds: None,
-                            permissions: vec!["ip_restricted".into()],
-                            meta: f.meta,
-                        })
+                        Ok(Probe::ip_restricted(f.meta))
                     }
                     _ => Err(f),
                 },
@@ -432,30 +384,18 @@ impl Connector for BybitConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = keyrevoke_core::http::PreparedRequest {
-            method: Method::GET,
-            path_and_query: endpoints::SERVER_TIME.to_string(),
-            headers: Vec::new(),
-            body: None,
-            mutating: false,
-        };
-        let sent = unix_ms();
-        let raw = send(&self.client, &self.base, request).await?;
-        let received = unix_ms();
-        // market/time.mdx: the envelope's `time` is the server time in ms.
-        let server_ms = serde_json::from_str::<Value>(&raw.body)
-            .ok()
-            .and_then(|v| v["time"].as_i64());
-        self.read_envelope(raw, false)?;
-        match server_ms {
-            Some(ms) => {
-                self.clock.observe(ms, sent, received);
-                Ok(())
-            }
-            None => Err(Failure::local(ConnectorError::Transient(
-                "server time missing from reply".into(),
-            ))),
-        }
+        let request = PreparedRequest::get(endpoints::SERVER_TIME);
+        self.clock
+            .sync(&self.client, &self.base, request, |raw| {
+                // market/time.mdx: the envelope's `time` is the server time in ms.
+                let server_ms = serde_json::from_str::<Value>(&raw.body)
+                    .ok()
+                    .and_then(|v| v["time"].as_i64());
+                self.read_envelope(raw, false)?;
+                Ok(server_ms)
+            })
+            .await?;
+        Ok(())
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -6,11 +6,10 @@
 //! secret; sent as `X-BAPI-API-KEY`, `X-BAPI-TIMESTAMP` (ms),
 //! `X-BAPI-RECV-WINDOW`, `X-BAPI-SIGN`.
 
-use hmac::{Hmac, Mac};
 use keyrevoke_core::Secret;
 use keyrevoke_core::http::PreparedRequest;
+use keyrevoke_core::sign::hmac_sha256_hex;
 use reqwest::Method;
-use sha2::Sha256;
 
 pub const HEADER_API_KEY: &str = "X-BAPI-API-KEY";
 pub const HEADER_TIMESTAMP: &str = "X-BAPI-TIMESTAMP";
@@ -19,14 +18,6 @@ pub const HEADER_SIGN: &str = "X-BAPI-SIGN";
 
 /// The docs' default receive window, in milliseconds.
 pub const DEFAULT_RECV_WINDOW_MS: u64 = 5000;
-
-/// Lowercase hex HMAC-SHA256, the primitive every Bybit signature uses.
-pub fn hmac_sha256_hex(secret: &str, message: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
 
 /// The v5 prehash string.
 pub fn prehash(timestamp_ms: i64, api_key: &str, recv_window_ms: u64, payload: &str) -> String {
@@ -126,11 +117,7 @@ mod tests {
             };
             let built = signer.sign(method, path, query, body, v["clock_ms"].as_i64().unwrap());
             for (name, expected) in req["headers"].as_object().unwrap() {
-                let got = built
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_str());
+                let got = built.header(name);
                 assert_eq!(got, expected.as_str(), "{what}: header {name}");
             }
             assert_eq!(built.body.as_deref(), body, "{what}: body");

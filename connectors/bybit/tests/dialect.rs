@@ -1,70 +1,38 @@
 //! The Bybit connector against the simulator's Bybit dialect.
 
 use keyrevoke_bybit::BybitConnector;
-use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::{
     Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
     Liveness, Route, Secret,
 };
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::testkit::{self, key, secret_of};
 use std::sync::Arc;
-use std::time::Duration;
-
-fn sim_key(api_key: &str, uid: &str, parent: Option<&str>, perms: &[&str]) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: None,
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: None,
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
-}
 
 async fn setup(faults: Faults) -> (SimHandle, BybitConnector) {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Bybit],
+    let h = testkit::start(
+        ExchangeId::Bybit,
         faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Bybit);
-    s.keys.insert(sim_key(
-        "MASTER000000000001",
-        "1000",
-        None,
-        &["AccountTransfer", "SubMemberTransfer"],
-    ));
-    s.keys.insert(sim_key(
-        "SELFDEL00000000001",
-        "1001",
-        None,
-        &["AccountTransfer", "SpotTrade"],
-    ));
-    s.keys
-        .insert(sim_key("TRADER000000000001", "1002", None, &["SpotTrade"]));
-    s.keys.insert(sim_key(
-        "SUBKEY000000000001",
-        "2000",
-        Some("1000"),
-        &["SpotTrade"],
-    ));
-    s.keys.insert(sim_key(
-        "SUBSELF00000000001",
-        "2000",
-        Some("1000"),
-        &["AccountTransfer"],
-    ));
-    let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Bybit]).unwrap();
-    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
-    let conn = BybitConnector::new(client, base, &ExchangeSettings::default());
+        [
+            key(
+                "MASTER000000000001",
+                "1000",
+                &["AccountTransfer", "SubMemberTransfer"],
+            ),
+            key(
+                "SELFDEL00000000001",
+                "1001",
+                &["AccountTransfer", "SpotTrade"],
+            ),
+            key("TRADER000000000001", "1002", &["SpotTrade"]),
+            key("SUBKEY000000000001", "2000", &["SpotTrade"]).sub_of("1000"),
+            key("SUBSELF00000000001", "2000", &["AccountTransfer"]).sub_of("1000"),
+        ],
+    )
+    .await;
+    let conn = testkit::connector(&h, ExchangeId::Bybit, BybitConnector::new);
     (h, conn)
 }
 
@@ -74,7 +42,7 @@ fn job(api_key: &str, with_secret: bool, via_master: bool, account: Option<&str>
             name: "m".into(),
             exchange: ExchangeId::Bybit,
             api_key: "MASTER000000000001".into(),
-            api_secret: Secret::from("MASTER000000000001-secret"),
+            api_secret: Secret::new(secret_of("MASTER000000000001")),
             passphrase: None,
             role: CredentialRole::Master,
         })
@@ -83,7 +51,7 @@ fn job(api_key: &str, with_secret: bool, via_master: bool, account: Option<&str>
         KeyMaterial {
             exchange: ExchangeId::Bybit,
             api_key: api_key.into(),
-            api_secret: with_secret.then(|| Secret::new(format!("{api_key}-secret"))),
+            api_secret: with_secret.then(|| Secret::new(secret_of(api_key))),
             passphrase: None,
             account: account.map(str::to_string),
             label: None,
@@ -93,7 +61,7 @@ fn job(api_key: &str, with_secret: bool, via_master: bool, account: Option<&str>
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    h.exchange(ExchangeId::Bybit).keys.get(k).unwrap().state
+    testkit::state(h, ExchangeId::Bybit, k)
 }
 
 #[tokio::test]

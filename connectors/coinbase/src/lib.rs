@@ -20,7 +20,7 @@ use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, unix_ms,
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
 };
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, Fingerprint, KeyJob,
@@ -131,12 +131,9 @@ impl CoinbaseConnector {
             return Err(f.with_usage(usage));
         }
         let Some(body) = parsed else {
-            let e = if mutating {
-                ConnectorError::OutcomeUnknown("unreadable reply".into())
-            } else {
-                ConnectorError::Transient("unreadable reply".into())
-            };
-            return Err(Failure::new(e, meta).with_usage(usage));
+            return Err(
+                Failure::new(ConnectorError::unreadable_reply(mutating), meta).with_usage(usage),
+            );
         };
         if let Some(name) = error_name {
             let class = errors::class_of_name(&name);
@@ -189,12 +186,7 @@ impl CoinbaseConnector {
         match pending.get(&job.fingerprint) {
             Some(first) if now - first <= CONFIRM_WITHIN_MS => {
                 pending.remove(&job.fingerprint);
-                Ok(Probe {
-                    liveness: Liveness::Dead,
-                    can_move_funds: Some(false),
-                    permissions: Vec::new(),
-                    meta: failure.meta,
-                })
+                Ok(Probe::dead(failure.meta))
             }
             _ => {
                 if pending.len() >= MAX_PENDING_401 {
@@ -238,26 +230,14 @@ fn alive(body: &Value, meta: ReplyMeta) -> Probe {
         .filter(|f| body[**f].as_bool() == Some(true))
         .map(|f| f.to_string())
         .collect();
-    let can_move = permissions
-        .iter()
-        .any(|p| p == endpoints::FUND_MOVING_PERMISSION);
-    Probe {
-        liveness: Liveness::Alive,
-        can_move_funds: Some(can_move),
-        permissions,
-        meta,
-    }
-}
-
-fn short(text: &str) -> String {
-    keyrevoke_core::http::truncate(text, 200)
+    Probe::alive(permissions, &[endpoints::FUND_MOVING_PERMISSION], meta)
 }
 
 /// `x-ratelimit-remaining` and `x-ratelimit-reset`. The reset's unit is not
 /// documented: a value past 10^9 is read as a Unix time in seconds, a
 /// smaller one as seconds from now.
 fn usage_from(raw: &RawResponse) -> Vec<Usage> {
-    let number = |name: &str| raw.header(name).and_then(|v| v.trim().parse::<f64>().ok());
+    let number = |name: &str| raw.header_number::<f64>(name);
     let remaining = number(limits::HEADER_REMAINING).map(|v| v.max(0.0) as u64);
     let reset_after = number(limits::HEADER_RESET).map(|v| {
         let secs = if v > 1e9 {
@@ -267,14 +247,7 @@ fn usage_from(raw: &RawResponse) -> Vec<Usage> {
         };
         Duration::from_millis((secs * 1000.0).clamp(0.0, 60_000.0) as u64)
     });
-    if remaining.is_none() && reset_after.is_none() {
-        return Vec::new();
-    }
-    vec![Usage {
-        scope: LimitScope::Account,
-        remaining,
-        reset_after,
-    }]
+    Usage::reported(LimitScope::Account, remaining, reset_after)
 }
 
 /// `epochMillis`, else `epochSeconds`, as the gateway's strings or numbers.
@@ -370,33 +343,22 @@ impl Connector for CoinbaseConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = PreparedRequest {
-            method: Method::GET,
-            path_and_query: endpoints::SERVER_TIME.to_string(),
-            headers: Vec::new(),
-            body: None,
-            mutating: false,
-        };
-        let sent = unix_ms();
-        let raw = send(&self.client, &self.base, request).await?;
-        let received = unix_ms();
-        let answer = self.read_reply(raw, false).map_err(|mut f| {
-            // A public endpoint: its limit is the IP's, not a user's.
-            if let ConnectorError::RateLimited { scope, .. } = &mut f.error {
-                *scope = LimitScope::Ip;
-            }
-            f
-        })?;
-        match server_time_ms(&answer.body) {
-            Some(ms) => {
-                self.clock.observe(ms, sent, received);
-                self.clock_synced_at_ms.store(received, Ordering::Relaxed);
-                Ok(())
-            }
-            None => Err(Failure::local(ConnectorError::Transient(
-                "server time missing from reply".into(),
-            ))),
-        }
+        let request = PreparedRequest::get(endpoints::SERVER_TIME);
+        let received = self
+            .clock
+            .sync(&self.client, &self.base, request, |raw| {
+                let answer = self.read_reply(raw, false).map_err(|mut f| {
+                    // A public endpoint: its limit is the IP's, not a user's.
+                    if let ConnectorError::RateLimited { scope, .. } = &mut f.error {
+                        *scope = LimitScope::Ip;
+                    }
+                    f
+                })?;
+                Ok(server_time_ms(&answer.body))
+            })
+            .await?;
+        self.clock_synced_at_ms.store(received, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Coinbase's maintainers send API-key problems to a support ticket

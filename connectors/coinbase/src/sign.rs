@@ -401,13 +401,7 @@ mod tests {
                 .expect("the vector's secret parses");
             assert_eq!(built.path_and_query, url.path(), "{what}: path");
             assert_eq!(built.body, None, "{what}: a GET has no body");
-            let header = |name: &str| {
-                built
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.clone())
-            };
+            let header = |name: &str| built.header(name).map(str::to_string);
             assert_eq!(
                 header("Content-Type").as_deref(),
                 req["headers"]["Content-Type"].as_str(),

@@ -3,14 +3,14 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use keyrevoke_coinbase::CoinbaseConnector;
-use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{
     Connector, ConnectorError, ExchangeId, KeyJob, KeyMaterial, Liveness, Route, Secret,
 };
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::testkit;
 use std::time::Duration;
 
 /// A transfer-enabled ECDSA key, a trade-only Ed25519 key, and an ECDSA key
@@ -40,41 +40,23 @@ fn secret_of(api_key: &str) -> String {
     }
 }
 
+/// A test key with its CDP secret.
 fn sim_key(api_key: &str, uid: &str, perms: &[&str]) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: secret_of(api_key),
-        passphrase: None,
-        uid: uid.into(),
-        parent_uid: None,
-        sub_name: None,
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
+    testkit::key(api_key, uid, perms).with_secret(secret_of(api_key))
 }
 
 async fn setup(faults: Faults) -> (SimHandle, CoinbaseConnector) {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Coinbase],
+    let h = testkit::start(
+        ExchangeId::Coinbase,
         faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Coinbase);
-    s.keys.insert(sim_key(
-        EC_KEY,
-        "100",
-        &["can_view", "can_trade", "can_transfer"],
-    ));
-    s.keys
-        .insert(sim_key(ED_KEY, "101", &["can_view", "can_trade"]));
-    s.keys.insert(sim_key(ESCAPED_KEY, "102", &["can_view"]));
-    let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Coinbase]).unwrap();
-    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
-    let conn = CoinbaseConnector::new(client, base, &ExchangeSettings::default());
+        [
+            sim_key(EC_KEY, "100", &["can_view", "can_trade", "can_transfer"]),
+            sim_key(ED_KEY, "101", &["can_view", "can_trade"]),
+            sim_key(ESCAPED_KEY, "102", &["can_view"]),
+        ],
+    )
+    .await;
+    let conn = testkit::connector(&h, ExchangeId::Coinbase, CoinbaseConnector::new);
     (h, conn)
 }
 

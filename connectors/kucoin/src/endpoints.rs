@@ -137,16 +137,7 @@ pub fn list_sub_key_params<'a>(
 }
 
 /// Split KuCoin's comma-separated permission string ("General,Spot").
-pub fn permission_names(permission: &str) -> Vec<String> {
-    let mut names: Vec<String> = permission
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
+pub use keyrevoke_core::connector::permission_list as permission_names;
 
 #[cfg(test)]
 mod tests {

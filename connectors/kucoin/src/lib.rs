@@ -29,11 +29,11 @@ use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, unix_ms,
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short,
 };
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    KeyJob, Operation, Probe, Reply, Route, Secret, Tier, Usage,
 };
 use serde_json::Value;
 use sign::{DEFAULT_KEY_VERSION, Signer};
@@ -143,12 +143,10 @@ impl KucoinConnector {
             if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
                 return Err(f.with_usage(usage));
             }
-            let e = if mutating {
-                ConnectorError::OutcomeUnknown("unreadable reply".into())
-            } else {
-                ConnectorError::Transient("unreadable reply".into())
-            };
-            return Err(Failure::new(e, meta(None, Some(short(&raw.body)))));
+            return Err(Failure::new(
+                ConnectorError::unreadable_reply(mutating),
+                meta(None, Some(short(&raw.body))),
+            ));
         };
         let code = match &envelope["code"] {
             Value::String(s) => s.clone(),
@@ -183,11 +181,7 @@ impl KucoinConnector {
 
     fn own_key(job: &KeyJob) -> Result<Caller<'_>, Failure> {
         let unsupported = |why: &str| Failure::local(ConnectorError::Unsupported(why.to_string()));
-        let secret = job
-            .key
-            .api_secret
-            .as_ref()
-            .ok_or_else(|| unsupported("the key's secret is not known"))?;
+        let secret = job.own_secret()?;
         let passphrase = job.key.passphrase.as_ref().ok_or_else(|| {
             unsupported("the key's passphrase is not known (KuCoin signs every call with it)")
         })?;
@@ -201,10 +195,7 @@ impl KucoinConnector {
 
     fn master(job: &KeyJob) -> Result<Caller<'_>, Failure> {
         let unsupported = |why: &str| Failure::local(ConnectorError::Unsupported(why.to_string()));
-        let cred: &Credential = job
-            .via
-            .as_deref()
-            .ok_or_else(|| unsupported("no managing credential"))?;
+        let cred: &Credential = job.managing_credential()?;
         if cred.role != CredentialRole::Master {
             return Err(unsupported("the managing credential is not a master key"));
         }
@@ -269,15 +260,10 @@ impl KucoinConnector {
                 Ok(alive(perms, answer.reply.meta))
             }
             Err(f) => match &f.error {
-                ConnectorError::KeyDead(_) => Ok(dead(f.meta)),
-                // Bound to other IPs: alive, but not usable from here.
+                ConnectorError::KeyDead(_) => Ok(Probe::dead(f.meta)),
+                // Bound to other IPs (400006).
                 ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("400006") => {
-                    Ok(Probe {
-                        liveness: Liveness::Alive,
-                        can_move_funds: None,
-                        permissions: vec!["ip_restricted".into()],
-                        meta: f.meta,
-                    })
+                    Ok(Probe::ip_restricted(f.meta))
                 }
                 _ => Err(f),
             },
@@ -300,34 +286,13 @@ impl KucoinConnector {
                 let perms = endpoints::permission_names(found["permission"].as_str().unwrap_or(""));
                 Ok(alive(perms, answer.reply.meta))
             }
-            None => Ok(dead(answer.reply.meta)),
+            None => Ok(Probe::dead(answer.reply.meta)),
         }
     }
 }
 
 fn alive(permissions: Vec<String>, meta: ReplyMeta) -> Probe {
-    let can_move = permissions
-        .iter()
-        .any(|p| endpoints::FUND_MOVING_PERMISSIONS.contains(&p.as_str()));
-    Probe {
-        liveness: Liveness::Alive,
-        can_move_funds: Some(can_move),
-        permissions,
-        meta,
-    }
-}
-
-fn dead(meta: ReplyMeta) -> Probe {
-    Probe {
-        liveness: Liveness::Dead,
-        can_move_funds: Some(false),
-        permissions: Vec::new(),
-        meta,
-    }
-}
-
-fn short(body: &str) -> String {
-    keyrevoke_core::http::truncate(body, 200)
+    Probe::alive(permissions, &endpoints::FUND_MOVING_PERMISSIONS, meta)
 }
 
 /// Which budget an endpoint's usage headers speak of.
@@ -341,21 +306,12 @@ fn usage_scope(endpoint: &Endpoint) -> LimitScope {
 /// `gw-ratelimit-remaining` (quota left) and `gw-ratelimit-reset` (ms until
 /// the pool refills), docs-new/rate-limit "3. Request Header".
 fn usage_from(raw: &RawResponse, scope: LimitScope) -> Vec<Usage> {
-    let remaining = raw
-        .header("gw-ratelimit-remaining")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let reset_after = raw
-        .header("gw-ratelimit-reset")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis);
-    if remaining.is_none() && reset_after.is_none() {
-        return Vec::new();
-    }
-    vec![Usage {
+    Usage::reported(
         scope,
-        remaining,
-        reset_after,
-    }]
+        raw.header_number("gw-ratelimit-remaining"),
+        raw.header_number("gw-ratelimit-reset")
+            .map(Duration::from_millis),
+    )
 }
 
 static CAPABILITIES: [Capability; 4] = [
@@ -475,32 +431,21 @@ impl Connector for KucoinConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
+        let endpoint = &endpoints::SERVER_TIME;
         let request = PreparedRequest {
-            method: endpoints::SERVER_TIME.method.clone(),
-            path_and_query: endpoints::SERVER_TIME.path.to_string(),
+            method: endpoint.method.clone(),
             headers: vec![("Content-Type", "application/json".to_string())],
-            body: None,
-            mutating: false,
+            ..PreparedRequest::get(endpoint.path)
         };
-        let sent = unix_ms();
-        let raw = send(&self.client, &self.base, request).await?;
-        let received = unix_ms();
-        let answer = self.read_envelope(
-            raw,
-            false,
-            SignedBy::OwnKey,
-            usage_scope(&endpoints::SERVER_TIME),
-        )?;
-        // docs-new/api-3470156: `data` is the server time in ms.
-        match answer.data.as_i64() {
-            Some(ms) => {
-                self.clock.observe(ms, sent, received);
-                Ok(())
-            }
-            None => Err(Failure::local(ConnectorError::Transient(
-                "server time missing from reply".into(),
-            ))),
-        }
+        self.clock
+            .sync(&self.client, &self.base, request, |raw| {
+                let answer =
+                    self.read_envelope(raw, false, SignedBy::OwnKey, usage_scope(endpoint))?;
+                // docs-new/api-3470156: `data` is the server time in ms.
+                Ok(answer.data.as_i64())
+            })
+            .await?;
+        Ok(())
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -14,13 +14,10 @@
 //! - `KC-API-TIMESTAMP` in milliseconds; `KC-API-KEY-VERSION`; all requests
 //!   are `Content-Type: application/json`.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use keyrevoke_core::Secret;
 use keyrevoke_core::http::PreparedRequest;
+use keyrevoke_core::sign::hmac_sha256_base64;
 use reqwest::Method;
-use sha2::Sha256;
 
 pub const HEADER_API_KEY: &str = "KC-API-KEY";
 pub const HEADER_SIGN: &str = "KC-API-SIGN";
@@ -32,15 +29,6 @@ pub const HEADER_KEY_VERSION: &str = "KC-API-KEY-VERSION";
 /// "Authentication", Python and Go) send "2"; versions 2 and 3 sign alike,
 /// and the official SDK (1.3.x) sends "3".
 pub const DEFAULT_KEY_VERSION: &str = "2";
-
-/// base64(HMAC-SHA256(secret, message)): both the signature and the
-/// passphrase header use it.
-pub fn hmac_sha256_base64(secret: &str, message: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
-}
 
 /// `timestamp + METHOD + path(+ "?" + unencoded query) + body`.
 pub fn prehash(
@@ -225,11 +213,7 @@ mod tests {
                 "{file}: {what}: path and query"
             );
             for (name, expected) in req["headers"].as_object().unwrap() {
-                let got = built
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_str());
+                let got = built.header(name);
                 assert_eq!(got, expected.as_str(), "{file}: {what}: header {name}");
             }
             assert_eq!(built.body.as_deref(), body, "{file}: {what}: body");

@@ -1,15 +1,15 @@
 //! The KuCoin connector against the simulator's KuCoin dialect.
 
-use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{
     Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
     Liveness, Route, Secret,
 };
 use keyrevoke_kucoin::KucoinConnector;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::testkit::{self, secret_of};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,25 +19,9 @@ const TRADER: &str = "TRADER00000000000000001";
 const SUB: &str = "SUBKEY00000000000000001";
 const SUB_ODD_PASS: &str = "SUBKEY00000000000000002";
 
-fn sim_key(
-    api_key: &str,
-    uid: &str,
-    parent: Option<&str>,
-    sub_name: Option<&str>,
-    perms: &[&str],
-) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: Some(passphrase_of(api_key).into()),
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: sub_name.map(str::to_string),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
+/// A test key with its passphrase.
+fn sim_key(api_key: &str, uid: &str, perms: &[&str]) -> SimKey {
+    testkit::key(api_key, uid, perms).with_passphrase(passphrase_of(api_key))
 }
 
 /// Each key's passphrase; one needs URL-encoding in a query string.
@@ -49,42 +33,23 @@ fn passphrase_of(api_key: &str) -> &'static str {
 }
 
 async fn setup(faults: Faults) -> (SimHandle, KucoinConnector) {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Kucoin],
+    let h = testkit::start(
+        ExchangeId::Kucoin,
         faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Kucoin);
-    s.keys
-        .insert(sim_key(MASTER, "1000", None, None, &["General", "Spot"]));
-    s.keys.insert(sim_key(
-        TRANSFER_KEY,
-        "1001",
-        None,
-        None,
-        &["General", "Spot", "Transfer"],
-    ));
-    s.keys
-        .insert(sim_key(TRADER, "1002", None, None, &["General", "Spot"]));
-    s.keys.insert(sim_key(
-        SUB,
-        "2000",
-        Some("1000"),
-        Some("kcsub001"),
-        &["General", "Spot"],
-    ));
-    s.keys.insert(sim_key(
-        SUB_ODD_PASS,
-        "2000",
-        Some("1000"),
-        Some("kcsub001"),
-        &["General"],
-    ));
-    let base = keyrevoke_core::http::parse_base_url(&h.urls[&ExchangeId::Kucoin]).unwrap();
-    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
-    let conn = KucoinConnector::new(client, base, &ExchangeSettings::default());
+        [
+            sim_key(MASTER, "1000", &["General", "Spot"]),
+            sim_key(TRANSFER_KEY, "1001", &["General", "Spot", "Transfer"]),
+            sim_key(TRADER, "1002", &["General", "Spot"]),
+            sim_key(SUB, "2000", &["General", "Spot"])
+                .sub_of("1000")
+                .in_sub_account("kcsub001"),
+            sim_key(SUB_ODD_PASS, "2000", &["General"])
+                .sub_of("1000")
+                .in_sub_account("kcsub001"),
+        ],
+    )
+    .await;
+    let conn = testkit::connector(&h, ExchangeId::Kucoin, KucoinConnector::new);
     (h, conn)
 }
 
@@ -93,7 +58,7 @@ fn credential(api_key: &str, role: CredentialRole, with_passphrase: bool) -> Arc
         name: "m".into(),
         exchange: ExchangeId::Kucoin,
         api_key: api_key.into(),
-        api_secret: Secret::new(format!("{api_key}-secret")),
+        api_secret: Secret::new(secret_of(api_key)),
         passphrase: with_passphrase.then(|| Secret::from(passphrase_of(api_key))),
         role,
     })
@@ -115,7 +80,7 @@ impl Row<'_> {
                 api_key: self.api_key.into(),
                 api_secret: self
                     .with_secret
-                    .then(|| Secret::new(format!("{}-secret", self.api_key))),
+                    .then(|| Secret::new(secret_of(self.api_key))),
                 passphrase: self
                     .with_passphrase
                     .then(|| Secret::from(passphrase_of(self.api_key))),
@@ -152,7 +117,7 @@ fn own_row(api_key: &str) -> KeyJob {
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    h.exchange(ExchangeId::Kucoin).keys.get(k).unwrap().state
+    testkit::state(h, ExchangeId::Kucoin, k)
 }
 
 #[tokio::test]

@@ -129,16 +129,7 @@ pub fn sub_key_query(sub_acct: &str, api_key: &str) -> String {
 }
 
 /// The names in a `perm` string (`read_only,withdraw,trade`), sorted.
-pub fn permission_names(perm: &str) -> Vec<String> {
-    let mut names: Vec<String> = perm
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
+pub use keyrevoke_core::connector::permission_list as permission_names;
 
 #[cfg(test)]
 mod tests {

@@ -25,11 +25,11 @@ use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, unix_ms,
+    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, server_time_missing, short,
 };
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier,
+    KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -226,7 +226,7 @@ impl OkxConnector {
                 answer.reply.meta,
             )),
             // 59506: no such key under that sub-account.
-            Err(f) if matches!(f.error, ConnectorError::KeyDead(_)) => Ok(dead(f.meta)),
+            Err(f) if matches!(f.error, ConnectorError::KeyDead(_)) => Ok(Probe::dead(f.meta)),
             Err(f) => Err(f),
         }
     }
@@ -277,12 +277,10 @@ fn read_envelope(raw: RawResponse, ctx: Context) -> Result<Answer, Failure> {
             if let Some(f) = classify_status(raw.status, ctx.mutating, &raw.body) {
                 return Err(f);
             }
-            let e = if ctx.mutating {
-                ConnectorError::OutcomeUnknown("unreadable reply".into())
-            } else {
-                ConnectorError::Transient("unreadable reply".into())
-            };
-            Err(Failure::new(e, meta))
+            Err(Failure::new(
+                ConnectorError::unreadable_reply(ctx.mutating),
+                meta,
+            ))
         }
     }
 }
@@ -299,33 +297,12 @@ fn liveness_in_listing(data: &Value, api_key: &str, meta: ReplyMeta) -> Probe {
             endpoints::permission_names(k["perm"].as_str().unwrap_or("")),
             meta,
         ),
-        None => dead(meta),
+        None => Probe::dead(meta),
     }
 }
 
 fn alive(permissions: Vec<String>, meta: ReplyMeta) -> Probe {
-    let can_move = permissions
-        .iter()
-        .any(|p| endpoints::FUND_MOVING_PERMISSIONS.contains(&p.as_str()));
-    Probe {
-        liveness: Liveness::Alive,
-        can_move_funds: Some(can_move),
-        permissions,
-        meta,
-    }
-}
-
-fn dead(meta: ReplyMeta) -> Probe {
-    Probe {
-        liveness: Liveness::Dead,
-        can_move_funds: Some(false),
-        permissions: Vec::new(),
-        meta,
-    }
-}
-
-fn short(body: &str) -> String {
-    keyrevoke_core::http::truncate(body, 200)
+    Probe::alive(permissions, &endpoints::FUND_MOVING_PERMISSIONS, meta)
 }
 
 static CAPABILITIES: [Capability; 5] = [
@@ -417,15 +394,10 @@ impl Connector for OkxConnector {
             match self.probe_own(job, secret, passphrase).await {
                 Ok(p) => return Ok(p),
                 Err(f) => match &f.error {
-                    ConnectorError::KeyDead(_) => return Ok(dead(f.meta)),
-                    // Bound to other IPs (50110): alive, but not usable from here.
+                    ConnectorError::KeyDead(_) => return Ok(Probe::dead(f.meta)),
+                    // Bound to other IPs (50110).
                     ConnectorError::Unsupported(_) if f.meta.code.as_deref() == Some("50110") => {
-                        return Ok(Probe {
-                            liveness: Liveness::Alive,
-                            can_move_funds: None,
-                            permissions: vec!["ip_restricted".into()],
-                            meta: f.meta,
-                        });
+                        return Ok(Probe::ip_restricted(f.meta));
                     }
                     // A wrong secret or passphrase in the inventory: the
                     // credential may still see the key.
@@ -441,35 +413,29 @@ impl Connector for OkxConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = PreparedRequest {
-            method: Method::GET,
-            path_and_query: endpoints::SERVER_TIME.to_string(),
-            headers: Vec::new(),
-            body: None,
-            mutating: false,
-        };
-        let sent = unix_ms();
-        let raw = send(&self.client, &self.base, request).await?;
-        let received = unix_ms();
+        let request = PreparedRequest::get(endpoints::SERVER_TIME);
         let ctx = Context {
             signed_by: SignedBy::Nobody,
             mutating: false,
         };
-        let answer = read_envelope(raw, ctx)?;
-        // #public-data-rest-api-get-system-time: data[0].ts, Unix ms as a string.
-        match answer.data[0]["ts"]
-            .as_str()
-            .and_then(|ts| ts.parse::<i64>().ok())
-        {
-            Some(ms) => {
-                self.clock.observe(ms, sent, received);
-                Ok(())
-            }
-            None => Err(Failure::new(
-                ConnectorError::Transient("server time missing from reply".into()),
-                answer.reply.meta,
-            )),
-        }
+        self.clock
+            .sync(&self.client, &self.base, request, |raw| {
+                let answer = read_envelope(raw, ctx)?;
+                // #public-data-rest-api-get-system-time: data[0].ts, Unix ms as a string.
+                match answer.data[0]["ts"]
+                    .as_str()
+                    .and_then(|ts| ts.parse::<i64>().ok())
+                {
+                    Some(ms) => Ok(Some(ms)),
+                    // With what the exchange answered.
+                    None => Err(Failure {
+                        meta: answer.reply.meta,
+                        ..server_time_missing()
+                    }),
+                }
+            })
+            .await?;
+        Ok(())
     }
 
     fn escalation_contact(&self) -> EscalationContact {
@@ -497,6 +463,7 @@ impl Connector for OkxConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keyrevoke_core::Liveness;
     use std::sync::Arc;
 
     fn raw(status: u16, body: &str) -> RawResponse {

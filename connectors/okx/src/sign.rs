@@ -16,13 +16,10 @@
 //! The official SDK does the same: okxapi/python-okx `okx/utils.py`
 //! (`pre_hash`, `sign`, `get_header`, `get_timestamp`).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
 use keyrevoke_core::Secret;
 use keyrevoke_core::http::PreparedRequest;
+use keyrevoke_core::sign::hmac_sha256_base64;
 use reqwest::Method;
-use sha2::Sha256;
 
 pub const HEADER_API_KEY: &str = "OK-ACCESS-KEY";
 pub const HEADER_SIGN: &str = "OK-ACCESS-SIGN";
@@ -31,14 +28,6 @@ pub const HEADER_PASSPHRASE: &str = "OK-ACCESS-PASSPHRASE";
 
 /// How far the server lets a timestamp stray from its clock (50102 beyond).
 pub const TIMESTAMP_TOLERANCE_MS: i64 = 30_000;
-
-/// Base64 HMAC-SHA256, the primitive every OKX signature uses.
-pub fn hmac_sha256_base64(secret: &str, message: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message.as_bytes());
-    BASE64.encode(mac.finalize().into_bytes())
-}
 
 /// `OK-ACCESS-TIMESTAMP` for a Unix time in ms: `2020-12-08T09:08:57.715Z`.
 pub fn iso_timestamp(unix_ms: i64) -> String {
@@ -170,11 +159,7 @@ mod tests {
                 if skip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
                     continue;
                 }
-                let got = built
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_str());
+                let got = built.header(name);
                 assert_eq!(got, expected.as_str(), "{what}: header {name}");
             }
             assert_eq!(built.body.as_deref(), body, "{what}: body");

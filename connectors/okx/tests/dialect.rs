@@ -1,127 +1,72 @@
 //! The OKX connector against the simulator's OKX dialect.
 
-use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{
     Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure, KeyJob,
     KeyMaterial, Liveness, Route, Secret,
 };
 use keyrevoke_okx::OkxConnector;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::okx::ND_BROKER;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::testkit::{self, secret_of};
 use std::sync::Arc;
 use std::time::Duration;
 
 const OKX: ExchangeId = ExchangeId::Okx;
 
-fn secret_of(api_key: &str) -> String {
-    format!("{api_key}-secret")
-}
-
 fn passphrase_of(api_key: &str) -> String {
     format!("{api_key}-Pass1!")
 }
 
-fn sim_key(
-    api_key: &str,
-    uid: &str,
-    parent: Option<&str>,
-    sub: Option<&str>,
-    perms: &[&str],
-    ips: &[&str],
-) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: secret_of(api_key),
-        passphrase: Some(passphrase_of(api_key)),
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: sub.map(str::to_string),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: ips.iter().map(|s| s.to_string()).collect(),
-        state: KeyState::Alive,
-    }
+/// A test key with its passphrase, bound to `ips`.
+fn sim_key(api_key: &str, uid: &str, perms: &[&str], ips: &[&str]) -> SimKey {
+    testkit::key(api_key, uid, perms)
+        .with_passphrase(passphrase_of(api_key))
+        .bound_to(ips)
 }
 
 async fn setup(faults: Faults) -> (SimHandle, OkxConnector) {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![OKX],
+    let h = testkit::start(
+        OKX,
         faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(OKX);
-    s.keys.insert(sim_key(
-        "MASTER",
-        "1000",
-        None,
-        None,
-        &["read_only", "trade"],
-        &["127.0.0.1"],
-    ));
-    s.keys.insert(sim_key(
-        "MASTER-UNBOUND",
-        "1100",
-        None,
-        None,
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    s.keys.insert(sim_key(
-        "BROKER",
-        "3000",
-        None,
-        None,
-        &["read_only", "trade", ND_BROKER],
-        &["127.0.0.1"],
-    ));
-    s.keys.insert(sim_key(
-        "SUB-1",
-        "2000",
-        Some("1000"),
-        Some("botsub001"),
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    s.keys.insert(sim_key(
-        "SUB-2",
-        "2000",
-        Some("1000"),
-        Some("botsub001"),
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    s.keys.insert(sim_key(
-        "SUB-U",
-        "2100",
-        Some("1100"),
-        Some("botsub002"),
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    s.keys.insert(sim_key(
-        "ND-SUB-1",
-        "3100",
-        Some("3000"),
-        Some("ndsub0001"),
-        &["read_only", "trade", "withdraw"],
-        &["*"],
-    ));
-    s.keys.insert(sim_key(
-        "LONE-MASTER",
-        "4000",
-        None,
-        None,
-        &["read_only", "trade", "withdraw"],
-        &["*"],
-    ));
-    let base = keyrevoke_core::http::parse_base_url(&h.urls[&OKX]).unwrap();
-    let client = keyrevoke_core::http::build_client(Duration::from_secs(2));
-    let conn = OkxConnector::new(client, base, &ExchangeSettings::default());
+        [
+            sim_key("MASTER", "1000", &["read_only", "trade"], &["127.0.0.1"]),
+            sim_key("MASTER-UNBOUND", "1100", &["read_only", "trade"], &["*"]),
+            sim_key(
+                "BROKER",
+                "3000",
+                &["read_only", "trade", ND_BROKER],
+                &["127.0.0.1"],
+            ),
+            sim_key("SUB-1", "2000", &["read_only", "trade"], &["*"])
+                .sub_of("1000")
+                .in_sub_account("botsub001"),
+            sim_key("SUB-2", "2000", &["read_only", "trade"], &["*"])
+                .sub_of("1000")
+                .in_sub_account("botsub001"),
+            sim_key("SUB-U", "2100", &["read_only", "trade"], &["*"])
+                .sub_of("1100")
+                .in_sub_account("botsub002"),
+            sim_key(
+                "ND-SUB-1",
+                "3100",
+                &["read_only", "trade", "withdraw"],
+                &["*"],
+            )
+            .sub_of("3000")
+            .in_sub_account("ndsub0001"),
+            sim_key(
+                "LONE-MASTER",
+                "4000",
+                &["read_only", "trade", "withdraw"],
+                &["*"],
+            ),
+        ],
+    )
+    .await;
+    let conn = testkit::connector(&h, OKX, OkxConnector::new);
     (h, conn)
 }
 
@@ -167,7 +112,7 @@ fn master_job(api_key: &str, own_secret: bool) -> KeyJob {
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    h.exchange(OKX).keys.get(k).unwrap().state
+    testkit::state(h, OKX, k)
 }
 
 /// Nothing a failure prints may carry a secret or a passphrase.

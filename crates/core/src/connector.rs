@@ -22,6 +22,16 @@ pub enum Operation {
     ClockSync,
 }
 
+impl Operation {
+    /// Every operation: each route, a probe, a clock sync.
+    pub fn all() -> impl Iterator<Item = Operation> {
+        Route::ALL
+            .iter()
+            .map(|r| Operation::Route(*r))
+            .chain([Operation::Probe, Operation::ClockSync])
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TierScope {
@@ -57,6 +67,42 @@ pub enum Liveness {
     CannotTell,
 }
 
+/// What is wrong with a connector's rate-limit tables: a charge that names
+/// no tier, or weighs more than its tier holds (it could never be paid).
+/// Empty when `charges` and `tiers` agree.
+pub fn charge_problems(
+    tiers: &[Tier],
+    charges: impl Fn(Operation) -> &'static [Charge],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for op in Operation::all() {
+        for c in charges(op) {
+            match tiers.iter().find(|t| t.name == c.tier) {
+                None => problems.push(format!("{op:?} charges unknown tier {}", c.tier)),
+                Some(t) if c.weight > t.capacity => problems.push(format!(
+                    "{op:?} charges {} weight {}, over its capacity {}",
+                    c.tier, c.weight, t.capacity
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+/// Permission names an exchange lists in one comma-separated string
+/// (`General, Spot`), sorted.
+pub fn permission_list(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
 /// What a liveness probe learned about a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
@@ -76,6 +122,41 @@ impl Probe {
             can_move_funds: None,
             permissions: Vec::new(),
             meta: ReplyMeta::default(),
+        }
+    }
+
+    /// Alive, holding `permissions` (the exchange's names); it can move
+    /// funds when it holds any of `fund_moving`.
+    pub fn alive(permissions: Vec<String>, fund_moving: &[&str], meta: ReplyMeta) -> Self {
+        let can_move = permissions
+            .iter()
+            .any(|p| fund_moving.contains(&p.as_str()));
+        Probe {
+            liveness: Liveness::Alive,
+            can_move_funds: Some(can_move),
+            permissions,
+            meta,
+        }
+    }
+
+    /// Gone: a dead key can move nothing.
+    pub fn dead(meta: ReplyMeta) -> Self {
+        Probe {
+            liveness: Liveness::Dead,
+            can_move_funds: Some(false),
+            permissions: Vec::new(),
+            meta,
+        }
+    }
+
+    /// Alive but bound to other IPs: not usable from here, so what it may do
+    /// is unknown.
+    pub fn ip_restricted(meta: ReplyMeta) -> Self {
+        Probe {
+            liveness: Liveness::Alive,
+            can_move_funds: None,
+            permissions: vec!["ip_restricted".into()],
+            meta,
         }
     }
 }
@@ -161,6 +242,65 @@ pub trait Connector: Send + Sync + 'static {
     /// (for an exchange that no longer exists, say). None: the usual reasons.
     fn escalation_reason(&self, _job: &KeyJob) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_must_name_a_tier_and_fit_in_it() {
+        static TIERS: [Tier; 1] = [Tier {
+            name: "uid",
+            scope: TierScope::Account,
+            capacity: 5,
+            period: Duration::from_secs(1),
+        }];
+        static FITS: [Charge; 1] = [Charge {
+            tier: "uid",
+            weight: 5,
+        }];
+        static TOO_HEAVY: [Charge; 1] = [Charge {
+            tier: "uid",
+            weight: 6,
+        }];
+        static NAMELESS: [Charge; 1] = [Charge {
+            tier: "ip",
+            weight: 1,
+        }];
+        assert!(charge_problems(&TIERS, |_| &FITS).is_empty());
+        let problems = charge_problems(&TIERS, |op| match op {
+            Operation::Probe => &TOO_HEAVY,
+            Operation::ClockSync => &NAMELESS,
+            Operation::Route(_) => &[],
+        });
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("over its capacity"), "{problems:?}");
+        assert!(problems[1].contains("unknown tier ip"), "{problems:?}");
+    }
+
+    #[test]
+    fn an_alive_key_moves_funds_only_with_a_fund_moving_permission() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = Probe::alive(
+            names(&["Spot", "Withdraw"]),
+            &["Withdraw"],
+            ReplyMeta::default(),
+        );
+        assert_eq!(p.liveness, Liveness::Alive);
+        assert_eq!(p.can_move_funds, Some(true));
+        assert_eq!(p.permissions, vec!["Spot", "Withdraw"]);
+        let p = Probe::alive(names(&["Spot"]), &["Withdraw"], ReplyMeta::default());
+        assert_eq!(p.can_move_funds, Some(false));
+        let p = Probe::dead(ReplyMeta::default());
+        assert_eq!(
+            (p.liveness, p.can_move_funds),
+            (Liveness::Dead, Some(false))
+        );
+        let p = Probe::ip_restricted(ReplyMeta::default());
+        assert_eq!((p.liveness, p.can_move_funds), (Liveness::Alive, None));
+        assert_eq!(p.permissions, vec!["ip_restricted"]);
     }
 }
 

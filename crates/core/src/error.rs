@@ -64,6 +64,38 @@ pub struct Usage {
     pub reset_after: Option<Duration>,
 }
 
+impl ConnectorError {
+    /// A reply that could not be read: after a state-changing call the
+    /// outcome is unknown; after a read nothing happened.
+    pub fn unreadable_reply(mutating: bool) -> Self {
+        let what = "unreadable reply".to_string();
+        if mutating {
+            ConnectorError::OutcomeUnknown(what)
+        } else {
+            ConnectorError::Transient(what)
+        }
+    }
+}
+
+impl Usage {
+    /// What a reply's usage headers reported, as the list a reply carries:
+    /// empty when they reported nothing.
+    pub fn reported(
+        scope: LimitScope,
+        remaining: Option<u64>,
+        reset_after: Option<Duration>,
+    ) -> Vec<Usage> {
+        if remaining.is_none() && reset_after.is_none() {
+            return Vec::new();
+        }
+        vec![Usage {
+            scope,
+            remaining,
+            reset_after,
+        }]
+    }
+}
+
 /// A failed call: the classified error and what the exchange said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

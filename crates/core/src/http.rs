@@ -80,7 +80,7 @@ pub fn classify_status(status: u16, mutating: bool, body: &str) -> Option<Failur
     let meta = ReplyMeta {
         http_status: Some(status),
         code: None,
-        message: Some(truncate(body, 200)),
+        message: Some(short(body)),
     };
     let error = match status {
         200..=299 => return None,
@@ -92,7 +92,7 @@ pub fn classify_status(status: u16, mutating: bool, body: &str) -> Option<Failur
         500..=599 => ConnectorError::Transient(format!("HTTP {status}")),
         _ => ConnectorError::Permanent {
             code: format!("HTTP {status}"),
-            message: truncate(body, 200),
+            message: short(body),
         },
     };
     Some(Failure::new(error, meta))
@@ -112,6 +112,27 @@ pub struct PreparedRequest {
     /// Whether the call changes state on the exchange (so that a failure
     /// after sending leaves the outcome unknown).
     pub mutating: bool,
+}
+
+impl PreparedRequest {
+    /// An unsigned GET of a public endpoint (the server time, say).
+    pub fn get(path_and_query: &str) -> Self {
+        PreparedRequest {
+            method: reqwest::Method::GET,
+            path_and_query: path_and_query.to_string(),
+            headers: Vec::new(),
+            body: None,
+            mutating: false,
+        }
+    }
+
+    /// A header's value, by its name in any case (as HTTP compares them).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl std::fmt::Debug for PreparedRequest {
@@ -139,6 +160,11 @@ pub struct RawResponse {
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A header read as a number (a usage or reset header), when it is one.
+    pub fn header_number<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.header(name).and_then(|v| v.trim().parse().ok())
     }
 }
 
@@ -190,6 +216,11 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// What of a reply body the audit keeps: its first 200 bytes.
+pub fn short(body: &str) -> String {
+    truncate(body, 200)
+}
+
 pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
@@ -230,6 +261,36 @@ impl ExchangeClock {
         self.offset_ms
             .store(server_ms - midpoint, Ordering::Relaxed);
     }
+
+    /// Re-read the exchange's clock: send the unsigned server-time
+    /// `request`, let `read` find the server's Unix ms in the reply (or
+    /// refuse the reply), and record it. Returns the local Unix ms at which
+    /// the reply came in.
+    pub async fn sync(
+        &self,
+        client: &reqwest::Client,
+        base: &Url,
+        request: PreparedRequest,
+        read: impl FnOnce(RawResponse) -> Result<Option<i64>, Failure>,
+    ) -> Result<i64, Failure> {
+        let sent = unix_ms();
+        let raw = send(client, base, request).await?;
+        let received = unix_ms();
+        match read(raw)? {
+            Some(server_ms) => {
+                self.observe(server_ms, sent, received);
+                Ok(received)
+            }
+            None => Err(server_time_missing()),
+        }
+    }
+}
+
+/// A server-time reply that carries no time.
+pub fn server_time_missing() -> Failure {
+    Failure::local(ConnectorError::Transient(
+        "server time missing from reply".into(),
+    ))
 }
 
 #[cfg(test)]

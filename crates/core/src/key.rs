@@ -1,5 +1,6 @@
 //! Keys to neutralize and the credentials that act on them.
 
+use crate::error::{ConnectorError, Failure};
 use crate::exchange::ExchangeId;
 use crate::model::Route;
 use crate::secret::{Fingerprint, Secret, mask_key};
@@ -102,6 +103,24 @@ impl KeyJob {
         self.key.api_secret.is_some()
     }
 
+    /// The key's own secret, for a call the key signs itself; without it
+    /// the route is unsupported for this row.
+    pub fn own_secret(&self) -> Result<&Secret, Failure> {
+        self.key.api_secret.as_ref().ok_or_else(|| {
+            Failure::local(ConnectorError::Unsupported(
+                "the key's secret is not known".into(),
+            ))
+        })
+    }
+
+    /// The credential that manages the key, for a call it signs; without
+    /// one the route is unsupported for this row.
+    pub fn managing_credential(&self) -> Result<&Credential, Failure> {
+        self.via.as_deref().ok_or_else(|| {
+            Failure::local(ConnectorError::Unsupported("no managing credential".into()))
+        })
+    }
+
     /// The account whose per-account rate limits a call on this route spends.
     /// A managing credential is its own account; a key acting on itself
     /// spends its owning account's budget when the inventory names it, and
@@ -151,6 +170,27 @@ mod tests {
         assert!(!text.contains("master-secret-value"), "{text}");
         assert!(!text.contains("SUBKEY000000001"), "{text}");
         assert!(!text.contains("MASTERKEY0001"), "{text}");
+    }
+
+    #[test]
+    fn missing_material_makes_a_route_unsupported_without_reaching_the_exchange() {
+        let lone = KeyJob::new(
+            KeyMaterial {
+                api_secret: None,
+                ..job(None, false).key
+            },
+            None,
+        );
+        for f in [
+            lone.own_secret().unwrap_err(),
+            lone.managing_credential().unwrap_err(),
+        ] {
+            assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+            assert_eq!(f.meta.http_status, None, "nothing was sent");
+        }
+        let j = job(None, true);
+        assert_eq!(j.own_secret().unwrap().expose(), "sub-secret-value");
+        assert_eq!(j.managing_credential().unwrap().name, "m1");
     }
 
     #[test]

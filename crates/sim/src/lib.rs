@@ -16,6 +16,7 @@ pub mod generate;
 pub mod keys;
 pub mod limits;
 pub mod stats;
+pub mod testkit;
 
 use axum::Json;
 use axum::Router;
@@ -110,6 +111,23 @@ impl ExchangeSim {
             return faults::After::Reply;
         }
         f.after(&mut *self.rng.lock().unwrap())
+    }
+
+    /// The live key a request names; a key never issued or deleted since is
+    /// counted as unknown.
+    pub fn live_key(&self, api_key: &str) -> Option<SimKey> {
+        let key = self.keys.get(api_key).filter(SimKey::is_alive);
+        if key.is_none() {
+            Stats::bump(&self.stats.unknown_key);
+        }
+        key
+    }
+
+    /// Delete a key, as each dialect's delete call does, and count it.
+    pub fn delete_key(&self, api_key: &str) {
+        self.keys
+            .update(api_key, |k| k.state = keys::KeyState::Deleted);
+        Stats::bump(&self.stats.deletes);
     }
 }
 

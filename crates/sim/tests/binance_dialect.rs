@@ -4,14 +4,13 @@
 //! what the docs describe and refuse what they forbid, with the documented
 //! codes, statuses and headers.
 
-use hmac::{Hmac, Mac};
 use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::testkit::{self, Answer, hmac_sha256_hex as sign, key, now_ms, secret_of};
 use serde_json::Value;
-use sha2::Sha256;
 
 const MASTER: &str = "MASTERKEY00000001";
 const TRADELESS_MASTER: &str = "READONLYMASTER001";
@@ -21,106 +20,41 @@ const SUB_KEY_2: &str = "SUBKEY00000000002";
 const BROKER_SUB_KEY: &str = "BROKERSUBKEY00001";
 const SUB_EMAIL: &str = "bot001@virtual.example";
 
-fn key(
-    api_key: &str,
-    uid: &str,
-    parent: Option<&str>,
-    email: Option<&str>,
-    perms: &[&str],
-) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: None,
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: email.map(str::to_string),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
-}
-
 async fn sim(faults: Faults) -> SimHandle {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Binance],
-        faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Binance);
     let trade = "enableSpotAndMarginTrading";
-    s.keys.insert(key(
-        MASTER,
-        "1000",
-        None,
-        None,
-        &["enableReading", trade, "enableWithdrawals"],
-    ));
-    s.keys.insert(key(
-        TRADELESS_MASTER,
-        "1100",
-        None,
-        None,
-        &["enableReading"],
-    ));
-    s.keys.insert(key(
-        BROKER,
-        "3000",
-        None,
-        None,
-        &["enableReading", trade, BROKER_ACCOUNT],
-    ));
-    s.keys.insert(key(
-        SUB_KEY,
-        "2000",
-        Some("1000"),
-        Some(SUB_EMAIL),
-        &["enableReading", trade, "permitsUniversalTransfer"],
-    ));
-    s.keys.insert(key(
-        SUB_KEY_2,
-        "2000",
-        Some("1000"),
-        Some(SUB_EMAIL),
-        &["enableReading"],
-    ));
-    s.keys.insert(key(
-        "OTHERSUBKEY000001",
-        "2100",
-        Some("1100"),
-        Some("other@virtual.example"),
-        &["enableReading"],
-    ));
-    s.keys.insert(key(
-        BROKER_SUB_KEY,
-        "4000",
-        Some("3000"),
-        None,
-        &["enableReading", trade, "enableFutures"],
-    ));
-    h
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn sign(secret: &str, total_params: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(total_params.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
+    testkit::start(
+        ExchangeId::Binance,
+        faults,
+        [
+            key(
+                MASTER,
+                "1000",
+                &["enableReading", trade, "enableWithdrawals"],
+            ),
+            key(TRADELESS_MASTER, "1100", &["enableReading"]),
+            key(BROKER, "3000", &["enableReading", trade, BROKER_ACCOUNT]),
+            key(
+                SUB_KEY,
+                "2000",
+                &["enableReading", trade, "permitsUniversalTransfer"],
+            )
+            .sub_of("1000")
+            .in_sub_account(SUB_EMAIL),
+            key(SUB_KEY_2, "2000", &["enableReading"])
+                .sub_of("1000")
+                .in_sub_account(SUB_EMAIL),
+            key("OTHERSUBKEY000001", "2100", &["enableReading"])
+                .sub_of("1100")
+                .in_sub_account("other@virtual.example"),
+            key(
+                BROKER_SUB_KEY,
+                "4000",
+                &["enableReading", trade, "enableFutures"],
+            )
+            .sub_of("3000"),
+        ],
+    )
+    .await
 }
 
 /// Send `query` (already encoded) and `body` as the docs describe: the
@@ -148,15 +82,7 @@ async fn send_raw(
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body.to_string());
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
+    Answer::read(req.send().await.unwrap()).await
 }
 
 /// A signed request with every parameter in the query string.
@@ -174,7 +100,7 @@ async fn call_at(
 ) -> Answer {
     let sep = if params.is_empty() { "" } else { "&" };
     let query = format!("{params}{sep}recvWindow=5000&timestamp={ts}");
-    let signature = sign(&format!("{api_key}-secret"), &query);
+    let signature = sign(&secret_of(api_key), &query);
     send_raw(
         h,
         method,
@@ -184,10 +110,6 @@ async fn call_at(
         "",
     )
     .await
-}
-
-fn header<'a>(a: &'a Answer, name: &str) -> Option<&'a str> {
-    a.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 const RESTRICTIONS: &str = "/sapi/v1/account/apiRestrictions";
@@ -210,14 +132,14 @@ async fn a_correctly_signed_request_reads_the_keys_restrictions() {
     assert_eq!(a.body["enableInternalTransfer"], false);
     assert_eq!(a.body["ipRestrict"], false);
     assert_eq!(
-        header(&a, "X-SAPI-USED-IP-WEIGHT-1M"),
+        a.header("X-SAPI-USED-IP-WEIGHT-1M"),
         Some("1"),
         "apiRestrictions weighs 1 (IP)"
     );
     // "The signature is not case sensitive."
     let ts = now_ms();
     let query = format!("recvWindow=5000&timestamp={ts}");
-    let upper = sign(&format!("{MASTER}-secret"), &query).to_uppercase();
+    let upper = sign(&secret_of(MASTER), &query).to_uppercase();
     let a = send_raw(
         &h,
         "GET",
@@ -241,7 +163,7 @@ async fn parameters_may_be_split_between_query_and_body_as_in_the_docs_third_exa
     let query = sub_params(SUB_KEY);
     let body = format!("status=2&ipAddress=192.0.2.1&recvWindow=5000&timestamp={ts}");
     // No `&` between the query string and the body in totalParams.
-    let signature = sign(&format!("{MASTER}-secret"), &format!("{query}{body}"));
+    let signature = sign(&secret_of(MASTER), &format!("{query}{body}"));
     let a = send_raw(
         &h,
         "POST",
@@ -301,7 +223,7 @@ async fn bad_signatures_stale_timestamps_and_unknown_keys_get_the_documented_cod
 #[tokio::test]
 async fn the_receive_window_defaults_to_5000_and_may_not_exceed_60000() {
     let h = sim(Faults::default()).await;
-    let secret = format!("{MASTER}-secret");
+    let secret = secret_of(MASTER);
     // Without recvWindow, 5000 applies: 4 s old passes, 6 s old does not.
     for (age, accepted) in [(4_000, true), (6_000, false)] {
         let query = format!("timestamp={}", now_ms() - age);
@@ -353,7 +275,7 @@ async fn missing_key_header_or_timestamp_are_refused_and_unknown_paths_are_404()
     );
     let q = format!(
         "recvWindow=5000&signature={}",
-        sign(&format!("{MASTER}-secret"), "recvWindow=5000")
+        sign(&secret_of(MASTER), "recvWindow=5000")
     );
     let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
     assert_eq!(a.body["code"], -1102, "timestamp is mandatory: {}", a.body);
@@ -373,7 +295,7 @@ async fn missing_key_header_or_timestamp_are_refused_and_unknown_paths_are_404()
         "{}",
         time.body
     );
-    assert!(header(&time, "X-MBX-USED-WEIGHT-1M").is_some());
+    assert!(time.header("X-MBX-USED-WEIGHT-1M").is_some());
     assert_eq!(
         h.exchange(ExchangeId::Binance)
             .stats
@@ -390,7 +312,7 @@ async fn a_master_deletes_a_sub_key_named_by_email_once() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body, serde_json::json!({}));
     assert_eq!(
-        header(&a, "X-SAPI-USED-UID-WEIGHT-1M"),
+        a.header("X-SAPI-USED-UID-WEIGHT-1M"),
         Some("3000"),
         "the delete weighs 3000 (UID)"
     );
@@ -616,7 +538,7 @@ async fn a_broker_manages_its_sub_accounts_keys_by_sub_account_id() {
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(header(&a, "X-SAPI-USED-UID-WEIGHT-1M"), Some("3000"));
+    assert_eq!(a.header("X-SAPI-USED-UID-WEIGHT-1M"), Some("3000"));
     let a = call(&h, BROKER, "DELETE", BROKER_KEYS, &params).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(
@@ -634,13 +556,9 @@ async fn a_broker_deletes_at_most_one_key_per_sub_account_per_second() {
     let h = sim(Faults::default()).await;
     let s = h.exchange(ExchangeId::Binance);
     for i in 0..3 {
-        s.keys.insert(key(
-            &format!("BROKERSUBKEYX000{i}"),
-            "4000",
-            Some("3000"),
-            None,
-            &["enableReading"],
-        ));
+        s.keys.insert(
+            key(&format!("BROKERSUBKEYX000{i}"), "4000", &["enableReading"]).sub_of("3000"),
+        );
     }
     let mut limited = 0;
     for i in 0..3 {
@@ -654,7 +572,7 @@ async fn a_broker_deletes_at_most_one_key_per_sub_account_per_second() {
         .await;
         if a.status == 429 {
             assert_eq!(a.body["code"], -1003, "{}", a.body);
-            assert!(header(&a, "Retry-After").is_some());
+            assert!(a.header("Retry-After").is_some());
             limited += 1;
         }
     }
@@ -686,12 +604,13 @@ async fn the_per_uid_limit_of_a_key_endpoint_is_60_calls_a_minute_answered_with_
     let (i, a) = first_refusal.expect("180,000 weight per minute at 3000 a call allows 60 calls");
     assert!(i >= 60, "refused after {i} calls");
     assert_eq!(a.body["code"], -1003, "{}", a.body);
-    let retry: u64 = header(&a, "Retry-After")
+    let retry: u64 = a
+        .header("Retry-After")
         .expect("Retry-After")
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
-    assert_eq!(header(&a, "X-SAPI-USED-UID-WEIGHT-1M"), Some("180000"));
+    assert_eq!(a.header("X-SAPI-USED-UID-WEIGHT-1M"), Some("180000"));
     // Another endpoint has its own budget.
     let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY_2)).await;
     assert_eq!(
@@ -790,5 +709,5 @@ async fn a_503_before_acting_changes_nothing_and_injected_limits_are_429s() {
         "{}",
         a.body
     );
-    assert!(header(&a, "Retry-After").is_some());
+    assert!(a.header("Retry-After").is_some());
 }

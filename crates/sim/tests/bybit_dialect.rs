@@ -2,72 +2,29 @@
 //! (not keyrevoke's connector): the simulator must accept what the docs
 //! describe and refuse what they forbid, with the documented codes.
 
-use hmac::{Hmac, Mac};
 use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::testkit::{self, Answer, hmac_sha256_hex as sign, key, now_ms, secret_of};
 use serde_json::Value;
-use sha2::Sha256;
-
-fn key(api_key: &str, uid: &str, parent: Option<&str>, perms: &[&str]) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: None,
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: None,
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
-}
 
 async fn sim(faults: Faults) -> SimHandle {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Bybit],
+    testkit::start(
+        ExchangeId::Bybit,
         faults,
-        ..SimConfig::default()
-    })
+        [
+            key(
+                "MASTERKEY00000001",
+                "1000",
+                &["AccountTransfer", "SubMemberTransfer"],
+            ),
+            key("TRADEONLY00000001", "1001", &["SpotTrade"]),
+            key("SUBKEY00000000001", "2000", &["SpotTrade"]).sub_of("1000"),
+            key("SUBKEY00000000002", "2000", &["AccountTransfer"]).sub_of("1000"),
+        ],
+    )
     .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Bybit);
-    s.keys.insert(key(
-        "MASTERKEY00000001",
-        "1000",
-        None,
-        &["AccountTransfer", "SubMemberTransfer"],
-    ));
-    s.keys
-        .insert(key("TRADEONLY00000001", "1001", None, &["SpotTrade"]));
-    s.keys.insert(key(
-        "SUBKEY00000000001",
-        "2000",
-        Some("1000"),
-        &["SpotTrade"],
-    ));
-    s.keys.insert(key(
-        "SUBKEY00000000002",
-        "2000",
-        Some("1000"),
-        &["AccountTransfer"],
-    ));
-    h
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn sign(secret: &str, prehash: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(prehash.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A request built straight from the v5 guide: prehash = timestamp +
@@ -80,8 +37,7 @@ async fn call(
     payload: &str,
     ts: i64,
 ) -> (u16, Value) {
-    let secret = format!("{api_key}-secret");
-    let signature = sign(&secret, &format!("{ts}{api_key}5000{payload}"));
+    let signature = sign(&secret_of(api_key), &format!("{ts}{api_key}5000{payload}"));
     signed(h, api_key, method, path, payload, ts, &signature).await
 }
 
@@ -117,12 +73,8 @@ async fn signed(
         .send()
         .await
         .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let a = Answer::read(resp).await;
+    (a.status, a.body)
 }
 
 #[tokio::test]
@@ -414,10 +366,7 @@ async fn a_reset_after_acting_breaks_the_connection_but_the_delete_happened() {
     let base = &h.urls[&ExchangeId::Bybit];
     let ts = now_ms();
     let api_key = "MASTERKEY00000001";
-    let signature = sign(
-        &format!("{api_key}-secret"),
-        &format!("{ts}{api_key}5000{{}}"),
-    );
+    let signature = sign(&secret_of(api_key), &format!("{ts}{api_key}5000{{}}"));
     let result = reqwest::Client::new()
         .post(format!("{base}/v5/user/delete-api"))
         .header("X-BAPI-API-KEY", api_key)

@@ -6,9 +6,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::testkit::{self, Answer, key, now_s};
 use p256::ecdsa::signature::Signer as _;
 use serde_json::{Value, json};
 
@@ -89,58 +90,21 @@ fn token(private: &Private, kid: &str, now_s: i64, uri: &str) -> String {
     )
 }
 
-fn sim_key(api_key: &str, uid: &str, secret: String, perms: &[&str]) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret,
-        passphrase: None,
-        uid: uid.into(),
-        parent_uid: None,
-        sub_name: None,
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
-}
-
 async fn sim(faults: Faults) -> SimHandle {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Coinbase],
-        faults,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Coinbase);
-    s.keys.insert(sim_key(
-        EC_KEY,
-        "u1",
-        Private::ec(7).secret(),
-        &["can_view", "can_trade", "can_transfer"],
-    ));
-    s.keys.insert(sim_key(
-        ED_KEY,
-        "u2",
-        Private::ed(9).secret(),
-        &["can_view", "can_trade", "can_transfer"],
-    ));
     // As a CDP JSON download carries it: newlines written as `\n`.
     let trade_pem = Private::ec(11).secret().replace('\n', "\\n");
-    s.keys.insert(sim_key(
-        TRADE_KEY,
-        "u3",
-        trade_pem,
-        &["can_view", "can_trade"],
-    ));
-    h
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    testkit::start(
+        ExchangeId::Coinbase,
+        faults,
+        [
+            key(EC_KEY, "u1", &["can_view", "can_trade", "can_transfer"])
+                .with_secret(Private::ec(7).secret()),
+            key(ED_KEY, "u2", &["can_view", "can_trade", "can_transfer"])
+                .with_secret(Private::ed(9).secret()),
+            key(TRADE_KEY, "u3", &["can_view", "can_trade"]).with_secret(trade_pem),
+        ],
+    )
+    .await
 }
 
 /// `host:port` of the simulator, the host a token must name.
@@ -152,12 +116,6 @@ fn host(h: &SimHandle) -> String {
 
 fn permissions_uri(h: &SimHandle) -> String {
     format!("GET {}{PERMISSIONS}", host(h))
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
 }
 
 async fn get(h: &SimHandle, path: &str, bearer: Option<&str>) -> Answer {
@@ -188,15 +146,7 @@ async fn get_at(base: String, path: String, bearer: Option<String>) -> Answer {
     if let Some(t) = bearer {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
+    Answer::read(req.send().await.unwrap()).await
 }
 
 fn stats(h: &SimHandle) -> keyrevoke_sim::stats::StatsSnapshot {

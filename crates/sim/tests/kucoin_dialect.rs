@@ -3,15 +3,14 @@
 //! describe and refuse what they forbid, with the documented codes.
 //! (docs-new "Authentication", "Rate Limit", the sub-account API pages.)
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::testkit::{
+    self, Answer, hmac_sha256_base64 as hmac_b64, key, now_ms, secret_of,
+};
 use serde_json::Value;
-use sha2::Sha256;
 
 const MASTER: &str = "5c2db93503aa674c74a31734";
 const NO_GENERAL: &str = "5c2db93503aa674c74a39999";
@@ -19,79 +18,25 @@ const SUB: &str = "5e1b5c1d2f3a4b5c6d7e8f90";
 const SUB2: &str = "5e1b5c1d2f3a4b5c6d7e8f91";
 const OTHER: &str = "600000000000000000000001";
 
-fn key(
-    api_key: &str,
-    uid: &str,
-    parent: Option<&str>,
-    sub_name: Option<&str>,
-    passphrase: &str,
-    perms: &[&str],
-) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: Some(passphrase.into()),
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: sub_name.map(str::to_string),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: vec!["*".into()],
-        state: KeyState::Alive,
-    }
-}
-
 async fn sim(faults: Faults) -> SimHandle {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![ExchangeId::Kucoin],
+    testkit::start(
+        ExchangeId::Kucoin,
         faults,
-        ..SimConfig::default()
-    })
+        [
+            key(MASTER, "1000", &["General", "Spot"]).with_passphrase("masterPass1"),
+            key(NO_GENERAL, "1001", &["Spot"]).with_passphrase("tradePass1"),
+            key(SUB, "2000", &["General", "Spot"])
+                .sub_of("1000")
+                .in_sub_account("kcsub001")
+                .with_passphrase("subPass123"),
+            key(SUB2, "2000", &["General"])
+                .sub_of("1000")
+                .in_sub_account("kcsub001")
+                .with_passphrase("abc!@#11"),
+            key(OTHER, "3000", &["General"]).with_passphrase("otherPass1"),
+        ],
+    )
     .await
-    .unwrap();
-    let s = h.exchange(ExchangeId::Kucoin);
-    s.keys.insert(key(
-        MASTER,
-        "1000",
-        None,
-        None,
-        "masterPass1",
-        &["General", "Spot"],
-    ));
-    s.keys
-        .insert(key(NO_GENERAL, "1001", None, None, "tradePass1", &["Spot"]));
-    s.keys.insert(key(
-        SUB,
-        "2000",
-        Some("1000"),
-        Some("kcsub001"),
-        "subPass123",
-        &["General", "Spot"],
-    ));
-    s.keys.insert(key(
-        SUB2,
-        "2000",
-        Some("1000"),
-        Some("kcsub001"),
-        "abc!@#11",
-        &["General"],
-    ));
-    s.keys
-        .insert(key(OTHER, "3000", None, None, "otherPass1", &["General"]));
-    h
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn hmac_b64(secret: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// Form-encode a query value as a browser would (`!` -> `%21`).
@@ -152,14 +97,8 @@ impl<'a> Req<'a> {
     }
 }
 
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
 async fn send(h: &SimHandle, r: &Req<'_>) -> Answer {
-    let secret = format!("{}-secret", r.api_key);
+    let secret = secret_of(r.api_key);
     let sign = hmac_b64(&secret, &r.prehash());
     send_with(h, r, &sign, &hmac_b64(&secret, r.passphrase), Some("2")).await
 }
@@ -195,26 +134,15 @@ async fn send_with(
     if !r.body.is_empty() {
         req = req.body(r.body.to_string());
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
+    Answer::read(req.send().await.unwrap()).await
 }
 
 fn header(a: &Answer, name: &str) -> Option<i64> {
-    a.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
+    a.header(name).and_then(|v| v.parse().ok())
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    h.exchange(ExchangeId::Kucoin).keys.get(k).unwrap().state
+    testkit::state(h, ExchangeId::Kucoin, k)
 }
 
 #[tokio::test]
@@ -254,7 +182,7 @@ async fn a_correctly_signed_probe_is_answered_with_the_keys_permissions_and_pool
 async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_the_documented_codes() {
     let h = sim(Faults::default()).await;
     let probe = Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]);
-    let secret = format!("{MASTER}-secret");
+    let secret = secret_of(MASTER);
     let good_passphrase = hmac_b64(&secret, "masterPass1");
 
     let a = send_with(&h, &probe, &"A".repeat(44), &good_passphrase, Some("2")).await;
@@ -351,7 +279,7 @@ async fn the_query_is_signed_as_it_reads_before_url_encoding() {
         ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
     };
     // Signed over the encoded query instead: refused.
-    let secret = format!("{MASTER}-secret");
+    let secret = secret_of(MASTER);
     let encoded_prehash = format!(
         "{}DELETE/api/v1/sub/api-key?apiKey={SUB2}&subName=kcsub001&passphrase=abc%21%40%2311",
         del.ts

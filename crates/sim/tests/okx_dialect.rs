@@ -3,163 +3,71 @@
 //! simulator must accept what the docs describe and refuse what they
 //! forbid, with the documented codes and HTTP statuses.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
 use keyrevoke_core::ExchangeId;
+use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::{self, okx::ND_BROKER};
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::{SimConfig, SimHandle};
+use keyrevoke_sim::testkit::{
+    self, Answer, hmac_sha256_base64 as sign, iso8601 as iso, now_ms, secret_of,
+};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 const OKX: ExchangeId = ExchangeId::Okx;
 
-fn key(
-    api_key: &str,
-    uid: &str,
-    parent: Option<&str>,
-    sub_name: Option<&str>,
-    perms: &[&str],
-    ips: &[&str],
-) -> SimKey {
-    SimKey {
-        api_key: api_key.into(),
-        secret: format!("{api_key}-secret"),
-        passphrase: Some(format!("{api_key}-Pass1!")),
-        uid: uid.into(),
-        parent_uid: parent.map(str::to_string),
-        sub_name: sub_name.map(str::to_string),
-        permissions: perms.iter().map(|s| s.to_string()).collect(),
-        read_only: false,
-        ips: ips.iter().map(|s| s.to_string()).collect(),
-        state: KeyState::Alive,
-    }
+/// A test key with OKX's passphrase, bound to `ips`.
+fn key(api_key: &str, uid: &str, perms: &[&str], ips: &[&str]) -> SimKey {
+    testkit::key(api_key, uid, perms)
+        .with_passphrase(format!("{api_key}-Pass1!"))
+        .bound_to(ips)
 }
 
 async fn sim(faults: Faults) -> SimHandle {
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![OKX],
+    testkit::start(
+        OKX,
         faults,
-        ..SimConfig::default()
-    })
+        [
+            // A master bound to our IP, with Trade: it may manage its sub-accounts' keys.
+            key(
+                "MASTER-BOUND",
+                "1000",
+                &["read_only", "trade"],
+                &["127.0.0.1"],
+            ),
+            // Another master whose key is bound to no IP.
+            key("MASTER-UNBOUND", "1100", &["read_only", "trade"], &["*"]),
+            // A master key without Trade.
+            key("MASTER-READER", "1200", &["read_only"], &["127.0.0.1"]),
+            key("SUB-A-1", "2000", &["read_only", "trade"], &["*"])
+                .sub_of("1000")
+                .in_sub_account("subalpha1"),
+            key("SUB-A-2", "2000", &["read_only", "trade"], &["*"])
+                .sub_of("1000")
+                .in_sub_account("subalpha1"),
+            key("SUB-A-3", "2000", &["read_only"], &["*"])
+                .sub_of("1000")
+                .in_sub_account("subalpha1"),
+            key("SUB-U-1", "2100", &["read_only", "trade"], &["*"])
+                .sub_of("1100")
+                .in_sub_account("subunbound"),
+            // An ND broker and one of its sub-accounts.
+            key(
+                "BROKER",
+                "3000",
+                &["read_only", "trade", ND_BROKER],
+                &["127.0.0.1"],
+            ),
+            key(
+                "ND-SUB-1",
+                "3100",
+                &["read_only", "trade", "withdraw"],
+                &["*"],
+            )
+            .sub_of("3000")
+            .in_sub_account("ndsub0001"),
+        ],
+    )
     .await
-    .unwrap();
-    let s = h.exchange(OKX);
-    // A master bound to our IP, with Trade: it may manage its sub-accounts' keys.
-    s.keys.insert(key(
-        "MASTER-BOUND",
-        "1000",
-        None,
-        None,
-        &["read_only", "trade"],
-        &["127.0.0.1"],
-    ));
-    // Another master whose key is bound to no IP.
-    s.keys.insert(key(
-        "MASTER-UNBOUND",
-        "1100",
-        None,
-        None,
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    // A master key without Trade.
-    s.keys.insert(key(
-        "MASTER-READER",
-        "1200",
-        None,
-        None,
-        &["read_only"],
-        &["127.0.0.1"],
-    ));
-    s.keys.insert(key(
-        "SUB-A-1",
-        "2000",
-        Some("1000"),
-        Some("subalpha1"),
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    s.keys.insert(key(
-        "SUB-A-2",
-        "2000",
-        Some("1000"),
-        Some("subalpha1"),
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    s.keys.insert(key(
-        "SUB-A-3",
-        "2000",
-        Some("1000"),
-        Some("subalpha1"),
-        &["read_only"],
-        &["*"],
-    ));
-    s.keys.insert(key(
-        "SUB-U-1",
-        "2100",
-        Some("1100"),
-        Some("subunbound"),
-        &["read_only", "trade"],
-        &["*"],
-    ));
-    // An ND broker and one of its sub-accounts.
-    s.keys.insert(key(
-        "BROKER",
-        "3000",
-        None,
-        None,
-        &["read_only", "trade", ND_BROKER],
-        &["127.0.0.1"],
-    ));
-    s.keys.insert(key(
-        "ND-SUB-1",
-        "3100",
-        Some("3000"),
-        Some("ndsub0001"),
-        &["read_only", "trade", "withdraw"],
-        &["*"],
-    ));
-    h
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Unix ms -> `2020-12-08T09:08:57.715Z`, the docs' timestamp format.
-fn iso(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, mi, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
-}
-
-/// Base64(HMAC-SHA256(secret, timestamp + METHOD + requestPath + body)).
-fn sign(secret: &str, prehash: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(prehash.as_bytes());
-    BASE64.encode(mac.finalize().into_bytes())
 }
 
 /// How a hand-built request is put together.
@@ -188,7 +96,7 @@ impl<'a> Req<'a> {
     }
 
     async fn send(self, h: &SimHandle) -> (u16, Value) {
-        let secret = format!("{}-secret", self.api_key);
+        let secret = secret_of(self.api_key);
         let signature = self.signature.unwrap_or_else(|| {
             sign(
                 &secret,
@@ -214,12 +122,8 @@ impl<'a> Req<'a> {
             .send()
             .await
             .unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let a = Answer::read(resp).await;
+        (a.status, a.body)
     }
 }
 
@@ -228,7 +132,7 @@ async fn call(h: &SimHandle, api_key: &str, method: &str, path: &str, body: &str
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    h.exchange(OKX).keys.get(k).unwrap().state
+    testkit::state(h, OKX, k)
 }
 
 const CONFIG: &str = "/api/v5/account/config";
@@ -716,14 +620,9 @@ async fn an_injected_rate_limit_is_the_documented_50011_reply() {
 
 #[test]
 fn inventories_name_okx_sub_accounts_by_their_subacct_name() {
-    let k = key(
-        "SUB-A-1",
-        "2000",
-        Some("1000"),
-        Some("subalpha1"),
-        &["read_only"],
-        &["*"],
-    );
+    let k = key("SUB-A-1", "2000", &["read_only"], &["*"])
+        .sub_of("1000")
+        .in_sub_account("subalpha1");
     assert_eq!(dialects::sub_account_id(OKX, &k), "subalpha1");
     assert!(dialects::needs_passphrase(OKX));
     assert_eq!(
@@ -759,12 +658,7 @@ async fn a_synthetic_breach_population_gives_okx_masters_that_may_manage_their_s
         "the inventory names the sub-account"
     );
 
-    let h = keyrevoke_sim::start(SimConfig {
-        exchanges: vec![OKX],
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let h = testkit::start(OKX, Faults::default(), []).await;
     pop.load_into(&h);
     // Signed by hand with the master's own secret and passphrase.
     let body = json!({ "subAcct": row.account, "apiKey": row.api_key }).to_string();

@@ -32,19 +32,17 @@
 //! Link sub accounts by `subAccountId` (the sub key's `uid`). A master is a
 //! broker when it holds the marker [`BROKER_ACCOUNT`].
 
+use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted};
 use crate::ExchangeSim;
-use crate::faults::{self, After, Before};
-use crate::keys::{KeyState, SimKey};
-use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::keys::SimKey;
+use crate::limits::FixedWindows;
 use crate::stats::Stats;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use hmac::{Hmac, Mac};
+use keyrevoke_core::sign::hmac_sha256_hex;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,13 +191,12 @@ struct Binance {
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
-    let state = Arc::new(Binance {
+    common::router(Binance {
         sim,
         sapi_ip: FixedWindows::new(SAPI_IP_PER_MINUTE, Duration::from_secs(60)),
         sapi_uid: FixedWindows::new(SAPI_UID_PER_MINUTE, Duration::from_secs(60)),
         broker_delete: FixedWindows::new(1, Duration::from_secs(1)),
-    });
-    Router::new().fallback(handle).with_state(state)
+    })
 }
 
 /// A reply: status, JSON body, extra headers.
@@ -270,133 +267,75 @@ fn respond(reply: Reply) -> Response {
         .expect("valid response")
 }
 
-async fn handle(
-    State(b): State<Arc<Binance>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let sim = &b.sim;
-    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
-    let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
-        Stats::bump(&sim.stats.unknown_endpoint);
-        return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
-    };
-    let ban_secs = sim.ip_ban.as_secs().max(1) as i64;
-    if sim.limits && endpoint.limit() == Limit::ApiIp {
-        match sim.ip_window.hit(1) {
-            SlidingVerdict::Allowed => {}
-            SlidingVerdict::Exceeded => {
-                Stats::bump(&sim.stats.rate_limited);
-                return respond(too_many(
-                    ban_secs,
-                    &format!(
-                        "Too much request weight used; current limit is {} request weight per 1 MINUTE.",
-                        IP_LIMIT.0
-                    ),
-                ));
-            }
-            SlidingVerdict::Banned => {
-                Stats::bump(&sim.stats.ip_banned);
-                let until = sim.now_ms() + ban_secs * 1000;
-                return respond(Reply {
-                    headers: vec![("Retry-After", ban_secs.to_string())],
-                    ..refuse(
-                        StatusCode::IM_A_TEAPOT,
-                        -1003,
-                        &format!("Way too much request weight used; IP banned until {until}."),
-                    )
-                });
-            }
-        }
+impl Dialect for Binance {
+    type Endpoint = Endpoint;
+
+    fn sim(&self) -> &ExchangeSim {
+        &self.sim
     }
-    match sim.fault_before() {
-        Before::Proceed => {}
-        Before::Unavailable => {
-            Stats::bump(&sim.stats.injected_faults);
-            return faults::unavailable();
-        }
-        Before::RateLimited => {
-            Stats::bump(&sim.stats.injected_faults);
-            return respond(too_many(
-                1,
-                "Too many requests; please use the websocket for live updates.",
-            ));
-        }
-        Before::Stall(d) => {
-            Stats::bump(&sim.stats.injected_faults);
-            tokio::time::sleep(d).await;
-        }
+
+    fn route(&self, method: &Method, path: &str) -> Result<Endpoint, Unrouted> {
+        Endpoint::parse(method, path).ok_or(Unrouted::NotFound)
     }
-    let now = sim.now_ms();
-    let reply = if endpoint == Endpoint::ServerTime {
-        Reply {
-            headers: vec![("X-MBX-USED-WEIGHT-1M", sim.ip_window.used().to_string())],
-            ..ok(json!({ "serverTime": now }))
+
+    fn ip_limited(&self, endpoint: Endpoint) -> bool {
+        endpoint.limit() == Limit::ApiIp
+    }
+
+    /// A 429 for the excess, then 418s while the ban lasts.
+    fn over_ip_limit(&self, already_banned: bool) -> OverIpLimit {
+        let ban_secs = self.sim.ip_ban.as_secs().max(1) as i64;
+        if !already_banned {
+            return OverIpLimit::RateLimited(respond(too_many(
+                ban_secs,
+                &format!(
+                    "Too much request weight used; current limit is {} request weight per 1 MINUTE.",
+                    IP_LIMIT.0
+                ),
+            )));
         }
-    } else {
-        match authenticate(&b, &headers, &uri, &body, now) {
-            Err(refusal) => refusal,
-            Ok((caller, params)) => match b.limit(endpoint, &caller, now) {
+        let until = self.sim.now_ms() + ban_secs * 1000;
+        OverIpLimit::Banned(respond(Reply {
+            headers: vec![("Retry-After", ban_secs.to_string())],
+            ..refuse(
+                StatusCode::IM_A_TEAPOT,
+                -1003,
+                &format!("Way too much request weight used; IP banned until {until}."),
+            )
+        }))
+    }
+
+    fn injected_rate_limit(&self) -> Response {
+        respond(too_many(
+            1,
+            "Too many requests; please use the websocket for live updates.",
+        ))
+    }
+
+    fn answer(&self, endpoint: Endpoint, request: &Request, now: i64) -> Answer {
+        let reply = if endpoint == Endpoint::ServerTime {
+            Reply {
+                headers: vec![(
+                    "X-MBX-USED-WEIGHT-1M",
+                    self.sim.ip_window.used().to_string(),
+                )],
+                ..ok(json!({ "serverTime": now }))
+            }
+        } else {
+            match authenticate(self, request, now) {
                 Err(refusal) => refusal,
-                Ok(used) => {
-                    let mut r = b.act(endpoint, &caller, &params, now);
-                    r.headers.extend(used);
-                    r
-                }
-            },
-        }
-    };
-    if reply.status.is_success() {
-        Stats::bump(&sim.stats.ok);
-    } else {
-        Stats::bump(&sim.stats.refused);
-    }
-    match sim.fault_after() {
-        After::Reply => respond(reply),
-        After::GatewayTimeout => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::gateway_timeout()
-        }
-        After::Reset => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::reset()
-        }
-    }
-}
-
-fn hmac_hex(secret: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// Decode `%XX` and `+` in a form-encoded component.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
+                Ok((caller, params)) => match self.limit(endpoint, &caller, now) {
+                    Err(refusal) => refusal,
+                    Ok(used) => {
+                        let mut r = self.act(endpoint, &caller, &params, now);
+                        r.headers.extend(used);
+                        r
                     }
-                    Err(_) => out.push(b'%'),
-                }
+                },
             }
-            b => out.push(b),
-        }
-        i += 1;
+        };
+        Answer::replied(reply.status.is_success(), respond(reply))
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A form-encoded string without its `signature` pair, and that signature.
@@ -424,11 +363,9 @@ impl Params {
     fn read(query: &str, body: &str) -> Params {
         let mut p = Params::default();
         for part in [query, body] {
-            for kv in part.split('&').filter(|kv| !kv.is_empty()) {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                let k = decode(k);
+            for (k, v) in common::form_pairs(part) {
                 if p.get(&k).is_none() {
-                    p.0.push((k, decode(v)));
+                    p.0.push((k, v));
                 }
             }
         }
@@ -436,10 +373,7 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        common::form_value(&self.0, name)
     }
 
     fn required(&self, name: &str) -> Result<&str, Reply> {
@@ -460,19 +394,9 @@ impl Params {
 
 /// Check a SIGNED request as the docs describe it; the caller and its
 /// parameters when it holds.
-fn authenticate(
-    b: &Binance,
-    headers: &HeaderMap,
-    uri: &Uri,
-    body: &Bytes,
-    now: i64,
-) -> Result<(SimKey, Params), Reply> {
+fn authenticate(b: &Binance, request: &Request, now: i64) -> Result<(SimKey, Params), Reply> {
     let sim = &b.sim;
-    let Some(api_key) = headers
-        .get("X-MBX-APIKEY")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-    else {
+    let Some(api_key) = request.header("X-MBX-APIKEY").filter(|k| !k.is_empty()) else {
         Stats::bump(&sim.stats.missing_auth);
         return Err(refuse(
             StatusCode::UNAUTHORIZED,
@@ -480,8 +404,8 @@ fn authenticate(
             "API-key format invalid.",
         ));
     };
-    let query = uri.query().unwrap_or("");
-    let body = String::from_utf8_lossy(body).into_owned();
+    let query = request.query();
+    let body = String::from_utf8_lossy(&request.body).into_owned();
     let (query_unsigned, query_sig) = split_signature(query);
     let (body_unsigned, body_sig) = split_signature(&body);
     let params = Params::read(&query_unsigned, &body_unsigned);
@@ -500,12 +424,8 @@ fn authenticate(
             _ => return Err(invalid("recvWindow")),
         },
     };
-    let caller = match sim.keys.get(api_key) {
-        Some(k) if k.state == KeyState::Alive => k,
-        _ => {
-            Stats::bump(&sim.stats.unknown_key);
-            return Err(rejected_key());
-        }
+    let Some(caller) = sim.live_key(api_key) else {
+        return Err(rejected_key());
     };
     if !(timestamp < now + 1000 && now - timestamp <= recv_window) {
         Stats::bump(&sim.stats.stale_timestamp);
@@ -517,7 +437,7 @@ fn authenticate(
         return Err(bad_request(-1021, msg));
     }
     // totalParams: the query string concatenated with the body.
-    let expected = hmac_hex(&caller.secret, &format!("{query_unsigned}{body_unsigned}"));
+    let expected = hmac_sha256_hex(&caller.secret, &format!("{query_unsigned}{body_unsigned}"));
     if !signature.eq_ignore_ascii_case(&expected) {
         Stats::bump(&sim.stats.bad_signature);
         return Err(bad_request(
@@ -649,10 +569,7 @@ impl Binance {
     }
 
     fn delete(&self, target: &SimKey) -> Reply {
-        self.sim
-            .keys
-            .update(&target.api_key, |k| k.state = KeyState::Deleted);
-        Stats::bump(&self.sim.stats.deletes);
+        self.sim.delete_key(&target.api_key);
         ok(json!({}))
     }
 
@@ -880,14 +797,6 @@ pub fn synthetic_permissions(kind: crate::generate::KeyKind) -> &'static [&'stat
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_components_are_percent_decoded() {
-        assert_eq!(decode("bot001%40virtual.example"), "bot001@virtual.example");
-        assert_eq!(decode("a+b%2Cc"), "a b,c");
-        assert_eq!(decode("%EF%BC%91"), "１");
-        assert_eq!(decode("100%"), "100%");
-    }
 
     #[test]
     fn the_signature_is_taken_out_of_the_signed_payload() {

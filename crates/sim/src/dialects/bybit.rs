@@ -11,19 +11,18 @@
 //! - endpoints and permissions (`docs/v5/user/*.mdx`);
 //! - codes (`docs/v5/error.mdx`).
 
+use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted};
 use crate::ExchangeSim;
-use crate::faults::{self, After, Before};
-use crate::keys::{KeyState, SimKey};
-use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::faults;
+use crate::keys::SimKey;
+use crate::limits::FixedWindows;
 use crate::stats::Stats;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use hmac::{Hmac, Mac};
+use keyrevoke_core::sign::hmac_sha256_hex;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,12 +77,11 @@ struct Bybit {
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
-    let state = Arc::new(Bybit {
+    common::router(Bybit {
         sim,
         uid_write: FixedWindows::new(UID_WRITE_PER_SEC, Duration::from_secs(1)),
         uid_read: FixedWindows::new(UID_READ_PER_SEC, Duration::from_secs(1)),
-    });
-    Router::new().fallback(handle).with_state(state)
+    })
 }
 
 /// A reply in Bybit's envelope, with optional UID-limit headers.
@@ -112,84 +110,52 @@ fn ok(result: Value) -> Reply {
     }
 }
 
-async fn handle(
-    State(b): State<Arc<Bybit>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let sim = &b.sim;
-    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
-    let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
-        Stats::bump(&sim.stats.unknown_endpoint);
-        return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
-    };
-    if sim.limits {
-        match sim.ip_window.hit(1) {
-            SlidingVerdict::Allowed => {}
-            SlidingVerdict::Exceeded | SlidingVerdict::Banned => {
-                Stats::bump(&sim.stats.ip_banned);
-                return faults::plain(StatusCode::FORBIDDEN, "access too frequent");
-            }
-        }
+impl Dialect for Bybit {
+    type Endpoint = Endpoint;
+
+    fn sim(&self) -> &ExchangeSim {
+        &self.sim
     }
-    match sim.fault_before() {
-        Before::Proceed => {}
-        Before::Unavailable => {
-            Stats::bump(&sim.stats.injected_faults);
-            return faults::unavailable();
-        }
-        Before::RateLimited => {
-            Stats::bump(&sim.stats.injected_faults);
-            let reset = sim.now_ms() + 1000;
-            return envelope(
-                sim.now_ms(),
-                Reply {
-                    limit: Some((UID_WRITE_PER_SEC, 0, reset)),
-                    ..refuse(10006, "Too many visits!")
-                },
-            );
-        }
-        Before::Stall(d) => {
-            Stats::bump(&sim.stats.injected_faults);
-            tokio::time::sleep(d).await;
-        }
+
+    fn route(&self, method: &Method, path: &str) -> Result<Endpoint, Unrouted> {
+        Endpoint::parse(method, path).ok_or(Unrouted::NotFound)
     }
-    let now = sim.now_ms();
-    let reply = if endpoint == Endpoint::ServerTime {
-        ok(
-            json!({ "timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string() }),
-        )
-    } else {
-        match authenticate(&b, &headers, &method, &uri, &body, now) {
-            Auth::Http(response) => return response,
-            Auth::Refused(refusal) => refusal,
-            Auth::Caller(caller) => match b.uid_limit(endpoint, &caller, now) {
-                Err(refusal) => refusal,
-                Ok(limit) => {
-                    let mut r = b.act(endpoint, &caller, uri.query().unwrap_or(""), &body);
-                    r.limit = Some(limit);
-                    r
-                }
+
+    fn over_ip_limit(&self, _already_banned: bool) -> OverIpLimit {
+        OverIpLimit::Banned(faults::plain(StatusCode::FORBIDDEN, "access too frequent"))
+    }
+
+    fn injected_rate_limit(&self) -> Response {
+        let reset = self.sim.now_ms() + 1000;
+        envelope(
+            self.sim.now_ms(),
+            Reply {
+                limit: Some((UID_WRITE_PER_SEC, 0, reset)),
+                ..refuse(10006, "Too many visits!")
             },
-        }
-    };
-    if reply.code == 0 {
-        Stats::bump(&sim.stats.ok);
-    } else {
-        Stats::bump(&sim.stats.refused);
+        )
     }
-    match sim.fault_after() {
-        After::Reply => envelope(now, reply),
-        After::GatewayTimeout => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::gateway_timeout()
-        }
-        After::Reset => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::reset()
-        }
+
+    fn answer(&self, endpoint: Endpoint, request: &Request, now: i64) -> Answer {
+        let reply = if endpoint == Endpoint::ServerTime {
+            ok(
+                json!({ "timeSecond": (now / 1000).to_string(), "timeNano": (now as i128 * 1_000_000).to_string() }),
+            )
+        } else {
+            match authenticate(self, request, now) {
+                Auth::Http(response) => return Answer::TurnedAway(response),
+                Auth::Refused(refusal) => refusal,
+                Auth::Caller(caller) => match self.uid_limit(endpoint, &caller, now) {
+                    Err(refusal) => refusal,
+                    Ok(limit) => {
+                        let mut r = self.act(endpoint, &caller, request);
+                        r.limit = Some(limit);
+                        r
+                    }
+                },
+            }
+        };
+        Answer::replied(reply.code == 0, envelope(now, reply))
     }
 }
 
@@ -215,12 +181,6 @@ fn envelope(now: i64, reply: Reply) -> Response {
         .expect("valid response")
 }
 
-fn hmac_hex(secret: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 /// What the auth check decided.
 enum Auth {
     /// The signature holds: the calling key.
@@ -232,21 +192,9 @@ enum Auth {
 }
 
 /// Check the auth headers as the v5 guide documents them.
-fn authenticate(
-    b: &Bybit,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &Bytes,
-    now: i64,
-) -> Auth {
+fn authenticate(b: &Bybit, request: &Request, now: i64) -> Auth {
     let sim = &b.sim;
-    let h = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let h = |name: &str| request.header(name).map(str::to_string);
     let (Some(api_key), Some(timestamp), Some(sign)) =
         (h("X-BAPI-API-KEY"), h("X-BAPI-TIMESTAMP"), h("X-BAPI-SIGN"))
     else {
@@ -261,12 +209,8 @@ fn authenticate(
             _ => return Auth::Refused(refuse(10001, "invalid recv_window")),
         },
     };
-    let caller = match sim.keys.get(&api_key) {
-        Some(k) if k.state == KeyState::Alive => k,
-        _ => {
-            Stats::bump(&sim.stats.unknown_key);
-            return Auth::Refused(refuse(10003, "API key is invalid."));
-        }
+    let Some(caller) = sim.live_key(&api_key) else {
+        return Auth::Refused(refuse(10003, "API key is invalid."));
     };
     let Ok(ts) = timestamp.parse::<i64>() else {
         Stats::bump(&sim.stats.stale_timestamp);
@@ -284,14 +228,14 @@ fn authenticate(
             ),
         ));
     }
-    let payload = if *method == Method::GET {
-        uri.query().unwrap_or("").to_string()
+    let payload = if request.method == Method::GET {
+        request.query().to_string()
     } else {
-        String::from_utf8_lossy(body).into_owned()
+        String::from_utf8_lossy(&request.body).into_owned()
     };
     // The prehash uses the receive window exactly as the header carried it.
     let recv_in_prehash = recv_window_text.unwrap_or_default();
-    let expected = hmac_hex(
+    let expected = hmac_sha256_hex(
         &caller.secret,
         &format!("{ts}{api_key}{recv_in_prehash}{payload}"),
     );
@@ -332,12 +276,12 @@ impl Bybit {
         Ok(limit)
     }
 
-    fn act(&self, endpoint: Endpoint, caller: &SimKey, query: &str, body: &Bytes) -> Reply {
+    fn act(&self, endpoint: Endpoint, caller: &SimKey, request: &Request) -> Reply {
         let sim = &self.sim;
         let params: Value = if endpoint.is_write() {
-            match serde_json::from_slice(body) {
-                Ok(v @ Value::Object(_)) => v,
-                _ => return refuse(10001, "body not json"),
+            match common::json_object(&request.body) {
+                Some(v) => v,
+                None => return refuse(10001, "body not json"),
             }
         } else {
             json!({})
@@ -356,7 +300,7 @@ impl Bybit {
                 Stats::bump(&sim.stats.probes);
                 ok(key_info(caller))
             }
-            Endpoint::ListSubKeys => self.list_sub_keys(caller, query),
+            Endpoint::ListSubKeys => self.list_sub_keys(caller, request.query()),
             Endpoint::DeleteMasterKey | Endpoint::UpdateMasterKey => {
                 if !caller.is_master() || !may_manage(caller) {
                     return refuse(
@@ -365,9 +309,7 @@ impl Bybit {
                     );
                 }
                 if endpoint == Endpoint::DeleteMasterKey {
-                    sim.keys
-                        .update(&caller.api_key, |k| k.state = KeyState::Deleted);
-                    Stats::bump(&sim.stats.deletes);
+                    sim.delete_key(&caller.api_key);
                     return ok(json!({}));
                 }
                 if params.get("ips").is_some() {
@@ -419,9 +361,7 @@ impl Bybit {
                     );
                 }
                 if endpoint == Endpoint::DeleteSubKey {
-                    sim.keys
-                        .update(&target.api_key, |k| k.state = KeyState::Deleted);
-                    Stats::bump(&sim.stats.deletes);
+                    sim.delete_key(&target.api_key);
                     return ok(json!({}));
                 }
                 let read_only = params["readOnly"].as_i64().map(|v| v == 1);

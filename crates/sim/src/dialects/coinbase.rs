@@ -26,15 +26,15 @@
 //! - error bodies: the gRPC gateway's `{"error", "code", "message",
 //!   "details"}` (`grpc.gateway.runtime.Error` in the API reference).
 
+use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted, iso8601};
 use crate::ExchangeSim;
-use crate::faults::{self, After, Before};
-use crate::keys::{KeyState, SimKey};
-use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::faults;
+use crate::keys::SimKey;
+use crate::limits::FixedWindows;
 use crate::stats::Stats;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -90,12 +90,11 @@ impl Coinbase {
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
-    let state = Arc::new(Coinbase {
+    common::router(Coinbase {
         sim,
         per_user: FixedWindows::new(USER_PER_SEC, Duration::from_secs(1)),
         public_keys: Mutex::new(HashMap::new()),
-    });
-    Router::new().fallback(handle).with_state(state)
+    })
 }
 
 /// `(limit, remaining, reset_at_ms)` for the `x-ratelimit-*` headers.
@@ -131,76 +130,59 @@ fn too_many_requests(limit: Option<Limit>) -> Response {
     )
 }
 
-async fn handle(
-    State(c): State<Arc<Coinbase>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let sim = &c.sim;
-    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
-    let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
-        Stats::bump(&sim.stats.unknown_endpoint);
-        return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
-    };
-    if endpoint == Endpoint::ServerTime && sim.limits {
-        match sim.ip_window.hit(1) {
-            SlidingVerdict::Allowed => {}
-            SlidingVerdict::Exceeded | SlidingVerdict::Banned => {
-                // Coinbase documents a 429, not a ban: lift the window's ban.
-                sim.ip_window.unban();
-                Stats::bump(&sim.stats.rate_limited);
-                return too_many_requests(None);
-            }
-        }
+impl Dialect for Coinbase {
+    type Endpoint = Endpoint;
+
+    fn sim(&self) -> &ExchangeSim {
+        &self.sim
     }
-    match sim.fault_before() {
-        Before::Proceed => {}
-        Before::Unavailable => {
-            Stats::bump(&sim.stats.injected_faults);
-            return faults::unavailable();
-        }
-        Before::RateLimited => {
-            Stats::bump(&sim.stats.injected_faults);
-            return too_many_requests(Some((USER_PER_SEC, 0, sim.now_ms() + 1000)));
-        }
-        Before::Stall(d) => {
-            Stats::bump(&sim.stats.injected_faults);
-            tokio::time::sleep(d).await;
-        }
+
+    fn route(&self, method: &Method, path: &str) -> Result<Endpoint, Unrouted> {
+        Endpoint::parse(method, path).ok_or(Unrouted::NotFound)
     }
-    let now = sim.now_ms();
-    let reply = match endpoint {
-        Endpoint::ServerTime => json_reply(StatusCode::OK, server_time(now), None),
-        Endpoint::KeyPermissions => {
-            let caller = match authenticate(&c, &headers, &method, &uri, now) {
-                Ok(k) => k,
-                Err(refusal) => {
+
+    fn ip_limited(&self, endpoint: Endpoint) -> bool {
+        endpoint == Endpoint::ServerTime
+    }
+
+    /// Coinbase documents a 429, not a ban: lift the window's ban.
+    fn over_ip_limit(&self, _already_banned: bool) -> OverIpLimit {
+        self.sim.ip_window.unban();
+        OverIpLimit::RateLimited(too_many_requests(None))
+    }
+
+    fn injected_rate_limit(&self) -> Response {
+        too_many_requests(Some((USER_PER_SEC, 0, self.sim.now_ms() + 1000)))
+    }
+
+    /// A refused token or an exceeded user limit is answered at once, with
+    /// no fault after it.
+    fn answer(&self, endpoint: Endpoint, request: &Request, now: i64) -> Answer {
+        let sim = &self.sim;
+        match endpoint {
+            Endpoint::ServerTime => Answer::Ok(json_reply(StatusCode::OK, server_time(now), None)),
+            Endpoint::KeyPermissions => {
+                let caller = match authenticate(self, request, now) {
+                    Ok(k) => k,
+                    Err(refusal) => {
+                        Stats::bump(&sim.stats.refused);
+                        return Answer::TurnedAway(refusal);
+                    }
+                };
+                let verdict = self.per_user.hit(&caller.uid, now, 1);
+                let limit = (USER_PER_SEC, verdict.remaining, verdict.reset_at_ms);
+                if sim.limits && !verdict.allowed {
+                    Stats::bump(&sim.stats.rate_limited);
                     Stats::bump(&sim.stats.refused);
-                    return refusal;
+                    return Answer::TurnedAway(too_many_requests(Some(limit)));
                 }
-            };
-            let verdict = c.per_user.hit(&caller.uid, now, 1);
-            let limit = (USER_PER_SEC, verdict.remaining, verdict.reset_at_ms);
-            if sim.limits && !verdict.allowed {
-                Stats::bump(&sim.stats.rate_limited);
-                Stats::bump(&sim.stats.refused);
-                return too_many_requests(Some(limit));
+                Stats::bump(&sim.stats.probes);
+                Answer::Ok(json_reply(
+                    StatusCode::OK,
+                    key_permissions(&caller),
+                    Some(limit),
+                ))
             }
-            Stats::bump(&sim.stats.probes);
-            json_reply(StatusCode::OK, key_permissions(&caller), Some(limit))
-        }
-    };
-    Stats::bump(&sim.stats.ok);
-    match sim.fault_after() {
-        After::Reply => reply,
-        After::GatewayTimeout => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::gateway_timeout()
-        }
-        After::Reset => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::reset()
         }
     }
 }
@@ -258,21 +240,14 @@ impl PublicKey {
 }
 
 /// Check the bearer JWT the way the docs describe it; any failure is a 401.
-fn authenticate(
-    c: &Coinbase,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    now_ms: i64,
-) -> Result<SimKey, Response> {
+fn authenticate(c: &Coinbase, request: &Request, now_ms: i64) -> Result<SimKey, Response> {
     let sim = &c.sim;
     let refuse = |counter: &std::sync::atomic::AtomicU64| {
         Stats::bump(counter);
         unauthorized()
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let Some(token) = request
+        .header(header::AUTHORIZATION.as_str())
         .and_then(|v| v.strip_prefix("Bearer "))
     else {
         return Err(refuse(&sim.stats.missing_auth));
@@ -300,9 +275,8 @@ fn authenticate(
     if jose["nonce"].as_str().is_none_or(str::is_empty) {
         return Err(refuse(&sim.stats.bad_signature));
     }
-    let caller = match sim.keys.get(kid) {
-        Some(k) if k.state == KeyState::Alive => k,
-        _ => return Err(refuse(&sim.stats.unknown_key)),
+    let Some(caller) = sim.live_key(kid) else {
+        return Err(unauthorized());
     };
     let Some(public) = c.public_key(&caller.secret) else {
         return Err(refuse(&sim.stats.bad_signature));
@@ -320,13 +294,13 @@ fn authenticate(
     if now_s < nbf || now_s >= exp {
         return Err(refuse(&sim.stats.stale_timestamp));
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
+    let uri = &request.uri;
+    let host = request
+        .header(header::HOST.as_str())
         .map(str::to_string)
         .or_else(|| uri.authority().map(|a| a.to_string()))
         .unwrap_or_default();
-    let expected_uri = format!("{} {host}{}", method.as_str(), uri.path());
+    let expected_uri = format!("{} {host}{}", request.method.as_str(), uri.path());
     if claims["uri"].as_str() != Some(expected_uri.as_str()) {
         return Err(refuse(&sim.stats.bad_signature));
     }
@@ -369,29 +343,6 @@ fn server_time(now_ms: i64) -> Value {
         "epochSeconds": now_ms.div_euclid(1000).to_string(),
         "epochMillis": now_ms.to_string(),
     })
-}
-
-/// `2023-11-14T22:13:20.123Z` (civil-from-days, proleptic Gregorian).
-fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
 }
 
 /// Permission sets of synthetic keys, in `key_permissions`' names.
@@ -451,13 +402,6 @@ fn sec1_pem_without_public_key(scalar: &[u8; 32]) -> String {
 mod tests {
     use super::*;
     use rand::SeedableRng;
-
-    #[test]
-    fn iso_times_match_known_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
 
     #[test]
     fn synthetic_secrets_are_real_keys_of_both_kinds() {

@@ -27,21 +27,16 @@
 //!
 //! Sub accounts are named: a sub key's `sub_name` is its `subName`.
 
+use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted, form_value};
 use crate::ExchangeSim;
-use crate::faults::{self, After, Before};
-use crate::keys::{KeyState, SimKey};
-use crate::limits::SlidingVerdict;
+use crate::keys::SimKey;
 use crate::stats::Stats;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
+use keyrevoke_core::sign::hmac_sha256_base64;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -154,12 +149,11 @@ struct Kucoin {
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
-    let state = Arc::new(Kucoin {
+    common::router(Kucoin {
         sim,
         management: Pools::new(MANAGEMENT_POOL),
         public: Pools::new(PUBLIC_POOL),
-    });
-    Router::new().fallback(handle).with_state(state)
+    })
 }
 
 /// A reply in KuCoin's envelope.
@@ -203,90 +197,56 @@ fn too_many_requests(usage: PoolUsage) -> Reply {
     }
 }
 
-async fn handle(
-    State(k): State<Arc<Kucoin>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let sim = &k.sim;
-    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
-    let Some(endpoint) = Endpoint::parse(&method, uri.path()) else {
-        Stats::bump(&sim.stats.unknown_endpoint);
-        return envelope(refuse(StatusCode::NOT_FOUND, "404000", "Url Not Found"));
-    };
-    if sim.limits {
-        match sim.ip_window.hit(1) {
-            SlidingVerdict::Allowed => {}
-            SlidingVerdict::Exceeded | SlidingVerdict::Banned => {
-                Stats::bump(&sim.stats.ip_banned);
-                return front_limit(sim.ip_ban);
-            }
-        }
+impl Dialect for Kucoin {
+    type Endpoint = Endpoint;
+
+    fn sim(&self) -> &ExchangeSim {
+        &self.sim
     }
-    match sim.fault_before() {
-        Before::Proceed => {}
-        Before::Unavailable => {
-            Stats::bump(&sim.stats.injected_faults);
-            return faults::unavailable();
-        }
-        Before::RateLimited => {
-            Stats::bump(&sim.stats.injected_faults);
-            return envelope(too_many_requests(PoolUsage {
-                limit: MANAGEMENT_POOL,
-                remaining: 0,
-                reset_ms: POOL_PERIOD_MS,
-            }));
-        }
-        Before::Stall(d) => {
-            Stats::bump(&sim.stats.injected_faults);
-            tokio::time::sleep(d).await;
-        }
+
+    fn route(&self, method: &Method, path: &str) -> Result<Endpoint, Unrouted> {
+        Endpoint::parse(method, path).ok_or(Unrouted::NotFound)
     }
-    let now = sim.now_ms();
-    let reply = if endpoint == Endpoint::ServerTime {
-        // The Public pool is counted per IP; everything here is loopback.
-        match k.spend(endpoint, "127.0.0.1", now) {
-            Err(refusal) => refusal,
-            Ok(usage) => Reply {
-                usage: Some(usage),
-                ..ok(json!(now))
-            },
-        }
-    } else {
-        match authenticate(sim, &headers, &method, &uri, &body, now) {
-            Err(refusal) => refusal,
-            Ok(caller) => match k.spend(endpoint, &caller.uid, now) {
+
+    fn not_found(&self) -> Response {
+        envelope(refuse(StatusCode::NOT_FOUND, "404000", "Url Not Found"))
+    }
+
+    fn over_ip_limit(&self, _already_banned: bool) -> OverIpLimit {
+        OverIpLimit::Banned(front_limit(self.sim.ip_ban))
+    }
+
+    fn injected_rate_limit(&self) -> Response {
+        envelope(too_many_requests(PoolUsage {
+            limit: MANAGEMENT_POOL,
+            remaining: 0,
+            reset_ms: POOL_PERIOD_MS,
+        }))
+    }
+
+    fn answer(&self, endpoint: Endpoint, request: &Request, now: i64) -> Answer {
+        let reply = if endpoint == Endpoint::ServerTime {
+            // The Public pool is counted per IP; everything here is loopback.
+            match self.spend(endpoint, "127.0.0.1", now) {
                 Err(refusal) => refusal,
                 Ok(usage) => Reply {
                     usage: Some(usage),
-                    ..k.act(
-                        endpoint,
-                        &caller,
-                        &headers,
-                        uri.query().unwrap_or(""),
-                        &body,
-                    )
+                    ..ok(json!(now))
                 },
-            },
-        }
-    };
-    if reply.code == SUCCESS {
-        Stats::bump(&sim.stats.ok);
-    } else {
-        Stats::bump(&sim.stats.refused);
-    }
-    match sim.fault_after() {
-        After::Reply => envelope(reply),
-        After::GatewayTimeout => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::gateway_timeout()
-        }
-        After::Reset => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::reset()
-        }
+            }
+        } else {
+            match authenticate(&self.sim, request, now) {
+                Err(refusal) => refusal,
+                Ok(caller) => match self.spend(endpoint, &caller.uid, now) {
+                    Err(refusal) => refusal,
+                    Ok(usage) => Reply {
+                        usage: Some(usage),
+                        ..self.act(endpoint, &caller, request)
+                    },
+                },
+            }
+        };
+        Answer::replied(reply.code == SUCCESS, envelope(reply))
     }
 }
 
@@ -321,74 +281,9 @@ fn front_limit(block: Duration) -> Response {
         .expect("static response")
 }
 
-fn hmac_base64(secret: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(message.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Undo form URL-encoding (`%XX`, `+` for a space): the docs sign the query
-/// "that has not been URL-encoded".
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The query's pairs, decoded, in their order.
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 /// Check the auth headers as the docs describe them; the calling key.
-fn authenticate(
-    sim: &ExchangeSim,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &Bytes,
-    now: i64,
-) -> Result<SimKey, Reply> {
-    let h = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+fn authenticate(sim: &ExchangeSim, request: &Request, now: i64) -> Result<SimKey, Reply> {
+    let h = |name: &str| request.header(name).map(str::to_string);
     let unauthorized = StatusCode::UNAUTHORIZED;
     let (Some(api_key), Some(sign), Some(timestamp), Some(passphrase)) = (
         h("KC-API-KEY"),
@@ -424,36 +319,34 @@ fn authenticate(
             ));
         }
     };
-    let caller = match sim.keys.get(&api_key) {
-        Some(k) if k.state == KeyState::Alive => k,
-        _ => {
-            Stats::bump(&sim.stats.unknown_key);
-            return Err(refuse(unauthorized, "400003", "KC-API-KEY not exists"));
-        }
+    let Some(caller) = sim.live_key(&api_key) else {
+        return Err(refuse(unauthorized, "400003", "KC-API-KEY not exists"));
     };
     let expected_passphrase = caller
         .passphrase
         .as_deref()
-        .map(|p| hmac_base64(&caller.secret, p));
+        .map(|p| hmac_sha256_base64(&caller.secret, p));
     if expected_passphrase.as_deref() != Some(passphrase.as_str()) {
         return Err(refuse(unauthorized, "400004", "Invalid KC-API-PASSPHRASE"));
     }
-    let query = uri.query().unwrap_or("");
+    // The docs sign the query as it read before URL-encoding.
+    let query = request.query();
+    let path = request.uri.path();
     let endpoint = if query.is_empty() {
-        uri.path().to_string()
+        path.to_string()
     } else {
-        let raw: Vec<String> = query_pairs(query)
+        let raw: Vec<String> = common::form_pairs(query)
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        format!("{}?{}", uri.path(), raw.join("&"))
+        format!("{path}?{}", raw.join("&"))
     };
     let prehash = format!(
         "{ts}{}{endpoint}{}",
-        method.as_str(),
-        String::from_utf8_lossy(body)
+        request.method.as_str(),
+        String::from_utf8_lossy(&request.body)
     );
-    if sign != hmac_base64(&caller.secret, &prehash) {
+    if sign != hmac_sha256_base64(&caller.secret, &prehash) {
         Stats::bump(&sim.stats.bad_signature);
         return Err(refuse(unauthorized, "400005", "Invalid KC-API-SIGN"));
     }
@@ -487,16 +380,9 @@ impl Kucoin {
         }
     }
 
-    fn act(
-        &self,
-        endpoint: Endpoint,
-        caller: &SimKey,
-        headers: &HeaderMap,
-        query: &str,
-        body: &Bytes,
-    ) -> Reply {
+    fn act(&self, endpoint: Endpoint, caller: &SimKey, request: &Request) -> Reply {
         let sim = &self.sim;
-        let pairs = query_pairs(query);
+        let pairs = common::form_pairs(request.query());
         // Managing sub keys needs a master key with "General".
         let managing = matches!(
             endpoint,
@@ -516,10 +402,10 @@ impl Kucoin {
                 ok(key_info(caller))
             }
             Endpoint::ListSubKeys => {
-                let Some(sub_name) = param(&pairs, "subName") else {
+                let Some(sub_name) = form_value(&pairs, "subName") else {
                     return parameter_error("subName is required");
                 };
-                let filter = param(&pairs, "apiKey");
+                let filter = form_value(&pairs, "apiKey");
                 let keys = sim.keys.filter(|k| {
                     k.is_alive()
                         && k.parent_uid.as_deref() == Some(caller.uid.as_str())
@@ -531,9 +417,9 @@ impl Kucoin {
             }
             Endpoint::DeleteSubKey => {
                 let (Some(api_key), Some(sub_name), Some(passphrase)) = (
-                    param(&pairs, "apiKey"),
-                    param(&pairs, "subName"),
-                    param(&pairs, "passphrase"),
+                    form_value(&pairs, "apiKey"),
+                    form_value(&pairs, "subName"),
+                    form_value(&pairs, "passphrase"),
                 ) else {
                     return parameter_error("apiKey, subName and passphrase are required");
                 };
@@ -541,15 +427,12 @@ impl Kucoin {
                     Ok(t) => t,
                     Err(refusal) => return refusal,
                 };
-                sim.keys
-                    .update(&target.api_key, |k| k.state = KeyState::Deleted);
-                Stats::bump(&sim.stats.deletes);
+                sim.delete_key(&target.api_key);
                 ok(json!({ "subName": sub_name, "apiKey": api_key }))
             }
             Endpoint::UpdateSubKey => {
-                let json_body = headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
+                let json_body = request
+                    .header(header::CONTENT_TYPE.as_str())
                     .is_some_and(|v| v.starts_with("application/json"));
                 if !json_body {
                     return refuse(
@@ -558,9 +441,8 @@ impl Kucoin {
                         "Unsupported Media Type",
                     );
                 }
-                let params: Value = match serde_json::from_slice(body) {
-                    Ok(v @ Value::Object(_)) => v,
-                    _ => return parameter_error("the body is not a JSON object"),
+                let Some(params) = common::json_object(&request.body) else {
+                    return parameter_error("the body is not a JSON object");
                 };
                 let text = |name: &str| params.get(name).and_then(Value::as_str);
                 let (Some(api_key), Some(sub_name), Some(passphrase)) =
@@ -693,9 +575,9 @@ mod tests {
 
     #[test]
     fn the_query_is_decoded_as_it_was_before_encoding() {
-        let pairs = query_pairs("apiKey=67*b3&subName=test&passphrase=abc%21%40%2311");
-        assert_eq!(param(&pairs, "passphrase"), Some("abc!@#11"));
-        assert_eq!(decode("a+b%2Bc%"), "a b+c%");
+        let pairs = common::form_pairs("apiKey=67*b3&subName=test&passphrase=abc%21%40%2311");
+        assert_eq!(form_value(&pairs, "passphrase"), Some("abc!@#11"));
+        assert_eq!(common::form_decode("a+b%2Bc%"), "a b+c%");
     }
 
     #[test]

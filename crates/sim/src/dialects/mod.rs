@@ -4,6 +4,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod common;
 pub mod kucoin;
 pub mod okx;
 

@@ -28,21 +28,17 @@
 //! auth is checked in the order headers, timestamp, key, passphrase,
 //! signature, IP; querying a key that a sub-account does not hold gets 59506.
 
+use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted};
 use crate::ExchangeSim;
-use crate::faults::{self, After, Before};
-use crate::keys::{KeyState, SimKey};
-use crate::limits::{FixedWindows, SlidingVerdict};
+use crate::keys::SimKey;
+use crate::limits::FixedWindows;
 use crate::stats::Stats;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
+use keyrevoke_core::sign::hmac_sha256_base64;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,14 +136,13 @@ struct Okx {
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
-    let state = Arc::new(Okx {
+    common::router(Okx {
         sim,
         delete: FixedWindows::new(DELETE_PER_SEC, Duration::from_secs(1)),
         modify: FixedWindows::new(MODIFY_PER_SEC, Duration::from_secs(1)),
         query: FixedWindows::new(QUERY_PER_2S, Duration::from_secs(2)),
         config: FixedWindows::new(CONFIG_PER_2S, Duration::from_secs(2)),
-    });
-    Router::new().fallback(handle).with_state(state)
+    })
 }
 
 /// A reply in OKX's envelope, with its HTTP status.
@@ -185,95 +180,60 @@ fn envelope(reply: Reply) -> Response {
         .expect("valid response")
 }
 
-async fn handle(
-    State(o): State<Arc<Okx>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let sim = &o.sim;
-    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
-    let endpoint = match route(&method, uri.path()) {
-        Ok(e) => e,
-        Err(true) => {
-            Stats::bump(&sim.stats.refused);
-            return envelope(refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "50115",
-                "Invalid request method.",
-            ));
-        }
-        Err(false) => {
-            Stats::bump(&sim.stats.unknown_endpoint);
-            return faults::plain(StatusCode::NOT_FOUND, "404 page not found");
-        }
-    };
-    // Over the per-IP limit OKX answers 429 (it documents no ban); the
-    // simulator's shared window also holds an excess against the IP for
-    // `SimConfig::ip_ban`, answered the same way.
-    if endpoint == Endpoint::ServerTime && sim.limits {
-        match sim.ip_window.hit(1) {
-            SlidingVerdict::Allowed => {}
-            SlidingVerdict::Exceeded | SlidingVerdict::Banned => {
-                Stats::bump(&sim.stats.rate_limited);
-                return envelope(refuse(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "50011",
-                    "Too Many Requests",
-                ));
-            }
-        }
-    }
-    match sim.fault_before() {
-        Before::Proceed => {}
-        Before::Unavailable => {
-            Stats::bump(&sim.stats.injected_faults);
-            return faults::unavailable();
-        }
-        Before::RateLimited => {
-            Stats::bump(&sim.stats.injected_faults);
-            return envelope(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG));
-        }
-        Before::Stall(d) => {
-            Stats::bump(&sim.stats.injected_faults);
-            tokio::time::sleep(d).await;
-        }
-    }
-    let now = sim.now_ms();
-    let reply = if endpoint == Endpoint::ServerTime {
-        ok(json!([{ "ts": now.to_string() }]))
-    } else {
-        match authenticate(sim, &headers, &method, &uri, &body, now) {
-            Err(refusal) => refusal,
-            Ok(caller) => match o.uid_limit(endpoint, &caller, now) {
-                Err(refusal) => refusal,
-                Ok(()) => o.act(endpoint, &caller, uri.query().unwrap_or(""), &body),
-            },
-        }
-    };
-    if reply.code == "0" {
-        Stats::bump(&sim.stats.ok);
-    } else {
-        Stats::bump(&sim.stats.refused);
-    }
-    match sim.fault_after() {
-        After::Reply => envelope(reply),
-        After::GatewayTimeout => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::gateway_timeout()
-        }
-        After::Reset => {
-            Stats::bump(&sim.stats.injected_faults);
-            faults::reset()
-        }
-    }
-}
+impl Dialect for Okx {
+    type Endpoint = Endpoint;
 
-fn hmac_base64(secret: &str, message: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(message.as_bytes());
-    BASE64.encode(mac.finalize().into_bytes())
+    fn sim(&self) -> &ExchangeSim {
+        &self.sim
+    }
+
+    fn route(&self, method: &Method, path: &str) -> Result<Endpoint, Unrouted> {
+        route(method, path).map_err(|path_exists| {
+            if path_exists {
+                Unrouted::Refused(envelope(refuse(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "50115",
+                    "Invalid request method.",
+                )))
+            } else {
+                Unrouted::NotFound
+            }
+        })
+    }
+
+    fn ip_limited(&self, endpoint: Endpoint) -> bool {
+        endpoint == Endpoint::ServerTime
+    }
+
+    /// Over the per-IP limit OKX answers 429 (it documents no ban); the
+    /// simulator's shared window also holds an excess against the IP for
+    /// `SimConfig::ip_ban`, answered the same way.
+    fn over_ip_limit(&self, _already_banned: bool) -> OverIpLimit {
+        OverIpLimit::RateLimited(envelope(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "50011",
+            "Too Many Requests",
+        )))
+    }
+
+    fn injected_rate_limit(&self) -> Response {
+        envelope(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG))
+    }
+
+    fn answer(&self, endpoint: Endpoint, request: &Request, now: i64) -> Answer {
+        let reply = if endpoint == Endpoint::ServerTime {
+            ok(json!([{ "ts": now.to_string() }]))
+        } else {
+            match authenticate(&self.sim, request, now) {
+                Err(refusal) => refusal,
+                Ok(caller) => match self.uid_limit(endpoint, &caller, now) {
+                    Err(refusal) => refusal,
+                    Ok(()) => self.act(endpoint, &caller, request),
+                },
+            }
+        };
+        Answer::replied(reply.code == "0", envelope(reply))
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -320,18 +280,10 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
 }
 
 /// Check the auth headers as #overview-rest-authentication documents them.
-fn authenticate(
-    sim: &ExchangeSim,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &Bytes,
-    now: i64,
-) -> Result<SimKey, Reply> {
+fn authenticate(sim: &ExchangeSim, request: &Request, now: i64) -> Result<SimKey, Reply> {
     let h = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
+        request
+            .header(name)
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
@@ -381,16 +333,17 @@ fn authenticate(
     }
     // The request path as sent, with its query: GET parameters are part of
     // requestPath, not of the body.
+    let uri = &request.uri;
     let request_path = uri
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or(uri.path());
     let prehash = format!(
         "{timestamp}{}{request_path}{}",
-        method.as_str(),
-        String::from_utf8_lossy(body)
+        request.method.as_str(),
+        String::from_utf8_lossy(&request.body)
     );
-    if sign != hmac_base64(&caller.secret, &prehash) {
+    if sign != hmac_sha256_base64(&caller.secret, &prehash) {
         Stats::bump(&sim.stats.bad_signature);
         return Err(refuse(unauthorized, "50113", "Invalid Sign"));
     }
@@ -439,34 +392,7 @@ fn is_broker(k: &SimKey) -> bool {
 
 /// A query-string parameter, percent-decoded.
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| percent_decode(v))
-}
-
-fn percent_decode(s: &str) -> String {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'+', _, _) => out.push(b' '),
-            (b'%', Some(hi), Some(lo)) => {
-                out.push(hi * 16 + lo);
-                i += 2;
-            }
-            (c, _, _) => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    common::form_value(&common::form_pairs(query), name).map(str::to_string)
 }
 
 impl Okx {
@@ -500,7 +426,7 @@ impl Okx {
         Err(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG))
     }
 
-    fn act(&self, endpoint: Endpoint, caller: &SimKey, query: &str, body: &Bytes) -> Reply {
+    fn act(&self, endpoint: Endpoint, caller: &SimKey, request: &Request) -> Reply {
         match endpoint {
             Endpoint::ServerTime => ok(json!([])),
             Endpoint::AccountConfig => {
@@ -515,18 +441,11 @@ impl Okx {
                     "type": if caller.is_master() { "0" } else { "1" },
                 }]))
             }
-            Endpoint::SubKey(family, op) => self.manage(family, op, caller, query, body),
+            Endpoint::SubKey(family, op) => self.manage(family, op, caller, request),
         }
     }
 
-    fn manage(
-        &self,
-        family: Family,
-        op: KeyOp,
-        caller: &SimKey,
-        query: &str,
-        body: &Bytes,
-    ) -> Reply {
+    fn manage(&self, family: Family, op: KeyOp, caller: &SimKey, request: &Request) -> Reply {
         let sim = &self.sim;
         if !caller.is_master() {
             return refuse(
@@ -559,11 +478,12 @@ impl Okx {
             }
         }
         let params: Value = if op == KeyOp::Query {
+            let query = request.query();
             json!({ "subAcct": query_param(query, "subAcct"), "apiKey": query_param(query, "apiKey") })
         } else {
-            match serde_json::from_slice(body) {
-                Ok(v @ Value::Object(_)) => v,
-                _ => return refuse(StatusCode::BAD_REQUEST, "50002", "JSON syntax error"),
+            match common::json_object(&request.body) {
+                Some(v) => v,
+                None => return refuse(StatusCode::BAD_REQUEST, "50002", "JSON syntax error"),
             }
         };
         let text = |name: &str| {
@@ -618,9 +538,7 @@ impl Okx {
                 let Some(target) = live.first() else {
                     return no_such_key();
                 };
-                sim.keys
-                    .update(&target.api_key, |k| k.state = KeyState::Deleted);
-                Stats::bump(&sim.stats.deletes);
+                sim.delete_key(&target.api_key);
                 ok(json!([{ "subAcct": sub_acct }]))
             }
             KeyOp::Modify => {

@@ -1,0 +1,312 @@
+//! What every dialect does with a request, in one place: count it, route it
+//! (an unknown endpoint is counted and answered 404), hold it to the
+//! exchange's per-IP window, inject the configured faults before and after
+//! handling it, and count how it was answered. A dialect implements
+//! [`Dialect`] with only what is its exchange's own: its routes, auth,
+//! limits, replies and codes.
+
+use crate::ExchangeSim;
+use crate::faults::{self, After, Before};
+use crate::limits::SlidingVerdict;
+use crate::stats::Stats;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// One request, as a dialect reads it.
+pub struct Request {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Request {
+    /// A header's value, when it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The query string as sent, without `?` ("" when there is none).
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+}
+
+/// Why a request reaches no endpoint.
+pub enum Unrouted {
+    /// No such endpoint: counted as `unknown_endpoint` and answered with
+    /// [`Dialect::not_found`].
+    NotFound,
+    /// Refused in the exchange's own words (a known path under another
+    /// method, say): counted as `refused`.
+    Refused(Response),
+}
+
+/// How a dialect answers a request over its per-IP limit.
+pub enum OverIpLimit {
+    /// A rate-limit reply: counted as `rate_limited`.
+    RateLimited(Response),
+    /// The IP is banned: counted as `ip_banned`.
+    Banned(Response),
+}
+
+/// How a dialect answered a routed request.
+pub enum Answer {
+    /// Counted as `ok`; an injected fault may still replace it.
+    Ok(Response),
+    /// Counted as `refused`; an injected fault may still replace it.
+    Refused(Response),
+    /// Turned away before the exchange acted: sent as it is, with no fault
+    /// after it (the dialect counts what it must).
+    TurnedAway(Response),
+}
+
+impl Answer {
+    /// [`Answer::Ok`] when `ok`, else [`Answer::Refused`].
+    pub fn replied(ok: bool, response: Response) -> Answer {
+        if ok {
+            Answer::Ok(response)
+        } else {
+            Answer::Refused(response)
+        }
+    }
+}
+
+/// One exchange's dialect: what [`serve`] asks of it.
+pub trait Dialect: Send + Sync + 'static {
+    type Endpoint: Copy + Send;
+
+    fn sim(&self) -> &ExchangeSim;
+
+    /// The endpoint a method and path name.
+    fn route(&self, method: &Method, path: &str) -> Result<Self::Endpoint, Unrouted>;
+
+    /// The reply to an unknown endpoint.
+    fn not_found(&self) -> Response {
+        faults::plain(StatusCode::NOT_FOUND, "404 page not found")
+    }
+
+    /// Whether the endpoint counts against the exchange's per-IP window.
+    fn ip_limited(&self, _endpoint: Self::Endpoint) -> bool {
+        true
+    }
+
+    /// The reply to a request over the per-IP limit; `already_banned` when
+    /// an earlier excess banned the IP and the ban still holds.
+    fn over_ip_limit(&self, already_banned: bool) -> OverIpLimit;
+
+    /// The exchange's rate-limit reply, for an injected rate-limit fault.
+    fn injected_rate_limit(&self) -> Response;
+
+    /// Authenticate, limit and act on a request, at the exchange's `now`
+    /// (Unix ms).
+    fn answer(&self, endpoint: Self::Endpoint, request: &Request, now: i64) -> Answer;
+}
+
+/// The router that serves a dialect on every path.
+pub fn router<D: Dialect>(dialect: D) -> Router {
+    Router::new()
+        .fallback(handle::<D>)
+        .with_state(Arc::new(dialect))
+}
+
+async fn handle<D: Dialect>(
+    State(dialect): State<Arc<D>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = Request {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    serve(&*dialect, &request).await
+}
+
+/// One request through the steps every dialect shares.
+pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
+    let sim = dialect.sim();
+    sim.stats.saw_request(keyrevoke_core::http::unix_ms());
+    let endpoint = match dialect.route(&request.method, request.uri.path()) {
+        Ok(e) => e,
+        Err(Unrouted::NotFound) => {
+            Stats::bump(&sim.stats.unknown_endpoint);
+            return dialect.not_found();
+        }
+        Err(Unrouted::Refused(response)) => {
+            Stats::bump(&sim.stats.refused);
+            return response;
+        }
+    };
+    if sim.limits && dialect.ip_limited(endpoint) {
+        let verdict = sim.ip_window.hit(1);
+        if verdict != SlidingVerdict::Allowed {
+            return match dialect.over_ip_limit(verdict == SlidingVerdict::Banned) {
+                OverIpLimit::RateLimited(response) => {
+                    Stats::bump(&sim.stats.rate_limited);
+                    response
+                }
+                OverIpLimit::Banned(response) => {
+                    Stats::bump(&sim.stats.ip_banned);
+                    response
+                }
+            };
+        }
+    }
+    match sim.fault_before() {
+        Before::Proceed => {}
+        Before::Unavailable => {
+            Stats::bump(&sim.stats.injected_faults);
+            return faults::unavailable();
+        }
+        Before::RateLimited => {
+            Stats::bump(&sim.stats.injected_faults);
+            return dialect.injected_rate_limit();
+        }
+        Before::Stall(d) => {
+            Stats::bump(&sim.stats.injected_faults);
+            tokio::time::sleep(d).await;
+        }
+    }
+    let response = match dialect.answer(endpoint, request, sim.now_ms()) {
+        Answer::TurnedAway(response) => return response,
+        Answer::Ok(response) => {
+            Stats::bump(&sim.stats.ok);
+            response
+        }
+        Answer::Refused(response) => {
+            Stats::bump(&sim.stats.refused);
+            response
+        }
+    };
+    match sim.fault_after() {
+        After::Reply => response,
+        After::GatewayTimeout => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::gateway_timeout()
+        }
+        After::Reset => {
+            Stats::bump(&sim.stats.injected_faults);
+            faults::reset()
+        }
+    }
+}
+
+/// Undo form URL-encoding: `+` is a space, `%XX` a byte; a `%` not followed
+/// by two hex digits stays as it is.
+pub fn form_decode(s: &str) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'+', _, _) => out.push(b' '),
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi * 16 + lo);
+                i += 2;
+            }
+            (c, _, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A form-encoded string's pairs (`a=1&b`), decoded, in their order; a name
+/// without `=` has the value "".
+pub fn form_pairs(form: &str) -> Vec<(String, String)> {
+    form.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+/// The first value of `name` among a form's pairs.
+pub fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A request body that is a JSON object, as the write endpoints take.
+pub fn json_object(body: &[u8]) -> Option<Value> {
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Unix ms as ISO 8601 UTC with milliseconds, `2023-11-14T22:13:20.123Z`
+/// (civil-from-days, proleptic Gregorian).
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_times_match_known_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn form_components_are_percent_decoded() {
+        assert_eq!(
+            form_decode("bot001%40virtual.example"),
+            "bot001@virtual.example"
+        );
+        assert_eq!(form_decode("a+b%2Cc"), "a b,c");
+        assert_eq!(form_decode("%EF%BC%91"), "１");
+        assert_eq!(form_decode("100%"), "100%");
+        assert_eq!(form_decode("a+b%2Bc%"), "a b+c%");
+        assert_eq!(form_decode("%zz%4"), "%zz%4", "not an escape");
+    }
+
+    #[test]
+    fn pairs_keep_their_order_and_a_bare_name_has_an_empty_value() {
+        let pairs = form_pairs("apiKey=67*b3&subName=test&passphrase=abc%21%40%2311&flag");
+        assert_eq!(form_value(&pairs, "passphrase"), Some("abc!@#11"));
+        assert_eq!(form_value(&pairs, "flag"), Some(""));
+        assert_eq!(form_value(&pairs, "absent"), None);
+        assert_eq!(pairs[0], ("apiKey".to_string(), "67*b3".to_string()));
+    }
+}
