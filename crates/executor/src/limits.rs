@@ -36,8 +36,31 @@ struct Breaker {
     open_until: Option<Instant>,
 }
 
+/// An exchange-wide retry budget (as Finagle's): each first attempt earns a
+/// fifth of a retry, and time earns a few per second, on top of a small
+/// reserve, so that when an exchange is unwell the retries of thousands of
+/// keys cannot multiply its load. A retry without budget waits; it is never
+/// dropped.
+struct RetryBudget {
+    /// In fifths of a retry, so that earning stays exact.
+    fifths: u32,
+    /// When time last earned retries.
+    refilled: Instant,
+}
+
+/// Retries earned per second whatever the traffic, so that the last keys of
+/// a run, with no first attempts left to earn from, still get theirs.
+const RETRIES_PER_SECOND: u32 = 10;
+
+/// Retries available before any first attempt has earned some.
+const RETRY_RESERVE: u32 = 50;
+/// A first attempt earns one fifth of a retry.
+const FIFTHS_PER_RETRY: u32 = 5;
+const RETRY_CAP: u32 = 500;
+
 pub struct ExchangeLimits {
     tiers: Vec<TierLimiter>,
+    retry_budget: Mutex<RetryBudget>,
     enabled: bool,
     /// Pauses ordered by the exchange: "ip", or an account name.
     pauses: Mutex<HashMap<String, Instant>>,
@@ -99,6 +122,10 @@ impl ExchangeLimits {
             .collect();
         ExchangeLimits {
             tiers,
+            retry_budget: Mutex::new(RetryBudget {
+                fifths: RETRY_RESERVE * FIFTHS_PER_RETRY,
+                refilled: Instant::now(),
+            }),
             enabled,
             pauses: Mutex::new(HashMap::new()),
             breaker: Mutex::new(Breaker::default()),
@@ -164,6 +191,35 @@ impl ExchangeLimits {
         if *entry < until {
             *entry = until;
         }
+    }
+
+    /// A first attempt was made: it earns part of a retry.
+    pub fn earn_retry(&self) {
+        let mut b = self.retry_budget.lock().unwrap();
+        b.fifths = (b.fifths + 1).min(RETRY_CAP * FIFTHS_PER_RETRY);
+    }
+
+    /// Take one retry from the exchange's budget; false when it is spent.
+    pub fn take_retry(&self) -> bool {
+        let mut b = self.retry_budget.lock().unwrap();
+        let earned = (b.refilled.elapsed().as_millis() as u64
+            * u64::from(RETRIES_PER_SECOND * FIFTHS_PER_RETRY)
+            / 1000) as u32;
+        if earned > 0 {
+            b.fifths = (b.fifths + earned).min(RETRY_CAP * FIFTHS_PER_RETRY);
+            b.refilled = Instant::now();
+        }
+        if b.fifths >= FIFTHS_PER_RETRY {
+            b.fifths -= FIFTHS_PER_RETRY;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long a retry without budget waits before asking again.
+    pub fn retry_wait(&self) -> Duration {
+        self.breaker_cooldown.max(Duration::from_millis(100))
     }
 
     pub fn record_success(&self) {
@@ -267,6 +323,28 @@ mod tests {
             start.elapsed() >= Duration::from_millis(110),
             "account a waited for its pause"
         );
+    }
+
+    #[test]
+    fn retries_are_budgeted_per_exchange_and_earned_back_by_first_attempts() {
+        let limits = ExchangeLimits::new(
+            &[],
+            &BTreeMap::new(),
+            &HashMap::new(),
+            DEFAULT_SCALE,
+            true,
+            3,
+            Duration::from_millis(50),
+        );
+        let granted = (0..100).filter(|_| limits.take_retry()).count();
+        assert_eq!(granted, RETRY_RESERVE as usize, "the reserve, then no more");
+        for _ in 0..10 {
+            limits.earn_retry();
+        }
+        assert!(limits.take_retry(), "ten first attempts earn two retries");
+        assert!(limits.take_retry());
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(limits.take_retry(), "time earns retries too");
     }
 
     #[test]

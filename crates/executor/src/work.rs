@@ -260,6 +260,9 @@ impl<'a> Work<'a> {
             self.cancelled()?;
             tries += 1;
             self.attempts += 1;
+            if tries == 1 {
+                self.limits.earn_retry();
+            }
             if tries > 1
                 && let Some(p) = self.exec.progress.of(self.entry.exchange)
             {
@@ -366,13 +369,19 @@ impl<'a> Work<'a> {
         }
     }
 
+    /// Wait before a retry: jittered backoff, then the exchange's retry
+    /// budget.
     async fn backoff(&mut self, tries: u32, retry_after: Option<Duration>) -> Result<(), Stop> {
         let d =
             self.exec
                 .settings
                 .backoff
                 .delay(tries.saturating_sub(1), retry_after, &mut self.rng);
-        self.sleep(d).await
+        self.sleep(d).await?;
+        while !self.limits.take_retry() {
+            self.sleep(self.limits.retry_wait()).await?;
+        }
+        Ok(())
     }
 
     async fn sync_clock(&mut self, job: &KeyJob) -> Result<(), Stop> {
