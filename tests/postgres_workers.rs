@@ -29,6 +29,10 @@ async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
     }
     let (sa, sb) = (summary(&a), summary(&b));
     assert_eq!(sa["total"], s.population.rows.len() as u64, "{sa}");
+    assert_eq!(
+        sa["pending"], 0,
+        "each worker waits for the job to finish: {sa}"
+    );
     assert_eq!(sb["pending"], 0, "{sb}");
     let deletes: u64 = s
         .sim

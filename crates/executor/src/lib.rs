@@ -268,10 +268,25 @@ impl Executor {
                 }
             };
             if batch.is_empty() {
-                if tasks.join_next().await.is_none() {
-                    break;
+                if tasks.join_next().await.is_some() {
+                    continue;
                 }
-                continue;
+                // Nothing of ours is left; other workers may still hold the
+                // rest of this exchange. Wait for them to finish it, or for
+                // a dead worker's leases to lapse and take them over.
+                match self.store.exchanges_with_work().await {
+                    Ok(left) if left.contains(&x) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            _ = self.cancel.cancelled() => break,
+                        }
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        self.stop_fatal(e.to_string());
+                        break;
+                    }
+                }
             }
             for entry in batch {
                 if !self.working.lock().unwrap().insert(entry.id) {

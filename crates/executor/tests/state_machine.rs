@@ -94,7 +94,13 @@ impl JobStore for MemStore {
         Ok(())
     }
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError> {
-        Ok(vec![ExchangeId::Bybit])
+        let e = self.entries.lock().unwrap();
+        let unfinished = e.iter().any(|x| !x.state.is_terminal());
+        Ok(if unfinished {
+            vec![ExchangeId::Bybit]
+        } else {
+            Vec::new()
+        })
     }
     async fn counts(&self) -> Result<Counts, StoreError> {
         Ok(Counts::default())
