@@ -4,7 +4,7 @@
 
 use crate::exchange::ExchangeId;
 use crate::http::parse_base_url;
-use crate::inventory::{InputError, SecretSpec};
+use crate::inventory::{InputError, SecretSpec, without_quoted_values};
 use crate::key::{Credential, CredentialRole};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -302,28 +302,6 @@ impl Config {
         }
         parse_base_url(default)
     }
-}
-
-/// serde reports a wrong type as "invalid type: string `the value`, ...":
-/// drop the quoted value, which may be a secret. Field names in "unknown
-/// field" messages are kept: they are the point of the message.
-fn without_quoted_values(message: &str) -> String {
-    if !(message.starts_with("invalid type")
-        || message.starts_with("invalid value")
-        || message.starts_with("invalid length"))
-    {
-        return message.to_string();
-    }
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '`' {
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
-        }
-    }
-    out.replace(" ,", ",")
 }
 
 fn line_of(text: &str, byte: usize) -> u64 {

@@ -439,13 +439,16 @@ impl Inventory {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| vec![InputError::new(&self.path, line, None, "not valid UTF-8")])?;
         let parsed: JsonRow = serde_json::from_str(text).map_err(|e| {
-            // serde_json's message names the offending field; its column is
-            // enough to find it, and it never quotes the value.
+            // serde_json quotes a mistyped value (a secret given as a number,
+            // say): keep the message, drop the value; the column says where.
             vec![InputError::new(
                 &self.path,
                 line,
                 None,
-                format!("not a valid JSON object: {e}"),
+                format!(
+                    "not a valid JSON object: {}",
+                    without_quoted_values(&e.to_string())
+                ),
             )]
         })?;
         let values = [
@@ -535,6 +538,29 @@ impl Inventory {
             label: text(LABEL).map(str::to_string),
         })
     }
+}
+
+/// serde (TOML and JSON alike) reports a wrong type as "invalid type:
+/// integer `the value`, ...":
+/// drop the quoted value, which may be a secret. Field names in "unknown
+/// field" messages are kept: they are the point of the message.
+pub(crate) fn without_quoted_values(message: &str) -> String {
+    if !(message.starts_with("invalid type")
+        || message.starts_with("invalid value")
+        || message.starts_with("invalid length"))
+    {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '`' {
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out.replace(" ,", ",")
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -760,6 +786,17 @@ mod tests {
         assert!(unresolved[0].message.contains("NOPE_NOT_SET_123"));
         let inv = Inventory::open(&path).unwrap();
         assert_eq!(inv.row_at(rows[0].source).unwrap().api_key, "K1");
+    }
+
+    #[test]
+    fn a_mistyped_secret_in_json_lines_is_not_echoed_in_the_error() {
+        let text = "{\"exchange\":\"bybit\",\"api_key\":\"K1\",\"api_secret\":987654321987}\n";
+        let (_d, path) = write("inv.jsonl", text.as_bytes());
+        let (rows, errs) = all(&path);
+        assert!(rows.is_empty());
+        let shown = errs[0].to_string();
+        assert!(shown.contains("invalid type"), "{shown}");
+        assert!(!shown.contains("987654321987"), "the value leaked: {shown}");
     }
 
     #[test]
