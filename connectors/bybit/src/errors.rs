@@ -12,13 +12,26 @@ pub enum Class {
     KeyDead,
     Unsupported,
     AccountRateLimit,
-    Transient,
+    IpRateLimit,
+    IpBanned,
+    /// The exchange failed internally: a write may or may not have happened.
+    ServerError,
     Permanent,
 }
 
 /// retCode -> class. Codes not listed are permanent.
+///
+/// From `docs/v5/error.mdx`: 10002-10010, 10016, 10018. 33004, -2015,
+/// 141019 and 141020 come from the project's exchange notes (a later
+/// revision of the same page, and the changelog of 2026-02-10 for the
+/// web-only IP changes); treating 33004/-2015 as dead is safe because the
+/// executor confirms every "dead" with a probe.
 pub const RET_CODES: &[(i64, Class, &str)] = &[
-    (10002, Class::ClockSkew, "request outside the recv window"),
+    (
+        10002,
+        Class::ClockSkew,
+        "the request time exceeds the time window",
+    ),
     (10003, Class::KeyDead, "API key is invalid"),
     (10004, Class::Permanent, "signature error (wrong secret?)"),
     (10005, Class::Unsupported, "permission denied for this key"),
@@ -27,13 +40,16 @@ pub const RET_CODES: &[(i64, Class, &str)] = &[
         Class::AccountRateLimit,
         "too many visits (per-UID limit)",
     ),
-    (10007, Class::Permanent, "user authentication failed"),
+    (10007, Class::Permanent, "user not logged in"),
+    (10008, Class::Unsupported, "the user has been banned"),
+    (10009, Class::IpBanned, "the IP has been banned"),
     (
         10010,
         Class::Unsupported,
         "unmatched IP: the key is bound to other IPs",
     ),
-    (10016, Class::Transient, "internal server error"),
+    (10016, Class::ServerError, "internal system error"),
+    (10018, Class::IpRateLimit, "exceeded the IP rate limit"),
     (33004, Class::KeyDead, "API key expired"),
     (-2015, Class::KeyDead, "API key expired"),
     (
@@ -56,19 +72,38 @@ pub fn class_of(ret_code: i64) -> Class {
         .unwrap_or(Class::Permanent)
 }
 
-/// The error for a non-zero retCode. `reset_after` comes from the
-/// `X-Bapi-Limit-Reset-Timestamp` header, when present.
-pub fn error_for(ret_code: i64, ret_msg: &str, reset_after: Option<Duration>) -> ConnectorError {
+/// What the reply's circumstances add to its code.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyContext {
+    /// From the `X-Bapi-Limit-Reset-Timestamp` header, when present.
+    pub reset_after: Option<Duration>,
+    /// How long to stay away after an IP ban.
+    pub ip_ban_pause: Duration,
+    /// Whether the call changes state (so a server error leaves it unknown).
+    pub mutating: bool,
+}
+
+/// The error for a non-zero retCode.
+pub fn error_for(ret_code: i64, ret_msg: &str, cx: &ReplyContext) -> ConnectorError {
     let detail = || format!("{ret_code}: {ret_msg}");
     match class_of(ret_code) {
         Class::ClockSkew => ConnectorError::ClockSkew,
         Class::KeyDead => ConnectorError::KeyDead(detail()),
         Class::Unsupported => ConnectorError::Unsupported(detail()),
         Class::AccountRateLimit => ConnectorError::RateLimited {
-            retry_after: reset_after,
+            retry_after: cx.reset_after,
             scope: LimitScope::Account,
         },
-        Class::Transient => ConnectorError::Transient(detail()),
+        Class::IpRateLimit => ConnectorError::RateLimited {
+            retry_after: cx.reset_after,
+            scope: LimitScope::Ip,
+        },
+        Class::IpBanned => ConnectorError::RateLimited {
+            retry_after: Some(cx.ip_ban_pause),
+            scope: LimitScope::Ban,
+        },
+        Class::ServerError if cx.mutating => ConnectorError::OutcomeUnknown(detail()),
+        Class::ServerError => ConnectorError::Transient(detail()),
         Class::Permanent => ConnectorError::Permanent {
             code: ret_code.to_string(),
             message: ret_msg.to_string(),
@@ -80,30 +115,65 @@ pub fn error_for(ret_code: i64, ret_msg: &str, reset_after: Option<Duration>) ->
 mod tests {
     use super::*;
 
+    fn cx(reset_after: Option<Duration>) -> ReplyContext {
+        ReplyContext {
+            reset_after,
+            ip_ban_pause: Duration::from_secs(600),
+            mutating: true,
+        }
+    }
+
+    #[test]
+    fn a_server_error_on_a_write_is_unknown_and_an_ip_ban_pauses() {
+        assert!(matches!(
+            error_for(10016, "Internal System Error.", &cx(None)),
+            ConnectorError::OutcomeUnknown(_)
+        ));
+        let read = ReplyContext {
+            mutating: false,
+            ..cx(None)
+        };
+        assert!(matches!(
+            error_for(10016, "Internal System Error.", &read),
+            ConnectorError::Transient(_)
+        ));
+        assert_eq!(
+            error_for(10009, "IP has been banned.", &cx(None)),
+            ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(600)),
+                scope: LimitScope::Ban
+            }
+        );
+    }
+
     #[test]
     fn documented_codes_map_to_the_taxonomy() {
-        assert_eq!(error_for(10002, "x", None), ConnectorError::ClockSkew);
+        assert_eq!(error_for(10002, "x", &cx(None)), ConnectorError::ClockSkew);
         assert!(matches!(
-            error_for(10003, "API key is invalid.", None),
+            error_for(10003, "API key is invalid.", &cx(None)),
             ConnectorError::KeyDead(_)
         ));
         assert!(matches!(
-            error_for(33004, "expired", None),
+            error_for(33004, "expired", &cx(None)),
             ConnectorError::KeyDead(_)
         ));
         assert!(matches!(
-            error_for(10005, "denied", None),
+            error_for(10005, "denied", &cx(None)),
             ConnectorError::Unsupported(_)
         ));
         assert_eq!(
-            error_for(10006, "Too many visits!", Some(Duration::from_millis(300))),
+            error_for(
+                10006,
+                "Too many visits!",
+                &cx(Some(Duration::from_millis(300)))
+            ),
             ConnectorError::RateLimited {
                 retry_after: Some(Duration::from_millis(300)),
                 scope: LimitScope::Account
             }
         );
         assert!(matches!(
-            error_for(170131, "other", None),
+            error_for(170131, "other", &cx(None)),
             ConnectorError::Permanent { .. }
         ));
     }

@@ -119,9 +119,13 @@ impl BybitConnector {
         let ret_msg = envelope["retMsg"].as_str().unwrap_or("").to_string();
         let meta = meta(Some(ret_code.to_string()), Some(ret_msg.clone()));
         if ret_code != 0 {
-            let reset = usage.iter().find_map(|u| u.reset_after);
+            let cx = errors::ReplyContext {
+                reset_after: usage.iter().find_map(|u| u.reset_after),
+                ip_ban_pause: self.ip_ban_pause,
+                mutating,
+            };
             return Err(
-                Failure::new(errors::error_for(ret_code, &ret_msg, reset), meta).with_usage(usage),
+                Failure::new(errors::error_for(ret_code, &ret_msg, &cx), meta).with_usage(usage),
             );
         }
         Ok(Answer {

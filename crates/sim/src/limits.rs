@@ -54,6 +54,54 @@ impl FixedWindows {
     }
 }
 
+/// Rolling windows per key: at most `capacity` weight in any `period`
+/// ending now. Bybit counts its per-UID limits this way ("rolling time
+/// window per second and UID", `docs/v5/rate-limit/rate-limit.mdx`).
+pub struct RollingWindows {
+    pub capacity: u32,
+    pub period_ms: i64,
+    logs: Mutex<HashMap<String, VecDeque<(i64, u32)>>>,
+}
+
+impl RollingWindows {
+    pub fn new(capacity: u32, period: Duration) -> Self {
+        RollingWindows {
+            capacity,
+            period_ms: period.as_millis() as i64,
+            logs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `reset_at_ms` is when enough of the window has aged out for this
+    /// request to pass, when refused; `now_ms` otherwise (as Bybit's
+    /// `X-Bapi-Limit-Reset-Timestamp` is documented to be).
+    pub fn hit(&self, key: &str, now_ms: i64, weight: u32) -> WindowVerdict {
+        let mut logs = self.logs.lock().unwrap();
+        let log = logs.entry(key.to_string()).or_default();
+        while log
+            .front()
+            .is_some_and(|(t, _)| now_ms - t >= self.period_ms)
+        {
+            log.pop_front();
+        }
+        let used: u32 = log.iter().map(|(_, w)| w).sum();
+        if used + weight > self.capacity {
+            let reset_at_ms = log.front().map_or(now_ms, |(t, _)| t + self.period_ms);
+            return WindowVerdict {
+                allowed: false,
+                remaining: self.capacity.saturating_sub(used),
+                reset_at_ms,
+            };
+        }
+        log.push_back((now_ms, weight));
+        WindowVerdict {
+            allowed: true,
+            remaining: self.capacity - used - weight,
+            reset_at_ms: now_ms,
+        }
+    }
+}
+
 /// A sliding window over the last `period` (per IP), with a ban once it is
 /// exceeded.
 pub struct SlidingWindow {
@@ -158,6 +206,26 @@ mod tests {
         assert!(
             w.hit("uid1", 11_000, 1).allowed,
             "a new window starts at the boundary"
+        );
+    }
+
+    #[test]
+    fn rolling_windows_hold_at_most_the_capacity_in_any_period() {
+        let w = RollingWindows::new(5, Duration::from_secs(1));
+        for i in 0..5 {
+            assert!(w.hit("uid1", 10_900 + i, 1).allowed);
+        }
+        // A fixed window would start afresh at 11_000; a rolling one does not.
+        let refused = w.hit("uid1", 11_100, 1);
+        assert!(!refused.allowed, "six within one rolling second");
+        assert_eq!(
+            refused.reset_at_ms, 11_900,
+            "passes once the oldest ages out"
+        );
+        assert!(w.hit("uid1", 11_900, 1).allowed);
+        assert!(
+            w.hit("uid2", 11_100, 1).allowed,
+            "another key has its own window"
         );
     }
 

@@ -277,7 +277,7 @@ async fn the_per_uid_limit_answers_10006_with_its_headers() {
     }
     assert!(
         limited >= 1,
-        "11 writes within at most two 1-second windows exceed 5/s"
+        "11 writes to one endpoint within about a second exceed 5 per rolling second"
     );
 }
 
