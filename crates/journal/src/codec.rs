@@ -4,7 +4,7 @@
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::{Action, Route, State};
 use keyrevoke_core::secret::Fingerprint;
-use keyrevoke_core::store::{JobEntry, NewEntry, SourceRef, StoreError};
+use keyrevoke_core::store::{Counts, JobEntry, NewEntry, SourceRef, StoreError};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -72,6 +72,19 @@ where
 {
     text.parse::<T>()
         .map_err(|e| StoreError::Journal(format!("corrupt {what} in journal: {e}")))
+}
+
+/// `(exchange, state, count)` rows of a GROUP BY, as [`Counts`].
+pub fn counts_from(rows: Vec<(String, String, i64)>) -> Counts {
+    let mut counts = Counts::default();
+    for (exchange, state, n) in rows {
+        counts
+            .by_exchange
+            .entry(exchange)
+            .or_default()
+            .insert(state, n as u64);
+    }
+    counts
 }
 
 pub fn parse_exchange(text: &str) -> Result<ExchangeId, StoreError> {

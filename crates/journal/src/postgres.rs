@@ -441,26 +441,15 @@ impl JobStore for PgJournal {
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
-        let rows = sqlx::query(
-            "SELECT exchange, state, COUNT(*) AS n FROM keyrevoke_entries
+        let rows = sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT exchange, state, COUNT(*) FROM keyrevoke_entries
              WHERE job = $1 GROUP BY exchange, state",
         )
         .bind(&*self.job)
         .fetch_all(&self.pool)
         .await
         .map_err(db_error("counting entries"))?;
-        let mut counts = Counts::default();
-        for row in rows {
-            let exchange: String = row.try_get("exchange").map_err(db_error("counting"))?;
-            let state: String = row.try_get("state").map_err(db_error("counting"))?;
-            let n: i64 = row.try_get("n").map_err(db_error("counting"))?;
-            counts
-                .by_exchange
-                .entry(exchange)
-                .or_default()
-                .insert(state, n as u64);
-        }
-        Ok(counts)
+        Ok(crate::codec::counts_from(rows))
     }
 
     async fn list(&self, exchange: ExchangeId, state: State) -> Result<Vec<JobEntry>, StoreError> {

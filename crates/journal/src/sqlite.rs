@@ -149,6 +149,44 @@ impl SqliteJournal {
         self.commits.stats()
     }
 
+    /// Set (`Some`: renew until then) or clear (`None`: release) this
+    /// journal's own leases on `ids`, in one transaction.
+    async fn update_own_leases(
+        &self,
+        ids: &[EntryId],
+        expires: Option<i64>,
+        doing: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .writer
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(db_error(doing))?;
+        for chunk in ids.chunks(RELEASE_IDS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("UPDATE entries SET ");
+            match expires {
+                Some(t) => query.push("lease_expires = ").push_bind(t),
+                None => query.push("lease_owner = NULL, lease_expires = NULL"),
+            };
+            query
+                .push(" WHERE lease_owner = ")
+                .push_bind(&*self.owner)
+                .push(" AND id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            query
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error(doing))?;
+        }
+        tx.commit().await.map_err(db_error(doing))
+    }
+
     fn lease_millis(&self) -> i64 {
         self.lease.as_millis() as i64
     }
@@ -469,56 +507,13 @@ impl JobStore for SqliteJournal {
     }
 
     async fn release(&self, ids: &[EntryId]) -> Result<(), StoreError> {
-        let mut tx = self
-            .writer
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(db_error("releasing leases"))?;
-        for chunk in ids.chunks(RELEASE_IDS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "UPDATE entries SET lease_owner = NULL, lease_expires = NULL WHERE lease_owner = ",
-            );
-            query.push_bind(&*self.owner).push(" AND id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(")");
-            query
-                .build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error("releasing leases"))?;
-        }
-        tx.commit().await.map_err(db_error("releasing leases"))
+        self.update_own_leases(ids, None, "releasing leases").await
     }
 
     async fn renew(&self, ids: &[EntryId]) -> Result<(), StoreError> {
-        let mut tx = self
-            .writer
-            .begin_with(BEGIN_WRITE)
-            .await
-            .map_err(db_error("renewing leases"))?;
         let expires = now_millis() + self.lease_millis();
-        for chunk in ids.chunks(RELEASE_IDS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new("UPDATE entries SET lease_expires = ");
-            query.push_bind(expires);
-            query.push(" WHERE lease_owner = ");
-            query.push_bind(&*self.owner).push(" AND id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(")");
-            query
-                .build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error("renewing leases"))?;
-        }
-        tx.commit().await.map_err(db_error("renewing leases"))
+        self.update_own_leases(ids, Some(expires), "renewing leases")
+            .await
     }
 
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError> {
@@ -533,24 +528,13 @@ impl JobStore for SqliteJournal {
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
-        let rows = sqlx::query(
-            "SELECT exchange, state, COUNT(*) AS n FROM entries GROUP BY exchange, state",
+        let rows = sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT exchange, state, COUNT(*) FROM entries GROUP BY exchange, state",
         )
         .fetch_all(&self.readers)
         .await
         .map_err(db_error("counting entries"))?;
-        let mut counts = Counts::default();
-        for row in rows {
-            let exchange: String = row.try_get("exchange").map_err(db_error("counting"))?;
-            let state: String = row.try_get("state").map_err(db_error("counting"))?;
-            let n: i64 = row.try_get("n").map_err(db_error("counting"))?;
-            counts
-                .by_exchange
-                .entry(exchange)
-                .or_default()
-                .insert(state, n as u64);
-        }
-        Ok(counts)
+        Ok(crate::codec::counts_from(rows))
     }
 
     async fn list(&self, exchange: ExchangeId, state: State) -> Result<Vec<JobEntry>, StoreError> {
@@ -612,6 +596,12 @@ mod tests {
     async fn released_entries_can_be_claimed_again() {
         let (_dir, journal) = fresh_journal().await;
         test_support::released_entries_can_be_claimed_again(&journal).await;
+    }
+
+    #[tokio::test]
+    async fn renewed_leases_stay_released_ones_come_back() {
+        let (_dir, journal) = fresh_journal().await;
+        test_support::renewed_leases_stay_released_ones_come_back(&journal).await;
     }
 
     #[tokio::test]

@@ -451,3 +451,42 @@ pub async fn concurrent_records_all_land(store: Arc<dyn JobStore>, n: usize) {
         "every confirmed record must be in the journal"
     );
 }
+
+/// Renewed leases stay with their holder; released ones come back.
+pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore) {
+    let pass = journal.begin_pass().await.unwrap();
+    let batch: Vec<NewEntry> = (0..3)
+        .map(|i| new_entry(ExchangeId::Bybit, &format!("lease-key-{i:04}"), 0, i))
+        .collect();
+    journal.enqueue(pass, &batch).await.unwrap();
+    let held: Vec<EntryId> = journal
+        .claim(ExchangeId::Bybit, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(held.len(), 3);
+    journal.renew(&held).await.unwrap();
+    assert!(
+        journal
+            .claim(ExchangeId::Bybit, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "renewed leases are still held"
+    );
+    journal.release(&held[..1]).await.unwrap();
+    let back: Vec<EntryId> = journal
+        .claim(ExchangeId::Bybit, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        back,
+        held[..1].to_vec(),
+        "only the released entry comes back"
+    );
+}
