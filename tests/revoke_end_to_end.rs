@@ -9,12 +9,28 @@ use keyrevoke::sim::keys::KeyState;
 
 const BYBIT: ExchangeId = ExchangeId::Bybit;
 
-/// What the population's keys should end as, from how they were generated.
-fn expected_alive_after(s: &Scenario) -> (usize, usize) {
-    let sim = s.sim.exchange(BYBIT);
-    let alive = sim.keys.count_alive();
-    let credentials = s.population.credentials.len();
-    (alive, credentials)
+/// The outcomes the population's rows should end with, from how each key
+/// was generated: (revoked, already_dead, escalated).
+fn expected_outcomes(s: &Scenario) -> (u64, u64, u64) {
+    let initial: std::collections::HashMap<&str, &keyrevoke::sim::keys::SimKey> = s.population.keys
+        [&BYBIT]
+        .iter()
+        .map(|k| (k.api_key.as_str(), k))
+        .collect();
+    let (mut revoked, mut dead, mut escalated) = (0, 0, 0);
+    for row in &s.population.rows {
+        let key = initial[row.api_key.as_str()];
+        let can_delete_itself =
+            row.api_secret.is_some() && key.permissions.iter().any(|p| p == "AccountTransfer");
+        if !key.is_alive() {
+            dead += 1;
+        } else if row.via.is_some() || can_delete_itself {
+            revoked += 1;
+        } else {
+            escalated += 1;
+        }
+    }
+    (revoked, dead, escalated)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +71,10 @@ async fn a_breach_inventory_is_revoked_end_to_end() {
             c.name
         );
     }
-    let (_alive, _) = expected_alive_after(&s);
+    let (revoked, already_dead, escalated) = expected_outcomes(&s);
+    assert_eq!(sum["revoked"], revoked, "{sum}");
+    assert_eq!(sum["already_dead"], already_dead, "{sum}");
+    assert_eq!(sum["escalated"], escalated, "{sum}");
     let stats = sim.stats.snapshot();
     assert_eq!(stats.bad_signature, 0, "{stats:?}");
     assert_eq!(stats.stale_timestamp, 0, "{stats:?}");

@@ -240,6 +240,8 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Why a key of this exchange is escalated without trying any route
     /// (for an exchange that no longer exists, say). None: the usual reasons.
+    /// When it returns Some, the executor records this reason instead of the
+    /// last refusal, so return it only where no route applies.
     fn escalation_reason(&self, _job: &KeyJob) -> Option<String> {
         None
     }

@@ -65,7 +65,6 @@ impl<'a> Work<'a> {
         limits: Arc<ExchangeLimits>,
     ) -> Self {
         let attempts = entry.attempts;
-        let seed = entry.id as u64 ^ u64::from(attempts).rotate_left(32);
         Work {
             exec,
             entry,
@@ -73,7 +72,8 @@ impl<'a> Work<'a> {
             limits,
             attempts,
             last_probe: None,
-            rng: StdRng::seed_from_u64(seed ^ rand::random::<u64>()),
+            // Jitter only needs to differ between keys and runs.
+            rng: StdRng::from_entropy(),
         }
     }
 
