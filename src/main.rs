@@ -1,6 +1,6 @@
 //! The `keyrevoke` command line.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyrevoke::app::{demo, exit, revoke, summary::Summary};
 use keyrevoke::core::ExchangeId;
 use std::path::PathBuf;
@@ -88,6 +88,13 @@ struct RevokeArgs {
     no_rate_limits: bool,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Shape {
+    #[value(name = "self")]
+    SelfRevocable,
+    Breach3c,
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain (and HMACs, with the config's signing key).
@@ -103,9 +110,18 @@ struct SimArgs {
     /// Exchanges to serve (comma-separated; default all the simulator speaks).
     #[arg(long, value_delimiter = ',')]
     exchanges: Vec<ExchangeId>,
-    /// Generate N self-revocable keys per exchange.
+    /// Generate N keys per exchange, shaped by --shape.
     #[arg(long, default_value_t = 0)]
     keys: usize,
+    /// The generated keys: `self` (keys that delete themselves where the
+    /// exchange allows it, else sub keys of a few masters) or `breach3c`
+    /// (many masters' sub keys, deleted by the masters; none on exchanges
+    /// where no API deletes a key). --write-config names the masters.
+    #[arg(long, value_enum, default_value_t = Shape::SelfRevocable)]
+    shape: Shape,
+    /// With --shape breach3c: sub keys per master account.
+    #[arg(long, default_value_t = 45)]
+    subs_per_master: usize,
     /// Turn the documented rate limits off.
     #[arg(long)]
     unlimited: bool,
@@ -292,7 +308,10 @@ async fn sim(a: SimArgs) -> i32 {
             }
         }
     }
-    let population = Population::self_revocable(&exchanges, a.keys, 7);
+    let population = match a.shape {
+        Shape::SelfRevocable => Population::self_revocable(&exchanges, a.keys, 7),
+        Shape::Breach3c => Population::breach3c(&exchanges, a.keys, a.subs_per_master, 7),
+    };
     population.load_into(&handle);
     if let Some(p) = &a.write_inventory
         && let Err(e) = population.write_inventory(p)

@@ -70,7 +70,8 @@ pub struct AuditLog {
 }
 
 struct Request {
-    event: AuditEvent,
+    /// Records appended together, in order, and acknowledged together.
+    events: Vec<AuditEvent>,
     durable: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -264,10 +265,15 @@ impl AuditSink for AuditLog {
     /// Returns once the record is on disk (after `fdatasync`), or with the
     /// error that closed the trail.
     async fn append(&self, event: AuditEvent) -> Result<(), StoreError> {
+        self.append_all(vec![event]).await
+    }
+
+    /// One request for all: they share one write and one `fdatasync`.
+    async fn append_all(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
         let (durable, is_durable) = oneshot::channel();
         if self
             .requests
-            .send(Request { event, durable })
+            .send(Request { events, durable })
             .await
             .is_err()
         {
@@ -402,9 +408,8 @@ impl Writer {
             }
 
             lines.clear();
-            for request in &batch {
-                self.chain
-                    .append(self.clock.now(), &request.event, &mut lines);
+            for event in batch.iter().flat_map(|r| &r.events) {
+                self.chain.append(self.clock.now(), event, &mut lines);
             }
             match self.commit(&lines) {
                 Ok(()) => {

@@ -216,10 +216,15 @@ impl Format {
 }
 
 /// Maps the file's columns to [`FIELDS`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Columns {
     /// For each column of the file, the index into FIELDS.
     field_of_column: Vec<usize>,
+    /// A ready CSV field splitter, reset for each record: building one
+    /// compiles its state machine, which cost more than the parse itself
+    /// when done once per row. (A clone of a built `csv_core::Reader`
+    /// misparses, as csv-core 0.1.13 shows: hence one shared reader.)
+    splitter: std::sync::Mutex<csv_core::Reader>,
 }
 
 /// An opened inventory: streams rows, and re-reads one row by its position.
@@ -317,7 +322,10 @@ impl Inventory {
         if !problems.is_empty() {
             return Err(err(format!("bad header: {}", problems.join("; "))));
         }
-        self.columns = Some(Columns { field_of_column });
+        self.columns = Some(Columns {
+            field_of_column,
+            splitter: std::sync::Mutex::new(csv_core::Reader::new()),
+        });
         self.body_start += n as u64;
         self.header_lines = 1;
         Ok(())
@@ -364,24 +372,14 @@ impl Inventory {
         match self.format {
             Format::JsonLines => self.parse_json(bytes, source),
             Format::Csv => {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(bytes);
-                let mut rec = csv::ByteRecord::new();
-                match rdr.read_byte_record(&mut rec) {
-                    Ok(true) => self.parse_csv(&rec, source),
-                    Ok(false) => Err(vec![InputError::new(
+                let columns = self.columns.as_ref().expect("CSV inventories have columns");
+                match split_csv_record(&columns.splitter, bytes) {
+                    Some(rec) => self.parse_csv(&rec, source),
+                    None => Err(vec![InputError::new(
                         &self.path,
                         Some(source.line),
                         None,
                         "empty record",
-                    )]),
-                    Err(e) => Err(vec![InputError::new(
-                        &self.path,
-                        Some(source.line),
-                        None,
-                        format!("malformed CSV: {e}"),
                     )]),
                 }
             }
@@ -689,6 +687,51 @@ impl Iterator for RowIter<'_> {
             return Some(inv.parse_record(&buf, source));
         }
     }
+}
+
+/// Splits one record's bytes into fields (quotes and doubled quotes
+/// undone); `None` for no record at all. The bytes hold exactly one record:
+/// the record splitter above already found where it ends.
+fn split_csv_record(
+    splitter: &std::sync::Mutex<csv_core::Reader>,
+    bytes: &[u8],
+) -> Option<csv::ByteRecord> {
+    use csv_core::ReadRecordResult;
+    let mut reader = splitter.lock().unwrap_or_else(|e| e.into_inner());
+    reader.reset();
+    // Fields never outgrow their record; one more byte and a few more ends
+    // than needed keep the loop below to a single pass in practice.
+    let mut out = Zeroizing::new(vec![0u8; bytes.len() + 1]);
+    let mut ends = vec![0usize; 16];
+    let (mut input, mut written, mut fields) = (bytes, 0, 0);
+    loop {
+        let (result, read, wrote, ended) =
+            reader.read_record(input, &mut out[written..], &mut ends[fields..]);
+        input = &input[read..];
+        written += wrote;
+        fields += ended;
+        match result {
+            // Empty input tells the reader the record is complete.
+            ReadRecordResult::InputEmpty => input = &[],
+            ReadRecordResult::OutputFull => {
+                let grown = out.len() * 2;
+                out.resize(grown, 0);
+            }
+            ReadRecordResult::OutputEndsFull => {
+                let grown = ends.len() * 2;
+                ends.resize(grown, 0);
+            }
+            ReadRecordResult::Record => break,
+            ReadRecordResult::End => return None,
+        }
+    }
+    let mut record = csv::ByteRecord::with_capacity(written, fields);
+    let mut start = 0;
+    for &end in &ends[..fields] {
+        record.push_field(&out[start..end]);
+        start = end;
+    }
+    Some(record)
 }
 
 #[cfg(test)]

@@ -165,4 +165,14 @@ pub struct AuditEvent {
 pub trait AuditSink: Send + Sync {
     /// Append a record. Durable when it returns; an error stops the run.
     async fn append(&self, event: AuditEvent) -> Result<(), StoreError>;
+
+    /// Append records in order; durable together when it returns. A sink
+    /// that writes in batches makes this one durable write instead of one
+    /// per record.
+    async fn append_all(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        for event in events {
+            self.append(event).await?;
+        }
+        Ok(())
+    }
 }

@@ -21,7 +21,7 @@ use keyrevoke_core::{
 };
 use limits::ExchangeLimits;
 use progress::Progress;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -116,6 +116,9 @@ pub struct Executor {
 /// How often leases of entries still being worked on are renewed; well
 /// inside the journal's lease (60 s).
 const LEASE_RENEWAL: Duration = Duration::from_secs(15);
+
+/// Fewest keys a lane claims at once (see [`Executor::lane`]).
+const CLAIM_CHUNK: usize = 256;
 
 /// The largest weight each tier of a connector is ever charged at once.
 fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
@@ -240,7 +243,13 @@ impl Executor {
         self.cancel.cancel();
     }
 
-    /// One exchange's lane: claim, work, repeat.
+    /// One exchange's lane: claim ahead, work, repeat.
+    ///
+    /// Claims are write transactions (each a durable commit), so the lane
+    /// takes keys in chunks of at least [`CLAIM_CHUNK`] and refills only
+    /// when fewer than `width` are left waiting: claiming one key each time
+    /// one finished made the claim itself the bottleneck. Waiting keys are
+    /// in `working`, so their leases are renewed like those being worked on.
     async fn lane(self: Arc<Self>, x: ExchangeId) {
         let width = self
             .settings
@@ -249,50 +258,32 @@ impl Executor {
             .copied()
             .unwrap_or(self.settings.default_per_exchange)
             .max(1);
+        let chunk = (2 * width).max(CLAIM_CHUNK);
+        let mut waiting: VecDeque<JobEntry> = VecDeque::new();
         let mut tasks = JoinSet::new();
         let mut unfinished: Vec<i64> = Vec::new();
+        // Set when a claim came back short: claiming again before the lane
+        // runs dry would only find what other workers hold.
+        let mut drained = false;
         loop {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let free = width.saturating_sub(tasks.len());
-            if free == 0 {
-                tasks.join_next().await;
-                continue;
-            }
-            let batch = match self.store.claim(x, free).await {
-                Ok(b) => b,
-                Err(e) => {
-                    self.stop_fatal(e.to_string());
-                    break;
-                }
-            };
-            if batch.is_empty() {
-                if tasks.join_next().await.is_some() {
-                    continue;
-                }
-                // Nothing of ours is left; other workers may still hold the
-                // rest of this exchange. Wait for them to finish it, or for
-                // a dead worker's leases to lapse and take them over.
-                match self.store.exchanges_with_work().await {
-                    Ok(left) if left.contains(&x) => {
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                            _ = self.cancel.cancelled() => break,
-                        }
-                    }
-                    Ok(_) => break,
+            if !drained && waiting.len() < width {
+                match self
+                    .claim_into(x, chunk - waiting.len(), &mut waiting)
+                    .await
+                {
+                    Ok(short) => drained = short,
                     Err(e) => {
                         self.stop_fatal(e.to_string());
                         break;
                     }
                 }
             }
-            for entry in batch {
-                if !self.working.lock().unwrap().insert(entry.id) {
-                    // Already being worked on here: its lease had lapsed.
-                    continue;
-                }
+            while tasks.len() < width
+                && let Some(entry) = waiting.pop_front()
+            {
                 let me = self.clone();
                 tasks.spawn(async move {
                     let id = entry.id;
@@ -308,15 +299,65 @@ impl Executor {
                     }
                 });
             }
+            if !tasks.is_empty() {
+                tokio::select! {
+                    _ = tasks.join_next() => {}
+                    _ = self.cancel.cancelled() => break,
+                }
+                continue;
+            }
+            if !drained {
+                continue;
+            }
+            // Nothing of ours is left; other workers may still hold the
+            // rest of this exchange. Wait for them to finish it, or for a
+            // dead worker's leases to lapse and take them over.
+            match self.store.exchanges_with_work().await {
+                Ok(left) if left.contains(&x) => {
+                    drained = false;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = self.cancel.cancelled() => break,
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    self.stop_fatal(e.to_string());
+                    break;
+                }
+            }
         }
         while let Some(r) = tasks.join_next().await {
             if let Ok(Some(id)) = r {
                 unfinished.push(id);
             }
         }
+        unfinished.extend(waiting.drain(..).map(|e| e.id));
+        {
+            let mut working = self.working.lock().unwrap();
+            for id in &unfinished {
+                working.remove(id);
+            }
+        }
         if !unfinished.is_empty() {
             let _ = self.store.release(&unfinished).await;
         }
+    }
+
+    /// Claims up to `limit` entries into `waiting`; says whether the journal
+    /// had fewer than asked. An entry already worked on here (its lease had
+    /// lapsed) is skipped.
+    async fn claim_into(
+        &self,
+        x: ExchangeId,
+        limit: usize,
+        waiting: &mut VecDeque<JobEntry>,
+    ) -> Result<bool, keyrevoke_core::StoreError> {
+        let batch = self.store.claim(x, limit).await?;
+        let short = batch.len() < limit;
+        let mut working = self.working.lock().unwrap();
+        waiting.extend(batch.into_iter().filter(|e| working.insert(e.id)));
+        Ok(short)
     }
 
     async fn work_on(self: &Arc<Self>, entry: JobEntry) -> Result<(), Stop> {

@@ -34,6 +34,8 @@ pub(crate) struct Work<'a> {
     limits: Arc<ExchangeLimits>,
     attempts: u32,
     last_probe: Option<Probe>,
+    /// A successful attempt's record, written with the outcome.
+    unaudited_attempt: Option<AuditEvent>,
     rng: StdRng,
 }
 
@@ -72,8 +74,10 @@ impl<'a> Work<'a> {
             limits,
             attempts,
             last_probe: None,
-            // Jitter only needs to differ between keys and runs.
-            rng: StdRng::from_entropy(),
+            unaudited_attempt: None,
+            // Jitter only needs to differ between keys and runs: seeded from
+            // the thread's generator, not a getrandom call per key.
+            rng: StdRng::from_rng(rand::thread_rng()).expect("thread_rng does not fail"),
         }
     }
 
@@ -225,11 +229,7 @@ impl<'a> Work<'a> {
         }
     }
 
-    async fn audit_attempt(
-        &self,
-        route: Route,
-        result: &Result<Reply, Failure>,
-    ) -> Result<(), Stop> {
+    fn attempt_event(&self, route: Route, result: &Result<Reply, Failure>) -> AuditEvent {
         let mut e = self.event(AuditKind::Attempt);
         e.channel = Some(route.channel().to_string());
         e.route = Some(route);
@@ -246,8 +246,7 @@ impl<'a> Work<'a> {
                 e.message = Some(f.error.to_string());
             }
         }
-        self.exec.audit.append(e).await?;
-        Ok(())
+        e
     }
 
     async fn try_route(&mut self, job: &KeyJob, route: Route) -> Result<RouteEnd, Stop> {
@@ -285,14 +284,20 @@ impl<'a> Work<'a> {
                 let _permit = self.exec.in_flight.acquire().await.expect("never closed");
                 self.conn.perform(route, job).await
             };
-            self.audit_attempt(route, &result).await?;
+            let attempt = self.attempt_event(route, &result);
             let f = match result {
                 Ok(reply) => {
+                    // Audited with the outcome that follows at once: one
+                    // durable write for both.
+                    self.unaudited_attempt = Some(attempt);
                     self.learn(op, job, &reply.usage);
                     self.limits.record_success();
                     return Ok(RouteEnd::Done(outcome_of(route)));
                 }
-                Err(f) => f,
+                Err(f) => {
+                    self.exec.audit.append(attempt).await?;
+                    f
+                }
             };
             self.learn(op, job, &f.usage);
             if !matches!(f.error, ConnectorError::OutcomeUnknown(_)) {
@@ -501,7 +506,9 @@ impl<'a> Work<'a> {
         e.http_status = failure.and_then(|f| f.meta.http_status);
         e.message = message.clone();
         // The audit first: a terminal journal state always has its record.
-        self.exec.audit.append(e).await?;
+        let mut events: Vec<AuditEvent> = self.unaudited_attempt.take().into_iter().collect();
+        events.push(e);
+        self.exec.audit.append_all(events).await?;
         self.record(State::from(outcome), route, failure, message)
             .await?;
         if let Some(p) = self.exec.progress.of(self.entry.exchange) {

@@ -522,6 +522,7 @@ mod tests {
     shared_scenario!(counts_and_lists_report_states);
     shared_scenario!(released_entries_can_be_claimed_again);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
+    shared_scenario!(an_unknown_id_fails_only_its_own_record);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pg_two_thousand_concurrent_records_all_land_in_shared_commits() {

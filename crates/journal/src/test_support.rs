@@ -351,6 +351,30 @@ pub async fn released_entries_can_be_claimed_again(store: &dyn JobStore) {
     store.release(&[]).await.expect("releasing nothing is fine");
 }
 
+/// A transition for an id no entry has fails its own caller only; the
+/// others committed with it land.
+pub async fn an_unknown_id_fails_only_its_own_record(store: &dyn JobStore) {
+    let pass = store.begin_pass().await.unwrap();
+    store
+        .enqueue(pass, &[new_entry(ExchangeId::Htx, "htx-key-000001", 0, 0)])
+        .await
+        .unwrap();
+    let id = claim_all(store, ExchangeId::Htx).await[0].id;
+    let missing = id + 1_000_000;
+    let (known, unknown) = tokio::join!(
+        store.record(transition(id, State::Revoked)),
+        store.record(transition(missing, State::Revoked)),
+    );
+    known.expect("the known entry's transition must land");
+    let err = unknown.expect_err("a transition for no entry must be refused");
+    assert!(
+        err.to_string().contains(&missing.to_string()),
+        "unhelpful error: {err}"
+    );
+    let revoked = store.list(ExchangeId::Htx, State::Revoked).await.unwrap();
+    assert_eq!(revoked.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
+}
+
 pub async fn record_updates_fields_and_keeps_the_last_probe(store: &dyn JobStore) {
     let pass = store.begin_pass().await.unwrap();
     store

@@ -53,6 +53,10 @@ pub struct Population {
     pub credentials: Vec<CredentialSpec>,
 }
 
+/// Sub keys per master in [`Population::self_revocable`]: masters of
+/// trading-bot platforms hold thousands.
+const SUB_KEYS_PER_MASTER: usize = 1000;
+
 struct Maker {
     rng: StdRng,
     next_uid: u64,
@@ -94,6 +98,39 @@ impl Maker {
             state: KeyState::Alive,
         }
     }
+
+    /// A sub key of `master`'s account, and the inventory row that has the
+    /// master's credential `via` delete it (no secret of its own: the
+    /// channel is the master's).
+    fn sub_key(
+        &mut self,
+        exchange: ExchangeId,
+        master: &SimKey,
+        via: &str,
+        label: String,
+    ) -> (SimKey, InventoryRow) {
+        let sub_uid = self.uid();
+        let mut k = self.key(
+            exchange,
+            KeyKind::Sub,
+            sub_uid.clone(),
+            Some(master.uid.clone()),
+        );
+        k.sub_name = Some(format!("sub{sub_uid}"));
+        let row = InventoryRow {
+            exchange,
+            api_key: k.api_key.clone(),
+            api_secret: None,
+            passphrase: k
+                .passphrase
+                .clone()
+                .filter(|_| dialects::sub_delete_needs_passphrase(exchange)),
+            account: Some(dialects::sub_account_id(exchange, &k)),
+            via: Some(via.to_string()),
+            label,
+        };
+        (k, row)
+    }
 }
 
 impl Population {
@@ -104,6 +141,35 @@ impl Population {
         }
     }
 
+    /// `count` master keys on `exchange`, held by the simulator and named
+    /// as credentials `<exchange>-master-<j>` (none is in the inventory).
+    fn add_masters(
+        &mut self,
+        m: &mut Maker,
+        exchange: ExchangeId,
+        count: usize,
+    ) -> Vec<(String, SimKey)> {
+        let masters: Vec<(String, SimKey)> = (0..count)
+            .map(|j| {
+                let uid = m.uid();
+                let mut k = m.key(exchange, KeyKind::Master, uid, None);
+                k.ips = dialects::master_ips(exchange);
+                (format!("{exchange}-master-{j}"), k)
+            })
+            .collect();
+        for (name, k) in &masters {
+            self.credentials.push(CredentialSpec {
+                name: name.clone(),
+                exchange,
+                api_key: k.api_key.clone(),
+                api_secret: k.secret.clone(),
+                passphrase: k.passphrase.clone(),
+            });
+            self.keys.entry(exchange).or_default().push(k.clone());
+        }
+        masters
+    }
+
     fn push(&mut self, exchange: ExchangeId, key: SimKey, row: Option<InventoryRow>) {
         if let Some(r) = row {
             self.rows.push(r);
@@ -111,11 +177,25 @@ impl Population {
         self.keys.entry(exchange).or_default().push(key);
     }
 
-    /// `per_exchange` keys on each exchange, each able to delete itself.
+    /// `per_exchange` keys on each exchange that keyrevoke can delete by API
+    /// with no one else's help: keys that delete themselves where the
+    /// exchange allows it, elsewhere sub keys of a few masters whose
+    /// credentials the config carries (an exchange with neither, such as
+    /// Coinbase, gets keys that can only be escalated).
     pub fn self_revocable(exchanges: &[ExchangeId], per_exchange: usize, seed: u64) -> Population {
         let mut m = Population::maker(seed);
         let mut pop = Population::default();
         for &x in exchanges {
+            if !dialects::key_can_delete_itself(x) && dialects::master_can_delete_sub_keys(x) {
+                let masters = per_exchange.div_ceil(SUB_KEYS_PER_MASTER);
+                let master_keys = pop.add_masters(&mut m, x, masters);
+                for i in 0..per_exchange {
+                    let (name, master) = &master_keys[i / SUB_KEYS_PER_MASTER];
+                    let (k, row) = m.sub_key(x, master, name, format!("user-{i}"));
+                    pop.push(x, k, Some(row));
+                }
+                continue;
+            }
             for i in 0..per_exchange {
                 let uid = m.uid();
                 let k = m.key(x, KeyKind::SelfDeletable, uid, None);
@@ -141,44 +221,13 @@ impl Population {
             };
             let subs = n * 3 / 10;
             let masters = subs.div_ceil(25).max(1);
-            let master_keys: Vec<(String, SimKey)> = (0..masters)
-                .map(|j| {
-                    let uid = m.uid();
-                    let mut k = m.key(x, KeyKind::Master, uid, None);
-                    k.ips = dialects::master_ips(x);
-                    (format!("{x}-master-{j}"), k)
-                })
-                .collect();
-            for (name, k) in &master_keys {
-                pop.credentials.push(CredentialSpec {
-                    name: name.clone(),
-                    exchange: x,
-                    api_key: k.api_key.clone(),
-                    api_secret: k.secret.clone(),
-                    passphrase: k.passphrase.clone(),
-                });
-                pop.keys.entry(x).or_default().push(k.clone());
-            }
+            let master_keys = pop.add_masters(&mut m, x, masters);
             for i in 0..n {
                 let label = format!("user-{}", i % (n / 3).max(1));
                 let slot = i % 10;
                 if slot < 3 && i / 10 * 3 + slot < subs {
                     let (name, master) = &master_keys[(i / 10) % masters];
-                    let sub_uid = m.uid();
-                    let mut k = m.key(x, KeyKind::Sub, sub_uid.clone(), Some(master.uid.clone()));
-                    k.sub_name = Some(format!("sub{sub_uid}"));
-                    let row = InventoryRow {
-                        exchange: x,
-                        api_key: k.api_key.clone(),
-                        api_secret: None,
-                        passphrase: k
-                            .passphrase
-                            .clone()
-                            .filter(|_| dialects::sub_delete_needs_passphrase(x)),
-                        account: Some(dialects::sub_account_id(x, &k)),
-                        via: Some(name.clone()),
-                        label,
-                    };
+                    let (k, row) = m.sub_key(x, master, name, label);
                     pop.push(x, k, Some(row));
                     continue;
                 }
@@ -210,6 +259,37 @@ impl Population {
                         pop.push(x, k, Some(row));
                     }
                 }
+            }
+        }
+        pop.rows.shuffle(&mut m.rng);
+        pop
+    }
+
+    /// A 3Commas-shaped breach: on each of `exchanges` where a master key
+    /// can delete its sub accounts' keys, `per_exchange` sub keys under
+    /// masters of `subs_per_master` each (the last master takes the rest),
+    /// every one deleted by its master's credential. Each master's sub keys
+    /// share its per-account limits, so revoking them is bound by those
+    /// limits, never by escalations. An exchange with no API that deletes a
+    /// key (Coinbase) gets no keys: its keys could only be escalated.
+    pub fn breach3c(
+        exchanges: &[ExchangeId],
+        per_exchange: usize,
+        subs_per_master: usize,
+        seed: u64,
+    ) -> Population {
+        let mut m = Population::maker(seed);
+        let mut pop = Population::default();
+        let subs_per_master = subs_per_master.max(1);
+        for &x in exchanges {
+            if !dialects::master_can_delete_sub_keys(x) || per_exchange == 0 {
+                continue;
+            }
+            let masters = pop.add_masters(&mut m, x, per_exchange.div_ceil(subs_per_master));
+            for i in 0..per_exchange {
+                let (name, master) = &masters[i / subs_per_master];
+                let (k, row) = m.sub_key(x, master, name, format!("user-{i}"));
+                pop.push(x, k, Some(row));
             }
         }
         pop.rows.shuffle(&mut m.rng);
@@ -306,5 +386,45 @@ fn own_row(exchange: ExchangeId, k: &SimKey, via: Option<String>, label: String)
         account: None,
         via,
         label,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_3commas_breach_puts_every_key_under_a_master_that_deletes_it() {
+        let exchanges = [ExchangeId::Okx, ExchangeId::Coinbase, ExchangeId::Kucoin];
+        let pop = Population::breach3c(&exchanges, 100, 45, 1);
+        assert!(
+            !pop.keys.contains_key(&ExchangeId::Coinbase),
+            "no API deletes a Coinbase key, so the shape has none"
+        );
+        for x in [ExchangeId::Okx, ExchangeId::Kucoin] {
+            let rows: Vec<_> = pop.rows.iter().filter(|r| r.exchange == x).collect();
+            assert_eq!(rows.len(), 100, "{x}: one row per sub key");
+            let masters: Vec<_> = pop.credentials.iter().filter(|c| c.exchange == x).collect();
+            assert_eq!(masters.len(), 3, "{x}: 45 + 45 + 10 sub keys");
+            for r in &rows {
+                assert!(r.api_secret.is_none(), "{x}: deleted by the master");
+                assert!(
+                    masters.iter().any(|c| Some(&c.name) == r.via.as_ref()),
+                    "{x}: the row names a configured master: {:?}",
+                    r.via
+                );
+            }
+            let under = |name: String| {
+                rows.iter()
+                    .filter(|r| r.via.as_deref() == Some(name.as_str()))
+                    .count()
+            };
+            assert_eq!(under(format!("{x}-master-0")), 45);
+            assert_eq!(under(format!("{x}-master-2")), 10);
+            // The simulator holds the masters and their subs, all alive.
+            let held = &pop.keys[&x];
+            assert_eq!(held.len(), 103);
+            assert!(held.iter().all(SimKey::is_alive));
+        }
     }
 }

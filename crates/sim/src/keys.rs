@@ -102,6 +102,11 @@ impl KeyStore {
         v
     }
 
+    /// Whether any key matches `pred` (stops at the first).
+    pub fn any(&self, pred: impl Fn(&SimKey) -> bool) -> bool {
+        self.keys.lock().unwrap().values().any(pred)
+    }
+
     pub fn len(&self) -> usize {
         self.keys.lock().unwrap().len()
     }

@@ -6,7 +6,8 @@
 //! injecting faults on demand. Tests, the demo and the benchmarks run against
 //! it; real users point keyrevoke at real exchanges instead.
 //!
-//! Every port also serves `/__sim/…` for tests: `GET /__sim/stats`,
+//! Every port also serves `/__sim/…` for tests: `GET /__sim/stats` (the
+//! counters, and each rate-limit tier's usage when limits are on),
 //! `GET /__sim/keys/{api_key}`, `POST /__sim/keys` (a JSON array of keys),
 //! `PUT /__sim/faults`, `POST /__sim/unban`.
 
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod limits;
 pub mod stats;
 pub mod testkit;
+pub mod usage;
 
 use axum::Json;
 use axum::Router;
@@ -75,18 +77,28 @@ pub struct ExchangeSim {
     rng: Mutex<StdRng>,
 }
 
+/// The tier name of every exchange's per-IP window in `/__sim/stats`.
+pub const IP_TIER: &str = "ip";
+
 impl ExchangeSim {
+    /// The meter a dialect's own limit named `tier` reports to.
+    pub fn meter(&self, tier: &'static str) -> usage::TierMeter {
+        self.stats.tiers.meter(tier)
+    }
+
     fn new(id: ExchangeId, config: &SimConfig) -> Self {
+        let stats = Stats::new(config.limits);
+        let ip_meter = stats.tiers.meter(IP_TIER);
         ExchangeSim {
             id,
             keys: KeyStore::default(),
-            stats: Stats::default(),
+            stats,
             faults: RwLock::new(config.faults.clone()),
             limits: config.limits,
             ip_ban: config.ip_ban,
             ip_window: {
                 let (capacity, period) = dialects::ip_limit(id);
-                limits::SlidingWindow::new(capacity, period, config.ip_ban)
+                limits::SlidingWindow::new(capacity, period, config.ip_ban, ip_meter)
             },
             rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ id as u64)),
         }

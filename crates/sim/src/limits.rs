@@ -1,5 +1,7 @@
-//! Rate-limit windows as exchanges count them.
+//! Rate-limit windows as exchanges count them. Each reports its accepted
+//! hits to a [`TierMeter`], for the benchmarks' utilization figures.
 
+use crate::usage::TierMeter;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 pub struct FixedWindows {
     pub capacity: u32,
     pub period_ms: i64,
+    meter: TierMeter,
     counts: Mutex<HashMap<String, (i64, u32)>>,
 }
 
@@ -22,10 +25,11 @@ pub struct WindowVerdict {
 }
 
 impl FixedWindows {
-    pub fn new(capacity: u32, period: Duration) -> Self {
+    pub fn new(capacity: u32, period: Duration, meter: TierMeter) -> Self {
         FixedWindows {
             capacity,
             period_ms: period.as_millis() as i64,
+            meter: meter.of_limit(capacity, period),
             counts: Mutex::new(HashMap::new()),
         }
     }
@@ -46,9 +50,12 @@ impl FixedWindows {
             };
         }
         entry.1 += weight;
+        let remaining = self.capacity - entry.1;
+        drop(counts);
+        self.meter.accepted(key, weight, now_ms);
         WindowVerdict {
             allowed: true,
-            remaining: self.capacity - entry.1,
+            remaining,
             reset_at_ms,
         }
     }
@@ -60,14 +67,16 @@ impl FixedWindows {
 pub struct RollingWindows {
     pub capacity: u32,
     pub period_ms: i64,
+    meter: TierMeter,
     logs: Mutex<HashMap<String, VecDeque<(i64, u32)>>>,
 }
 
 impl RollingWindows {
-    pub fn new(capacity: u32, period: Duration) -> Self {
+    pub fn new(capacity: u32, period: Duration, meter: TierMeter) -> Self {
         RollingWindows {
             capacity,
             period_ms: period.as_millis() as i64,
+            meter: meter.of_limit(capacity, period),
             logs: Mutex::new(HashMap::new()),
         }
     }
@@ -94,6 +103,8 @@ impl RollingWindows {
             };
         }
         log.push_back((now_ms, weight));
+        drop(logs);
+        self.meter.accepted(key, weight, now_ms);
         WindowVerdict {
             allowed: true,
             remaining: self.capacity - used - weight,
@@ -108,8 +119,12 @@ pub struct SlidingWindow {
     pub capacity: u32,
     pub period: Duration,
     pub ban: Duration,
+    meter: TierMeter,
     state: Mutex<IpLog>,
 }
+
+/// The one bucket of a per-IP window: every request comes from loopback.
+pub const IP_BUCKET: &str = "127.0.0.1";
 
 /// Requests in the window (time, weight), their total, and any ban.
 #[derive(Default)]
@@ -129,11 +144,12 @@ pub enum SlidingVerdict {
 }
 
 impl SlidingWindow {
-    pub fn new(capacity: u32, period: Duration, ban: Duration) -> Self {
+    pub fn new(capacity: u32, period: Duration, ban: Duration, meter: TierMeter) -> Self {
         SlidingWindow {
             capacity,
             period,
             ban,
+            meter: meter.of_limit(capacity, period),
             state: Mutex::new(IpLog::default()),
         }
     }
@@ -168,6 +184,11 @@ impl SlidingWindow {
         }
         *total += weight;
         log.push_back((now, weight));
+        drop(guard);
+        if self.meter.is_recording() {
+            self.meter
+                .accepted(IP_BUCKET, weight, keyrevoke_core::http::unix_ms());
+        }
         SlidingVerdict::Allowed
     }
 
@@ -188,7 +209,7 @@ mod tests {
 
     #[test]
     fn fixed_windows_count_per_key_and_reset_on_the_boundary() {
-        let w = FixedWindows::new(5, Duration::from_secs(1));
+        let w = FixedWindows::new(5, Duration::from_secs(1), TierMeter::unrecorded());
         for i in 0..5 {
             let v = w.hit("uid1", 10_000 + i, 1);
             assert!(v.allowed);
@@ -211,7 +232,7 @@ mod tests {
 
     #[test]
     fn rolling_windows_hold_at_most_the_capacity_in_any_period() {
-        let w = RollingWindows::new(5, Duration::from_secs(1));
+        let w = RollingWindows::new(5, Duration::from_secs(1), TierMeter::unrecorded());
         for i in 0..5 {
             assert!(w.hit("uid1", 10_900 + i, 1).allowed);
         }
@@ -231,12 +252,51 @@ mod tests {
 
     #[test]
     fn sliding_window_bans_after_an_excess() {
-        let w = SlidingWindow::new(3, Duration::from_secs(5), Duration::from_secs(60));
+        let w = SlidingWindow::new(
+            3,
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            TierMeter::unrecorded(),
+        );
         for _ in 0..3 {
             assert_eq!(w.hit(1), SlidingVerdict::Allowed);
         }
         assert_eq!(w.hit(1), SlidingVerdict::Exceeded);
         assert_eq!(w.hit(1), SlidingVerdict::Banned);
         w.unban();
+    }
+
+    #[test]
+    fn every_window_reports_its_accepted_hits_and_not_its_refusals() {
+        use crate::usage::TierUsage;
+        use std::sync::Arc;
+        let usage = Arc::new(TierUsage::new(true));
+        let fixed = FixedWindows::new(2, Duration::from_secs(1), usage.meter("fixed"));
+        let rolling = RollingWindows::new(2, Duration::from_secs(1), usage.meter("rolling"));
+        let sliding = SlidingWindow::new(
+            2,
+            Duration::from_secs(5),
+            Duration::ZERO,
+            usage.meter("sliding"),
+        );
+        for t in 0..3 {
+            fixed.hit("uid1", 10_000 + t, 1);
+            rolling.hit("uid1", 10_000 + t, 1);
+            sliding.hit(1);
+        }
+        let seen: Vec<_> = usage
+            .snapshot()
+            .into_iter()
+            .map(|u| (u.tier, u.bucket, u.hits, u.capacity, u.period_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("fixed".into(), "uid1".into(), 2, 2, 1_000),
+                ("rolling".into(), "uid1".into(), 2, 2, 1_000),
+                ("sliding".into(), IP_BUCKET.into(), 2, 2, 5_000),
+            ],
+            "the third hit of each window was refused and must not count"
+        );
     }
 }

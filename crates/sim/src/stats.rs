@@ -1,6 +1,8 @@
 //! What a simulated exchange saw: the figures tests and benchmarks check.
 
+use crate::usage::{TierBucketUsage, TierUsage};
 use serde::Serialize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 macro_rules! counters {
@@ -10,6 +12,8 @@ macro_rules! counters {
             $(pub $name: AtomicU64,)+
             pub first_request_ms: AtomicI64,
             pub last_request_ms: AtomicI64,
+            /// Accepted hits per rate-limit tier and bucket.
+            pub tiers: Arc<TierUsage>,
         }
 
         #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -17,6 +21,7 @@ macro_rules! counters {
             $(pub $name: u64,)+
             pub first_request_ms: i64,
             pub last_request_ms: i64,
+            pub tiers: Vec<TierBucketUsage>,
         }
 
         impl Stats {
@@ -25,6 +30,7 @@ macro_rules! counters {
                     $($name: self.$name.load(Ordering::Relaxed),)+
                     first_request_ms: self.first_request_ms.load(Ordering::Relaxed),
                     last_request_ms: self.last_request_ms.load(Ordering::Relaxed),
+                    tiers: self.tiers.snapshot(),
                 }
             }
         }
@@ -49,6 +55,15 @@ counters!(
 );
 
 impl Stats {
+    /// Counters at zero; the tiers' usage is recorded only when
+    /// `limits_enforced`.
+    pub fn new(limits_enforced: bool) -> Self {
+        Stats {
+            tiers: Arc::new(TierUsage::new(limits_enforced)),
+            ..Stats::default()
+        }
+    }
+
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

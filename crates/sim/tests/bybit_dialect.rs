@@ -281,6 +281,87 @@ async fn the_per_uid_limit_answers_10006_with_its_headers() {
     );
 }
 
+/// Eleven writes by one master: the tiers in `/__sim/stats`.
+async fn tiers_after_eleven_writes(h: &SimHandle) -> (usize, Vec<Value>) {
+    let mut limited = 0;
+    for _ in 0..11 {
+        let (_, body) = call(
+            h,
+            "MASTERKEY00000001",
+            "POST",
+            "/v5/user/update-sub-api",
+            r#"{"apikey":"SUBKEY00000000002","readOnly":0}"#,
+            now_ms(),
+        )
+        .await;
+        if body["retCode"] == 10006 {
+            limited += 1;
+        }
+    }
+    let stats: Value = reqwest::get(format!("{}/__sim/stats", h.urls[&ExchangeId::Bybit]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (limited, stats["tiers"].as_array().unwrap().clone())
+}
+
+#[tokio::test]
+async fn the_stats_count_each_limits_accepted_hits_per_bucket() {
+    let h = sim(Faults::default()).await;
+    let (limited, tiers) = tiers_after_eleven_writes(&h).await;
+    let tier = |name: &str| {
+        tiers
+            .iter()
+            .find(|t| t["tier"] == name)
+            .unwrap_or_else(|| panic!("no {name} tier in {tiers:?}"))
+    };
+    let writes = tier("uid_key_write");
+    assert_eq!(
+        writes["bucket"], "1000:UpdateSubKey",
+        "per UID and endpoint"
+    );
+    assert_eq!(
+        writes["hits"],
+        11 - limited as u64,
+        "refused writes are not hits"
+    );
+    assert_eq!(
+        (writes["capacity"].as_u64(), writes["period_ms"].as_u64()),
+        (Some(5), Some(1000))
+    );
+    assert!(writes["first_ms"].as_i64() <= writes["last_ms"].as_i64());
+    let ip = tier("ip");
+    assert_eq!(ip["hits"], 11, "every request passed the per-IP window");
+    assert_eq!(
+        (ip["capacity"].as_u64(), ip["period_ms"].as_u64()),
+        (Some(600), Some(5000))
+    );
+}
+
+#[tokio::test]
+async fn with_limits_off_the_stats_record_no_tier() {
+    let h = keyrevoke_sim::start(keyrevoke_sim::SimConfig {
+        exchanges: vec![ExchangeId::Bybit],
+        limits: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sim = h.exchange(ExchangeId::Bybit);
+    sim.keys.insert(key(
+        "MASTERKEY00000001",
+        "1000",
+        &["AccountTransfer", "SubMemberTransfer"],
+    ));
+    sim.keys
+        .insert(key("SUBKEY00000000002", "2000", &["AccountTransfer"]).sub_of("1000"));
+    let (limited, tiers) = tiers_after_eleven_writes(&h).await;
+    assert_eq!(limited, 0);
+    assert!(tiers.is_empty(), "nothing recorded: {tiers:?}");
+}
+
 #[tokio::test]
 async fn exceeding_the_ip_limit_bans_with_http_403() {
     let h = sim(Faults::default()).await;

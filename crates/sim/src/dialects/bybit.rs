@@ -85,9 +85,17 @@ struct Bybit {
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
     common::router(Bybit {
+        uid_write: RollingWindows::new(
+            UID_WRITE_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_key_write"),
+        ),
+        uid_read: RollingWindows::new(
+            UID_READ_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_key_read"),
+        ),
         sim,
-        uid_write: RollingWindows::new(UID_WRITE_PER_SEC, Duration::from_secs(1)),
-        uid_read: RollingWindows::new(UID_READ_PER_SEC, Duration::from_secs(1)),
     })
 }
 
@@ -271,11 +279,16 @@ impl Bybit {
         } else {
             &self.uid_read
         };
+        if !self.sim.limits {
+            // Nothing is counted, so nothing is used: headers claiming an
+            // exhausted window would make a client wait for nothing.
+            return Ok((window.capacity, window.capacity, now));
+        }
         // Limits are per UID and per endpoint (the rate-limit table lists
         // each endpoint's own figure).
-        let verdict = window.hit(&format!("{}{:?}", caller.uid, endpoint), now, 1);
+        let verdict = window.hit(&format!("{}:{:?}", caller.uid, endpoint), now, 1);
         let limit = (window.capacity, verdict.remaining, verdict.reset_at_ms);
-        if self.sim.limits && !verdict.allowed {
+        if !verdict.allowed {
             Stats::bump(&self.sim.stats.rate_limited);
             return Err(Reply {
                 limit: Some(limit),

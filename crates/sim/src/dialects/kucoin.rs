@@ -31,6 +31,7 @@ use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted, form_
 use crate::ExchangeSim;
 use crate::keys::SimKey;
 use crate::stats::Stats;
+use crate::usage::TierMeter;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
@@ -103,6 +104,7 @@ impl Endpoint {
 /// not aligned to the clock, unlike `crate::limits::FixedWindows`).
 struct Pools {
     capacity: u32,
+    meter: TierMeter,
     windows: Mutex<HashMap<String, (i64, u32)>>,
 }
 
@@ -115,9 +117,10 @@ struct PoolUsage {
 }
 
 impl Pools {
-    fn new(capacity: u32) -> Self {
+    fn new(capacity: u32, meter: TierMeter) -> Self {
         Pools {
             capacity,
+            meter: meter.of_limit(capacity, Duration::from_millis(POOL_PERIOD_MS as u64)),
             windows: Mutex::new(HashMap::new()),
         }
     }
@@ -138,6 +141,7 @@ impl Pools {
             return Err(usage(w.1));
         }
         w.1 += weight;
+        self.meter.accepted(key, weight, now);
         Ok(usage(w.1))
     }
 }
@@ -150,9 +154,9 @@ struct Kucoin {
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
     common::router(Kucoin {
+        management: Pools::new(MANAGEMENT_POOL, sim.meter("management_uid")),
+        public: Pools::new(PUBLIC_POOL, sim.meter("public_ip")),
         sim,
-        management: Pools::new(MANAGEMENT_POOL),
-        public: Pools::new(PUBLIC_POOL),
     })
 }
 
@@ -366,13 +370,17 @@ impl Kucoin {
             Pool::Management => &self.management,
             Pool::Public => &self.public,
         };
-        match pools.spend(who, now, endpoint.weight()) {
-            Ok(usage) => Ok(usage),
-            Err(_) if !self.sim.limits => Ok(PoolUsage {
+        if !self.sim.limits {
+            // Nothing is counted, so nothing is used: a header claiming a
+            // spent quota would make a client wait for nothing.
+            return Ok(PoolUsage {
                 limit: pools.capacity,
                 remaining: pools.capacity,
                 reset_ms: POOL_PERIOD_MS,
-            }),
+            });
+        }
+        match pools.spend(who, now, endpoint.weight()) {
+            Ok(usage) => Ok(usage),
             Err(usage) => {
                 Stats::bump(&self.sim.stats.rate_limited);
                 Err(too_many_requests(usage))
@@ -582,7 +590,7 @@ mod tests {
 
     #[test]
     fn a_pool_window_starts_at_the_first_request() {
-        let pools = Pools::new(60);
+        let pools = Pools::new(60, TierMeter::unrecorded());
         assert_eq!(pools.spend("u", 1_000, 30).unwrap().reset_ms, 30_000);
         let second = pools.spend("u", 11_000, 30).unwrap();
         assert_eq!((second.remaining, second.reset_ms), (0, 20_000));

@@ -80,6 +80,21 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
     }
 }
 
+/// Whether a key may delete itself through the exchange's API (Bybit's
+/// `/v5/user/delete-api` and `delete-sub-api` act on the calling key;
+/// see ../shared/exchanges/bybit.md). Elsewhere a master deletes sub keys.
+pub fn key_can_delete_itself(id: ExchangeId) -> bool {
+    id == ExchangeId::Bybit
+}
+
+/// Whether a master key may delete its sub accounts' keys by API.
+pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
+    matches!(
+        id,
+        ExchangeId::Binance | ExchangeId::Bybit | ExchangeId::Kucoin | ExchangeId::Okx
+    )
+}
+
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
     matches!(

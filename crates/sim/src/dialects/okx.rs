@@ -137,11 +137,27 @@ struct Okx {
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
     common::router(Okx {
+        delete: FixedWindows::new(
+            DELETE_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_delete_key"),
+        ),
+        modify: FixedWindows::new(
+            MODIFY_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_modify_key"),
+        ),
+        query: FixedWindows::new(
+            QUERY_PER_2S,
+            Duration::from_secs(2),
+            sim.meter("uid_query_key"),
+        ),
+        config: FixedWindows::new(
+            CONFIG_PER_2S,
+            Duration::from_secs(2),
+            sim.meter("uid_account_config"),
+        ),
         sim,
-        delete: FixedWindows::new(DELETE_PER_SEC, Duration::from_secs(1)),
-        modify: FixedWindows::new(MODIFY_PER_SEC, Duration::from_secs(1)),
-        query: FixedWindows::new(QUERY_PER_2S, Duration::from_secs(2)),
-        config: FixedWindows::new(CONFIG_PER_2S, Duration::from_secs(2)),
     })
 }
 
@@ -507,12 +523,23 @@ impl Okx {
                 "Parameter apiKey can not be empty.",
             );
         }
-        // A sub-account exists while any key, live or deleted, names it.
         let in_sub = |k: &SimKey| {
             k.parent_uid.as_deref() == Some(caller.uid.as_str())
                 && k.sub_name.as_deref() == Some(sub_acct.as_str())
         };
-        if sim.keys.filter(in_sub).is_empty() {
+        let live: Vec<SimKey> = match api_key.as_deref() {
+            // The named key alone: no scan of every key of the exchange on
+            // each call.
+            Some(a) => sim
+                .keys
+                .get(a)
+                .filter(|k| in_sub(k) && k.is_alive())
+                .into_iter()
+                .collect(),
+            None => sim.keys.filter(|k| in_sub(k) && k.is_alive()),
+        };
+        // A sub-account exists while any key, live or deleted, names it.
+        if live.is_empty() && !sim.keys.any(in_sub) {
             return refuse(StatusCode::OK, "59510", "Sub-account does not exist");
         }
         if family == Family::Users && is_broker(caller) {
@@ -522,9 +549,6 @@ impl Okx {
                 "This endpoint does not support ND sub accounts. Please use the dedicated endpoint supported for ND brokers.",
             );
         }
-        let live: Vec<SimKey> = sim.keys.filter(|k| {
-            in_sub(k) && k.is_alive() && api_key.as_deref().is_none_or(|a| k.api_key == a)
-        });
         let no_such_key = || refuse(StatusCode::OK, "59506", "API key doesn't exist.");
         match op {
             KeyOp::Query => {
