@@ -36,7 +36,7 @@ const READ_CONNECTIONS: u32 = 4;
 /// The writer's page cache. SQLite's default (2 MiB) holds a small part of
 /// a million-row job's indexes; enqueue then reads pages back for nearly
 /// every random-fingerprint insert.
-const WRITER_CACHE_KIB: u32 = 64 * 1024;
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// Rows per multi-row statement; keeps binds under SQLite's 32,766 limit.
 const ENQUEUE_ROWS_PER_STATEMENT: usize = 1000;
 const RECORD_ROWS_PER_STATEMENT: usize = 2000;
