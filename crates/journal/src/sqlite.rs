@@ -33,10 +33,12 @@ use std::time::Duration;
 /// operator's `sqlite3` shell) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CONNECTIONS: u32 = 4;
-/// The writer's page cache. SQLite's default (2 MiB) holds a small part of
-/// a million-row job's indexes; enqueue then reads pages back for nearly
-/// every random-fingerprint insert.
-const WRITER_CACHE_KIB: u32 = 16 * 1024;
+/// The writer's page cache: twice SQLite's default, so the hot pages of the
+/// indexes stay in memory, and bounded, so memory stays flat however large
+/// the job (64 MiB made peak RSS grow from 37 to 54 MiB between 20,000 and
+/// 100,000 keys; enqueue and claims are no slower for it, the OS page cache
+/// serves the rest).
+const WRITER_CACHE_KIB: u32 = 4 * 1024;
 /// Rows per multi-row statement; keeps binds under SQLite's 32,766 limit.
 const ENQUEUE_ROWS_PER_STATEMENT: usize = 1000;
 const RECORD_ROWS_PER_STATEMENT: usize = 2000;
