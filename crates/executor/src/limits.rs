@@ -3,9 +3,12 @@
 //! circuit breaker.
 //!
 //! Governor's GCRA allows a burst on top of the steady rate. A fixed-window
-//! limit of C per period would be exceeded by a burst of C, so the burst is
-//! the largest single charge and the rate is scaled below the limit: in any
+//! limit of C per period would be exceeded by a burst of C, so the rate is
+//! scaled below the limit and the burst is what the headroom leaves: in any
 //! window of one period at most `burst - 1 + C * scale <= C` units go out.
+//! The burst is at least the largest single charge, and on a wide tier (600
+//! per 5 s) the headroom lets keys of different accounts whose own budgets
+//! come due at the same instant go together instead of queueing.
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use keyrevoke_core::config::LimitOverride;
@@ -81,7 +84,10 @@ pub fn effective(tier: &Tier, overrides: &BTreeMap<String, LimitOverride>) -> (u
 
 /// The GCRA quota for a tier whose largest single charge is `max_weight`.
 pub fn quota_for(capacity: u32, period: Duration, max_weight: u32, scale: f64) -> (Quota, u32) {
-    let burst = max_weight.clamp(1, capacity);
+    // A window of one period holds the burst plus the steady rate's share:
+    // the burst may take what the scale leaves over.
+    let headroom = (capacity as f64 * (1.0 - scale.clamp(0.0, 1.0))).floor() as u32;
+    let burst = max_weight.max(headroom).clamp(1, capacity);
     let fit = 1.0 - (burst as f64 - 1.0) / capacity as f64;
     let s = scale.min(fit).max(0.01);
     let per_unit = period.as_secs_f64() / (capacity as f64 * s);
@@ -157,10 +163,16 @@ impl ExchangeLimits {
         if !self.enabled {
             return;
         }
-        for charge in charges {
-            let Some(tier) = self.tiers.iter().find(|t| t.name == charge.tier) else {
-                continue;
-            };
+        // The shared IP tier first, the account's own last: the moment the
+        // tight per-account budget is granted is the moment the request
+        // leaves, so rolling per-account windows see the spacing we keep.
+        let tiers = charges.iter().filter_map(|charge| {
+            let tier = self.tiers.iter().find(|t| t.name == charge.tier)?;
+            Some((charge, tier))
+        });
+        let (account_tiers, ip_tiers): (Vec<_>, Vec<_>) =
+            tiers.partition(|(_, tier)| matches!(tier.limiter, Limiter::Account(_)));
+        for (charge, tier) in ip_tiers.into_iter().chain(account_tiers) {
             let n = NonZeroU32::new(charge.weight.clamp(1, tier.burst)).expect("weight >= 1");
             match &tier.limiter {
                 Limiter::Ip(l) => {
@@ -291,6 +303,9 @@ mod tests {
     #[test]
     fn a_window_never_holds_more_than_the_documented_limit() {
         assert!(max_in_window(5, 1000, 1) <= 5);
+        assert!(max_in_window(600, 5000, 1) <= 600);
+        assert!(max_in_window(50, 1000, 1) <= 50);
+        assert!(max_in_window(2000, 30_000, 30) <= 2000);
         assert!(max_in_window(600, 5000, 2) <= 600);
         assert!(max_in_window(180_000, 60_000, 3000) <= 180_000);
     }
@@ -298,7 +313,8 @@ mod tests {
     #[test]
     fn the_scale_keeps_utilisation_high() {
         let (q, burst) = quota_for(600, Duration::from_secs(5), 1, DEFAULT_SCALE);
-        assert_eq!(burst, 1);
+        // The 2% headroom of 600 is 12 units: a burst of 12 still fits.
+        assert_eq!(burst, 12);
         let per_sec = 1.0 / q.replenish_interval().as_secs_f64();
         assert!(per_sec > 0.97 * 120.0 && per_sec <= 120.0, "{per_sec}");
     }
