@@ -143,10 +143,29 @@ where
     })
 }
 
+/// Decodes the rows a claim returned (entry columns plus `rank`), in claim
+/// order, on either engine.
+pub fn claimed_in_order<'r, R>(rows: &'r [R]) -> Result<Vec<JobEntry>, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let claimed = rows
+        .iter()
+        .map(|row| {
+            let rank: i64 = row.try_get("rank").map_err(db_error("claiming"))?;
+            Ok((rank, decode_entry(row)?))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(in_claim_order(claimed))
+}
+
 /// Puts claimed `(rank, entry)` pairs in claim order: rank first so that
 /// accounts interleave, then inventory order. `UPDATE … RETURNING` yields
 /// rows in no particular order, hence this sort.
-pub fn in_claim_order(mut claimed: Vec<(i64, JobEntry)>) -> Vec<JobEntry> {
+fn in_claim_order(mut claimed: Vec<(i64, JobEntry)>) -> Vec<JobEntry> {
     claimed.sort_by_key(|(rank, e)| (*rank, e.source.offset, e.id));
     claimed.into_iter().map(|(_, e)| e).collect()
 }

@@ -8,7 +8,7 @@
 //! each other's rows. Lease times are the server's clock, never a worker's.
 
 use crate::codec::{
-    DEFAULT_LEASE, db_error, decode_entry, first_occurrences, in_claim_order, new_owner_id,
+    DEFAULT_LEASE, claimed_in_order, db_error, decode_entry, first_occurrences, new_owner_id,
     parse_exchange,
 };
 use crate::group_commit::{CommitStats, GroupCommit, TransitionWriter};
@@ -378,14 +378,7 @@ impl JobStore for PgJournal {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error("claiming entries"))?;
-        let claimed = rows
-            .iter()
-            .map(|row| {
-                let rank: i64 = row.try_get("rank").map_err(db_error("claiming"))?;
-                Ok((rank, decode_entry(row)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(in_claim_order(claimed))
+        claimed_in_order(&rows)
     }
 
     async fn record(&self, t: Transition) -> Result<(), StoreError> {
@@ -523,6 +516,7 @@ mod tests {
     shared_scenario!(released_entries_can_be_claimed_again);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
     shared_scenario!(an_unknown_id_fails_only_its_own_record);
+    shared_scenario!(renewed_leases_stay_released_ones_come_back);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pg_two_thousand_concurrent_records_all_land_in_shared_commits() {

@@ -5,7 +5,7 @@
 //! reads use their own connections, which WAL lets run beside the writer.
 
 use crate::codec::{
-    DEFAULT_LEASE, db_error, decode_entry, first_occurrences, in_claim_order, new_owner_id,
+    DEFAULT_LEASE, claimed_in_order, db_error, decode_entry, first_occurrences, new_owner_id,
     now_millis, parse_exchange,
 };
 use crate::group_commit::{CommitStats, GroupCommit, TransitionWriter};
@@ -518,14 +518,7 @@ impl JobStore for SqliteJournal {
             .fetch_all(&self.writer)
             .await
             .map_err(db_error("claiming entries"))?;
-        let claimed = rows
-            .iter()
-            .map(|row| {
-                let rank: i64 = row.try_get("rank").map_err(db_error("claiming"))?;
-                Ok((rank, decode_entry(row)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(in_claim_order(claimed))
+        claimed_in_order(&rows)
     }
 
     async fn record(&self, t: Transition) -> Result<(), StoreError> {
@@ -594,53 +587,25 @@ mod tests {
         (dir, journal)
     }
 
-    #[tokio::test]
-    async fn enqueue_merges_duplicates_and_resumes_earlier_passes() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::enqueue_merges_duplicates_and_resumes_earlier_passes(&journal).await;
+    /// One shared scenario (crate::test_support) on a fresh journal.
+    macro_rules! shared_scenario {
+        ($name:ident) => {
+            #[tokio::test]
+            async fn $name() {
+                let (_dir, journal) = fresh_journal().await;
+                test_support::$name(&journal).await;
+            }
+        };
     }
 
-    #[tokio::test]
-    async fn claims_follow_rank_then_inventory_order() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::claims_follow_rank_then_inventory_order(&journal).await;
-    }
-
-    #[tokio::test]
-    async fn claims_skip_finished_and_leased_entries() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::claims_skip_finished_and_leased_entries(&journal).await;
-    }
-
-    #[tokio::test]
-    async fn counts_and_lists_report_states() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::counts_and_lists_report_states(&journal).await;
-    }
-
-    #[tokio::test]
-    async fn released_entries_can_be_claimed_again() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::released_entries_can_be_claimed_again(&journal).await;
-    }
-
-    #[tokio::test]
-    async fn renewed_leases_stay_released_ones_come_back() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::renewed_leases_stay_released_ones_come_back(&journal).await;
-    }
-
-    #[tokio::test]
-    async fn an_unknown_id_fails_only_its_own_record() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::an_unknown_id_fails_only_its_own_record(&journal).await;
-    }
-
-    #[tokio::test]
-    async fn record_updates_fields_and_keeps_the_last_probe() {
-        let (_dir, journal) = fresh_journal().await;
-        test_support::record_updates_fields_and_keeps_the_last_probe(&journal).await;
-    }
+    shared_scenario!(enqueue_merges_duplicates_and_resumes_earlier_passes);
+    shared_scenario!(claims_follow_rank_then_inventory_order);
+    shared_scenario!(claims_skip_finished_and_leased_entries);
+    shared_scenario!(counts_and_lists_report_states);
+    shared_scenario!(released_entries_can_be_claimed_again);
+    shared_scenario!(renewed_leases_stay_released_ones_come_back);
+    shared_scenario!(an_unknown_id_fails_only_its_own_record);
+    shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_thousand_concurrent_records_all_land_in_shared_commits() {
