@@ -4,14 +4,17 @@
 //! what the docs describe and refuse what they forbid, with the documented
 //! codes, statuses and headers.
 
+mod common;
+
+use common::{always_rate_limited, reply_lost_after_acting, unavailable_before_acting};
 use keyrevoke_core::ExchangeId;
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::KeyState;
 use keyrevoke_sim::testkit::{self, Answer, hmac_sha256_hex as sign, key, now_ms, secret_of};
-use serde_json::Value;
 
+const BINANCE: ExchangeId = ExchangeId::Binance;
 const MASTER: &str = "MASTERKEY00000001";
 const TRADELESS_MASTER: &str = "READONLYMASTER001";
 const BROKER: &str = "BROKERKEY00000001";
@@ -23,7 +26,7 @@ const SUB_EMAIL: &str = "bot001@virtual.example";
 async fn sim(faults: Faults) -> SimHandle {
     let trade = "enableSpotAndMarginTrading";
     testkit::start(
-        ExchangeId::Binance,
+        BINANCE,
         faults,
         [
             key(
@@ -67,7 +70,7 @@ async fn send_raw(
     query: &str,
     body: &str,
 ) -> Answer {
-    let base = &h.urls[&ExchangeId::Binance];
+    let base = &h.urls[&BINANCE];
     let url = if query.is_empty() {
         format!("{base}{path}")
     } else {
@@ -85,6 +88,17 @@ async fn send_raw(
     Answer::read(req.send().await.unwrap()).await
 }
 
+/// `query` followed by its signature with `api_key`'s secret.
+fn signed_query(api_key: &str, query: &str) -> String {
+    format!("{query}&signature={}", sign(&secret_of(api_key), query))
+}
+
+/// `api_key` reads its own restrictions with `query` as it stands (signed
+/// or not, with or without a timestamp).
+async fn read_restrictions(h: &SimHandle, api_key: &str, query: &str) -> Answer {
+    send_raw(h, "GET", RESTRICTIONS, Some(api_key), query, "").await
+}
+
 /// A signed request with every parameter in the query string.
 async fn call(h: &SimHandle, api_key: &str, method: &str, path: &str, params: &str) -> Answer {
     call_at(h, api_key, method, path, params, now_ms()).await
@@ -100,13 +114,12 @@ async fn call_at(
 ) -> Answer {
     let sep = if params.is_empty() { "" } else { "&" };
     let query = format!("{params}{sep}recvWindow=5000&timestamp={ts}");
-    let signature = sign(&secret_of(api_key), &query);
     send_raw(
         h,
         method,
         path,
         Some(api_key),
-        &format!("{query}&signature={signature}"),
+        &signed_query(api_key, &query),
         "",
     )
     .await
@@ -117,9 +130,49 @@ const SUB_KEYS: &str = "/sapi/v1/sub-account/subAccountApi";
 const SUB_KEY_IP: &str = "/sapi/v2/sub-account/subAccountApi/ipRestriction";
 const SUB_KEY_PERMISSION: &str = "/sapi/v1/sub-account/subAccountApiPermission";
 const BROKER_KEYS: &str = "/sapi/v1/broker/subAccountApi";
+const BROKER_KEY_PERMISSION: &str = "/sapi/v1/broker/subAccountApi/permission";
 
 fn sub_params(key: &str) -> String {
     format!("email=bot001%40virtual.example&subAccountApiKey={key}")
+}
+
+/// `caller` deletes `key` of the sub account `SUB_EMAIL`.
+async fn delete_sub_key(h: &SimHandle, caller: &str, key: &str) -> Answer {
+    call(h, caller, "DELETE", SUB_KEYS, &sub_params(key)).await
+}
+
+/// The master lists the keys of the sub account `SUB_EMAIL`; `params`
+/// follow the email.
+async fn list_sub_keys(h: &SimHandle, params: &str) -> Answer {
+    call(
+        h,
+        MASTER,
+        "GET",
+        SUB_KEYS,
+        &format!("email=bot001%40virtual.example{params}"),
+    )
+    .await
+}
+
+/// The broker sets `flags` on its sub account's key `BROKER_SUB_KEY`.
+async fn set_broker_sub_key_permissions(h: &SimHandle, flags: &str) -> Answer {
+    let params = format!("subAccountId=4000&subAccountApiKey={BROKER_SUB_KEY}&{flags}");
+    call(h, BROKER, "POST", BROKER_KEY_PERMISSION, &params).await
+}
+
+/// The reply has HTTP `status` and Binance `code`.
+#[track_caller]
+fn assert_reply(a: &Answer, status: u16, code: i64, context: &str) {
+    assert_eq!(
+        (a.status, a.body["code"].as_i64()),
+        (status, Some(code)),
+        "{context}: {}",
+        a.body
+    );
+}
+
+fn state(h: &SimHandle, api_key: &str) -> KeyState {
+    testkit::state(h, BINANCE, api_key)
 }
 
 #[tokio::test]
@@ -140,15 +193,7 @@ async fn a_correctly_signed_request_reads_the_keys_restrictions() {
     let ts = now_ms();
     let query = format!("recvWindow=5000&timestamp={ts}");
     let upper = sign(&secret_of(MASTER), &query).to_uppercase();
-    let a = send_raw(
-        &h,
-        "GET",
-        RESTRICTIONS,
-        Some(MASTER),
-        &format!("{query}&signature={upper}"),
-        "",
-    )
-    .await;
+    let a = read_restrictions(&h, MASTER, &format!("{query}&signature={upper}")).await;
     assert_eq!(
         a.status, 200,
         "an upper-case HMAC signature is accepted: {}",
@@ -182,24 +227,16 @@ async fn parameters_may_be_split_between_query_and_body_as_in_the_docs_third_exa
 async fn bad_signatures_stale_timestamps_and_unknown_keys_get_the_documented_codes() {
     let h = sim(Faults::default()).await;
     let ts = now_ms();
-    let a = send_raw(
+    let a = read_restrictions(
         &h,
-        "GET",
-        RESTRICTIONS,
-        Some(MASTER),
+        MASTER,
         &format!(
             "recvWindow=5000&timestamp={ts}&signature={}",
             "0".repeat(64)
         ),
-        "",
     )
     .await;
-    assert_eq!(
-        (a.status, a.body["code"].as_i64()),
-        (400, Some(-1022)),
-        "bad signature: {}",
-        a.body
-    );
+    assert_reply(&a, 400, -1022, "bad signature");
     let a = call_at(&h, MASTER, "GET", RESTRICTIONS, "", now_ms() - 6_000).await;
     assert_eq!(a.body["code"], -1021, "older than recvWindow: {}", a.body);
     let a = call_at(&h, MASTER, "GET", RESTRICTIONS, "", now_ms() + 1_500).await;
@@ -209,13 +246,8 @@ async fn bad_signatures_stale_timestamps_and_unknown_keys_get_the_documented_cod
         a.body
     );
     let a = call(&h, "NOSUCHKEY00000000", "GET", RESTRICTIONS, "").await;
-    assert_eq!(
-        (a.status, a.body["code"].as_i64()),
-        (401, Some(-2015)),
-        "unknown key: {}",
-        a.body
-    );
-    let stats = h.exchange(ExchangeId::Binance).stats.snapshot();
+    assert_reply(&a, 401, -2015, "unknown key");
+    let stats = common::stats(&h, BINANCE);
     assert_eq!(stats.bad_signature, 1);
     assert_eq!(stats.stale_timestamp, 2);
 }
@@ -223,12 +255,10 @@ async fn bad_signatures_stale_timestamps_and_unknown_keys_get_the_documented_cod
 #[tokio::test]
 async fn the_receive_window_defaults_to_5000_and_may_not_exceed_60000() {
     let h = sim(Faults::default()).await;
-    let secret = secret_of(MASTER);
     // Without recvWindow, 5000 applies: 4 s old passes, 6 s old does not.
     for (age, accepted) in [(4_000, true), (6_000, false)] {
-        let query = format!("timestamp={}", now_ms() - age);
-        let q = format!("{query}&signature={}", sign(&secret, &query));
-        let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
+        let q = signed_query(MASTER, &format!("timestamp={}", now_ms() - age));
+        let a = read_restrictions(&h, MASTER, &q).await;
         assert_eq!(
             a.status == 200,
             accepted,
@@ -237,17 +267,13 @@ async fn the_receive_window_defaults_to_5000_and_may_not_exceed_60000() {
         );
     }
     // A larger window is honoured up to its maximum.
-    let query = format!("recvWindow=20000&timestamp={}", now_ms() - 15_000);
-    let q = format!("{query}&signature={}", sign(&secret, &query));
-    assert_eq!(
-        send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "")
-            .await
-            .status,
-        200
+    let q = signed_query(
+        MASTER,
+        &format!("recvWindow=20000&timestamp={}", now_ms() - 15_000),
     );
-    let query = format!("recvWindow=70000&timestamp={}", now_ms());
-    let q = format!("{query}&signature={}", sign(&secret, &query));
-    let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
+    assert_eq!(read_restrictions(&h, MASTER, &q).await.status, 200);
+    let q = signed_query(MASTER, &format!("recvWindow=70000&timestamp={}", now_ms()));
+    let a = read_restrictions(&h, MASTER, &q).await;
     assert_eq!(
         a.status, 400,
         "recvWindow over 60000 is refused: {}",
@@ -267,17 +293,8 @@ async fn missing_key_header_or_timestamp_are_refused_and_unknown_paths_are_404()
         "",
     )
     .await;
-    assert_eq!(
-        (a.status, a.body["code"].as_i64()),
-        (401, Some(-2014)),
-        "{}",
-        a.body
-    );
-    let q = format!(
-        "recvWindow=5000&signature={}",
-        sign(&secret_of(MASTER), "recvWindow=5000")
-    );
-    let a = send_raw(&h, "GET", RESTRICTIONS, Some(MASTER), &q, "").await;
+    assert_reply(&a, 401, -2014, "no X-MBX-APIKEY");
+    let a = read_restrictions(&h, MASTER, &signed_query(MASTER, "recvWindow=5000")).await;
     assert_eq!(a.body["code"], -1102, "timestamp is mandatory: {}", a.body);
     let a = send_raw(
         &h,
@@ -296,19 +313,13 @@ async fn missing_key_header_or_timestamp_are_refused_and_unknown_paths_are_404()
         time.body
     );
     assert!(time.header("X-MBX-USED-WEIGHT-1M").is_some());
-    assert_eq!(
-        h.exchange(ExchangeId::Binance)
-            .stats
-            .snapshot()
-            .unknown_endpoint,
-        1
-    );
+    assert_eq!(common::stats(&h, BINANCE).unknown_endpoint, 1);
 }
 
 #[tokio::test]
 async fn a_master_deletes_a_sub_key_named_by_email_once() {
     let h = sim(Faults::default()).await;
-    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    let a = delete_sub_key(&h, MASTER, SUB_KEY).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body, serde_json::json!({}));
     assert_eq!(
@@ -316,16 +327,10 @@ async fn a_master_deletes_a_sub_key_named_by_email_once() {
         Some("3000"),
         "the delete weighs 3000 (UID)"
     );
-    let s = h.exchange(ExchangeId::Binance);
-    assert_eq!(s.keys.get(SUB_KEY).unwrap().state, KeyState::Deleted);
+    assert_eq!(state(&h, SUB_KEY), KeyState::Deleted);
     // Deleting it again names a key the sub account no longer holds.
-    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
-    assert_eq!(
-        (a.status, a.body["code"].as_i64()),
-        (400, Some(-1130)),
-        "{}",
-        a.body
-    );
+    let a = delete_sub_key(&h, MASTER, SUB_KEY).await;
+    assert_reply(&a, 400, -1130, "the second delete");
     // The deleted key itself is rejected like any invalid key.
     let a = call(&h, SUB_KEY, "GET", RESTRICTIONS, "").await;
     assert_eq!(a.body["code"], -2015, "{}", a.body);
@@ -334,20 +339,13 @@ async fn a_master_deletes_a_sub_key_named_by_email_once() {
 #[tokio::test]
 async fn only_the_sub_accounts_own_master_may_act_on_its_keys() {
     let h = sim(Faults::default()).await;
-    let a = call(&h, SUB_KEY_2, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    let a = delete_sub_key(&h, SUB_KEY_2, SUB_KEY).await;
     assert_eq!(
         a.body["code"], -2015,
         "a sub key cannot call a master endpoint: {}",
         a.body
     );
-    let a = call(
-        &h,
-        TRADELESS_MASTER,
-        "DELETE",
-        SUB_KEYS,
-        &sub_params(SUB_KEY),
-    )
-    .await;
+    let a = delete_sub_key(&h, TRADELESS_MASTER, SUB_KEY).await;
     assert_eq!(
         a.body["code"], -1130,
         "another master's sub account is not found: {}",
@@ -366,47 +364,21 @@ async fn only_the_sub_accounts_own_master_may_act_on_its_keys() {
         "subAccountApiKey is mandatory: {}",
         a.body
     );
-    assert!(
-        h.exchange(ExchangeId::Binance)
-            .keys
-            .get(SUB_KEY)
-            .unwrap()
-            .is_alive()
-    );
+    assert_eq!(state(&h, SUB_KEY), KeyState::Alive);
 }
 
 #[tokio::test]
 async fn the_masters_listing_shows_live_keys_and_filters_by_exact_key() {
     let h = sim(Faults::default()).await;
-    let a = call(
-        &h,
-        MASTER,
-        "GET",
-        SUB_KEYS,
-        "email=bot001%40virtual.example&page=1&size=100",
-    )
-    .await;
+    let a = list_sub_keys(&h, "&page=1&size=100").await;
     assert_eq!(a.body["total"], 2, "{}", a.body);
-    let a = call(
-        &h,
-        MASTER,
-        "GET",
-        SUB_KEYS,
-        &format!("{}&page=1&size=100", sub_params(SUB_KEY)),
-    )
-    .await;
+    let only_sub_key = format!("&subAccountApiKey={SUB_KEY}&page=1&size=100");
+    let a = list_sub_keys(&h, &only_sub_key).await;
     assert_eq!(a.body["total"], 1, "{}", a.body);
     assert_eq!(a.body["rows"][0]["apikey"], SUB_KEY);
     assert_eq!(a.body["rows"][0]["canUniversalTransfer"], true);
-    call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
-    let a = call(
-        &h,
-        MASTER,
-        "GET",
-        SUB_KEYS,
-        &format!("{}&page=1&size=100", sub_params(SUB_KEY)),
-    )
-    .await;
+    delete_sub_key(&h, MASTER, SUB_KEY).await;
+    let a = list_sub_keys(&h, &only_sub_key).await;
     assert_eq!(
         (
             a.body["total"].as_u64(),
@@ -416,14 +388,7 @@ async fn the_masters_listing_shows_live_keys_and_filters_by_exact_key() {
         "{}",
         a.body
     );
-    let a = call(
-        &h,
-        MASTER,
-        "GET",
-        SUB_KEYS,
-        "email=bot001%40virtual.example&size=101",
-    )
-    .await;
+    let a = list_sub_keys(&h, "&size=101").await;
     assert_eq!(a.body["code"], -1130, "size is at most 100: {}", a.body);
 }
 
@@ -471,7 +436,7 @@ async fn a_master_binds_a_sub_key_to_an_ip_and_strips_its_permissions() {
         ),
         (Some(false), Some(false))
     );
-    let k = h.exchange(ExchangeId::Binance).keys.get(SUB_KEY).unwrap();
+    let k = h.exchange(BINANCE).keys.get(SUB_KEY).unwrap();
     assert_eq!(k.permissions, vec!["enableReading".to_string()]);
     assert!(k.read_only);
 }
@@ -482,11 +447,7 @@ async fn ip_restriction_needs_a_master_key_with_spot_and_margin_trading() {
     let other = "email=other%40virtual.example&subAccountApiKey=OTHERSUBKEY000001&status=2&ipAddress=192.0.2.1";
     let a = call(&h, TRADELESS_MASTER, "POST", SUB_KEY_IP, other).await;
     assert_eq!(a.body["code"], -2015, "{}", a.body);
-    let k = h
-        .exchange(ExchangeId::Binance)
-        .keys
-        .get("OTHERSUBKEY000001")
-        .unwrap();
+    let k = h.exchange(BINANCE).keys.get("OTHERSUBKEY000001").unwrap();
     assert_eq!(k.ips, vec!["*".to_string()], "nothing changed");
 }
 
@@ -500,27 +461,15 @@ async fn a_broker_manages_its_sub_accounts_keys_by_sub_account_id() {
         "a plain master is no broker: {}",
         a.body
     );
-    let a = call(
-        &h,
-        BROKER,
-        "POST",
-        "/sapi/v1/broker/subAccountApi/permission",
-        &format!("{params}&canTrade=false"),
-    )
-    .await;
+    let a = set_broker_sub_key_permissions(&h, "canTrade=false").await;
     assert_eq!(
         a.body["code"], -1102,
         "marginTrade and futuresTrade are mandatory: {}",
         a.body
     );
-    let a = call(
-        &h,
-        BROKER,
-        "POST",
-        "/sapi/v1/broker/subAccountApi/permission",
-        &format!("{params}&canTrade=false&marginTrade=false&futuresTrade=false"),
-    )
-    .await;
+    let a =
+        set_broker_sub_key_permissions(&h, "canTrade=false&marginTrade=false&futuresTrade=false")
+            .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(
         (
@@ -541,20 +490,13 @@ async fn a_broker_manages_its_sub_accounts_keys_by_sub_account_id() {
     assert_eq!(a.header("X-SAPI-USED-UID-WEIGHT-1M"), Some("3000"));
     let a = call(&h, BROKER, "DELETE", BROKER_KEYS, &params).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(
-        h.exchange(ExchangeId::Binance)
-            .keys
-            .get(BROKER_SUB_KEY)
-            .unwrap()
-            .state,
-        KeyState::Deleted
-    );
+    assert_eq!(state(&h, BROKER_SUB_KEY), KeyState::Deleted);
 }
 
 #[tokio::test]
 async fn a_broker_deletes_at_most_one_key_per_sub_account_per_second() {
     let h = sim(Faults::default()).await;
-    let s = h.exchange(ExchangeId::Binance);
+    let s = h.exchange(BINANCE);
     for i in 0..3 {
         s.keys.insert(
             key(&format!("BROKERSUBKEYX000{i}"), "4000", &["enableReading"]).sub_of("3000"),
@@ -588,14 +530,7 @@ async fn the_per_uid_limit_of_a_key_endpoint_is_60_calls_a_minute_answered_with_
     let mut first_refusal = None;
     // 121 calls span at most two one-minute windows: one must be refused.
     for i in 0..121 {
-        let a = call(
-            &h,
-            MASTER,
-            "GET",
-            SUB_KEYS,
-            "email=bot001%40virtual.example",
-        )
-        .await;
+        let a = list_sub_keys(&h, "").await;
         if a.status == 429 {
             first_refusal = Some((i, a));
             break;
@@ -612,44 +547,28 @@ async fn the_per_uid_limit_of_a_key_endpoint_is_60_calls_a_minute_answered_with_
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     assert_eq!(a.header("X-SAPI-USED-UID-WEIGHT-1M"), Some("180000"));
     // Another endpoint has its own budget.
-    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY_2)).await;
+    let a = delete_sub_key(&h, MASTER, SUB_KEY_2).await;
     assert_eq!(
         a.status, 200,
         "the delete endpoint is counted apart: {}",
         a.body
     );
-    assert_eq!(
-        h.exchange(ExchangeId::Binance)
-            .stats
-            .snapshot()
-            .rate_limited,
-        1
-    );
+    assert_eq!(common::stats(&h, BINANCE).rate_limited, 1);
 }
 
 #[tokio::test]
 async fn exceeding_the_api_ip_limit_answers_429_then_bans_with_418() {
     let h = sim(Faults::default()).await;
-    let base = h.urls[&ExchangeId::Binance].clone();
-    let client = reqwest::Client::new();
-    let mut statuses = Vec::new();
-    for _ in 0..6_002 {
-        let r = client
-            .get(format!("{base}/api/v3/time"))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        if status != 200 {
-            assert!(
-                r.headers().get("Retry-After").is_some(),
-                "{status} carries Retry-After"
-            );
-            let body: Value = r.json().await.unwrap();
-            assert_eq!(body["code"], -1003, "{body}");
-        }
-        statuses.push(status);
+    let answers = common::flood(&h, BINANCE, "/api/v3/time", 6_002).await;
+    for a in answers.iter().filter(|a| a.status != 200) {
+        assert!(
+            a.header("Retry-After").is_some(),
+            "{} carries Retry-After",
+            a.status
+        );
+        assert_eq!(a.body["code"], -1003, "{}", a.body);
     }
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         6_000,
@@ -664,50 +583,20 @@ async fn exceeding_the_api_ip_limit_answers_429_then_bans_with_418() {
 
 #[tokio::test]
 async fn a_504_after_acting_leaves_the_key_deleted() {
-    let h = sim(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    let h = sim(reply_lost_after_acting()).await;
+    let a = delete_sub_key(&h, MASTER, SUB_KEY).await;
     assert_eq!(a.status, 504);
-    assert_eq!(
-        h.exchange(ExchangeId::Binance)
-            .keys
-            .get(SUB_KEY)
-            .unwrap()
-            .state,
-        KeyState::Deleted
-    );
+    assert_eq!(state(&h, SUB_KEY), KeyState::Deleted);
 }
 
 #[tokio::test]
 async fn a_503_before_acting_changes_nothing_and_injected_limits_are_429s() {
-    let h = sim(Faults {
-        unavailable_before: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
+    let h = sim(unavailable_before_acting()).await;
+    let a = delete_sub_key(&h, MASTER, SUB_KEY).await;
     assert_eq!(a.status, 503);
-    assert!(
-        h.exchange(ExchangeId::Binance)
-            .keys
-            .get(SUB_KEY)
-            .unwrap()
-            .is_alive()
-    );
-    let h = sim(Faults {
-        rate_limited: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let a = call(&h, MASTER, "DELETE", SUB_KEYS, &sub_params(SUB_KEY)).await;
-    assert_eq!(
-        (a.status, a.body["code"].as_i64()),
-        (429, Some(-1003)),
-        "{}",
-        a.body
-    );
+    assert_eq!(state(&h, SUB_KEY), KeyState::Alive);
+    let h = sim(always_rate_limited()).await;
+    let a = delete_sub_key(&h, MASTER, SUB_KEY).await;
+    assert_reply(&a, 429, -1003, "an injected rate limit");
     assert!(a.header("Retry-After").is_some());
 }

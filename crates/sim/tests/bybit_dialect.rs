@@ -2,6 +2,9 @@
 //! (not keyrevoke's connector): the simulator must accept what the docs
 //! describe and refuse what they forbid, with the documented codes.
 
+mod common;
+
+use common::{reply_lost_after_acting, unavailable_before_acting};
 use keyrevoke_core::ExchangeId;
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
@@ -9,36 +12,45 @@ use keyrevoke_sim::keys::KeyState;
 use keyrevoke_sim::testkit::{self, Answer, hmac_sha256_hex as sign, key, now_ms, secret_of};
 use serde_json::Value;
 
+const BYBIT: ExchangeId = ExchangeId::Bybit;
+const MASTER: &str = "MASTERKEY00000001";
+const SUB_KEY: &str = "SUBKEY00000000001";
+const SUB_KEY_2: &str = "SUBKEY00000000002";
+
+const QUERY_API: &str = "/v5/user/query-api";
+const DELETE_API: &str = "/v5/user/delete-api";
+
 async fn sim(faults: Faults) -> SimHandle {
     testkit::start(
-        ExchangeId::Bybit,
+        BYBIT,
         faults,
         [
-            key(
-                "MASTERKEY00000001",
-                "1000",
-                &["AccountTransfer", "SubMemberTransfer"],
-            ),
+            key(MASTER, "1000", &["AccountTransfer", "SubMemberTransfer"]),
             key("TRADEONLY00000001", "1001", &["SpotTrade"]),
-            key("SUBKEY00000000001", "2000", &["SpotTrade"]).sub_of("1000"),
-            key("SUBKEY00000000002", "2000", &["AccountTransfer"]).sub_of("1000"),
+            key(SUB_KEY, "2000", &["SpotTrade"]).sub_of("1000"),
+            key(SUB_KEY_2, "2000", &["AccountTransfer"]).sub_of("1000"),
         ],
     )
     .await
 }
 
 /// A request built straight from the v5 guide: prehash = timestamp +
-/// api_key + recv_window + (query string | body).
-async fn call(
+/// api_key + recv_window + (query string | body), signed at `ts`.
+async fn call_at(
     h: &SimHandle,
     api_key: &str,
     method: &str,
     path: &str,
     payload: &str,
     ts: i64,
-) -> (u16, Value) {
+) -> Answer {
     let signature = sign(&secret_of(api_key), &format!("{ts}{api_key}5000{payload}"));
     signed(h, api_key, method, path, payload, ts, &signature).await
+}
+
+/// The same, signed now.
+async fn call(h: &SimHandle, api_key: &str, method: &str, path: &str, payload: &str) -> Answer {
+    call_at(h, api_key, method, path, payload, now_ms()).await
 }
 
 async fn signed(
@@ -49,8 +61,8 @@ async fn signed(
     payload: &str,
     ts: i64,
     signature: &str,
-) -> (u16, Value) {
-    let base = &h.urls[&ExchangeId::Bybit];
+) -> Answer {
+    let base = &h.urls[&BYBIT];
     let client = reqwest::Client::new();
     let req = if method == "GET" {
         let url = if payload.is_empty() {
@@ -73,27 +85,32 @@ async fn signed(
         .send()
         .await
         .unwrap();
-    let a = Answer::read(resp).await;
-    (a.status, a.body)
+    Answer::read(resp).await
+}
+
+/// `api_key` reads its own key's details, signed at `ts`.
+async fn query_api_at(h: &SimHandle, api_key: &str, ts: i64) -> Answer {
+    call_at(h, api_key, "GET", QUERY_API, "", ts).await
+}
+
+/// `api_key` deletes itself.
+async fn delete_itself(h: &SimHandle, api_key: &str) -> Answer {
+    call(h, api_key, "POST", DELETE_API, "{}").await
+}
+
+fn state(h: &SimHandle, api_key: &str) -> KeyState {
+    testkit::state(h, BYBIT, api_key)
 }
 
 #[tokio::test]
 async fn a_correctly_signed_query_is_answered_with_the_keys_permissions() {
     let h = sim(Faults::default()).await;
-    let (status, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "GET",
-        "/v5/user/query-api",
-        "",
-        now_ms(),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(body["retCode"], 0, "{body}");
-    assert_eq!(body["result"]["isMaster"], true);
+    let a = query_api_at(&h, MASTER, now_ms()).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["retCode"], 0, "{}", a.body);
+    assert_eq!(a.body["result"]["isMaster"], true);
     assert_eq!(
-        body["result"]["permissions"]["Wallet"],
+        a.body["result"]["permissions"]["Wallet"],
         serde_json::json!(["AccountTransfer", "SubMemberTransfer"])
     );
 }
@@ -101,48 +118,19 @@ async fn a_correctly_signed_query_is_answered_with_the_keys_permissions() {
 #[tokio::test]
 async fn a_bad_signature_or_a_stale_timestamp_is_refused_with_the_documented_code() {
     let h = sim(Faults::default()).await;
-    let (_, body) = signed(
-        &h,
-        "MASTERKEY00000001",
-        "GET",
-        "/v5/user/query-api",
-        "",
-        now_ms(),
-        &"0".repeat(64),
-    )
-    .await;
-    assert_eq!(body["retCode"], 10004, "{body}");
-    let (_, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "GET",
-        "/v5/user/query-api",
-        "",
-        now_ms() - 6_000,
-    )
-    .await;
-    assert_eq!(body["retCode"], 10002, "older than the recv window: {body}");
-    let (_, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "GET",
-        "/v5/user/query-api",
-        "",
-        now_ms() + 1_500,
-    )
-    .await;
-    assert_eq!(body["retCode"], 10002, "more than 1 s ahead: {body}");
-    let (_, body) = call(
-        &h,
-        "NOSUCHKEY00000000",
-        "GET",
-        "/v5/user/query-api",
-        "",
-        now_ms(),
-    )
-    .await;
-    assert_eq!(body["retCode"], 10003, "{body}");
-    let stats = h.exchange(ExchangeId::Bybit).stats.snapshot();
+    let a = signed(&h, MASTER, "GET", QUERY_API, "", now_ms(), &"0".repeat(64)).await;
+    assert_eq!(a.body["retCode"], 10004, "{}", a.body);
+    let a = query_api_at(&h, MASTER, now_ms() - 6_000).await;
+    assert_eq!(
+        a.body["retCode"], 10002,
+        "older than the recv window: {}",
+        a.body
+    );
+    let a = query_api_at(&h, MASTER, now_ms() + 1_500).await;
+    assert_eq!(a.body["retCode"], 10002, "more than 1 s ahead: {}", a.body);
+    let a = query_api_at(&h, "NOSUCHKEY00000000", now_ms()).await;
+    assert_eq!(a.body["retCode"], 10003, "{}", a.body);
+    let stats = common::stats(&h, BYBIT);
     assert_eq!(stats.bad_signature, 1);
     assert_eq!(stats.stale_timestamp, 2);
 }
@@ -150,161 +138,117 @@ async fn a_bad_signature_or_a_stale_timestamp_is_refused_with_the_documented_cod
 #[tokio::test]
 async fn missing_auth_headers_get_http_401_and_unknown_paths_404() {
     let h = sim(Faults::default()).await;
-    let base = &h.urls[&ExchangeId::Bybit];
-    let r = reqwest::get(format!("{base}/v5/user/query-api"))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let r = reqwest::get(format!("{base}/v5/user/delete-everything"))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(
-        h.exchange(ExchangeId::Bybit)
-            .stats
-            .snapshot()
-            .unknown_endpoint,
-        1
-    );
+    assert_eq!(common::get_unsigned(&h, BYBIT, QUERY_API).await.status, 401);
+    let a = common::get_unsigned(&h, BYBIT, "/v5/user/delete-everything").await;
+    assert_eq!(a.status, 404);
+    assert_eq!(common::stats(&h, BYBIT).unknown_endpoint, 1);
 }
 
 #[tokio::test]
 async fn a_key_with_a_transfer_permission_deletes_itself_once() {
     let h = sim(Faults::default()).await;
-    let (_, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "POST",
-        "/v5/user/delete-api",
-        "{}",
-        now_ms(),
-    )
-    .await;
-    assert_eq!(body["retCode"], 0, "{body}");
-    let (_, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "POST",
-        "/v5/user/delete-api",
-        "{}",
-        now_ms(),
-    )
-    .await;
-    assert_eq!(body["retCode"], 10003, "a deleted key is invalid: {body}");
-    let (_, body) = call(
-        &h,
-        "TRADEONLY00000001",
-        "POST",
-        "/v5/user/delete-api",
-        "{}",
-        now_ms(),
-    )
-    .await;
+    let a = delete_itself(&h, MASTER).await;
+    assert_eq!(a.body["retCode"], 0, "{}", a.body);
+    let a = delete_itself(&h, MASTER).await;
     assert_eq!(
-        body["retCode"], 10005,
-        "trade-only keys cannot delete themselves: {body}"
+        a.body["retCode"], 10003,
+        "a deleted key is invalid: {}",
+        a.body
+    );
+    let a = delete_itself(&h, "TRADEONLY00000001").await;
+    assert_eq!(
+        a.body["retCode"], 10005,
+        "trade-only keys cannot delete themselves: {}",
+        a.body
     );
 }
 
 #[tokio::test]
 async fn a_master_deletes_its_sub_key_and_a_sub_key_may_not_name_one() {
     let h = sim(Faults::default()).await;
-    let (_, body) = call(
+    let delete_sub = format!(r#"{{"apikey":"{SUB_KEY}"}}"#);
+    let a = call(
         &h,
-        "SUBKEY00000000002",
+        SUB_KEY_2,
         "POST",
         "/v5/user/delete-sub-api",
-        r#"{"apikey":"SUBKEY00000000001"}"#,
-        now_ms(),
+        &delete_sub,
     )
     .await;
     assert_eq!(
-        body["retCode"], 10001,
-        "a sub key cannot pass apikey: {body}"
+        a.body["retCode"], 10001,
+        "a sub key cannot pass apikey: {}",
+        a.body
     );
-    let (_, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "POST",
-        "/v5/user/delete-sub-api",
-        r#"{"apikey":"SUBKEY00000000001"}"#,
-        now_ms(),
-    )
-    .await;
-    assert_eq!(body["retCode"], 0, "{body}");
-    let s = h.exchange(ExchangeId::Bybit);
-    assert_eq!(
-        s.keys.get("SUBKEY00000000001").unwrap().state,
-        KeyState::Deleted
-    );
+    let a = call(&h, MASTER, "POST", "/v5/user/delete-sub-api", &delete_sub).await;
+    assert_eq!(a.body["retCode"], 0, "{}", a.body);
+    assert_eq!(state(&h, SUB_KEY), KeyState::Deleted);
     // Listing the sub account's keys shows only the live one.
     let query = "subMemberId=2000&limit=20";
-    let (_, body) = call(
-        &h,
-        "MASTERKEY00000001",
-        "GET",
-        "/v5/user/sub-apikeys",
-        query,
-        now_ms(),
-    )
-    .await;
-    let keys: Vec<&str> = body["result"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["apiKey"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, vec!["SUBKEY00000000002"]);
+    let a = call(&h, MASTER, "GET", "/v5/user/sub-apikeys", query).await;
+    assert_eq!(
+        common::api_keys(&a.body["result"]["result"]),
+        vec![SUB_KEY_2]
+    );
+}
+
+/// Eleven writes by one master to one endpoint within about a second: how
+/// many were answered (retCode 0), and the refusals (retCode 10006).
+async fn eleven_writes(h: &SimHandle) -> (usize, Vec<Answer>) {
+    let mut answered = 0;
+    let mut limited = Vec::new();
+    for _ in 0..11 {
+        let a = call(
+            h,
+            MASTER,
+            "POST",
+            "/v5/user/update-sub-api",
+            &format!(r#"{{"apikey":"{SUB_KEY_2}","readOnly":0}}"#),
+        )
+        .await;
+        if a.body["retCode"] == 0 {
+            answered += 1;
+        } else if a.body["retCode"] == 10006 {
+            limited.push(a);
+        }
+    }
+    (answered, limited)
 }
 
 #[tokio::test]
 async fn the_per_uid_limit_answers_10006_with_its_headers() {
     let h = sim(Faults::default()).await;
-    let mut limited = 0;
-    for _ in 0..11 {
-        let (_, body) = call(
-            &h,
-            "MASTERKEY00000001",
-            "POST",
-            "/v5/user/update-sub-api",
-            r#"{"apikey":"SUBKEY00000000002","readOnly":0}"#,
-            now_ms(),
-        )
-        .await;
-        if body["retCode"] == 10006 {
-            limited += 1;
-        }
-    }
+    let started = now_ms();
+    let (_, limited) = eleven_writes(&h).await;
     assert!(
-        limited >= 1,
+        !limited.is_empty(),
         "11 writes to one endpoint within about a second exceed 5 per rolling second"
+    );
+    let a = &limited[0];
+    assert_eq!(a.header("X-Bapi-Limit"), Some("5"), "5 per second");
+    assert_eq!(a.header("X-Bapi-Limit-Status"), Some("0"), "none left");
+    let reset: i64 = a
+        .header("X-Bapi-Limit-Reset-Timestamp")
+        .expect("a reset timestamp")
+        .parse()
+        .unwrap();
+    assert!(
+        reset > started && reset <= now_ms() + 1_000,
+        "when the oldest write leaves the rolling second: {reset}"
     );
 }
 
-/// Eleven writes by one master: the tiers in `/__sim/stats`.
+/// Eleven writes by one master: how many were refused, and the tiers in
+/// `/__sim/stats`.
 async fn tiers_after_eleven_writes(h: &SimHandle) -> (usize, Vec<Value>) {
-    let mut limited = 0;
-    for _ in 0..11 {
-        let (_, body) = call(
-            h,
-            "MASTERKEY00000001",
-            "POST",
-            "/v5/user/update-sub-api",
-            r#"{"apikey":"SUBKEY00000000002","readOnly":0}"#,
-            now_ms(),
-        )
-        .await;
-        if body["retCode"] == 10006 {
-            limited += 1;
-        }
-    }
-    let stats: Value = reqwest::get(format!("{}/__sim/stats", h.urls[&ExchangeId::Bybit]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (limited, stats["tiers"].as_array().unwrap().clone())
+    let (answered, limited) = eleven_writes(h).await;
+    assert_eq!(
+        answered + limited.len(),
+        11,
+        "every write is answered or refused by the limit"
+    );
+    let stats = common::get_unsigned(h, BYBIT, "/__sim/stats").await.body;
+    (limited.len(), stats["tiers"].as_array().unwrap().clone())
 }
 
 #[tokio::test]
@@ -343,20 +287,20 @@ async fn the_stats_count_each_limits_accepted_hits_per_bucket() {
 #[tokio::test]
 async fn with_limits_off_the_stats_record_no_tier() {
     let h = keyrevoke_sim::start(keyrevoke_sim::SimConfig {
-        exchanges: vec![ExchangeId::Bybit],
+        exchanges: vec![BYBIT],
         limits: false,
         ..Default::default()
     })
     .await
     .unwrap();
-    let sim = h.exchange(ExchangeId::Bybit);
+    let sim = h.exchange(BYBIT);
     sim.keys.insert(key(
-        "MASTERKEY00000001",
+        MASTER,
         "1000",
         &["AccountTransfer", "SubMemberTransfer"],
     ));
     sim.keys
-        .insert(key("SUBKEY00000000002", "2000", &["AccountTransfer"]).sub_of("1000"));
+        .insert(key(SUB_KEY_2, "2000", &["AccountTransfer"]).sub_of("1000"));
     let (limited, tiers) = tiers_after_eleven_writes(&h).await;
     assert_eq!(limited, 0);
     assert!(tiers.is_empty(), "nothing recorded: {tiers:?}");
@@ -365,19 +309,11 @@ async fn with_limits_off_the_stats_record_no_tier() {
 #[tokio::test]
 async fn exceeding_the_ip_limit_bans_with_http_403() {
     let h = sim(Faults::default()).await;
-    let base = h.urls[&ExchangeId::Bybit].clone();
-    let client = reqwest::Client::new();
-    let mut forbidden = 0;
-    for _ in 0..610 {
-        let r = client
-            .get(format!("{base}/v5/market/time"))
-            .send()
-            .await
-            .unwrap();
-        if r.status().as_u16() == 403 {
-            forbidden += 1;
-        }
-    }
+    let forbidden = common::flood(&h, BYBIT, "/v5/market/time", 610)
+        .await
+        .iter()
+        .filter(|a| a.status == 403)
+        .count();
     assert!(
         forbidden >= 10,
         "after 600 requests in 5 s the IP is banned ({forbidden})"
@@ -386,55 +322,16 @@ async fn exceeding_the_ip_limit_bans_with_http_403() {
 
 #[tokio::test]
 async fn a_504_after_acting_leaves_the_key_deleted() {
-    let h = sim(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let (status, _) = call(
-        &h,
-        "MASTERKEY00000001",
-        "POST",
-        "/v5/user/delete-api",
-        "{}",
-        now_ms(),
-    )
-    .await;
-    assert_eq!(status, 504);
-    assert_eq!(
-        h.exchange(ExchangeId::Bybit)
-            .keys
-            .get("MASTERKEY00000001")
-            .unwrap()
-            .state,
-        KeyState::Deleted
-    );
+    let h = sim(reply_lost_after_acting()).await;
+    assert_eq!(delete_itself(&h, MASTER).await.status, 504);
+    assert_eq!(state(&h, MASTER), KeyState::Deleted);
 }
 
 #[tokio::test]
 async fn a_503_before_acting_changes_nothing() {
-    let h = sim(Faults {
-        unavailable_before: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let (status, _) = call(
-        &h,
-        "MASTERKEY00000001",
-        "POST",
-        "/v5/user/delete-api",
-        "{}",
-        now_ms(),
-    )
-    .await;
-    assert_eq!(status, 503);
-    assert!(
-        h.exchange(ExchangeId::Bybit)
-            .keys
-            .get("MASTERKEY00000001")
-            .unwrap()
-            .is_alive()
-    );
+    let h = sim(unavailable_before_acting()).await;
+    assert_eq!(delete_itself(&h, MASTER).await.status, 503);
+    assert_eq!(state(&h, MASTER), KeyState::Alive);
 }
 
 #[tokio::test]
@@ -444,13 +341,12 @@ async fn a_reset_after_acting_breaks_the_connection_but_the_delete_happened() {
         ..Faults::default()
     })
     .await;
-    let base = &h.urls[&ExchangeId::Bybit];
+    let base = &h.urls[&BYBIT];
     let ts = now_ms();
-    let api_key = "MASTERKEY00000001";
-    let signature = sign(&secret_of(api_key), &format!("{ts}{api_key}5000{{}}"));
+    let signature = sign(&secret_of(MASTER), &format!("{ts}{MASTER}5000{{}}"));
     let result = reqwest::Client::new()
-        .post(format!("{base}/v5/user/delete-api"))
-        .header("X-BAPI-API-KEY", api_key)
+        .post(format!("{base}{DELETE_API}"))
+        .header("X-BAPI-API-KEY", MASTER)
         .header("X-BAPI-TIMESTAMP", ts.to_string())
         .header("X-BAPI-RECV-WINDOW", "5000")
         .header("X-BAPI-SIGN", signature)
@@ -462,12 +358,5 @@ async fn a_reset_after_acting_breaks_the_connection_but_the_delete_happened() {
         Ok(r) => r.text().await.is_err(),
     };
     assert!(broken, "the client sees a broken reply");
-    assert_eq!(
-        h.exchange(ExchangeId::Bybit)
-            .keys
-            .get(api_key)
-            .unwrap()
-            .state,
-        KeyState::Deleted
-    );
+    assert_eq!(state(&h, MASTER), KeyState::Deleted);
 }

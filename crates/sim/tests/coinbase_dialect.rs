@@ -3,8 +3,11 @@
 //! accept what the docs describe and refuse what they forbid, with HTTP 401
 //! for anything wrong with the token and 429 past the documented limits.
 
+mod common;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::{always_rate_limited, reply_lost_after_acting, unavailable_before_acting};
 use keyrevoke_core::ExchangeId;
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
@@ -81,12 +84,18 @@ fn jwt(private: &Private, header: Value, claims: Value) -> String {
     )
 }
 
+/// The documented claims: `sub` issued by `iss`, valid for two minutes
+/// from `now_s`, naming `uri`.
+fn claims(sub: &str, iss: &str, now_s: i64, uri: &str) -> Value {
+    json!({ "sub": sub, "iss": iss, "nbf": now_s, "exp": now_s + 120, "uri": uri })
+}
+
 /// The documented token for `kid` at `now_s`, naming `uri`.
 fn token(private: &Private, kid: &str, now_s: i64, uri: &str) -> String {
     jwt(
         private,
         json!({ "alg": private.alg(), "kid": kid, "nonce": "9f86d081884c7d659a2feaa0c55ad015", "typ": "JWT" }),
-        json!({ "sub": kid, "iss": "cdp", "nbf": now_s, "exp": now_s + 120, "uri": uri }),
+        claims(kid, "cdp", now_s, uri),
     )
 }
 
@@ -149,15 +158,25 @@ async fn get_at(base: String, path: String, bearer: Option<String>) -> Answer {
     Answer::read(req.send().await.unwrap()).await
 }
 
+/// The HTTP status of a permissions read presenting `token`.
+async fn permissions_status(h: &SimHandle, token: &str) -> u16 {
+    get(h, PERMISSIONS, Some(token)).await.status
+}
+
+/// `kid`'s permissions, read with a token `private` signs now.
+async fn probe(h: &SimHandle, private: &Private, kid: &str) -> Answer {
+    let t = token(private, kid, now_s(), &permissions_uri(h));
+    get(h, PERMISSIONS, Some(&t)).await
+}
+
 fn stats(h: &SimHandle) -> keyrevoke_sim::stats::StatsSnapshot {
-    h.exchange(ExchangeId::Coinbase).stats.snapshot()
+    common::stats(h, ExchangeId::Coinbase)
 }
 
 #[tokio::test]
 async fn an_es256_token_naming_the_requests_own_host_is_answered_with_the_keys_permissions() {
     let h = sim(Faults::default()).await;
-    let t = token(&Private::ec(7), EC_KEY, now_s(), &permissions_uri(&h));
-    let a = get(&h, PERMISSIONS, Some(&t)).await;
+    let a = probe(&h, &Private::ec(7), EC_KEY).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["can_view"], true);
     assert_eq!(a.body["can_trade"], true);
@@ -178,11 +197,9 @@ async fn an_es256_token_naming_the_requests_own_host_is_answered_with_the_keys_p
 #[tokio::test]
 async fn an_eddsa_token_and_a_pem_kept_with_escaped_newlines_are_accepted() {
     let h = sim(Faults::default()).await;
-    let t = token(&Private::ed(9), ED_KEY, now_s(), &permissions_uri(&h));
-    let a = get(&h, PERMISSIONS, Some(&t)).await;
+    let a = probe(&h, &Private::ed(9), ED_KEY).await;
     assert_eq!(a.status, 200, "Ed25519: {}", a.body);
-    let t = token(&Private::ec(11), TRADE_KEY, now_s(), &permissions_uri(&h));
-    let a = get(&h, PERMISSIONS, Some(&t)).await;
+    let a = probe(&h, &Private::ec(11), TRADE_KEY).await;
     assert_eq!(a.status, 200, "an escaped PEM: {}", a.body);
     assert_eq!(
         a.body["can_transfer"], false,
@@ -193,16 +210,17 @@ async fn an_eddsa_token_and_a_pem_kept_with_escaped_newlines_are_accepted() {
 #[tokio::test]
 async fn a_token_signed_by_another_key_or_with_the_wrong_algorithm_is_refused_with_401() {
     let h = sim(Faults::default()).await;
-    let uri = permissions_uri(&h);
-    let forged = token(&Private::ec(8), EC_KEY, now_s(), &uri);
-    let a = get(&h, PERMISSIONS, Some(&forged)).await;
-    assert_eq!(a.status, 401, "another key's signature: {}", a.body);
-    assert_eq!(a.body, Value::String("Unauthorized\n".into()));
+    let forged = probe(&h, &Private::ec(8), EC_KEY).await;
+    assert_eq!(
+        forged.status, 401,
+        "another key's signature: {}",
+        forged.body
+    );
+    assert_eq!(forged.body, Value::String("Unauthorized\n".into()));
     // An Ed25519 signature presented for an EC key.
-    let wrong_alg = token(&Private::ed(9), EC_KEY, now_s(), &uri);
-    assert_eq!(get(&h, PERMISSIONS, Some(&wrong_alg)).await.status, 401);
-    let garbage = get(&h, PERMISSIONS, Some("not.a.jwt")).await;
-    assert_eq!(garbage.status, 401);
+    let wrong_alg = probe(&h, &Private::ed(9), EC_KEY).await;
+    assert_eq!(wrong_alg.status, 401);
+    assert_eq!(permissions_status(&h, "not.a.jwt").await, 401);
     assert_eq!(stats(&h).bad_signature, 3);
     assert_eq!(stats(&h).probes, 0, "nothing was answered");
 }
@@ -214,13 +232,9 @@ async fn claims_must_name_the_key_and_the_cdp_issuer_and_the_header_a_nonce() {
     let now = now_s();
     let uri = permissions_uri(&h);
     let header = json!({ "alg": "ES256", "kid": EC_KEY, "nonce": "ab12", "typ": "JWT" });
-    let other_sub = jwt(
-        &key,
-        header.clone(),
-        json!({ "sub": ED_KEY, "iss": "cdp", "nbf": now, "exp": now + 120, "uri": uri }),
-    );
+    let other_sub = jwt(&key, header.clone(), claims(ED_KEY, "cdp", now, &uri));
     assert_eq!(
-        get(&h, PERMISSIONS, Some(&other_sub)).await.status,
+        permissions_status(&h, &other_sub).await,
         401,
         "sub must be the key name"
     );
@@ -228,29 +242,25 @@ async fn claims_must_name_the_key_and_the_cdp_issuer_and_the_header_a_nonce() {
     let old_iss = jwt(
         &key,
         header.clone(),
-        json!({ "sub": EC_KEY, "iss": "coinbase-cloud", "nbf": now, "exp": now + 120, "uri": uri }),
+        claims(EC_KEY, "coinbase-cloud", now, &uri),
     );
     assert_eq!(
-        get(&h, PERMISSIONS, Some(&old_iss)).await.status,
+        permissions_status(&h, &old_iss).await,
         401,
         "iss must be cdp"
     );
     let no_nonce = jwt(
         &key,
         json!({ "alg": "ES256", "kid": EC_KEY, "typ": "JWT" }),
-        json!({ "sub": EC_KEY, "iss": "cdp", "nbf": now, "exp": now + 120, "uri": uri }),
+        claims(EC_KEY, "cdp", now, &uri),
     );
     assert_eq!(
-        get(&h, PERMISSIONS, Some(&no_nonce)).await.status,
+        permissions_status(&h, &no_nonce).await,
         401,
         "the header carries a nonce"
     );
-    let good = jwt(
-        &key,
-        header,
-        json!({ "sub": EC_KEY, "iss": "cdp", "nbf": now, "exp": now + 120, "uri": uri }),
-    );
-    assert_eq!(get(&h, PERMISSIONS, Some(&good)).await.status, 200);
+    let good = jwt(&key, header, claims(EC_KEY, "cdp", now, &uri));
+    assert_eq!(permissions_status(&h, &good).await, 200);
 }
 
 #[tokio::test]
@@ -260,20 +270,20 @@ async fn a_token_outside_its_nbf_exp_window_is_refused_with_401() {
     let uri = permissions_uri(&h);
     let expired = token(&key, ED_KEY, now_s() - 121, &uri);
     assert_eq!(
-        get(&h, PERMISSIONS, Some(&expired)).await.status,
+        permissions_status(&h, &expired).await,
         401,
         "its two minutes are over"
     );
     let early = token(&key, ED_KEY, now_s() + 5, &uri);
     assert_eq!(
-        get(&h, PERMISSIONS, Some(&early)).await.status,
+        permissions_status(&h, &early).await,
         401,
         "not valid before nbf"
     );
     assert_eq!(stats(&h).stale_timestamp, 2);
     let fresh = token(&key, ED_KEY, now_s() - 100, &uri);
     assert_eq!(
-        get(&h, PERMISSIONS, Some(&fresh)).await.status,
+        permissions_status(&h, &fresh).await,
         200,
         "still inside its two minutes"
     );
@@ -291,11 +301,7 @@ async fn a_token_naming_another_host_method_or_path_is_refused_with_401() {
         format!("GET http://{}{PERMISSIONS}", host(&h)),
     ] {
         let t = token(&key, ED_KEY, now, &uri);
-        assert_eq!(
-            get(&h, PERMISSIONS, Some(&t)).await.status,
-            401,
-            "uri `{uri}`"
-        );
+        assert_eq!(permissions_status(&h, &t).await, 401, "uri `{uri}`");
     }
 }
 
@@ -303,18 +309,12 @@ async fn a_token_naming_another_host_method_or_path_is_refused_with_401() {
 async fn an_unknown_or_deleted_key_is_refused_with_401() {
     let h = sim(Faults::default()).await;
     let key = Private::ec(7);
-    let unknown = token(
-        &key,
-        "organizations/x/apiKeys/never-issued",
-        now_s(),
-        &permissions_uri(&h),
-    );
-    assert_eq!(get(&h, PERMISSIONS, Some(&unknown)).await.status, 401);
+    let unknown = probe(&h, &key, "organizations/x/apiKeys/never-issued").await;
+    assert_eq!(unknown.status, 401);
     h.exchange(ExchangeId::Coinbase)
         .keys
         .update(EC_KEY, |k| k.state = KeyState::Deleted);
-    let deleted = token(&key, EC_KEY, now_s(), &permissions_uri(&h));
-    let a = get(&h, PERMISSIONS, Some(&deleted)).await;
+    let a = probe(&h, &key, EC_KEY).await;
     assert_eq!(a.status, 401, "a key deleted in the portal: {}", a.body);
     assert_eq!(stats(&h).unknown_key, 2);
 }
@@ -345,12 +345,9 @@ async fn no_bearer_token_is_401_and_no_endpoint_deletes_or_disables_a_key() {
         assert_eq!(r.status().as_u16(), 404);
     }
     assert_eq!(stats(&h).unknown_endpoint, 3);
-    assert!(
-        h.exchange(ExchangeId::Coinbase)
-            .keys
-            .get(EC_KEY)
-            .unwrap()
-            .is_alive()
+    assert_eq!(
+        testkit::state(&h, ExchangeId::Coinbase, EC_KEY),
+        KeyState::Alive
     );
 }
 
@@ -406,8 +403,7 @@ async fn the_per_user_limit_answers_429_with_its_headers() {
     );
     assert_eq!(a.body["error"], "RESOURCE_EXHAUSTED");
     // Another user has a budget of their own.
-    let other = token(&Private::ec(7), EC_KEY, now_s(), &uri);
-    assert_eq!(get(&h, PERMISSIONS, Some(&other)).await.status, 200);
+    assert_eq!(probe(&h, &Private::ec(7), EC_KEY).await.status, 200);
 }
 
 #[tokio::test]
@@ -431,29 +427,14 @@ async fn the_public_per_ip_limit_answers_429_and_bans_nobody() {
 
 #[tokio::test]
 async fn injected_faults_answer_503_before_and_504_after() {
-    let h = sim(Faults {
-        unavailable_before: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let t = token(&Private::ed(9), ED_KEY, now_s(), &permissions_uri(&h));
-    assert_eq!(get(&h, PERMISSIONS, Some(&t)).await.status, 503);
+    let h = sim(unavailable_before_acting()).await;
+    assert_eq!(probe(&h, &Private::ed(9), ED_KEY).await.status, 503);
     assert_eq!(stats(&h).probes, 0);
-    let h = sim(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let t = token(&Private::ed(9), ED_KEY, now_s(), &permissions_uri(&h));
-    assert_eq!(get(&h, PERMISSIONS, Some(&t)).await.status, 504);
+    let h = sim(reply_lost_after_acting()).await;
+    assert_eq!(probe(&h, &Private::ed(9), ED_KEY).await.status, 504);
     assert_eq!(stats(&h).probes, 1, "answered, then the reply was lost");
-    let h = sim(Faults {
-        rate_limited: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let t = token(&Private::ed(9), ED_KEY, now_s(), &permissions_uri(&h));
-    let a = get(&h, PERMISSIONS, Some(&t)).await;
+    let h = sim(always_rate_limited()).await;
+    let a = probe(&h, &Private::ed(9), ED_KEY).await;
     assert_eq!(a.status, 429);
     assert_eq!(a.headers["x-ratelimit-remaining"], "0");
 }

@@ -3,6 +3,9 @@
 //! describe and refuse what they forbid, with the documented codes.
 //! (docs-new "Authentication", "Rate Limit", the sub-account API pages.)
 
+mod common;
+
+use common::{reply_lost_after_acting, unavailable_before_acting};
 use keyrevoke_core::ExchangeId;
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
@@ -10,17 +13,34 @@ use keyrevoke_sim::keys::KeyState;
 use keyrevoke_sim::testkit::{
     self, Answer, hmac_sha256_base64 as hmac_b64, key, now_ms, secret_of,
 };
-use serde_json::Value;
 
+const KUCOIN: ExchangeId = ExchangeId::Kucoin;
 const MASTER: &str = "5c2db93503aa674c74a31734";
 const NO_GENERAL: &str = "5c2db93503aa674c74a39999";
 const SUB: &str = "5e1b5c1d2f3a4b5c6d7e8f90";
 const SUB2: &str = "5e1b5c1d2f3a4b5c6d7e8f91";
 const OTHER: &str = "600000000000000000000001";
 
+const API_KEY_INFO: &str = "/api/v1/user/api-key";
+const SUB_KEYS: &str = "/api/v1/sub/api-key";
+const SUB_KEY_UPDATE: &str = "/api/v1/sub/api-key/update";
+
+/// The query naming the key `api_key` of the sub account `kcsub001` and
+/// the passphrase given for it.
+const fn sub_key_params<'a>(api_key: &'a str, passphrase: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("apiKey", api_key),
+        ("subName", "kcsub001"),
+        ("passphrase", passphrase),
+    ]
+}
+
+/// The query deleting `SUB` with its own passphrase.
+const DELETE_SUB: [(&str, &str); 3] = sub_key_params(SUB, "subPass123");
+
 async fn sim(faults: Faults) -> SimHandle {
     testkit::start(
-        ExchangeId::Kucoin,
+        KUCOIN,
         faults,
         [
             key(MASTER, "1000", &["General", "Spot"]).with_passphrase("masterPass1"),
@@ -81,6 +101,32 @@ impl<'a> Req<'a> {
         }
     }
 
+    /// Get Apikey Info: the caller's own key.
+    fn probe(api_key: &'a str, passphrase: &'a str) -> Self {
+        Req::get(api_key, passphrase, API_KEY_INFO, &[])
+    }
+
+    /// Delete Sub-Account API: `params` name the key and its passphrase.
+    fn delete_sub_key(
+        api_key: &'a str,
+        passphrase: &'a str,
+        params: &'a [(&'a str, &'a str)],
+    ) -> Self {
+        Req {
+            method: "DELETE",
+            ..Req::get(api_key, passphrase, SUB_KEYS, params)
+        }
+    }
+
+    /// Modify Sub-Account API, by the master, with the JSON `body`.
+    fn update_sub_key(body: &'a str) -> Self {
+        Req {
+            method: "POST",
+            body,
+            ..Req::get(MASTER, "masterPass1", SUB_KEY_UPDATE, &[])
+        }
+    }
+
     /// Prehash = timestamp + METHOD + path(?query, not URL-encoded) + body.
     fn prehash(&self) -> String {
         let raw: Vec<String> = self
@@ -110,7 +156,7 @@ async fn send_with(
     passphrase_header: &str,
     version: Option<&str>,
 ) -> Answer {
-    let base = &h.urls[&ExchangeId::Kucoin];
+    let base = &h.urls[&KUCOIN];
     let query: Vec<String> = r
         .params
         .iter()
@@ -137,22 +183,29 @@ async fn send_with(
     Answer::read(req.send().await.unwrap()).await
 }
 
+/// The reply has HTTP `status` and KuCoin `code`.
+#[track_caller]
+fn assert_reply(a: &Answer, status: u16, code: &str, context: &str) {
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (status, Some(code)),
+        "{context}: {}",
+        a.body
+    );
+}
+
 fn header(a: &Answer, name: &str) -> Option<i64> {
     a.header(name).and_then(|v| v.parse().ok())
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    testkit::state(h, ExchangeId::Kucoin, k)
+    testkit::state(h, KUCOIN, k)
 }
 
 #[tokio::test]
 async fn a_correctly_signed_probe_is_answered_with_the_keys_permissions_and_pool_usage() {
     let h = sim(Faults::default()).await;
-    let a = send(
-        &h,
-        &Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]),
-    )
-    .await;
+    let a = send(&h, &Req::probe(MASTER, "masterPass1")).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["code"], "200000", "{}", a.body);
     assert_eq!(a.body["data"]["permission"], "General,Spot");
@@ -169,11 +222,7 @@ async fn a_correctly_signed_probe_is_answered_with_the_keys_permissions_and_pool
     );
     let reset = header(&a, "gw-ratelimit-reset").expect("a reset countdown in ms");
     assert!((0..=30_000).contains(&reset), "{reset}");
-    let sub = send(
-        &h,
-        &Req::get(SUB, "subPass123", "/api/v1/user/api-key", &[]),
-    )
-    .await;
+    let sub = send(&h, &Req::probe(SUB, "subPass123")).await;
     assert_eq!(sub.body["data"]["isMaster"], false);
     assert_eq!(sub.body["data"]["subName"], "kcsub001");
 }
@@ -181,17 +230,12 @@ async fn a_correctly_signed_probe_is_answered_with_the_keys_permissions_and_pool
 #[tokio::test]
 async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_the_documented_codes() {
     let h = sim(Faults::default()).await;
-    let probe = Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]);
+    let probe = Req::probe(MASTER, "masterPass1");
     let secret = secret_of(MASTER);
     let good_passphrase = hmac_b64(&secret, "masterPass1");
 
     let a = send_with(&h, &probe, &"A".repeat(44), &good_passphrase, Some("2")).await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (401, Some("400005")),
-        "a wrong signature: {}",
-        a.body
-    );
+    assert_reply(&a, 401, "400005", "a wrong signature");
 
     let a = send_with(
         &h,
@@ -201,41 +245,21 @@ async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_the_documente
         Some("2"),
     )
     .await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (401, Some("400004")),
-        "a v2 key's passphrase must be the HMAC: {}",
-        a.body
-    );
+    assert_reply(&a, 401, "400004", "a v2 key's passphrase must be the HMAC");
 
     let stale = Req {
         ts: now_ms() - 6_000,
-        ..Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[])
+        ..Req::probe(MASTER, "masterPass1")
     };
-    let a = send(&h, &stale).await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (400, Some("400002")),
-        "6 s old: {}",
-        a.body
-    );
+    assert_reply(&send(&h, &stale).await, 400, "400002", "6 s old");
     let ahead = Req {
         ts: now_ms() + 6_000,
-        ..Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[])
+        ..Req::probe(MASTER, "masterPass1")
     };
     assert_eq!(send(&h, &ahead).await.body["code"], "400002", "6 s ahead");
 
-    let a = send(
-        &h,
-        &Req::get("nosuchkey000000000000000", "x", "/api/v1/user/api-key", &[]),
-    )
-    .await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (401, Some("400003")),
-        "{}",
-        a.body
-    );
+    let a = send(&h, &Req::probe("nosuchkey000000000000000", "x")).await;
+    assert_reply(&a, 401, "400003", "an unknown key");
 
     let a = send_with(
         &h,
@@ -251,15 +275,11 @@ async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_the_documente
         a.body
     );
 
-    let base = &h.urls[&ExchangeId::Kucoin];
-    let r = reqwest::get(format!("{base}/api/v1/user/api-key"))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["code"], "400001", "no auth headers at all");
+    let a = common::get_unsigned(&h, KUCOIN, API_KEY_INFO).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.body["code"], "400001", "no auth headers at all");
 
-    let stats = h.exchange(ExchangeId::Kucoin).stats.snapshot();
+    let stats = common::stats(&h, KUCOIN);
     assert_eq!(stats.bad_signature, 1);
     assert_eq!(stats.stale_timestamp, 2);
     assert_eq!(stats.missing_auth, 1);
@@ -269,15 +289,8 @@ async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_the_documente
 #[tokio::test]
 async fn the_query_is_signed_as_it_reads_before_url_encoding() {
     let h = sim(Faults::default()).await;
-    let params = [
-        ("apiKey", SUB2),
-        ("subName", "kcsub001"),
-        ("passphrase", "abc!@#11"),
-    ];
-    let del = Req {
-        method: "DELETE",
-        ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
-    };
+    let params = sub_key_params(SUB2, "abc!@#11");
+    let del = Req::delete_sub_key(MASTER, "masterPass1", &params);
     // Signed over the encoded query instead: refused.
     let secret = secret_of(MASTER);
     let encoded_prehash = format!(
@@ -303,40 +316,16 @@ async fn the_query_is_signed_as_it_reads_before_url_encoding() {
 #[tokio::test]
 async fn a_master_deletes_a_sub_key_only_with_the_sub_keys_own_passphrase() {
     let h = sim(Faults::default()).await;
-    let wrong = [
-        ("apiKey", SUB),
-        ("subName", "kcsub001"),
-        ("passphrase", "notThePass"),
-    ];
-    let a = send(
-        &h,
-        &Req {
-            method: "DELETE",
-            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &wrong)
-        },
-    )
-    .await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (200, Some("400100")),
-        "{}",
-        a.body
-    );
+    let wrong = sub_key_params(SUB, "notThePass");
+    let a = send(&h, &Req::delete_sub_key(MASTER, "masterPass1", &wrong)).await;
+    assert_reply(&a, 200, "400100", "a wrong passphrase");
     assert_eq!(
         state(&h, SUB),
         KeyState::Alive,
         "a wrong passphrase deletes nothing"
     );
 
-    let right = [
-        ("apiKey", SUB),
-        ("subName", "kcsub001"),
-        ("passphrase", "subPass123"),
-    ];
-    let delete = Req {
-        method: "DELETE",
-        ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &right)
-    };
+    let delete = Req::delete_sub_key(MASTER, "masterPass1", &DELETE_SUB);
     let a = send(&h, &delete).await;
     assert_eq!(a.body["code"], "200000", "{}", a.body);
     assert_eq!(
@@ -363,11 +352,7 @@ async fn a_master_deletes_a_sub_key_only_with_the_sub_keys_own_passphrase() {
         "a deleted key cannot be deleted again: {}",
         again.body
     );
-    let own = send(
-        &h,
-        &Req::get(SUB, "subPass123", "/api/v1/user/api-key", &[]),
-    )
-    .await;
+    let own = send(&h, &Req::probe(SUB, "subPass123")).await;
     assert_eq!(
         own.body["code"], "400003",
         "the deleted key no longer exists: {}",
@@ -377,27 +362,16 @@ async fn a_master_deletes_a_sub_key_only_with_the_sub_keys_own_passphrase() {
     // The master's listing shows only the live key.
     let list = send(
         &h,
-        &Req::get(
-            MASTER,
-            "masterPass1",
-            "/api/v1/sub/api-key",
-            &[("subName", "kcsub001")],
-        ),
+        &Req::get(MASTER, "masterPass1", SUB_KEYS, &[("subName", "kcsub001")]),
     )
     .await;
-    let keys: Vec<&str> = list.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["apiKey"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, vec![SUB2]);
+    assert_eq!(common::api_keys(&list.body["data"]), vec![SUB2]);
     let filtered = send(
         &h,
         &Req::get(
             MASTER,
             "masterPass1",
-            "/api/v1/sub/api-key",
+            SUB_KEYS,
             &[("subName", "kcsub001"), ("apiKey", SUB)],
         ),
     )
@@ -412,35 +386,11 @@ async fn a_master_deletes_a_sub_key_only_with_the_sub_keys_own_passphrase() {
 #[tokio::test]
 async fn only_a_master_with_general_permission_manages_sub_keys() {
     let h = sim(Faults::default()).await;
-    let params = [
-        ("apiKey", SUB),
-        ("subName", "kcsub001"),
-        ("passphrase", "subPass123"),
-    ];
     for (caller, pass) in [(NO_GENERAL, "tradePass1"), (SUB2, "abc!@#11")] {
-        let a = send(
-            &h,
-            &Req {
-                method: "DELETE",
-                ..Req::get(caller, pass, "/api/v1/sub/api-key", &params)
-            },
-        )
-        .await;
-        assert_eq!(
-            (a.status, a.body["code"].as_str()),
-            (403, Some("400007")),
-            "{caller}: {}",
-            a.body
-        );
+        let a = send(&h, &Req::delete_sub_key(caller, pass, &DELETE_SUB)).await;
+        assert_reply(&a, 403, "400007", caller);
     }
-    let a = send(
-        &h,
-        &Req {
-            method: "DELETE",
-            ..Req::get(OTHER, "otherPass1", "/api/v1/sub/api-key", &params)
-        },
-    )
-    .await;
+    let a = send(&h, &Req::delete_sub_key(OTHER, "otherPass1", &DELETE_SUB)).await;
     assert_eq!(
         a.body["code"], "400100",
         "another master's sub key is not found: {}",
@@ -455,41 +405,19 @@ async fn a_master_strips_a_sub_key_to_read_only_and_binds_it_to_an_unroutable_ip
     let body = format!(
         r#"{{"subName":"kcsub001","apiKey":"{SUB}","passphrase":"subPass123","permission":"General","ipWhitelist":"192.0.2.1"}}"#
     );
-    let update = Req {
-        method: "POST",
-        body: &body,
-        ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key/update", &[])
-    };
-    let a = send(&h, &update).await;
+    let a = send(&h, &Req::update_sub_key(&body)).await;
     assert_eq!(a.body["code"], "200000", "{}", a.body);
     assert_eq!(a.body["data"]["permission"], "General");
-    let k = h.exchange(ExchangeId::Kucoin).keys.get(SUB).unwrap();
+    let k = h.exchange(KUCOIN).keys.get(SUB).unwrap();
     assert!(k.read_only);
     assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
-    let own = send(
-        &h,
-        &Req::get(SUB, "subPass123", "/api/v1/user/api-key", &[]),
-    )
-    .await;
-    assert_eq!(
-        (own.status, own.body["code"].as_str()),
-        (403, Some("400006")),
-        "now bound elsewhere: {}",
-        own.body
-    );
+    let own = send(&h, &Req::probe(SUB, "subPass123")).await;
+    assert_reply(&own, 403, "400006", "now bound elsewhere");
 
     let transfer = format!(
         r#"{{"subName":"kcsub001","apiKey":"{SUB2}","passphrase":"abc!@#11","permission":"General,Transfer"}}"#
     );
-    let a = send(
-        &h,
-        &Req {
-            method: "POST",
-            body: &transfer,
-            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key/update", &[])
-        },
-    )
-    .await;
+    let a = send(&h, &Req::update_sub_key(&transfer)).await;
     assert_eq!(
         a.body["code"], "400100",
         "Transfer cannot be granted here: {}",
@@ -501,59 +429,31 @@ async fn a_master_strips_a_sub_key_to_read_only_and_binds_it_to_an_unroutable_ip
 async fn the_management_pool_answers_429000_once_a_uid_spent_its_2000() {
     let h = sim(Faults::default()).await;
     for i in 0..100 {
-        let a = send(
-            &h,
-            &Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]),
-        )
-        .await;
+        let a = send(&h, &Req::probe(MASTER, "masterPass1")).await;
         assert_eq!(
             a.body["code"], "200000",
             "probe {i} of 100 at weight 20 fits 2000: {}",
             a.body
         );
     }
-    let a = send(
-        &h,
-        &Req::get(MASTER, "masterPass1", "/api/v1/user/api-key", &[]),
-    )
-    .await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (429, Some("429000")),
-        "{}",
-        a.body
-    );
+    let a = send(&h, &Req::probe(MASTER, "masterPass1")).await;
+    assert_reply(&a, 429, "429000", "the 101st probe");
     assert_eq!(header(&a, "gw-ratelimit-remaining"), Some(0));
     let reset = header(&a, "gw-ratelimit-reset").unwrap();
     assert!(
         (1..=30_000).contains(&reset),
         "wait until the window ends: {reset}"
     );
-    let other = send(
-        &h,
-        &Req::get(OTHER, "otherPass1", "/api/v1/user/api-key", &[]),
-    )
-    .await;
+    let other = send(&h, &Req::probe(OTHER, "otherPass1")).await;
     assert_eq!(other.body["code"], "200000", "another UID has its own pool");
-    assert_eq!(
-        h.exchange(ExchangeId::Kucoin).stats.snapshot().rate_limited,
-        1
-    );
+    assert_eq!(common::stats(&h, KUCOIN).rate_limited, 1);
 }
 
 #[tokio::test]
 async fn the_front_limit_blocks_an_ip_with_error_1015_beyond_500_requests_in_10_s() {
     let h = sim(Faults::default()).await;
-    let base = h.urls[&ExchangeId::Kucoin].clone();
-    let client = reqwest::Client::new();
-    let first: Value = client
-        .get(format!("{base}/api/v1/timestamp"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut answers = common::flood(&h, KUCOIN, "/api/v1/timestamp", 510).await;
+    let first = answers.remove(0).body;
     assert_eq!(first["code"], "200000");
     assert!(
         first["data"]
@@ -562,17 +462,14 @@ async fn the_front_limit_blocks_an_ip_with_error_1015_beyond_500_requests_in_10_
         "server time in ms: {first}"
     );
     let mut blocked = 0;
-    for _ in 0..509 {
-        let r = client
-            .get(format!("{base}/api/v1/timestamp"))
-            .send()
-            .await
-            .unwrap();
-        if r.status().as_u16() == 429 {
-            assert!(r.headers().contains_key("retry-after"));
-            assert!(r.text().await.unwrap().contains("1015"));
-            blocked += 1;
-        }
+    for a in answers.iter().filter(|a| a.status == 429) {
+        assert!(a.headers.contains_key("retry-after"));
+        assert!(
+            a.body.as_str().is_some_and(|text| text.contains("1015")),
+            "Cloudflare's plain-text page: {}",
+            a.body
+        );
+        blocked += 1;
     }
     assert!(
         blocked >= 9,
@@ -583,64 +480,23 @@ async fn the_front_limit_blocks_an_ip_with_error_1015_beyond_500_requests_in_10_
 #[tokio::test]
 async fn unknown_paths_get_404_and_are_counted() {
     let h = sim(Faults::default()).await;
-    let base = &h.urls[&ExchangeId::Kucoin];
-    let r = reqwest::get(format!("{base}/api/v1/delete-everything"))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(
-        h.exchange(ExchangeId::Kucoin)
-            .stats
-            .snapshot()
-            .unknown_endpoint,
-        1
-    );
+    let a = common::get_unsigned(&h, KUCOIN, "/api/v1/delete-everything").await;
+    assert_eq!(a.status, 404);
+    assert_eq!(common::stats(&h, KUCOIN).unknown_endpoint, 1);
 }
 
 #[tokio::test]
 async fn a_504_after_acting_leaves_the_sub_key_deleted() {
-    let h = sim(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let params = [
-        ("apiKey", SUB),
-        ("subName", "kcsub001"),
-        ("passphrase", "subPass123"),
-    ];
-    let a = send(
-        &h,
-        &Req {
-            method: "DELETE",
-            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
-        },
-    )
-    .await;
+    let h = sim(reply_lost_after_acting()).await;
+    let a = send(&h, &Req::delete_sub_key(MASTER, "masterPass1", &DELETE_SUB)).await;
     assert_eq!(a.status, 504);
     assert_eq!(state(&h, SUB), KeyState::Deleted);
 }
 
 #[tokio::test]
 async fn a_503_before_acting_changes_nothing() {
-    let h = sim(Faults {
-        unavailable_before: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let params = [
-        ("apiKey", SUB),
-        ("subName", "kcsub001"),
-        ("passphrase", "subPass123"),
-    ];
-    let a = send(
-        &h,
-        &Req {
-            method: "DELETE",
-            ..Req::get(MASTER, "masterPass1", "/api/v1/sub/api-key", &params)
-        },
-    )
-    .await;
+    let h = sim(unavailable_before_acting()).await;
+    let a = send(&h, &Req::delete_sub_key(MASTER, "masterPass1", &DELETE_SUB)).await;
     assert_eq!(a.status, 503);
     assert_eq!(state(&h, SUB), KeyState::Alive);
 }

@@ -3,6 +3,9 @@
 //! simulator must accept what the docs describe and refuse what they
 //! forbid, with the documented codes and HTTP statuses.
 
+mod common;
+
+use common::{always_rate_limited, reply_lost_after_acting, unavailable_before_acting};
 use keyrevoke_core::ExchangeId;
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::{self, okx::ND_BROKER};
@@ -131,6 +134,54 @@ async fn call(h: &SimHandle, api_key: &str, method: &str, path: &str, body: &str
     Req::new(api_key, method, path, body).send(h).await
 }
 
+/// A signed GET of `path` (with its `?query`) by `api_key`.
+async fn get(h: &SimHandle, api_key: &str, path: &str) -> (u16, Value) {
+    call(h, api_key, "GET", path, "").await
+}
+
+/// `api_key` reads its own account config.
+async fn config(h: &SimHandle, api_key: &str) -> (u16, Value) {
+    get(h, api_key, CONFIG).await
+}
+
+/// `caller` deletes the key `api_key` of the sub-account `sub_acct` through
+/// the delete endpoint at `path`.
+async fn delete_via(
+    h: &SimHandle,
+    caller: &str,
+    path: &str,
+    sub_acct: &str,
+    api_key: &str,
+) -> (u16, Value) {
+    let body = format!(r#"{{"subAcct":"{sub_acct}","apiKey":"{api_key}"}}"#);
+    call(h, caller, "POST", path, &body).await
+}
+
+/// `caller` deletes a sub-account's key through the ordinary endpoint.
+async fn delete_sub_key(
+    h: &SimHandle,
+    caller: &str,
+    sub_acct: &str,
+    api_key: &str,
+) -> (u16, Value) {
+    delete_via(h, caller, DELETE, sub_acct, api_key).await
+}
+
+/// The reply has HTTP `status` and OKX `code`.
+#[track_caller]
+fn assert_reply((status, body): &(u16, Value), want_status: u16, code: &str, context: &str) {
+    assert_eq!(
+        (*status, body["code"].as_str()),
+        (want_status, Some(code)),
+        "{context}: {body}"
+    );
+}
+
+/// The server time in a `/api/v5/public/time` reply: a Unix ms string.
+fn server_ts(body: &Value) -> i64 {
+    body["data"][0]["ts"].as_str().unwrap().parse().unwrap()
+}
+
 fn state(h: &SimHandle, k: &str) -> KeyState {
     testkit::state(h, OKX, k)
 }
@@ -138,11 +189,19 @@ fn state(h: &SimHandle, k: &str) -> KeyState {
 const CONFIG: &str = "/api/v5/account/config";
 const DELETE: &str = "/api/v5/users/subaccount/delete-apikey";
 const MODIFY: &str = "/api/v5/users/subaccount/modify-apikey";
+const SUB_KEYS: &str = "/api/v5/users/subaccount/apikey";
+const ND_DELETE: &str = "/api/v5/broker/nd/subaccount/delete-apikey";
+const PUBLIC_TIME: &str = "/api/v5/public/time";
+
+/// OKX's sub-account endpoints allow one call per second per User ID.
+async fn wait_out_the_one_per_second_limit() {
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+}
 
 #[tokio::test]
 async fn a_correctly_signed_account_config_read_returns_the_keys_permissions() {
     let h = sim(Faults::default()).await;
-    let (status, body) = call(&h, "SUB-A-1", "GET", CONFIG, "").await;
+    let (status, body) = config(&h, "SUB-A-1").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["code"], "0", "{body}");
     let cfg = &body["data"][0];
@@ -152,7 +211,7 @@ async fn a_correctly_signed_account_config_read_returns_the_keys_permissions() {
         cfg["mainUid"], "1000",
         "a sub-account's mainUid is its master's"
     );
-    let (_, body) = call(&h, "MASTER-BOUND", "GET", CONFIG, "").await;
+    let (_, body) = config(&h, "MASTER-BOUND").await;
     assert_eq!(
         body["data"][0]["uid"], body["data"][0]["mainUid"],
         "uid = mainUid for a master"
@@ -163,44 +222,49 @@ async fn a_correctly_signed_account_config_read_returns_the_keys_permissions() {
 #[tokio::test]
 async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_their_documented_codes() {
     let h = sim(Faults::default()).await;
-    let refused = |status: u16, body: &Value, code: &str, why: &str| {
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (401, Some(code)),
-            "{why}: {body}"
-        );
-    };
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
+    let probe = || Req::new("SUB-A-1", "GET", CONFIG, "");
+    let mut r = probe();
     r.signature = Some(sign("not-the-secret", &format!("{}GET{CONFIG}", r.ts)));
-    let (s, b) = r.send(&h).await;
-    refused(s, &b, "50113", "a signature made with another secret");
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
-    r.ts = iso(now_ms() - 31_000);
-    let (s, b) = r.send(&h).await;
-    refused(s, &b, "50102", "31 s behind the server");
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
-    r.ts = iso(now_ms() + 31_000);
-    let (s, b) = r.send(&h).await;
-    refused(s, &b, "50102", "31 s ahead of the server");
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
-    r.ts = iso(now_ms() - 20_000);
-    let (s, b) = r.send(&h).await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (200, Some("0")),
-        "20 s is within the 30 s tolerance: {b}"
+    let reply = r.send(&h).await;
+    assert_reply(&reply, 401, "50113", "a signature made with another secret");
+    for (offset_ms, status, code, why) in [
+        (-31_000, 401, "50102", "31 s behind the server"),
+        (31_000, 401, "50102", "31 s ahead of the server"),
+        (-20_000, 200, "0", "20 s is within the 30 s tolerance"),
+    ] {
+        let r = Req {
+            ts: iso(now_ms() + offset_ms),
+            ..probe()
+        };
+        assert_reply(&r.send(&h).await, status, code, why);
+    }
+    let wrong_passphrase = Req {
+        passphrase: Some("Wrong-Pass1!".into()),
+        ..probe()
+    };
+    assert_reply(
+        &wrong_passphrase.send(&h).await,
+        401,
+        "50105",
+        "a wrong passphrase",
     );
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
-    r.passphrase = Some("Wrong-Pass1!".into());
-    let (s, b) = r.send(&h).await;
-    refused(s, &b, "50105", "a wrong passphrase");
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
-    r.ts = now_ms().to_string();
-    let (s, b) = r.send(&h).await;
-    refused(s, &b, "50112", "Unix ms instead of ISO 8601");
-    let (s, b) = call(&h, "NEVER-EXISTED", "GET", CONFIG, "").await;
-    refused(s, &b, "50111", "a key that never existed");
-    let stats = h.exchange(OKX).stats.snapshot();
+    let unix_ms = Req {
+        ts: now_ms().to_string(),
+        ..probe()
+    };
+    assert_reply(
+        &unix_ms.send(&h).await,
+        401,
+        "50112",
+        "Unix ms instead of ISO 8601",
+    );
+    assert_reply(
+        &config(&h, "NEVER-EXISTED").await,
+        401,
+        "50111",
+        "a key that never existed",
+    );
+    let stats = common::stats(&h, OKX);
     assert_eq!(
         stats.bad_signature, 2,
         "the bad signature and the wrong passphrase"
@@ -214,94 +278,65 @@ async fn bad_signatures_stale_timestamps_and_wrong_passphrases_get_their_documen
 #[tokio::test]
 async fn the_query_string_is_part_of_the_signed_request_path() {
     let h = sim(Faults::default()).await;
-    let path = "/api/v5/users/subaccount/apikey?subAcct=subalpha1&apiKey=SUB-A-1";
-    let (_, body) = call(&h, "MASTER-BOUND", "GET", path, "").await;
+    let path = format!("{SUB_KEYS}?subAcct=subalpha1&apiKey=SUB-A-1");
+    let (_, body) = get(&h, "MASTER-BOUND", &path).await;
     assert_eq!(body["code"], "0", "{body}");
     // Signed without the query: refused.
-    let mut r = Req::new("MASTER-BOUND", "GET", path, "");
+    let mut r = Req::new("MASTER-BOUND", "GET", &path, "");
     r.signature = Some(sign(
         "MASTER-BOUND-secret",
-        &format!("{}GET/api/v5/users/subaccount/apikey", r.ts),
+        &format!("{}GET{SUB_KEYS}", r.ts),
     ));
-    let (status, body) = r.send(&h).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("50113")),
-        "{body}"
-    );
+    assert_reply(&r.send(&h).await, 401, "50113", "signed without the query");
 }
 
 #[tokio::test]
 async fn missing_auth_headers_unknown_paths_and_wrong_methods() {
     let h = sim(Faults::default()).await;
-    let base = &h.urls[&OKX];
-    let r = reqwest::get(format!("{base}{CONFIG}")).await.unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let body: Value = r.json().await.unwrap();
+    let a = common::get_unsigned(&h, OKX, CONFIG).await;
+    assert_eq!(a.status, 401);
     assert_eq!(
-        body["code"], "50103",
-        "OK-ACCESS-KEY cannot be empty: {body}"
+        a.body["code"], "50103",
+        "OK-ACCESS-KEY cannot be empty: {}",
+        a.body
     );
-    let r = reqwest::get(format!("{base}/api/v5/users/subaccount/delete-everything"))
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    let r = reqwest::get(format!("{base}{DELETE}")).await.unwrap();
-    assert_eq!(r.status().as_u16(), 405, "delete-apikey is a POST");
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["code"], "50115");
-    let stats = h.exchange(OKX).stats.snapshot();
+    let a = common::get_unsigned(&h, OKX, "/api/v5/users/subaccount/delete-everything").await;
+    assert_eq!(a.status, 404);
+    let a = common::get_unsigned(&h, OKX, DELETE).await;
+    assert_eq!(a.status, 405, "delete-apikey is a POST");
+    assert_eq!(a.body["code"], "50115");
+    let stats = common::stats(&h, OKX);
     assert_eq!((stats.unknown_endpoint, stats.missing_auth), (1, 1));
 }
 
 #[tokio::test]
 async fn a_master_bound_to_an_ip_deletes_its_sub_accounts_key_once() {
     let h = sim(Faults::default()).await;
-    let body = r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#;
-    let (status, reply) = call(&h, "MASTER-BOUND", "POST", DELETE, body).await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (200, Some("0")),
-        "{reply}"
-    );
-    assert_eq!(reply["data"][0]["subAcct"], "subalpha1");
+    let reply = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await;
+    assert_reply(&reply, 200, "0", "the delete");
+    assert_eq!(reply.1["data"][0]["subAcct"], "subalpha1");
     assert_eq!(state(&h, "SUB-A-1"), KeyState::Deleted);
     // The deleted key can no longer sign: OKX reports it gone.
-    let (status, reply) = call(&h, "SUB-A-1", "GET", CONFIG, "").await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (200, Some("50119")),
-        "{reply}"
+    assert_reply(
+        &config(&h, "SUB-A-1").await,
+        200,
+        "50119",
+        "the deleted key signs",
     );
     // Deleting it again, or querying it, names the missing key.
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    let (_, reply) = call(&h, "MASTER-BOUND", "POST", DELETE, body).await;
+    wait_out_the_one_per_second_limit().await;
+    let (_, reply) = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await;
     assert_eq!(reply["code"], "59506", "the second delete: {reply}");
-    let (_, reply) = call(
+    let (_, reply) = get(
         &h,
         "MASTER-BOUND",
-        "GET",
-        "/api/v5/users/subaccount/apikey?subAcct=subalpha1&apiKey=SUB-A-1",
-        "",
+        &format!("{SUB_KEYS}?subAcct=subalpha1&apiKey=SUB-A-1"),
     )
     .await;
     assert_eq!(reply["code"], "59506", "{reply}");
-    let (_, reply) = call(
-        &h,
-        "MASTER-BOUND",
-        "GET",
-        "/api/v5/users/subaccount/apikey?subAcct=subalpha1",
-        "",
-    )
-    .await;
-    let listed: Vec<&str> = reply["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["apiKey"].as_str().unwrap())
-        .collect();
+    let (_, reply) = get(&h, "MASTER-BOUND", &format!("{SUB_KEYS}?subAcct=subalpha1")).await;
     assert_eq!(
-        listed,
+        common::api_keys(&reply["data"]),
         vec!["SUB-A-2", "SUB-A-3"],
         "only the live keys are listed"
     );
@@ -310,48 +345,20 @@ async fn a_master_bound_to_an_ip_deletes_its_sub_accounts_key_once() {
 #[tokio::test]
 async fn who_may_manage_sub_keys_is_enforced_as_documented() {
     let h = sim(Faults::default()).await;
-    let (status, reply) = call(
-        &h,
-        "MASTER-UNBOUND",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"subunbound","apiKey":"SUB-U-1"}"#,
-    )
-    .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (403, Some("50035")),
-        "a master key bound to no IP: {reply}"
+    assert_reply(
+        &delete_sub_key(&h, "MASTER-UNBOUND", "subunbound", "SUB-U-1").await,
+        403,
+        "50035",
+        "a master key bound to no IP",
     );
-    let (_, reply) = call(
-        &h,
-        "MASTER-READER",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
+    let (_, reply) = delete_sub_key(&h, "MASTER-READER", "subalpha1", "SUB-A-1").await;
     assert_eq!(reply["code"], "50120", "a read-only master key: {reply}");
-    let (_, reply) = call(
-        &h,
-        "SUB-A-2",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
+    let (_, reply) = delete_sub_key(&h, "SUB-A-2", "subalpha1", "SUB-A-1").await;
     assert_eq!(reply["code"], "59500", "a sub-account's own key: {reply}");
-    let (_, reply) = call(
-        &h,
-        "MASTER-BOUND",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"nosuchsub","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
+    let (_, reply) = delete_sub_key(&h, "MASTER-BOUND", "nosuchsub", "SUB-A-1").await;
     assert_eq!(reply["code"], "59510", "an unknown sub-account: {reply}");
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    let (status, reply) = call(
+    wait_out_the_one_per_second_limit().await;
+    let reply = call(
         &h,
         "MASTER-BOUND",
         "POST",
@@ -359,19 +366,9 @@ async fn who_may_manage_sub_keys_is_enforced_as_documented() {
         r#"{"subAcct":"subalpha1"}"#,
     )
     .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (400, Some("50014")),
-        "apiKey is required: {reply}"
-    );
-    assert!(
-        h.exchange(OKX).keys.get("SUB-A-1").unwrap().is_alive(),
-        "nothing was deleted"
-    );
-    assert!(
-        h.exchange(OKX).keys.get("SUB-U-1").unwrap().is_alive(),
-        "nothing was deleted"
-    );
+    assert_reply(&reply, 400, "50014", "apiKey is required");
+    assert_eq!(state(&h, "SUB-A-1"), KeyState::Alive, "nothing was deleted");
+    assert_eq!(state(&h, "SUB-U-1"), KeyState::Alive, "nothing was deleted");
 }
 
 #[tokio::test]
@@ -386,15 +383,15 @@ async fn modify_apikey_resets_permissions_and_ip_binding() {
     assert!(k.read_only);
     assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
     // From loopback the key is now refused: bound to an address no one owns.
-    let (status, reply) = call(&h, "SUB-A-2", "GET", CONFIG, "").await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (401, Some("50110")),
-        "{reply}"
+    assert_reply(
+        &config(&h, "SUB-A-2").await,
+        401,
+        "50110",
+        "bound to 192.0.2.1",
     );
     // withdraw is not a sub-account permission on this endpoint.
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    let (status, reply) = call(
+    wait_out_the_one_per_second_limit().await;
+    let reply = call(
         &h,
         "MASTER-BOUND",
         "POST",
@@ -402,57 +399,36 @@ async fn modify_apikey_resets_permissions_and_ip_binding() {
         r#"{"subAcct":"subalpha1","apiKey":"SUB-A-3","perm":"withdraw"}"#,
     )
     .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (400, Some("51000")),
-        "{reply}"
-    );
+    assert_reply(&reply, 400, "51000", "perm withdraw");
 }
 
 #[tokio::test]
 async fn an_nd_broker_manages_its_sub_accounts_through_the_broker_endpoints() {
     let h = sim(Faults::default()).await;
-    let body = r#"{"subAcct":"ndsub0001","apiKey":"ND-SUB-1"}"#;
-    let (_, reply) = call(&h, "BROKER", "POST", DELETE, body).await;
+    let (_, reply) = delete_sub_key(&h, "BROKER", "ndsub0001", "ND-SUB-1").await;
     assert_eq!(
         reply["code"], "59619",
         "the ordinary endpoint refuses ND sub-accounts: {reply}"
     );
-    let (_, reply) = call(
-        &h,
-        "MASTER-BOUND",
-        "POST",
-        "/api/v5/broker/nd/subaccount/delete-apikey",
-        r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
+    let (_, reply) = delete_via(&h, "MASTER-BOUND", ND_DELETE, "subalpha1", "SUB-A-1").await;
     assert_eq!(
         reply["code"], "59608",
         "only brokers may use the broker endpoints: {reply}"
     );
-    let (_, reply) = call(
+    let (_, reply) = get(
         &h,
         "BROKER",
-        "GET",
         "/api/v5/broker/nd/subaccount/apikey?subAcct=ndsub0001&apiKey=ND-SUB-1",
-        "",
     )
     .await;
     assert_eq!(
         reply["data"][0]["perm"], "read_only,trade,withdraw",
         "{reply}"
     );
-    let (_, reply) = call(
-        &h,
-        "BROKER",
-        "POST",
-        "/api/v5/broker/nd/subaccount/delete-apikey",
-        body,
-    )
-    .await;
+    let (_, reply) = delete_via(&h, "BROKER", ND_DELETE, "ndsub0001", "ND-SUB-1").await;
     assert_eq!(reply["code"], "0", "{reply}");
     assert_eq!(state(&h, "ND-SUB-1"), KeyState::Deleted);
-    let (_, reply) = call(&h, "BROKER", "GET", CONFIG, "").await;
+    let (_, reply) = config(&h, "BROKER").await;
     assert_eq!(
         reply["data"][0]["perm"], "read_only,trade",
         "the simulator's broker marker is not an OKX permission"
@@ -468,14 +444,7 @@ async fn per_user_limits_answer_50011_in_an_http_200_body() {
     for k in [
         "SUB-A-1", "SUB-A-2", "SUB-A-3", "SUB-A-1", "SUB-A-2", "SUB-A-3",
     ] {
-        let (status, reply) = call(
-            &h,
-            "MASTER-BOUND",
-            "POST",
-            DELETE,
-            &json!({"subAcct": "subalpha1", "apiKey": k}).to_string(),
-        )
-        .await;
+        let (status, reply) = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", k).await;
         if reply["code"] == "50011" {
             assert_eq!(status, 200, "{reply}");
             assert!(
@@ -495,7 +464,7 @@ async fn per_user_limits_answer_50011_in_an_http_200_body() {
     // account/config: 5 requests per 2 seconds per User ID.
     let mut limited = 0;
     for _ in 0..16 {
-        let (_, reply) = call(&h, "SUB-U-1", "GET", CONFIG, "").await;
+        let (_, reply) = config(&h, "SUB-U-1").await;
         if reply["code"] == "50011" {
             limited += 1;
         }
@@ -509,21 +478,14 @@ async fn per_user_limits_answer_50011_in_an_http_200_body() {
 #[tokio::test]
 async fn the_public_time_limit_answers_http_429_with_50011() {
     let h = sim(Faults::default()).await;
-    let base = h.urls[&OKX].clone();
     let mut too_many = 0;
-    for _ in 0..16 {
-        let r = reqwest::get(format!("{base}/api/v5/public/time"))
-            .await
-            .unwrap();
-        if r.status().as_u16() == 429 {
-            let body: Value = r.json().await.unwrap();
-            assert_eq!(body["code"], "50011", "{body}");
+    for a in common::flood(&h, OKX, PUBLIC_TIME, 16).await {
+        if a.status == 429 {
+            assert_eq!(a.body["code"], "50011", "{}", a.body);
             too_many += 1;
         } else {
-            let body: Value = r.json().await.unwrap();
-            let ts: i64 = body["data"][0]["ts"].as_str().unwrap().parse().unwrap();
             assert!(
-                (ts - now_ms()).abs() < 5_000,
+                (server_ts(&a.body) - now_ms()).abs() < 5_000,
                 "the server time is a Unix ms string"
             );
         }
@@ -541,79 +503,42 @@ async fn a_clock_ahead_of_ours_refuses_our_timestamps_and_says_so_in_public_time
         ..Faults::default()
     })
     .await;
-    let (status, reply) = call(&h, "SUB-A-1", "GET", CONFIG, "").await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (401, Some("50102")),
-        "{reply}"
+    assert_reply(
+        &config(&h, "SUB-A-1").await,
+        401,
+        "50102",
+        "signed by our clock",
     );
-    let body: Value = reqwest::get(format!("{}/api/v5/public/time", h.urls[&OKX]))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ts: i64 = body["data"][0]["ts"].as_str().unwrap().parse().unwrap();
-    let mut r = Req::new("SUB-A-1", "GET", CONFIG, "");
-    r.ts = iso(ts);
-    let (_, reply) = r.send(&h).await;
+    let ts = server_ts(&common::get_unsigned(&h, OKX, PUBLIC_TIME).await.body);
+    let at_server_time = Req {
+        ts: iso(ts),
+        ..Req::new("SUB-A-1", "GET", CONFIG, "")
+    };
+    let (_, reply) = at_server_time.send(&h).await;
     assert_eq!(reply["code"], "0", "signed at the server's time: {reply}");
 }
 
 #[tokio::test]
 async fn a_504_after_acting_leaves_the_key_deleted_and_a_503_before_changes_nothing() {
-    let h = sim(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let (status, _) = call(
-        &h,
-        "MASTER-BOUND",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
+    let h = sim(reply_lost_after_acting()).await;
+    let (status, _) = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await;
     assert_eq!(status, 504);
     assert_eq!(state(&h, "SUB-A-1"), KeyState::Deleted);
 
-    let h = sim(Faults {
-        unavailable_before: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let (status, _) = call(
-        &h,
-        "MASTER-BOUND",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
+    let h = sim(unavailable_before_acting()).await;
+    let (status, _) = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await;
     assert_eq!(status, 503);
     assert_eq!(state(&h, "SUB-A-1"), KeyState::Alive);
 }
 
 #[tokio::test]
 async fn an_injected_rate_limit_is_the_documented_50011_reply() {
-    let h = sim(Faults {
-        rate_limited: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let (status, reply) = call(
-        &h,
-        "MASTER-BOUND",
-        "POST",
-        DELETE,
-        r#"{"subAcct":"subalpha1","apiKey":"SUB-A-1"}"#,
-    )
-    .await;
-    assert_eq!(
-        (status, reply["code"].as_str()),
-        (200, Some("50011")),
-        "{reply}"
+    let h = sim(always_rate_limited()).await;
+    assert_reply(
+        &delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await,
+        200,
+        "50011",
+        "an injected rate limit",
     );
     assert_eq!(state(&h, "SUB-A-1"), KeyState::Alive);
 }
