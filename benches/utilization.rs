@@ -228,6 +228,11 @@ fn main() {
     let wall = run.wall.as_secs_f64();
     let rate_limited = Sim::total(&stats, "rate_limited");
     let ip_banned = Sim::total(&stats, "ip_banned");
+    if rate_limited + ip_banned > 0 {
+        failures.push(format!(
+            "the simulator refused {rate_limited} requests for rate limits and {ip_banned} during an IP ban: the client overshot a documented limit"
+        ));
+    }
 
     println!();
     println!(

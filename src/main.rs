@@ -193,15 +193,22 @@ async fn dispatch(command: Command) -> i32 {
         } => audit_verify(&file, config.as_ref()),
         Command::Sim(a) => sim(a).await,
         Command::Exchanges { json } => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&keyrevoke::app::exchanges::list()).expect("serializes")
-                );
+            use keyrevoke::app::exchanges;
+            let shown = if json {
+                exchanges::list().map(|l| serde_json::to_string(&l).expect("serializes") + "\n")
             } else {
-                print!("{}", keyrevoke::app::exchanges::table());
+                exchanges::table()
+            };
+            match shown {
+                Ok(text) => {
+                    print!("{text}");
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    exit::COULD_NOT_RUN
+                }
             }
-            exit::OK
         }
         Command::Demo { keys, out, json } => demo::run(demo::DemoOptions { keys, out, json }).await,
     }

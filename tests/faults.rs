@@ -216,9 +216,16 @@ breaker_cooldown_ms = 500
     assert_eq!(sum["failed"], 0, "{sum}");
     let stats = sim.exchange(ExchangeId::Bybit).stats.snapshot();
     assert!(stats.injected_faults > 0, "the outage was felt: {stats:?}");
+    // What the outage may cost: each key's first attempt (all 200 can be in
+    // flight before the first failure returns), plus the exchange's retry
+    // budget: a reserve of 50, a fifth of a retry per first attempt (40) and
+    // 10 a second over the outage and the test's margin (3 s). Per-key retry
+    // limits alone would allow 200 x 12. (The breaker itself is unit-tested
+    // in the executor's limits; here the budget is the tighter bound.)
+    let budget = 200 + 50 + 200 / 5 + 10 * 3;
     assert!(
-        stats.injected_faults < 200 * 12,
-        "the breaker held requests back during the outage ({} refused)",
+        stats.injected_faults <= budget,
+        "retries during the outage exceeded the exchange's retry budget ({} refused, budget {budget})",
         stats.injected_faults
     );
 }

@@ -14,6 +14,11 @@ async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
         return;
     };
     let s = Scenario::breach(&[ExchangeId::Bybit, ExchangeId::Kucoin], 400, 21).await;
+    // A password in the URL (the test server trusts loopback, so any
+    // password connects) must never be printed back.
+    const PASSWORD: &str = "pg-password-never-shown";
+    let url = url.replacen("://postgres@", &format!("://postgres:{PASSWORD}@"), 1);
+    assert!(url.contains(PASSWORD), "expected a postgres@ URL: {url}");
     let job = format!("{url}?job=e2e-{}", std::process::id());
     let worker = |n: u32| {
         let mut args = s.revoke_args();
@@ -26,6 +31,11 @@ async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
     let (a, b) = tokio::join!(run(&args1), run(&args2));
     for out in [&a, &b] {
         assert_eq!(out.status.code(), Some(3), "{}", describe(out));
+        let printed = [&out.stdout[..], &out.stderr[..]].concat();
+        assert!(
+            !String::from_utf8_lossy(&printed).contains(PASSWORD),
+            "the journal URL's password was printed"
+        );
     }
     let (sa, sb) = (summary(&a), summary(&b));
     assert_eq!(sa["total"], s.population.rows.len() as u64, "{sa}");

@@ -3,20 +3,13 @@
 //! operator can send to its users. Masked keys and fingerprints only.
 
 use keyrevoke_core::connector::EscalationContact;
+use keyrevoke_core::inventory::csv_field;
 use keyrevoke_core::store::JobEntry;
 use keyrevoke_core::{Connector, ExchangeId, JobStore, Probe, State, StoreError};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
 
 fn probe_of(e: &JobEntry) -> Option<Probe> {
     e.probe

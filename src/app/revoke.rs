@@ -43,6 +43,17 @@ impl RevokeOptions {
             .unwrap_or_else(|| self.out.join("journal.sqlite").display().to_string())
     }
 
+    /// The journal as shown to the operator: a PostgreSQL URL with its
+    /// password hidden (the spec itself may carry one).
+    pub fn journal_shown(&self) -> String {
+        let spec = self.journal_spec();
+        match keyrevoke_journal::JournalSpec::parse(&spec) {
+            Ok(keyrevoke_journal::JournalSpec::Sqlite(_)) => spec,
+            Ok(postgres) => postgres.to_string(),
+            Err(_) => "<unparsable journal spec>".to_string(),
+        }
+    }
+
     pub fn audit_path(&self) -> PathBuf {
         self.audit
             .clone()
@@ -249,7 +260,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         }
     };
     say.line(&summary.table());
-    say.line(&format!("journal:     {}", opts.journal_spec()));
+    say.line(&format!("journal:     {}", opts.journal_shown()));
     say.line(&format!("audit:       {}", opts.audit_path().display()));
     match &written {
         Ok(paths) if !paths.is_empty() => {

@@ -1,14 +1,23 @@
 //! Bybit's codes mapped to keyrevoke's error taxonomy: a table, read by one
 //! function. Source: bybit-exchange/docs `docs/v5/error.mdx` and
 //! `docs/v5/rate-limit/rate-limit.mdx`.
+//!
+//! Who signed the call matters: 10003 ("API key is invalid"), 33004 and
+//! -2015 ("api key expired") speak of the *calling* key. When the target key
+//! signs its own call, they mean the target is dead; when a master signs
+//! (`delete-sub-api` with `apikey`, `update-sub-api`, `sub-apikeys`), they
+//! mean our managing credential is unusable, and nothing is known of the
+//! target.
 
 use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::error::{LimitScope, SignedBy};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
     ClockSkew,
+    /// The signing key is invalid or expired: dead if it is the target, an
+    /// unusable credential if a master signed.
     KeyDead,
     Unsupported,
     AccountRateLimit,
@@ -75,6 +84,8 @@ pub fn class_of(ret_code: i64) -> Class {
 /// What the reply's circumstances add to its code.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplyContext {
+    /// Who signed the call: a refusal of the calling key speaks of it.
+    pub signed_by: SignedBy,
     /// From the `X-Bapi-Limit-Reset-Timestamp` header, when present.
     pub reset_after: Option<Duration>,
     /// How long to stay away after an IP ban.
@@ -88,7 +99,7 @@ pub fn error_for(ret_code: i64, ret_msg: &str, cx: &ReplyContext) -> ConnectorEr
     let detail = || format!("{ret_code}: {ret_msg}");
     match class_of(ret_code) {
         Class::ClockSkew => ConnectorError::ClockSkew,
-        Class::KeyDead => ConnectorError::KeyDead(detail()),
+        Class::KeyDead => cx.signed_by.signer_refused(&ret_code.to_string(), ret_msg),
         Class::Unsupported => ConnectorError::Unsupported(detail()),
         Class::AccountRateLimit => ConnectorError::RateLimited {
             retry_after: cx.reset_after,
@@ -117,6 +128,7 @@ mod tests {
 
     fn cx(reset_after: Option<Duration>) -> ReplyContext {
         ReplyContext {
+            signed_by: SignedBy::TargetKey,
             reset_after,
             ip_ban_pause: Duration::from_secs(600),
             mutating: true,
@@ -176,5 +188,27 @@ mod tests {
             error_for(170131, "other", &cx(None)),
             ConnectorError::Permanent { .. }
         ));
+    }
+
+    #[test]
+    fn an_invalid_key_is_dead_only_when_it_is_the_target_that_signed() {
+        let master = ReplyContext {
+            signed_by: SignedBy::ManagingCredential,
+            ..cx(None)
+        };
+        for code in [10003, 33004, -2015] {
+            assert!(
+                matches!(
+                    error_for(code, "API key is invalid.", &cx(None)),
+                    ConnectorError::KeyDead(_)
+                ),
+                "{code} on the key's own call means the key is gone"
+            );
+            let e = error_for(code, "API key is invalid.", &master);
+            assert!(
+                matches!(&e, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
+                "{code} on a master's call speaks of the master, not the target: {e:?}"
+            );
+        }
     }
 }

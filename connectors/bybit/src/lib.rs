@@ -18,7 +18,7 @@ pub mod sign;
 use async_trait::async_trait;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
-use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
 };
@@ -48,6 +48,32 @@ struct Answer {
     reply: Reply,
 }
 
+/// The key that signs one call, and whose key it is.
+struct Caller<'a> {
+    api_key: &'a str,
+    secret: &'a Secret,
+    signed_by: SignedBy,
+}
+
+impl<'a> Caller<'a> {
+    fn own_key(job: &'a KeyJob) -> Result<Self, Failure> {
+        Ok(Caller {
+            api_key: &job.key.api_key,
+            secret: job.own_secret()?,
+            signed_by: SignedBy::TargetKey,
+        })
+    }
+
+    fn master(job: &'a KeyJob) -> Result<Self, Failure> {
+        let cred = job.managing_credential()?;
+        Ok(Caller {
+            api_key: &cred.api_key,
+            secret: &cred.api_secret,
+            signed_by: SignedBy::ManagingCredential,
+        })
+    }
+}
+
 impl BybitConnector {
     pub fn new(client: reqwest::Client, base: Url, settings: &ExchangeSettings) -> Self {
         BybitConnector {
@@ -59,28 +85,32 @@ impl BybitConnector {
         }
     }
 
-    /// Sign with (`api_key`, `secret`), send, and read Bybit's envelope.
+    /// Sign with the caller's key, send, and read Bybit's envelope.
     async fn call(
         &self,
-        api_key: &str,
-        secret: &Secret,
+        caller: &Caller<'_>,
         method: Method,
         path: &str,
         query: &str,
         body: Option<&str>,
     ) -> Result<Answer, Failure> {
         let signer = Signer {
-            api_key,
-            secret,
+            api_key: caller.api_key,
+            secret: caller.secret,
             recv_window_ms: self.recv_window_ms,
         };
         let request = signer.sign(method, path, query, body, self.clock.now_ms());
         let mutating = request.mutating;
         let raw = send(&self.client, &self.base, request).await?;
-        self.read_envelope(raw, mutating)
+        self.read_envelope(raw, mutating, caller.signed_by)
     }
 
-    fn read_envelope(&self, raw: RawResponse, mutating: bool) -> Result<Answer, Failure> {
+    fn read_envelope(
+        &self,
+        raw: RawResponse,
+        mutating: bool,
+        signed_by: SignedBy,
+    ) -> Result<Answer, Failure> {
         let usage = usage_from(&raw);
         let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
             http_status: Some(raw.status),
@@ -97,7 +127,9 @@ impl BybitConnector {
                 retry_after: keyrevoke_core::http::retry_after(&raw.headers),
                 scope: LimitScope::Ip,
             }),
-            401 => Some(ConnectorError::KeyDead("HTTP 401".into())),
+            // An invalid key or missing auth headers (bybit.md): of the
+            // signer, which is the target only when it signed its own call.
+            401 => Some(signed_by.signer_refused("HTTP 401", &short(&raw.body))),
             _ => None,
         };
         if let Some(error) = http_error {
@@ -123,6 +155,7 @@ impl BybitConnector {
                 reset_after: usage.iter().find_map(|u| u.reset_after),
                 ip_ban_pause: self.ip_ban_pause,
                 mutating,
+                signed_by,
             };
             return Err(
                 Failure::new(errors::error_for(ret_code, &ret_msg, &cx), meta).with_usage(usage),
@@ -137,11 +170,9 @@ impl BybitConnector {
     /// Read the key's own settings: whether it is a master key and whether
     /// it holds a permission that allows it to delete or modify itself.
     async fn query_self(&self, job: &KeyJob) -> Result<(bool, Vec<String>, Answer), Failure> {
-        let secret = job.own_secret()?;
         let answer = self
             .call(
-                &job.key.api_key,
-                secret,
+                &Caller::own_key(job)?,
                 Method::GET,
                 endpoints::QUERY_KEY,
                 "",
@@ -165,7 +196,7 @@ impl BybitConnector {
                 "the key holds no transfer or withdrawal permission, which Bybit requires for a key to delete or modify itself".into(),
             )));
         }
-        let secret = job.own_secret()?;
+        let caller = Caller::own_key(job)?;
         let (path, body) = match (delete, is_master) {
             (true, true) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
             (true, false) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
@@ -176,20 +207,13 @@ impl BybitConnector {
             (false, false) => (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(None)),
         };
         let answer = self
-            .call(
-                &job.key.api_key,
-                secret,
-                Method::POST,
-                path,
-                "",
-                Some(&body),
-            )
+            .call(&caller, Method::POST, path, "", Some(&body))
             .await?;
         Ok(answer.reply)
     }
 
     async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
-        let cred = job.managing_credential()?;
+        let caller = Caller::master(job)?;
         let (path, body) = if delete {
             (
                 endpoints::DELETE_SUB_KEY,
@@ -202,21 +226,14 @@ impl BybitConnector {
             )
         };
         let answer = self
-            .call(
-                &cred.api_key,
-                &cred.api_secret,
-                Method::POST,
-                path,
-                "",
-                Some(&body),
-            )
+            .call(&caller, Method::POST, path, "", Some(&body))
             .await?;
         Ok(answer.reply)
     }
 
     /// Look for the key in its sub account's key list, page by page.
     async fn probe_via_master(&self, job: &KeyJob, sub_uid: &str) -> Result<Probe, Failure> {
-        let cred = job.managing_credential()?;
+        let caller = Caller::master(job)?;
         let mut cursor = String::new();
         loop {
             let mut query = format!("subMemberId={sub_uid}&limit={}", endpoints::LIST_PAGE_SIZE);
@@ -224,14 +241,7 @@ impl BybitConnector {
                 query.push_str(&format!("&cursor={cursor}"));
             }
             let answer = self
-                .call(
-                    &cred.api_key,
-                    &cred.api_secret,
-                    Method::GET,
-                    endpoints::LIST_SUB_KEYS,
-                    &query,
-                    None,
-                )
+                .call(&caller, Method::GET, endpoints::LIST_SUB_KEYS, &query, None)
                 .await?;
             let keys = answer.result["result"]
                 .as_array()
@@ -395,7 +405,7 @@ impl Connector for BybitConnector {
                 let server_ms = serde_json::from_str::<Value>(&raw.body)
                     .ok()
                     .and_then(|v| v["time"].as_i64());
-                self.read_envelope(raw, false)?;
+                self.read_envelope(raw, false, SignedBy::Nobody)?;
                 Ok(server_ms)
             })
             .await?;
@@ -407,5 +417,44 @@ impl Connector for BybitConnector {
             security_team: "Bybit Security team (via a support ticket at https://www.bybit.com/en/help-center/)",
             api_management_page: "https://www.bybit.com/app/user/api-management",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_401_is_the_key_dead_only_when_the_key_itself_signed() {
+        let c = BybitConnector::new(
+            keyrevoke_core::http::build_client(Duration::from_secs(1)),
+            Url::parse(DEFAULT_BASE_URL).unwrap(),
+            &ExchangeSettings::default(),
+        );
+        let own = c
+            .read_envelope(raw(401, "401 Unauthorized"), false, SignedBy::TargetKey)
+            .err()
+            .unwrap();
+        assert!(matches!(own.error, ConnectorError::KeyDead(_)), "{own:?}");
+        let master = c
+            .read_envelope(
+                raw(401, "401 Unauthorized"),
+                true,
+                SignedBy::ManagingCredential,
+            )
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&master.error, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
+            "{master:?}"
+        );
     }
 }

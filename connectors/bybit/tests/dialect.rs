@@ -168,3 +168,27 @@ async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
         "{f:?}"
     );
 }
+
+#[tokio::test]
+async fn a_deleted_master_credential_does_not_make_its_sub_key_dead() {
+    let (h, c) = setup(Faults::default()).await;
+    h.exchange(ExchangeId::Bybit)
+        .keys
+        .update("MASTER000000000001", |k| k.state = KeyState::Deleted);
+    let j = job("SUBKEY000000000001", false, true, Some("2000"));
+    // 10003 answers the master's own key: it speaks of the credential, not
+    // of the sub key, which is still alive.
+    for route in [Route::DeleteByMaster, Route::DisableByMaster] {
+        let f = c.perform(route, &j).await.unwrap_err();
+        assert!(
+            matches!(&f.error, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
+            "{route}: {f:?}"
+        );
+    }
+    let f = c.probe(&j).await.unwrap_err();
+    assert!(
+        matches!(&f.error, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
+        "probe: {f:?}"
+    );
+    assert_eq!(state(&h, "SUBKEY000000000001"), KeyState::Alive);
+}

@@ -16,7 +16,7 @@
 //! and the executor's probe (the master's listing) then tells dead from alive.
 
 use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::error::{LimitScope, SignedBy};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,15 +31,6 @@ pub enum Class {
     /// KuCoin's own failure: retry, or verify first after a write.
     ServerError,
     Permanent,
-}
-
-/// Which key signed the call whose reply is read: a code that speaks of
-/// "the key" means the signer, which for a master route is the managing
-/// credential, not the key being revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignedBy {
-    OwnKey,
-    ManagingCredential,
 }
 
 /// code -> class. Codes not listed are permanent.
@@ -118,14 +109,9 @@ pub fn error_for(r: Refusal<'_>) -> ConnectorError {
     };
     match class_of(r.code) {
         Class::ClockSkew => ConnectorError::ClockSkew,
-        Class::KeyDead => match r.signed_by {
-            SignedBy::OwnKey => ConnectorError::KeyDead(detail()),
-            // The managing credential is gone: nothing is known of the key.
-            SignedBy::ManagingCredential => ConnectorError::Permanent {
-                code: r.code.to_string(),
-                message: format!("managing credential refused: {}", r.msg),
-            },
-        },
+        // A code that speaks of "the key" means the signer: for a master
+        // route the managing credential, of which nothing follows for the key.
+        Class::KeyDead => r.signed_by.signer_refused(&r.code.to_string(), r.msg),
         Class::Unsupported => ConnectorError::Unsupported(detail()),
         // With the pool headers the per-UID quota is spent; without them
         // KuCoin is overloaded ("This type of rate limit does not count
@@ -155,7 +141,7 @@ mod tests {
         error_for(Refusal {
             code,
             msg: "m",
-            signed_by: SignedBy::OwnKey,
+            signed_by: SignedBy::TargetKey,
             mutating: false,
             reset_after: None,
         })
@@ -193,7 +179,7 @@ mod tests {
         let spent = error_for(Refusal {
             code: 429000,
             msg: "Too Many Requests",
-            signed_by: SignedBy::OwnKey,
+            signed_by: SignedBy::TargetKey,
             mutating: true,
             reset_after: Some(Duration::from_millis(1489)),
         });

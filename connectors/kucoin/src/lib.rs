@@ -24,10 +24,10 @@ pub mod sign;
 
 use async_trait::async_trait;
 use endpoints::Endpoint;
-use errors::{Refusal, SignedBy};
+use errors::Refusal;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
-use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short,
 };
@@ -189,7 +189,7 @@ impl KucoinConnector {
             api_key: &job.key.api_key,
             secret,
             passphrase,
-            signed_by: SignedBy::OwnKey,
+            signed_by: SignedBy::TargetKey,
         })
     }
 
@@ -440,7 +440,7 @@ impl Connector for KucoinConnector {
         self.clock
             .sync(&self.client, &self.base, request, |raw| {
                 let answer =
-                    self.read_envelope(raw, false, SignedBy::OwnKey, usage_scope(endpoint))?;
+                    self.read_envelope(raw, false, SignedBy::Nobody, usage_scope(endpoint))?;
                 // docs-new/api-3470156: `data` is the server time in ms.
                 Ok(answer.data.as_i64())
             })

@@ -19,18 +19,7 @@
 //! target's absence is reported as 59506 instead.
 
 use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::LimitScope;
-
-/// Who signed the call whose reply is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignedBy {
-    /// The target key itself (a probe with its own secret).
-    TargetKey,
-    /// A master or broker credential acting on a sub-account's key.
-    Manager,
-    /// Nobody: a public endpoint.
-    Nobody,
-}
+use keyrevoke_core::error::{LimitScope, SignedBy};
 
 /// What a reply is about: who signed it, and whether it could change state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,13 +165,7 @@ pub fn error_for(code: &str, msg: &str, ctx: Context) -> ConnectorError {
     let detail = || format!("{code}: {msg}");
     match class_of(code) {
         Class::ClockSkew => ConnectorError::ClockSkew,
-        Class::CallerKeyInvalid if ctx.signed_by == SignedBy::TargetKey => {
-            ConnectorError::KeyDead(detail())
-        }
-        Class::CallerKeyInvalid => ConnectorError::Permanent {
-            code: code.to_string(),
-            message: format!("the managing credential was refused: {msg}"),
-        },
+        Class::CallerKeyInvalid => ctx.signed_by.signer_refused(code, msg),
         Class::TargetKeyDead => ConnectorError::KeyDead(detail()),
         Class::Unsupported => ConnectorError::Unsupported(detail()),
         // Private REST limits are per User ID (#overview-rate-limits);
@@ -214,7 +197,7 @@ mod tests {
         mutating: false,
     };
     const MASTER_DELETE: Context = Context {
-        signed_by: SignedBy::Manager,
+        signed_by: SignedBy::ManagingCredential,
         mutating: true,
     };
 

@@ -20,10 +20,10 @@ pub mod sign;
 
 use async_trait::async_trait;
 use endpoints::Manager;
-use errors::{Context, SignedBy};
+use errors::Context;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
-use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, server_time_missing, short,
 };
@@ -148,8 +148,15 @@ impl OkxConnector {
             secret: &m.cred.api_secret,
             passphrase: m.passphrase,
         };
-        self.call(signer, SignedBy::Manager, method, path, query, body)
-            .await
+        self.call(
+            signer,
+            SignedBy::ManagingCredential,
+            method,
+            path,
+            query,
+            body,
+        )
+        .await
     }
 
     /// Delete or disable a sub-account's key with the row's credential.
@@ -255,12 +262,23 @@ fn read_envelope(raw: RawResponse, ctx: Context) -> Result<Answer, Failure> {
             short(&raw.body)
         }),
     };
-    // 429 (50011 "Too Many Requests", 50013 "Systems are busy"): the gateway
-    // turns this IP away; slow the whole exchange down.
+    // 429 with 50011 on a signed call is the calling User ID's own limit:
+    // "Private REST is limited per user id. Create, modify and delete sub
+    // keys: 1 request per second. [...] Over the limit: code 50011, as HTTP
+    // 429 or HTTP 200" (okx.md, Rate limits; docs-v5 #overview-rate-limits:
+    // private REST per User ID, public per IP; 50011 is listed with HTTP 429
+    // in #error-code-rest-api-public). Spend that account's budget only. Any
+    // other 429 (50013 "Systems are busy", no envelope, a public call): the
+    // gateway turns this IP away; slow the whole exchange down.
     if raw.status == 429 {
+        let own_limit = code.as_deref() == Some("50011") && ctx.signed_by != SignedBy::Nobody;
         let error = ConnectorError::RateLimited {
             retry_after: keyrevoke_core::http::retry_after(&raw.headers),
-            scope: LimitScope::Ip,
+            scope: if own_limit {
+                LimitScope::Account
+            } else {
+                LimitScope::Ip
+            },
         };
         return Err(Failure::new(error, meta));
     }
@@ -475,12 +493,12 @@ mod tests {
     }
 
     const MASTER_WRITE: Context = Context {
-        signed_by: SignedBy::Manager,
+        signed_by: SignedBy::ManagingCredential,
         mutating: true,
     };
 
     #[test]
-    fn a_rate_limit_in_a_200_body_spends_the_accounts_budget_and_a_429_the_ips() {
+    fn a_50011_on_a_signed_call_spends_the_accounts_budget_and_other_429s_the_ips() {
         let body = r#"{"code":"50011","msg":"Rate limit reached. Please refer to API documentation and throttle requests accordingly.","data":[]}"#;
         let f = read_envelope(raw(200, body), MASTER_WRITE).err().unwrap();
         assert!(
@@ -494,26 +512,47 @@ mod tests {
             "{:?}",
             f.error
         );
-        let f = read_envelope(
-            raw(
-                429,
-                r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#,
-            ),
-            MASTER_WRITE,
-        )
-        .err()
-        .unwrap();
+        // A signed call's 50011 with HTTP 429 is the same per-User-ID limit:
+        // one account's throttle must not pause the whole exchange.
+        let too_many = r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#;
+        let f = read_envelope(raw(429, too_many), MASTER_WRITE)
+            .err()
+            .unwrap();
         assert!(
             matches!(
                 f.error,
                 ConnectorError::RateLimited {
-                    scope: LimitScope::Ip,
+                    scope: LimitScope::Account,
                     ..
                 }
             ),
             "{:?}",
             f.error
         );
+        assert_eq!(f.meta.code.as_deref(), Some("50011"));
+        assert_eq!(f.meta.http_status, Some(429));
+        // On a public call, and for any other 429 (50013 "Systems are
+        // busy", or no envelope at all), the gateway turns this IP away.
+        let public = Context {
+            signed_by: SignedBy::Nobody,
+            mutating: false,
+        };
+        let busy =
+            r#"{"code":"50013","msg":"Systems are busy. Please try again later.","data":[]}"#;
+        for (body, ctx) in [(too_many, public), (busy, MASTER_WRITE)] {
+            let f = read_envelope(raw(429, body), ctx).err().unwrap();
+            assert!(
+                matches!(
+                    f.error,
+                    ConnectorError::RateLimited {
+                        scope: LimitScope::Ip,
+                        ..
+                    }
+                ),
+                "{body}: {:?}",
+                f.error
+            );
+        }
         let f = read_envelope(raw(429, "Too Many Requests"), MASTER_WRITE)
             .err()
             .unwrap();

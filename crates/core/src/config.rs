@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-#[derive(Debug, Default, Deserialize)]
+/// No `Debug`: its credentials and audit key are secrets.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
@@ -29,7 +30,8 @@ struct RawConfig {
     audit: RawAudit,
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds secrets in plain strings until they are wrapped.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCredential {
     exchange: String,
@@ -51,7 +53,8 @@ struct RawExchange {
     limits: BTreeMap<String, LimitOverride>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// No `Debug`: it holds the audit signing key.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     signing_key: Option<String>,

@@ -18,6 +18,39 @@ pub enum LimitScope {
     Ban,
 }
 
+/// Who signed the call whose reply is read. A refusal that speaks of "the
+/// API key" (invalid, expired, does not exist) speaks of the signer: the
+/// target key when it signed its own call, the managing credential when a
+/// master or broker acted on the target's behalf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignedBy {
+    /// The target key itself, with its own secret.
+    TargetKey,
+    /// A master or broker credential acting on the target key.
+    ManagingCredential,
+    /// Nobody: a public endpoint.
+    Nobody,
+}
+
+impl SignedBy {
+    /// The error for a reply that refuses the signing key itself: the target
+    /// is dead only when it signed; a managing credential's refusal says
+    /// nothing of the target, which the executor must not count as dead.
+    pub fn signer_refused(self, code: &str, message: &str) -> ConnectorError {
+        match self {
+            SignedBy::TargetKey => ConnectorError::KeyDead(format!("{code}: {message}")),
+            SignedBy::ManagingCredential => ConnectorError::Permanent {
+                code: code.to_string(),
+                message: format!("managing credential refused: {message}"),
+            },
+            SignedBy::Nobody => ConnectorError::Permanent {
+                code: code.to_string(),
+                message: message.to_string(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectorError {
     #[error("rate limited ({scope:?}); retry after {retry_after:?}")]

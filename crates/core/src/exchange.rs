@@ -68,8 +68,27 @@ impl fmt::Display for ExchangeId {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown exchange `{0}` (expected one of: {list})", list = ExchangeId::ALL.map(|e| e.as_str()).join(", "))]
+#[error("unknown exchange {} (expected one of: {list})", shown_name(.0), list = ExchangeId::ALL.map(|e| e.as_str()).join(", "))]
 pub struct UnknownExchange(pub String);
+
+/// An unknown exchange name is echoed only when it looks like a name: when
+/// columns are out of place the cell may hold a key or a secret, which must
+/// not reach the terminal or the journal.
+fn shown_name(raw: &str) -> String {
+    let name = raw.trim();
+    let plausible = name.len() <= 16
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if plausible {
+        format!("`{name}`")
+    } else {
+        format!(
+            "(a value of {} characters, not shown: is a column out of place?)",
+            name.chars().count()
+        )
+    }
+}
 
 impl FromStr for ExchangeId {
     type Err = UnknownExchange;
@@ -91,6 +110,19 @@ impl FromStr for ExchangeId {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unknown_exchange_is_named_only_when_it_looks_like_a_name() {
+        let short = "bitmex"
+            .parse::<super::ExchangeId>()
+            .unwrap_err()
+            .to_string();
+        assert!(short.contains("unknown exchange `bitmex`"), "{short}");
+        let secret = "Zx9kQ2mN7pL4vR8tY3wB6cD1fG5hJ0sA";
+        let long = secret.parse::<super::ExchangeId>().unwrap_err().to_string();
+        assert!(!long.contains(secret), "{long}");
+        assert!(long.contains("32 characters"), "{long}");
+    }
+
     use super::*;
 
     #[test]

@@ -14,7 +14,11 @@ pub use reqwest::Client;
 /// Validate a base URL: `https://` anywhere, plain `http://` only on a
 /// loopback address, where nothing leaves the machine.
 pub fn parse_base_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let url = Url::parse(raw.trim());
+    // Messages show the URL without any `user:password@`.
+    let shown = without_userinfo(raw);
+    let raw = shown.as_str();
+    let url = url.map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -30,6 +34,21 @@ pub fn parse_base_url(raw: &str) -> Result<Url, String> {
         return Err(format!("`{raw}` has no host"));
     }
     Ok(url)
+}
+
+/// A URL as it may be shown: `user:password@` replaced (exchange base URLs
+/// carry none, but a mistyped proxy-style URL might, and errors echo it).
+fn without_userinfo(raw: &str) -> String {
+    match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => raw.to_string(),
+            }
+        }
+        None => raw.to_string(),
+    }
 }
 
 fn is_loopback_host(url: &Url) -> bool {
@@ -296,6 +315,18 @@ pub fn server_time_missing() -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_url_errors_never_show_a_password() {
+        for bad in [
+            "http://user:hunter2pass@example.com/api",
+            "ftp://user:hunter2pass@127.0.0.1",
+        ] {
+            let err = parse_base_url(bad).unwrap_err();
+            assert!(!err.contains("hunter2pass"), "{err}");
+            assert!(err.contains("***@"), "{err}");
+        }
+    }
 
     #[test]
     fn debug_of_a_request_shows_no_query_and_no_header_values() {

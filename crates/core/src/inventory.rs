@@ -373,14 +373,14 @@ impl Inventory {
             Format::JsonLines => self.parse_json(bytes, source),
             Format::Csv => {
                 let columns = self.columns.as_ref().expect("CSV inventories have columns");
+                let problem =
+                    |msg: &str| vec![InputError::new(&self.path, Some(source.line), None, msg)];
                 match split_csv_record(&columns.splitter, bytes) {
-                    Some(rec) => self.parse_csv(&rec, source),
-                    None => Err(vec![InputError::new(
-                        &self.path,
-                        Some(source.line),
-                        None,
-                        "empty record",
-                    )]),
+                    SplitRecord::One(rec) => self.parse_csv(&rec, source),
+                    SplitRecord::Empty => Err(problem("empty record")),
+                    SplitRecord::More => Err(problem(
+                        "malformed CSV: this record runs into the next (a quote left open?)",
+                    )),
                 }
             }
         }
@@ -610,10 +610,30 @@ impl RowIter<'_> {
     }
 }
 
+/// Whether `record` ends inside a quoted field, read as the CSV parser reads
+/// it: a quote opens a quoted field only at the start of a field (a quote
+/// in `John "JJ` is data), and inside one a doubled quote is an escaped
+/// quote. Counting every quote instead joined the next rows into one record.
 fn has_open_quote(record: &[u8]) -> bool {
-    // RFC 4180 escapes a quote by doubling it, so an odd count means a
-    // quoted field is still open.
-    record.iter().filter(|b| **b == b'"').count() % 2 == 1
+    #[derive(PartialEq)]
+    enum At {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut at = At::FieldStart;
+    for &b in record {
+        at = match (at, b) {
+            (At::Quoted, b'"') => At::QuoteInQuoted,
+            (At::Quoted, _) => At::Quoted,
+            (At::QuoteInQuoted, b'"') => At::Quoted,
+            (At::FieldStart, b'"') => At::Quoted,
+            (_, b',' | b'\n' | b'\r') => At::FieldStart,
+            _ => At::Unquoted,
+        };
+    }
+    at == At::Quoted
 }
 
 impl Iterator for RowIter<'_> {
@@ -689,13 +709,30 @@ impl Iterator for RowIter<'_> {
     }
 }
 
+/// One CSV field as written: quoted (quotes doubled) when it holds a comma,
+/// a quote or a line break. For the CSV files keyrevoke writes.
+pub fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\"")).into()
+    } else {
+        value.into()
+    }
+}
+
+/// What one record's bytes split into.
+enum SplitRecord {
+    One(csv::ByteRecord),
+    Empty,
+    /// Something other than blank space follows the first record: the
+    /// record splitter and the CSV parser disagree on where it ends, so
+    /// the row is refused rather than half of it silently dropped.
+    More,
+}
+
 /// Splits one record's bytes into fields (quotes and doubled quotes
-/// undone); `None` for no record at all. The bytes hold exactly one record:
-/// the record splitter above already found where it ends.
-fn split_csv_record(
-    splitter: &std::sync::Mutex<csv_core::Reader>,
-    bytes: &[u8],
-) -> Option<csv::ByteRecord> {
+/// undone). The bytes should hold exactly one record: the record splitter
+/// above found where it ends.
+fn split_csv_record(splitter: &std::sync::Mutex<csv_core::Reader>, bytes: &[u8]) -> SplitRecord {
     use csv_core::ReadRecordResult;
     let mut reader = splitter.lock().unwrap_or_else(|e| e.into_inner());
     reader.reset();
@@ -722,8 +759,11 @@ fn split_csv_record(
                 ends.resize(grown, 0);
             }
             ReadRecordResult::Record => break,
-            ReadRecordResult::End => return None,
+            ReadRecordResult::End => return SplitRecord::Empty,
         }
+    }
+    if !input.iter().all(u8::is_ascii_whitespace) {
+        return SplitRecord::More;
     }
     let mut record = csv::ByteRecord::with_capacity(written, fields);
     let mut start = 0;
@@ -731,7 +771,7 @@ fn split_csv_record(
         record.push_field(&out[start..end]);
         start = end;
     }
-    Some(record)
+    SplitRecord::One(record)
 }
 
 #[cfg(test)]
@@ -777,6 +817,34 @@ mod tests {
             assert_eq!(again.api_key, r.api_key);
             assert_eq!(again.label, r.label);
         }
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_data_and_no_row_is_lost() {
+        // A quote opens a quoted field only at a field's start: counting
+        // every quote once merged these rows and dropped two keys unseen.
+        let text = "exchange,api_key,api_secret,label\nbybit,K1,S1,John \"JJ\nbybit,K2,S2,x\"y\nbybit,K3,S3,\"quoted \"\"q\"\" label\"\nbybit,K4,S4,plain\n";
+        let (_d, path) = write("inv.csv", text.as_bytes());
+        let (rows, errs) = all(&path);
+        assert!(errs.is_empty(), "{errs:?}");
+        let keys: Vec<&str> = rows.iter().map(|r| r.api_key.as_str()).collect();
+        assert_eq!(keys, ["K1", "K2", "K3", "K4"]);
+        assert_eq!(rows[0].label.as_deref(), Some("John \"JJ"));
+        assert_eq!(rows[1].label.as_deref(), Some("x\"y"));
+        assert_eq!(rows[2].label.as_deref(), Some("quoted \"q\" label"));
+        assert_eq!(rows[3].source.line, 5);
+    }
+
+    #[test]
+    fn a_quoted_field_may_span_lines() {
+        let text =
+            "exchange,api_key,api_secret,label\nbybit,K1,S1,\"two\nlines\"\nbybit,K2,S2,after\n";
+        let (_d, path) = write("inv.csv", text.as_bytes());
+        let (rows, errs) = all(&path);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].label.as_deref(), Some("two\nlines"));
+        assert_eq!(rows[1].source.line, 4);
     }
 
     #[test]

@@ -16,9 +16,7 @@ mod work;
 use backoff::Backoff;
 use keyrevoke_core::config::{Config, RetrySettings};
 use keyrevoke_core::store::JobEntry;
-use keyrevoke_core::{
-    AuditSink, Connector, EntryId, ExchangeId, JobStore, KeyJob, Operation, Route,
-};
+use keyrevoke_core::{AuditSink, Connector, EntryId, ExchangeId, JobStore, KeyJob, Operation};
 use limits::ExchangeLimits;
 use progress::Progress;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -122,11 +120,8 @@ const CLAIM_CHUNK: usize = 256;
 
 /// The largest weight each tier of a connector is ever charged at once.
 fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
-    let mut ops: Vec<Operation> = Route::ALL.iter().map(|r| Operation::Route(*r)).collect();
-    ops.push(Operation::Probe);
-    ops.push(Operation::ClockSync);
     let mut max = HashMap::new();
-    for op in ops {
+    for op in Operation::all() {
         for c in conn.charges(op) {
             let e = max.entry(c.tier).or_insert(1);
             *e = (*e).max(c.weight);

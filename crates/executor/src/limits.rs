@@ -3,12 +3,12 @@
 //! circuit breaker.
 //!
 //! Governor's GCRA allows a burst on top of the steady rate. A fixed-window
-//! limit of C per period would be exceeded by a burst of C, so the rate is
-//! scaled below the limit and the burst is what the headroom leaves: in any
+//! limit of C per period would be exceeded by a burst of C, so the burst is
+//! the largest single charge and the rate is scaled below the limit: in any
 //! window of one period at most `burst - 1 + C * scale <= C` units go out.
-//! The burst is at least the largest single charge, and on a wide tier (600
-//! per 5 s) the headroom lets keys of different accounts whose own budgets
-//! come due at the same instant go together instead of queueing.
+//! The rest of the headroom is kept, not spent on a bigger burst: a key
+//! granted the shared IP tier may still wait for its account's tier, so it
+//! is sent later than its IP grant, and that lateness needs the slack.
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use keyrevoke_core::config::LimitOverride;
@@ -84,10 +84,7 @@ pub fn effective(tier: &Tier, overrides: &BTreeMap<String, LimitOverride>) -> (u
 
 /// The GCRA quota for a tier whose largest single charge is `max_weight`.
 pub fn quota_for(capacity: u32, period: Duration, max_weight: u32, scale: f64) -> (Quota, u32) {
-    // A window of one period holds the burst plus the steady rate's share:
-    // the burst may take what the scale leaves over.
-    let headroom = (capacity as f64 * (1.0 - scale.clamp(0.0, 1.0))).floor() as u32;
-    let burst = max_weight.max(headroom).clamp(1, capacity);
+    let burst = max_weight.clamp(1, capacity);
     let fit = 1.0 - (burst as f64 - 1.0) / capacity as f64;
     let s = scale.min(fit).max(0.01);
     let per_unit = period.as_secs_f64() / (capacity as f64 * s);
@@ -271,15 +268,14 @@ mod tests {
     fn max_in_window(capacity: u32, period_ms: u64, weight: u32) -> u32 {
         // Simulate GCRA admission times of weight-`weight` requests and count
         // the most units inside any half-open window of one period.
-        let (_, burst) = quota_for(
+        let (quota, burst) = quota_for(
             capacity,
             Duration::from_millis(period_ms),
             weight,
             DEFAULT_SCALE,
         );
-        let fit = 1.0 - (burst as f64 - 1.0) / capacity as f64;
-        let s = DEFAULT_SCALE.min(fit);
-        let t_unit = period_ms as f64 / (capacity as f64 * s);
+        // The quota's own interval, so that a wrong rate in quota_for shows.
+        let t_unit = quota.replenish_interval().as_secs_f64() * 1000.0;
         // GCRA with burst b admits a weight-w request once its theoretical
         // arrival time minus (b - w) units has passed.
         let mut tat = 0.0f64;
@@ -313,8 +309,7 @@ mod tests {
     #[test]
     fn the_scale_keeps_utilisation_high() {
         let (q, burst) = quota_for(600, Duration::from_secs(5), 1, DEFAULT_SCALE);
-        // The 2% headroom of 600 is 12 units: a burst of 12 still fits.
-        assert_eq!(burst, 12);
+        assert_eq!(burst, 1);
         let per_sec = 1.0 / q.replenish_interval().as_secs_f64();
         assert!(per_sec > 0.97 * 120.0 && per_sec <= 120.0, "{per_sec}");
     }

@@ -164,12 +164,7 @@ impl<'a> Work<'a> {
         for u in usage {
             if u.remaining == Some(0) {
                 let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
-                match u.scope {
-                    LimitScope::Account => self
-                        .limits
-                        .pause_account(&self.conn.account_for(op, job), wait),
-                    LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
-                }
+                self.pause(u.scope, op, job, wait);
             }
         }
     }
@@ -187,13 +182,19 @@ impl<'a> Work<'a> {
             p.rate_limited.fetch_add(1, Ordering::Relaxed);
         }
         let wait = retry_after.unwrap_or_else(|| self.exec.settings.backoff.ceiling(count));
+        self.pause(scope, op, job, wait);
+        count < MAX_RATE_LIMITED
+    }
+
+    /// Stop spending the budget the exchange says is gone: the account's,
+    /// or the whole IP's.
+    fn pause(&self, scope: LimitScope, op: Operation, job: &KeyJob, wait: Duration) {
         match scope {
             LimitScope::Account => self
                 .limits
                 .pause_account(&self.conn.account_for(op, job), wait),
             LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
         }
-        count < MAX_RATE_LIMITED
     }
 
     async fn record(

@@ -30,9 +30,12 @@ pub async fn try_bench_transitions(
     n: usize,
     concurrency: usize,
 ) -> Result<f64, StoreError> {
-    let ids = enqueue_and_claim(store.as_ref(), n).await?;
-    if ids.is_empty() {
-        return Ok(0.0);
+    let (run, ids) = enqueue_and_claim(store.as_ref(), n).await?;
+    if ids.len() != n {
+        return Err(StoreError::Journal(format!(
+            "benchmark enqueued {n} keys but claimed {}",
+            ids.len()
+        )));
     }
     let ids = Arc::new(ids);
     let concurrency = concurrency.clamp(1, ids.len());
@@ -55,11 +58,28 @@ pub async fn try_bench_transitions(
             .map_err(|e| StoreError::Journal(format!("benchmark task failed: {e}")))??;
     }
     let seconds = started.elapsed().as_secs_f64();
+    // A rate counts only if every transition landed.
+    let landed = store
+        .list(BENCH_EXCHANGE, State::Revoked)
+        .await?
+        .iter()
+        .filter(|e| e.label.as_deref() == Some(run.as_str()))
+        .count();
+    if landed != ids.len() {
+        return Err(StoreError::Journal(format!(
+            "benchmark recorded {} keys revoked but the journal holds {landed}",
+            ids.len()
+        )));
+    }
     Ok((2 * ids.len()) as f64 / seconds.max(f64::EPSILON))
 }
 
-/// Enqueues `n` keys unique to this run and claims them, as a worker would.
-async fn enqueue_and_claim(store: &dyn JobStore, n: usize) -> Result<Vec<EntryId>, StoreError> {
+/// Enqueues `n` keys unique to this run (labelled with the returned run
+/// name) and claims them, as a worker would.
+async fn enqueue_and_claim(
+    store: &dyn JobStore,
+    n: usize,
+) -> Result<(String, Vec<EntryId>), StoreError> {
     let run = format!("bench-{:016x}", rand::random::<u64>());
     let pass = store.begin_pass().await?;
     let mut start = 0;
@@ -70,7 +90,7 @@ async fn enqueue_and_claim(store: &dyn JobStore, n: usize) -> Result<Vec<EntryId
         start = end;
     }
     // Claim until nothing is left; keep this run's keys, hand back others'.
-    let label = Some(run);
+    let label = Some(run.clone());
     let mut ours = Vec::with_capacity(n);
     let mut theirs = Vec::new();
     loop {
@@ -87,7 +107,7 @@ async fn enqueue_and_claim(store: &dyn JobStore, n: usize) -> Result<Vec<EntryId
         }
     }
     store.release(&theirs).await?;
-    Ok(ours)
+    Ok((run, ours))
 }
 
 fn bench_entry(run: &str, i: usize) -> NewEntry {

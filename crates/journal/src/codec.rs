@@ -8,7 +8,6 @@ use keyrevoke_core::store::{Counts, JobEntry, NewEntry, SourceRef, StoreError};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a claim holds an entry unless `record` renews it.
 pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -18,12 +17,7 @@ pub fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::Journal(format!("{doing}: {e}"))
 }
 
-pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use keyrevoke_core::http::unix_ms as now_millis;
 
 /// A lease owner id: readable enough for an operator looking at a shared
 /// journal (host and pid), random enough that two opens never collide.

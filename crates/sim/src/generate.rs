@@ -4,6 +4,7 @@
 use crate::dialects;
 use crate::keys::{KeyState, SimKey};
 use keyrevoke_core::ExchangeId;
+use keyrevoke_core::inventory::csv_field;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -369,14 +370,6 @@ impl Population {
 
 /// A CSV field, quoted (quotes doubled) when it holds a comma, a quote or a
 /// line break, as a PEM secret with real newlines does (RFC 4180).
-fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\"")).into()
-    } else {
-        value.into()
-    }
-}
-
 fn own_row(exchange: ExchangeId, k: &SimKey, via: Option<String>, label: String) -> InventoryRow {
     InventoryRow {
         exchange,
