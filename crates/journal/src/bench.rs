@@ -184,8 +184,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "benchmark: run in release mode"]
     async fn postgres_transitions_per_second() {
-        let Ok(url) = std::env::var("KEYREVOKE_TEST_PG_URL") else {
-            println!("skipped postgres_transitions_per_second: KEYREVOKE_TEST_PG_URL is not set");
+        let Some(url) = crate::test_pg_url("postgres_transitions_per_second") else {
             return;
         };
         let job = format!("bench-{:016x}", rand::random::<u64>());

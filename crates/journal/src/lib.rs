@@ -19,6 +19,7 @@ mod postgres;
 mod schema;
 mod spec;
 mod sqlite;
+mod test_server;
 #[cfg(test)]
 mod test_support;
 
@@ -29,3 +30,4 @@ pub use postgres::PgJournal;
 pub use schema::SCHEMA_VERSION;
 pub use spec::{JournalSpec, open_journal};
 pub use sqlite::SqliteJournal;
+pub use test_server::{TEST_PG_URL_VAR, test_pg_url};

@@ -464,25 +464,16 @@ impl JobStore for PgJournal {
 }
 
 /// These run only against a real server: set `KEYREVOKE_TEST_PG_URL`, e.g.
-/// to what `.ci/pg-setup.sh` prints. Each test uses its own job name, so
-/// they can share one database and run in parallel.
+/// to what `.ci/pg-setup.sh` prints (skipped without it, failed in CI: see
+/// [`crate::test_pg_url`]). Each test uses its own job name, so they can
+/// share one database and run in parallel.
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_support::{self, new_entry, transition};
     use std::sync::atomic::Ordering;
 
-    const URL_VAR: &str = "KEYREVOKE_TEST_PG_URL";
-
-    fn server_url(test: &str) -> Option<String> {
-        match std::env::var(URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ => {
-                println!("skipped {test}: {URL_VAR} is not set (see .ci/pg-setup.sh)");
-                None
-            }
-        }
-    }
+    use crate::test_server::{TEST_PG_URL_VAR as URL_VAR, test_pg_url as server_url};
 
     fn unique_job(test: &str) -> String {
         format!("test-{test}-{:016x}", rand::random::<u64>())
@@ -495,14 +486,18 @@ mod tests {
     }
 
     /// Runs a shared scenario against a fresh job, then deletes the job.
+    /// Its leases the default or `$lease`.
     macro_rules! shared_scenario {
         ($name:ident) => {
+            shared_scenario!($name, DEFAULT_LEASE);
+        };
+        ($name:ident, $lease:expr) => {
             #[tokio::test]
             async fn $name() {
                 let Some(url) = server_url(stringify!($name)) else {
                     return;
                 };
-                let journal = worker(&url, &unique_job(stringify!($name)), DEFAULT_LEASE).await;
+                let journal = worker(&url, &unique_job(stringify!($name)), $lease).await;
                 test_support::$name(&journal).await;
                 journal.delete_job().await.unwrap();
             }
@@ -516,7 +511,10 @@ mod tests {
     shared_scenario!(released_entries_can_be_claimed_again);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
     shared_scenario!(an_unknown_id_fails_only_its_own_record);
-    shared_scenario!(renewed_leases_stay_released_ones_come_back);
+    shared_scenario!(
+        renewed_leases_stay_released_ones_come_back,
+        test_support::SHORT_LEASE
+    );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pg_two_thousand_concurrent_records_all_land_in_shared_commits() {

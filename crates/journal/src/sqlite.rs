@@ -67,6 +67,15 @@ impl SqliteJournal {
     /// process) holds: opening clears every lease, which is only safe when
     /// this is the sole worker.
     pub async fn open(path: &Path) -> Result<SqliteJournal, StoreError> {
+        Self::open_with_lease(path, DEFAULT_LEASE).await
+    }
+
+    /// As [`SqliteJournal::open`], with claims leased for `lease` (tests of
+    /// lease expiry wait out a short one).
+    pub async fn open_with_lease(
+        path: &Path,
+        lease: Duration,
+    ) -> Result<SqliteJournal, StoreError> {
         create_private_file(path)?;
         let exclusive = ExclusiveLock::acquire(path)?;
 
@@ -102,7 +111,6 @@ impl SqliteJournal {
         .map_err(db_error("clearing stale leases"))?;
 
         let owner: Arc<str> = new_owner_id().into();
-        let lease = DEFAULT_LEASE;
         let commits = GroupCommit::spawn(SqliteTransitionWriter {
             pool: writer.clone(),
             owner: owner.clone(),
@@ -580,19 +588,27 @@ mod tests {
     use tempfile::TempDir;
 
     async fn fresh_journal() -> (TempDir, SqliteJournal) {
+        fresh_journal_with_lease(DEFAULT_LEASE).await
+    }
+
+    async fn fresh_journal_with_lease(lease: Duration) -> (TempDir, SqliteJournal) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let journal = SqliteJournal::open(&dir.path().join("job.db"))
+        let journal = SqliteJournal::open_with_lease(&dir.path().join("job.db"), lease)
             .await
             .expect("open a new journal");
         (dir, journal)
     }
 
-    /// One shared scenario (crate::test_support) on a fresh journal.
+    /// One shared scenario (crate::test_support) on a fresh journal, its
+    /// leases the default or `$lease`.
     macro_rules! shared_scenario {
         ($name:ident) => {
+            shared_scenario!($name, DEFAULT_LEASE);
+        };
+        ($name:ident, $lease:expr) => {
             #[tokio::test]
             async fn $name() {
-                let (_dir, journal) = fresh_journal().await;
+                let (_dir, journal) = fresh_journal_with_lease($lease).await;
                 test_support::$name(&journal).await;
             }
         };
@@ -603,7 +619,10 @@ mod tests {
     shared_scenario!(claims_skip_finished_and_leased_entries);
     shared_scenario!(counts_and_lists_report_states);
     shared_scenario!(released_entries_can_be_claimed_again);
-    shared_scenario!(renewed_leases_stay_released_ones_come_back);
+    shared_scenario!(
+        renewed_leases_stay_released_ones_come_back,
+        test_support::SHORT_LEASE
+    );
     shared_scenario!(an_unknown_id_fails_only_its_own_record);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
 
@@ -616,6 +635,21 @@ mod tests {
         assert!(
             commits < 1000,
             "2000 concurrent records took {commits} commits: group commit is not grouping"
+        );
+    }
+
+    /// A SIGKILL test cannot catch a weaker setting (the killed process's
+    /// writes stay in the page cache); losing the machine would.
+    #[tokio::test]
+    async fn commits_are_synced_in_full() {
+        let (_dir, journal) = fresh_journal().await;
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&journal.writer)
+            .await
+            .unwrap();
+        assert_eq!(
+            level, 2,
+            "PRAGMA synchronous on the connection that commits is {level}, not FULL (2)"
         );
     }
 

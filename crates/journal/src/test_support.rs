@@ -7,6 +7,12 @@ use keyrevoke_core::secret::{Fingerprint, mask_key};
 use keyrevoke_core::store::{EntryId, JobEntry, JobStore, NewEntry, SourceRef, Transition};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The lease of the journal [`renewed_leases_stay_released_ones_come_back`]
+/// runs on: short enough to wait out, long enough that a loaded machine's
+/// scheduling delays stay well inside its margins.
+pub const SHORT_LEASE: Duration = Duration::from_secs(2);
 
 /// A key to revoke; `key` stands for the API key, which only its
 /// fingerprint and masked form represent.
@@ -476,7 +482,8 @@ pub async fn concurrent_records_all_land(store: Arc<dyn JobStore>, n: usize) {
     );
 }
 
-/// Renewed leases stay with their holder; released ones come back.
+/// Renewed leases stay with their holder past their first term; released
+/// ones come back. The journal's leases last [`SHORT_LEASE`].
 pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore) {
     let pass = journal.begin_pass().await.unwrap();
     let batch: Vec<NewEntry> = (0..3)
@@ -491,14 +498,20 @@ pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore)
         .map(|e| e.id)
         .collect();
     assert_eq!(held.len(), 3);
+    // Renewed late in the first term and checked once it is over (a
+    // renewal that did nothing would have let them lapse), well before the
+    // renewed term ends (0.6 + 1 leases after the claim).
+    let claimed_at = Instant::now();
+    tokio::time::sleep(SHORT_LEASE.mul_f64(0.6)).await;
     journal.renew(&held).await.unwrap();
+    tokio::time::sleep_until((claimed_at + SHORT_LEASE.mul_f64(1.1)).into()).await;
     assert!(
         journal
             .claim(ExchangeId::Bybit, 10)
             .await
             .unwrap()
             .is_empty(),
-        "renewed leases are still held"
+        "renewed leases are still held after their first term"
     );
     journal.release(&held[..1]).await.unwrap();
     let back: Vec<EntryId> = journal
