@@ -343,15 +343,23 @@ impl<'a> Work<'a> {
                     }
                     self.backoff(tries, None).await?;
                 }
-                ConnectorError::KeyDead(_) => {
+                ConnectorError::KeyDead(why) => {
                     if maybe_done {
                         return Ok(RouteEnd::Done(outcome_of(route)));
                     }
+                    // already_dead takes the exchange's word and a probe
+                    // that agrees: a key no probe can see is not proven
+                    // dead, so it goes on down the routes (to escalation,
+                    // saying why) instead.
                     return Ok(match self.probe(job).await?.liveness {
-                        Liveness::Dead | Liveness::CannotTell => {
-                            RouteEnd::Done(Outcome::AlreadyDead)
-                        }
+                        Liveness::Dead => RouteEnd::Done(Outcome::AlreadyDead),
                         Liveness::Alive => RouteEnd::Next(f),
+                        Liveness::CannotTell => RouteEnd::Next(Failure {
+                            error: ConnectorError::KeyDead(format!(
+                                "{why}; no probe could confirm it"
+                            )),
+                            ..f
+                        }),
                     });
                 }
                 ConnectorError::Unsupported(_) => return Ok(RouteEnd::Next(f)),

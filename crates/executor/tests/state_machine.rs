@@ -357,8 +357,51 @@ async fn a_dead_key_confirmed_by_a_probe_is_already_dead() {
             )
             .probes(vec![Ok(Liveness::Dead)]),
     );
-    let (_, e, _) = run(conn, Arc::default()).await;
+    let (_, e, _) = run(conn.clone(), Arc::default()).await;
     assert_eq!(e.state, State::AlreadyDead);
+    assert_eq!(
+        conn.calls(),
+        vec!["delete_self", "probe"],
+        "the exchange's word alone is not trusted: a probe must agree"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_reply_a_probe_finds_alive_goes_on_to_the_next_channel() {
+    let conn = Arc::new(
+        ScriptedConnector::new(&[Route::DeleteSelf, Route::DisableSelf, Route::Escalate])
+            .on(
+                Route::DeleteSelf,
+                vec![Err(ConnectorError::KeyDead("10003".into()))],
+            )
+            .probes(vec![Ok(Liveness::Alive)]),
+    );
+    let (_, e, _) = run(conn.clone(), Arc::default()).await;
+    assert_eq!(
+        (e.state, e.route),
+        (State::Disabled, Some(Route::DisableSelf))
+    );
+    assert_eq!(conn.calls(), vec!["delete_self", "probe", "disable_self"]);
+}
+
+#[tokio::test]
+async fn a_dead_reply_no_probe_can_confirm_is_escalated_not_already_dead() {
+    let conn = Arc::new(
+        ScriptedConnector::new(&[Route::DeleteSelf, Route::Escalate])
+            .on(
+                Route::DeleteSelf,
+                vec![Err(ConnectorError::KeyDead("10003".into()))],
+            )
+            .probes(vec![Ok(Liveness::CannotTell)]),
+    );
+    let (_, e, _) = run(conn.clone(), Arc::default()).await;
+    assert_eq!(e.state, State::Escalated, "{e:?}");
+    let message = e.message.unwrap_or_default();
+    assert!(
+        message.contains("10003") && message.contains("no probe could confirm it"),
+        "the escalation says why: {message}"
+    );
+    assert_eq!(conn.calls(), vec!["delete_self", "probe"]);
 }
 
 #[tokio::test]
