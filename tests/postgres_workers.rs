@@ -1,6 +1,6 @@
 //! Two workers share one job through a PostgreSQL journal: every key is done
-//! once, by one of them. Runs when KEYREVOKE_TEST_PG_URL is set (CI starts
-//! PostgreSQL with .ci/pg-setup.sh).
+//! once, by one of them. Needs KEYREVOKE_TEST_PG_URL (CI starts PostgreSQL
+//! with .ci/pg-setup.sh, and fails this test without it).
 
 mod common;
 
@@ -9,8 +9,7 @@ use keyrevoke::core::ExchangeId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
-    let Ok(url) = std::env::var("KEYREVOKE_TEST_PG_URL") else {
-        eprintln!("skipped: KEYREVOKE_TEST_PG_URL is not set (see .ci/pg-setup.sh)");
+    let Some(url) = keyrevoke::journal::test_pg_url("two_workers_share_one_job") else {
         return;
     };
     let s = Scenario::breach(&[ExchangeId::Bybit, ExchangeId::Kucoin], 400, 21).await;
@@ -55,6 +54,7 @@ async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
         sb["revoked"].as_u64().unwrap(),
         "each revoked key deleted exactly once"
     );
+    assert_no_key_asked_to_delete_twice(&s.sim);
     for n in [1, 2] {
         let audit = s.path(&format!("w{n}/audit.jsonl")).display().to_string();
         let v = run(&["audit".into(), "verify".into(), audit]).await;

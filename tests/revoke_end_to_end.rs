@@ -84,6 +84,7 @@ async fn a_breach_inventory_is_revoked_end_to_end() {
         0,
         "no rate-limit rejections: {stats:?}"
     );
+    assert_no_key_asked_to_delete_twice(&s.sim);
 
     // Already-dead keys are reported as such, escalations are on file.
     assert!(sum["already_dead"].as_u64().unwrap() > 0, "{sum}");
@@ -196,6 +197,8 @@ async fn a_run_killed_with_sigkill_resumes_without_losing_a_key() {
         revoked - deletes <= 128,
         "at most the in-flight window is ambiguous"
     );
+    // A key caught in flight by the kill is probed on resume, not sent again.
+    assert_no_key_asked_to_delete_twice(&s.sim);
     let verify = run(&[
         "audit".into(),
         "verify".into(),
@@ -214,19 +217,29 @@ async fn an_edited_audit_file_fails_verification() {
     let text = std::fs::read_to_string(&audit).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() > 5);
-    // Flip an outcome in the middle of the trail.
-    let target = lines.len() / 2;
+    // Flip an outcome from the middle of the trail on: a revoked key
+    // recorded as failed, the record still well-formed and canonical.
+    const REVOKED: &str = "\"outcome\":\"revoked\"";
+    let revoked_lines: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains(REVOKED))
+        .collect();
+    let target = *revoked_lines
+        .iter()
+        .find(|i| **i >= lines.len() / 2)
+        .or(revoked_lines.last())
+        .expect("the trail records revoked keys");
     let edited: Vec<String> = lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
             if i == target {
-                l.replacen("\"seq\":", "\"seq\": ", 1)
+                l.replacen(REVOKED, "\"outcome\":\"failed\"", 1)
             } else {
                 l.to_string()
             }
         })
         .collect();
+    assert_ne!(edited[target], lines[target], "the outcome was flipped");
     std::fs::write(&audit, edited.join("\n") + "\n").unwrap();
     let verify = run(&["audit".into(), "verify".into(), audit.display().to_string()]).await;
     assert_ne!(verify.status.code(), Some(0), "an edited trail must fail");

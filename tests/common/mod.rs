@@ -97,9 +97,16 @@ impl Scenario {
 }
 
 pub async fn run(args: &[String]) -> Output {
+    run_with_env(args, &[]).await
+}
+
+/// As [`run`], with `env` added to the environment (a config's `env:`
+/// secrets, say).
+pub async fn run_with_env(args: &[String], env: &[(&str, &str)]) -> Output {
     tokio::process::Command::new(BIN)
         .args(args)
         .env_remove("KEYREVOKE_BYBIT_URL")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -180,4 +187,26 @@ pub fn alive_keys(sim: &SimHandle) -> Vec<(ExchangeId, String)> {
     }
     out.sort();
     out
+}
+
+/// At most one deletion request per key reached each exchange of `sim` (the
+/// simulator counts every request it judged, refused or not: a second
+/// request for a key already deleted is refused, and only this count sees
+/// it), and every deletion performed came from a counted request.
+#[track_caller]
+pub fn assert_no_key_asked_to_delete_twice(sim: &SimHandle) {
+    for (x, s) in &sim.exchanges {
+        let stats = s.stats.snapshot();
+        assert!(
+            stats.keys_asked_to_delete_more_than_once.is_empty(),
+            "{x}: keys asked to be deleted more than once (key: requests): {:?}",
+            stats.keys_asked_to_delete_more_than_once
+        );
+        assert!(
+            stats.delete_requests >= stats.deletes,
+            "{x}: {} deletions performed, only {} deletion requests counted",
+            stats.deletes,
+            stats.delete_requests
+        );
+    }
 }

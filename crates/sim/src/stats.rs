@@ -2,8 +2,9 @@
 
 use crate::usage::{TierBucketUsage, TierUsage};
 use serde::Serialize;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 macro_rules! counters {
     ($($name:ident),+ $(,)?) => {
@@ -14,6 +15,8 @@ macro_rules! counters {
             pub last_request_ms: AtomicI64,
             /// Accepted hits per rate-limit tier and bucket.
             pub tiers: Arc<TierUsage>,
+            /// Key-deletion requests per key they name.
+            pub delete_requests: DeleteRequests,
         }
 
         #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -22,6 +25,11 @@ macro_rules! counters {
             pub first_request_ms: i64,
             pub last_request_ms: i64,
             pub tiers: Vec<TierBucketUsage>,
+            /// Key-deletion requests received, whatever their answer.
+            pub delete_requests: u64,
+            /// The keys named by more than one deletion request, with how
+            /// many each.
+            pub keys_asked_to_delete_more_than_once: BTreeMap<String, u64>,
         }
 
         impl Stats {
@@ -31,6 +39,8 @@ macro_rules! counters {
                     first_request_ms: self.first_request_ms.load(Ordering::Relaxed),
                     last_request_ms: self.last_request_ms.load(Ordering::Relaxed),
                     tiers: self.tiers.snapshot(),
+                    delete_requests: self.delete_requests.total(),
+                    keys_asked_to_delete_more_than_once: self.delete_requests.repeated(),
                 }
             }
         }
@@ -74,5 +84,50 @@ impl Stats {
             self.first_request_ms
                 .compare_exchange(0, now_ms, Ordering::Relaxed, Ordering::Relaxed);
         self.last_request_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+}
+
+/// How many deletion requests named each key. `deletes` counts only the
+/// deletions the exchange performed; a second request for a key that is
+/// gone is refused (the key no longer exists), so only this sees it.
+#[derive(Default)]
+pub struct DeleteRequests {
+    per_key: Mutex<HashMap<String, u64>>,
+}
+
+impl DeleteRequests {
+    pub fn saw(&self, api_key: &str) {
+        let mut per_key = self.per_key.lock().unwrap();
+        match per_key.get_mut(api_key) {
+            Some(n) => *n += 1,
+            None => {
+                per_key.insert(api_key.to_string(), 1);
+            }
+        }
+    }
+
+    /// Requests naming `api_key`.
+    pub fn of(&self, api_key: &str) -> u64 {
+        self.per_key
+            .lock()
+            .unwrap()
+            .get(api_key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.per_key.lock().unwrap().values().sum()
+    }
+
+    /// The keys named more than once, with their counts.
+    pub fn repeated(&self) -> BTreeMap<String, u64> {
+        self.per_key
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 }

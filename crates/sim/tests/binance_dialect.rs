@@ -600,3 +600,12 @@ async fn a_503_before_acting_changes_nothing_and_injected_limits_are_429s() {
     assert_reply(&a, 429, -1003, "an injected rate limit");
     assert!(a.header("Retry-After").is_some());
 }
+
+#[tokio::test]
+async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
+    let h = sim(Faults::default()).await;
+    assert_eq!(delete_sub_key(&h, MASTER, SUB_KEY).await.status, 200);
+    let a = delete_sub_key(&h, MASTER, SUB_KEY).await;
+    assert_reply(&a, 400, -1130, "the second delete");
+    common::assert_deleted_once_after(&h, BINANCE, SUB_KEY, 2);
+}

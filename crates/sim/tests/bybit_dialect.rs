@@ -360,3 +360,16 @@ async fn a_reset_after_acting_breaks_the_connection_but_the_delete_happened() {
     assert!(broken, "the client sees a broken reply");
     assert_eq!(state(&h, MASTER), KeyState::Deleted);
 }
+
+#[tokio::test]
+async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
+    let h = sim(Faults::default()).await;
+    assert_eq!(delete_itself(&h, MASTER).await.body["retCode"], 0);
+    assert_eq!(delete_itself(&h, MASTER).await.body["retCode"], 10003);
+    common::assert_deleted_once_after(&h, BYBIT, MASTER, 2);
+    // A master naming its sub key is counted against the sub key.
+    let delete_sub = format!(r#"{{"apikey":"{SUB_KEY}"}}"#);
+    let a = call(&h, MASTER, "POST", "/v5/user/delete-sub-api", &delete_sub).await;
+    assert_eq!(a.body["retCode"], 10003, "the master is gone: {}", a.body);
+    assert_eq!(h.exchange(BYBIT).stats.delete_requests.of(SUB_KEY), 1);
+}

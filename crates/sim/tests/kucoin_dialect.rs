@@ -500,3 +500,17 @@ async fn a_503_before_acting_changes_nothing() {
     assert_eq!(a.status, 503);
     assert_eq!(state(&h, SUB), KeyState::Alive);
 }
+
+#[tokio::test]
+async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
+    let h = sim(Faults::default()).await;
+    let delete = Req::delete_sub_key(MASTER, "masterPass1", &DELETE_SUB);
+    assert_eq!(send(&h, &delete).await.body["code"], "200000");
+    let again = Req {
+        ts: now_ms(),
+        ..Req::delete_sub_key(MASTER, "masterPass1", &DELETE_SUB)
+    };
+    let a = send(&h, &again).await;
+    assert_ne!(a.body["code"], "200000", "the key is gone: {}", a.body);
+    common::assert_deleted_once_after(&h, KUCOIN, SUB, 2);
+}

@@ -609,3 +609,14 @@ async fn a_synthetic_breach_population_gives_okx_masters_that_may_manage_their_s
     assert_eq!(reply["code"], "0", "{reply}");
     assert_eq!(state(&h, &row.api_key), KeyState::Deleted);
 }
+
+#[tokio::test]
+async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
+    let h = sim(Faults::default()).await;
+    let reply = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await;
+    assert_reply(&reply, 200, "0", "the delete");
+    wait_out_the_one_per_second_limit().await;
+    let (_, reply) = delete_sub_key(&h, "MASTER-BOUND", "subalpha1", "SUB-A-1").await;
+    assert_eq!(reply["code"], "59506", "the second delete: {reply}");
+    common::assert_deleted_once_after(&h, OKX, "SUB-A-1", 2);
+}

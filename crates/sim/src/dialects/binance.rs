@@ -290,6 +290,18 @@ impl Dialect for Binance {
         endpoint.limit() == Limit::ApiIp
     }
 
+    /// Both deletions name the sub key by `subAccountApiKey`, in the query
+    /// or the form body.
+    fn delete_target(&self, endpoint: Endpoint, request: &Request) -> Option<String> {
+        if !matches!(endpoint, Endpoint::DeleteSubKey | Endpoint::DeleteBrokerKey) {
+            return None;
+        }
+        let body = String::from_utf8_lossy(&request.body);
+        Params::read(request.query(), &body)
+            .get("subAccountApiKey")
+            .map(str::to_string)
+    }
+
     /// A 429 for the excess, then 418s while the ban lasts.
     fn over_ip_limit(&self, already_banned: bool) -> OverIpLimit {
         let ban_secs = self.sim.ip_ban.as_secs().max(1) as i64;
@@ -342,6 +354,11 @@ impl Dialect for Binance {
                 },
             }
         };
+        // Every 429 here is a rate limit: the UID windows' and the broker's
+        // one deletion per sub account per second.
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            return Answer::Limited(respond(reply));
+        }
         Answer::replied(reply.status.is_success(), respond(reply))
     }
 }

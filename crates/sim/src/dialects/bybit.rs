@@ -140,6 +140,19 @@ impl Dialect for Bybit {
         OverIpLimit::Banned(faults::plain(StatusCode::FORBIDDEN, "access too frequent"))
     }
 
+    /// A key deleting itself is the one its `X-BAPI-API-KEY` names; a
+    /// master names its sub key by `apikey` in the body.
+    fn delete_target(&self, endpoint: Endpoint, request: &Request) -> Option<String> {
+        let caller = || request.header("X-BAPI-API-KEY").map(str::to_string);
+        match endpoint {
+            Endpoint::DeleteMasterKey => caller(),
+            Endpoint::DeleteSubKey => common::json_object(&request.body)
+                .and_then(|b| b.get("apikey").and_then(|k| k.as_str()).map(str::to_string))
+                .or_else(caller),
+            _ => None,
+        }
+    }
+
     fn injected_rate_limit(&self) -> Response {
         let reset = self.sim.now_ms() + 1000;
         envelope(
@@ -161,7 +174,7 @@ impl Dialect for Bybit {
                 Auth::Http(response) => return Answer::TurnedAway(response),
                 Auth::Refused(refusal) => refusal,
                 Auth::Caller(caller) => match self.uid_limit(endpoint, &caller, now) {
-                    Err(refusal) => refusal,
+                    Err(refusal) => return Answer::Limited(envelope(now, refusal)),
                     Ok(limit) => {
                         let mut r = self.act(endpoint, &caller, request);
                         r.limit = Some(limit);

@@ -61,6 +61,12 @@ pub enum Answer {
     Ok(Response),
     /// Counted as `refused`; an injected fault may still replace it.
     Refused(Response),
+    /// Refused by one of the exchange's own rate limits before it acted
+    /// (the dialect counts it as `rate_limited`): counted as `refused`, and
+    /// an injected fault may still replace it, as with [`Answer::Refused`].
+    /// Unlike a refusal, it is no request the exchange judged, so a
+    /// deletion it names is not counted against the key.
+    Limited(Response),
     /// Turned away before the exchange acted: sent as it is, with no fault
     /// after it (the dialect counts what it must).
     TurnedAway(Response),
@@ -99,6 +105,13 @@ pub trait Dialect: Send + Sync + 'static {
     /// The reply to a request over the per-IP limit; `already_banned` when
     /// an earlier excess banned the IP and the ban still holds.
     fn over_ip_limit(&self, already_banned: bool) -> OverIpLimit;
+
+    /// The key a key-deletion request names, read from the request as sent
+    /// (not from the authenticated caller, so that a key that is gone and
+    /// asked to delete itself counts too); `None` for every other endpoint.
+    fn delete_target(&self, _endpoint: Self::Endpoint, _request: &Request) -> Option<String> {
+        None
+    }
 
     /// The exchange's rate-limit reply, for an injected rate-limit fault.
     fn injected_rate_limit(&self) -> Response;
@@ -176,13 +189,21 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
             tokio::time::sleep(d).await;
         }
     }
-    let response = match dialect.answer(endpoint, request, sim.now_ms()) {
+    let answer = dialect.answer(endpoint, request, sim.now_ms());
+    // A deletion the exchange judged, whatever its verdict: one past the
+    // IP window, the injected refusals and the exchange's own limits.
+    if matches!(answer, Answer::Ok(_) | Answer::Refused(_))
+        && let Some(target) = dialect.delete_target(endpoint, request)
+    {
+        sim.stats.delete_requests.saw(&target);
+    }
+    let response = match answer {
         Answer::TurnedAway(response) => return response,
         Answer::Ok(response) => {
             Stats::bump(&sim.stats.ok);
             response
         }
-        Answer::Refused(response) => {
+        Answer::Refused(response) | Answer::Limited(response) => {
             Stats::bump(&sim.stats.refused);
             response
         }

@@ -216,6 +216,14 @@ impl Dialect for Kucoin {
         envelope(refuse(StatusCode::NOT_FOUND, "404000", "Url Not Found"))
     }
 
+    /// The deletion names the sub key by `apiKey` in the query.
+    fn delete_target(&self, endpoint: Endpoint, request: &Request) -> Option<String> {
+        if endpoint != Endpoint::DeleteSubKey {
+            return None;
+        }
+        common::form_value(&common::form_pairs(request.query()), "apiKey").map(str::to_string)
+    }
+
     fn over_ip_limit(&self, _already_banned: bool) -> OverIpLimit {
         OverIpLimit::Banned(front_limit(self.sim.ip_ban))
     }
@@ -242,7 +250,7 @@ impl Dialect for Kucoin {
             match authenticate(&self.sim, request, now) {
                 Err(refusal) => refusal,
                 Ok(caller) => match self.spend(endpoint, &caller.uid, now) {
-                    Err(refusal) => refusal,
+                    Err(refusal) => return Answer::Limited(envelope(refusal)),
                     Ok(usage) => Reply {
                         usage: Some(usage),
                         ..self.act(endpoint, &caller, request)

@@ -221,6 +221,15 @@ impl Dialect for Okx {
         endpoint == Endpoint::ServerTime
     }
 
+    /// Both families' `delete-apikey` name the key by `apiKey` in the body.
+    fn delete_target(&self, endpoint: Endpoint, request: &Request) -> Option<String> {
+        match endpoint {
+            Endpoint::SubKey(_, KeyOp::Delete) => common::json_object(&request.body)
+                .and_then(|b| b.get("apiKey").and_then(|k| k.as_str()).map(str::to_string)),
+            _ => None,
+        }
+    }
+
     /// Over the per-IP limit OKX answers 429 (it documents no ban); the
     /// simulator's shared window also holds an excess against the IP for
     /// `SimConfig::ip_ban`, answered the same way.
@@ -243,7 +252,7 @@ impl Dialect for Okx {
             match authenticate(&self.sim, request, now) {
                 Err(refusal) => refusal,
                 Ok(caller) => match self.uid_limit(endpoint, &caller, now) {
-                    Err(refusal) => refusal,
+                    Err(refusal) => return Answer::Limited(envelope(refusal)),
                     Ok(()) => self.act(endpoint, &caller, request),
                 },
             }

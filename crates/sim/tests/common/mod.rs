@@ -75,3 +75,28 @@ pub fn api_keys(listing: &Value) -> Vec<&str> {
         .map(|k| k["apiKey"].as_str().expect("each entry names its apiKey"))
         .collect()
 }
+
+/// The simulator deleted `api_key` once, yet saw `requests` requests to
+/// delete it: a request for a key already gone is refused, so only the
+/// per-key request count shows it.
+#[track_caller]
+pub fn assert_deleted_once_after(
+    h: &SimHandle,
+    exchange: ExchangeId,
+    api_key: &str,
+    requests: u64,
+) {
+    let s = stats(h, exchange);
+    assert_eq!(s.deletes, 1, "one deletion performed: {s:?}");
+    assert_eq!(
+        h.exchange(exchange).stats.delete_requests.of(api_key),
+        requests,
+        "{s:?}"
+    );
+    assert_eq!(s.delete_requests, requests, "{s:?}");
+    assert_eq!(
+        s.keys_asked_to_delete_more_than_once.get(api_key).copied(),
+        (requests > 1).then_some(requests),
+        "{s:?}"
+    );
+}
