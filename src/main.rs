@@ -251,7 +251,8 @@ fn audit_verify(file: &std::path::Path, config: Option<&PathBuf>) -> i32 {
             return exit::COULD_NOT_RUN;
         }
     };
-    match keyrevoke::audit::verify(file, config.audit_signing_key.as_ref()) {
+    let key = config.audit_signing_key.as_ref();
+    match keyrevoke::audit::verify(file, key) {
         Ok(r) => {
             println!(
                 "{}: intact: {} records, last seq {}, last hash {}{}",
@@ -259,7 +260,15 @@ fn audit_verify(file: &std::path::Path, config: Option<&PathBuf>) -> i32 {
                 r.records,
                 r.last_seq,
                 r.last_hash,
-                if r.signed { ", HMAC-signed" } else { "" }
+                match (r.signed, key) {
+                    (false, _) => "",
+                    (true, Some(_)) => ", HMAC-signed, every HMAC checked",
+                    // The chain holds, but anyone can sign with a key of
+                    // their own: say that the signatures were not checked.
+                    (true, None) => {
+                        ", HMAC-signed, HMACs not checked (no signing key: pass the config with --config)"
+                    }
+                }
             );
             exit::OK
         }

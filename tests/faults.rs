@@ -10,6 +10,7 @@ use common::*;
 use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::faults::Faults;
 use keyrevoke::sim::generate::Population;
+use keyrevoke::sim::stats::StatsSnapshot;
 
 const EXCHANGES: [ExchangeId; 4] = [
     ExchangeId::Binance,
@@ -38,6 +39,21 @@ async fn revoke_against(
     Vec<(ExchangeId, String)>,
     std::process::Output,
 ) {
+    let r = revoke_and_count(faults, population).await;
+    (r.summary, r.alive, r.out)
+}
+
+/// A run against a faulty simulator, and what each exchange saw.
+struct CountedRun {
+    summary: serde_json::Value,
+    alive: Vec<(ExchangeId, String)>,
+    out: std::process::Output,
+    stats: Vec<StatsSnapshot>,
+    audit: String,
+}
+
+/// As [`revoke_against`], with the simulator's counters and the trail.
+async fn revoke_and_count(faults: Faults, population: &Population) -> CountedRun {
     let sim = faulty_sim(&EXCHANGES, faults).await;
     population.load_into(&sim);
     let dir = tempfile::tempdir().unwrap();
@@ -62,13 +78,45 @@ async fn revoke_against(
     ])
     .await;
     assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
-    let stats: u64 = sim
-        .exchanges
-        .values()
-        .map(|s| s.stats.snapshot().injected_faults)
-        .sum();
-    eprintln!("injected faults: {stats}");
-    (summary(&out), alive_keys(&sim), out)
+    CountedRun {
+        summary: summary(&out),
+        alive: alive_keys(&sim),
+        stats: sim.exchanges.values().map(|s| s.stats.snapshot()).collect(),
+        audit: std::fs::read_to_string(dir.path().join("out/audit.jsonl")).unwrap(),
+        out,
+    }
+}
+
+/// How many attempts the trail shows lost after sending (outcome unknown),
+/// and the keys (fingerprints) of those sent again before a probe.
+fn unknown_outcomes_and_unprobed_resends(audit: &str) -> (usize, Vec<String>) {
+    let mut awaiting_probe = std::collections::HashSet::new();
+    let (mut unknown, mut unprobed) = (0, Vec::new());
+    for line in audit.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = r["fingerprint"].as_str().unwrap_or_default().to_string();
+        match r["kind"].as_str() {
+            Some("probe") => {
+                awaiting_probe.remove(&key);
+            }
+            Some("attempt") => {
+                if awaiting_probe.contains(&key) {
+                    unprobed.push(key.clone());
+                }
+                if r["outcome"] == "outcome_unknown" {
+                    unknown += 1;
+                    awaiting_probe.insert(key);
+                }
+            }
+            _ => {}
+        }
+    }
+    (unknown, unprobed)
+}
+
+/// A counter summed over the exchanges.
+fn total(stats: &[StatsSnapshot], counter: impl Fn(&StatsSnapshot) -> u64) -> u64 {
+    stats.iter().map(counter).sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +132,47 @@ async fn every_key_ends_the_same_way_with_15_percent_faulty_replies() {
         rate_limited: 0.03,
         clock_skew_ms: 0,
     };
-    let (faulty, alive_faulty, out) = revoke_against(faults, &population).await;
+    let CountedRun {
+        summary: faulty,
+        alive: alive_faulty,
+        out,
+        stats,
+        audit,
+    } = revoke_and_count(faults, &population).await;
+
+    // The faults happened: about 15% of requests (8% before acting, 7% of
+    // the rest after), every kind of them.
+    let requests = total(&stats, |s| s.requests);
+    let injected = total(&stats, |s| s.injected_faults);
+    let share = injected as f64 / requests as f64;
+    assert!(
+        (0.11..=0.18).contains(&share),
+        "{injected} of {requests} requests faulty ({share:.3}), not about 15%"
+    );
+    let kinds: [(&str, fn(&StatsSnapshot) -> u64); 5] = [
+        ("503 before acting", |s| s.injected_unavailable),
+        ("rate-limit reply", |s| s.injected_rate_limited),
+        ("stall", |s| s.injected_stall),
+        ("504 after acting", |s| s.injected_gateway_timeout),
+        ("reset after acting", |s| s.injected_reset),
+    ];
+    for (kind, count) in kinds {
+        assert!(total(&stats, count) > 0, "no {kind} was injected");
+    }
+    assert_eq!(
+        kinds.iter().map(|(_, c)| total(&stats, c)).sum::<u64>(),
+        injected
+    );
+    // Replies lost after acting leave outcomes unknown: each key is probed
+    // before anything is sent for it again.
+    let (unknown, unprobed) = unknown_outcomes_and_unprobed_resends(&audit);
+    assert!(unknown > 0, "no attempt's outcome was lost");
+    assert!(
+        unprobed.is_empty(),
+        "{} keys sent again after an unknown outcome without a probe: {unprobed:?}",
+        unprobed.len()
+    );
+
     assert_eq!(faulty["failed"], 0, "{}", describe(&out));
     assert_eq!(faulty["pending"], 0, "{faulty}");
     assert_eq!(healthy, faulty, "the same outcomes with and without faults");

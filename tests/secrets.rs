@@ -19,6 +19,11 @@ const EXCHANGES: [ExchangeId; 5] = [
     ExchangeId::Coinbase,
 ];
 
+/// The operator's audit signing key, set through the config as an
+/// operator would: a secret too.
+const AUDIT_KEY_VAR: &str = "KEYREVOKE_AUDIT_KEY";
+const AUDIT_KEY: &str = "audit-hmac-key-5e0c7d2b9a41f386";
+
 /// The forms a leaked secret could take.
 fn forms(secret: &str) -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -48,7 +53,9 @@ async fn no_secret_appears_in_any_output_or_artifact() {
         dir.path(),
         &population,
         &sim,
-        "\n[retry]\nbase_delay_ms = 10\nmax_delay_ms = 100\n",
+        &format!(
+            "\n[retry]\nbase_delay_ms = 10\nmax_delay_ms = 100\n\n[audit]\nsigning_key = \"env:{AUDIT_KEY_VAR}\"\n"
+        ),
     );
     let path = |p: &str| dir.path().join(p).display().to_string();
     let revoke = |extra: &[&str]| {
@@ -82,10 +89,16 @@ async fn no_secret_appears_in_any_output_or_artifact() {
             path("out/journal.sqlite"),
             "--json".into(),
         ],
-        vec!["audit".into(), "verify".into(), path("out/audit.jsonl")],
+        vec![
+            "audit".into(),
+            "verify".into(),
+            path("out/audit.jsonl"),
+            "--config".into(),
+            path("config.toml"),
+        ],
         vec!["exchanges".into()],
     ] {
-        let out = run(&args).await;
+        let out = run_with_env(&args, &[(AUDIT_KEY_VAR, AUDIT_KEY)]).await;
         assert!(
             matches!(out.status.code(), Some(0 | 3)),
             "{args:?}: {}",
@@ -103,11 +116,11 @@ async fn no_secret_appears_in_any_output_or_artifact() {
     std::fs::write(path("bad.csv"), bad).unwrap();
     let mut args = revoke(&[]);
     args[2] = path("bad.csv");
-    let out = run(&args).await;
+    let out = run_with_env(&args, &[(AUDIT_KEY_VAR, AUDIT_KEY)]).await;
     assert_eq!(out.status.code(), Some(1));
     outputs.push(("stderr of a failed validation".into(), out.stderr));
 
-    let mut secrets: Vec<String> = vec!["s3cr3t-in-a-bad-row".into()];
+    let mut secrets: Vec<String> = vec!["s3cr3t-in-a-bad-row".into(), AUDIT_KEY.into()];
     for keys in population.keys.values() {
         for k in keys {
             secrets.push(k.secret.clone());

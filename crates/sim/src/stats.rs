@@ -58,6 +58,12 @@ counters!(
     rate_limited,
     ip_banned,
     injected_faults,
+    // Each kind of injected fault (their sum is `injected_faults`).
+    injected_unavailable,
+    injected_rate_limited,
+    injected_stall,
+    injected_gateway_timeout,
+    injected_reset,
     deletes,
     disables,
     probes,
@@ -76,6 +82,12 @@ impl Stats {
 
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An injected fault, in the total and under its kind.
+    pub fn injected(&self, kind: &AtomicU64) {
+        Stats::bump(&self.injected_faults);
+        Stats::bump(kind);
     }
 
     pub fn saw_request(&self, now_ms: i64) {

@@ -177,15 +177,15 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
     match sim.fault_before() {
         Before::Proceed => {}
         Before::Unavailable => {
-            Stats::bump(&sim.stats.injected_faults);
+            sim.stats.injected(&sim.stats.injected_unavailable);
             return faults::unavailable();
         }
         Before::RateLimited => {
-            Stats::bump(&sim.stats.injected_faults);
+            sim.stats.injected(&sim.stats.injected_rate_limited);
             return dialect.injected_rate_limit();
         }
         Before::Stall(d) => {
-            Stats::bump(&sim.stats.injected_faults);
+            sim.stats.injected(&sim.stats.injected_stall);
             tokio::time::sleep(d).await;
         }
     }
@@ -211,11 +211,11 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
     match sim.fault_after() {
         After::Reply => response,
         After::GatewayTimeout => {
-            Stats::bump(&sim.stats.injected_faults);
+            sim.stats.injected(&sim.stats.injected_gateway_timeout);
             faults::gateway_timeout()
         }
         After::Reset => {
-            Stats::bump(&sim.stats.injected_faults);
+            sim.stats.injected(&sim.stats.injected_reset);
             faults::reset()
         }
     }
