@@ -114,6 +114,9 @@ fn unknown_outcomes_and_unprobed_resends(audit: &str) -> (usize, Vec<String>) {
     (unknown, unprobed)
 }
 
+/// One of the simulator's counters.
+type Counter = fn(&StatsSnapshot) -> u64;
+
 /// A counter summed over the exchanges.
 fn total(stats: &[StatsSnapshot], counter: impl Fn(&StatsSnapshot) -> u64) -> u64 {
     stats.iter().map(counter).sum()
@@ -145,11 +148,12 @@ async fn every_key_ends_the_same_way_with_15_percent_faulty_replies() {
     let requests = total(&stats, |s| s.requests);
     let injected = total(&stats, |s| s.injected_faults);
     let share = injected as f64 / requests as f64;
+    eprintln!("injected faults: {injected} of {requests} requests ({share:.3})");
     assert!(
         (0.11..=0.18).contains(&share),
         "{injected} of {requests} requests faulty ({share:.3}), not about 15%"
     );
-    let kinds: [(&str, fn(&StatsSnapshot) -> u64); 5] = [
+    let kinds: [(&str, Counter); 5] = [
         ("503 before acting", |s| s.injected_unavailable),
         ("rate-limit reply", |s| s.injected_rate_limited),
         ("stall", |s| s.injected_stall),
