@@ -300,3 +300,114 @@ pub async fn write(out: &Path, sources: &Sources<'_>) -> Result<Vec<PathBuf>, St
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyrevoke_core::store::{NewEntry, SourceRef, Transition};
+    use keyrevoke_core::{Action, Fingerprint, Route, mask_key};
+
+    fn entry(key: &str, line: u64) -> NewEntry {
+        NewEntry {
+            exchange: ExchangeId::Okx,
+            fingerprint: Fingerprint::of(key),
+            masked: mask_key(key),
+            label: None,
+            action: Action::Revoke,
+            rank: line as u32,
+            source: SourceRef {
+                offset: line * 40,
+                len: 40,
+                line,
+            },
+        }
+    }
+
+    fn outcome(id: i64, state: State, probe: Option<&str>) -> Transition {
+        Transition {
+            id,
+            state,
+            route: Some(Route::DeleteByMaster),
+            attempts: 2,
+            code: None,
+            message: Some("why".into()),
+            probe: probe.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_job_reports_its_pending_keys_and_what_is_at_risk() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = keyrevoke_journal::SqliteJournal::open(&dir.path().join("j.sqlite"))
+            .await
+            .unwrap();
+        let pass = journal.begin_pass().await.unwrap();
+        let keys = [
+            "okx-key-revoked",
+            "okx-key-escalated",
+            "okx-key-mover",
+            "okx-key-pending",
+        ];
+        let batch: Vec<NewEntry> = (0..).zip(keys).map(|(i, k)| entry(k, i)).collect();
+        journal.enqueue(pass, &batch).await.unwrap();
+        let claimed = journal.claim(ExchangeId::Okx, 3).await.unwrap();
+        let alive_mover =
+            r#"{"liveness":"alive","permissions":["withdraw"],"can_move_funds":true}"#;
+        journal
+            .record(outcome(claimed[0].id, State::Revoked, None))
+            .await
+            .unwrap();
+        journal
+            .record(outcome(claimed[1].id, State::Escalated, None))
+            .await
+            .unwrap();
+        journal
+            .record(outcome(claimed[2].id, State::Escalated, Some(alive_mover)))
+            .await
+            .unwrap();
+        let connectors =
+            crate::app::registry::connectors(&keyrevoke_core::config::Config::default()).unwrap();
+
+        let report = gather(&Sources {
+            command: "revoke",
+            store: &journal,
+            journal_shown: "j.sqlite".into(),
+            audit: None,
+            connectors: &connectors,
+        })
+        .await
+        .unwrap();
+
+        assert_eq!(report.job_state, "interrupted");
+        assert_eq!(report.summary.all.pending, 1);
+        assert_eq!(report.summary.all.revoked, 1);
+        assert_eq!(
+            report
+                .at_risk
+                .iter()
+                .map(|k| (k.masked_key.as_str(), k.can_move_funds))
+                .collect::<Vec<_>>(),
+            vec![
+                (mask_key("okx-key-mover").as_str(), Some(true)),
+                (mask_key("okx-key-escalated").as_str(), None)
+            ],
+            "both escalated keys, the fund mover first"
+        );
+        assert_eq!(report.escalation_files.len(), 1);
+        assert_eq!(
+            report.escalation_files[0].files,
+            vec!["escalations/okx.csv", "escalations/okx-letter.txt"]
+        );
+        let okx = &report.exchanges[0];
+        assert_eq!(okx.effort.retries, 3, "one retry on each finished key");
+        assert_eq!(okx.rate_limit_pauses, None, "no audit given");
+        assert_eq!(okx.winning_routes[0].route, Route::DeleteByMaster);
+        assert!(
+            !okx.limits.is_empty(),
+            "OKX documents its key-deletion limit"
+        );
+        assert!(report.audit.is_none());
+        let html = html::render(&report);
+        assert!(html.contains("interrupted: keys still pending"), "{html}");
+    }
+}
