@@ -57,7 +57,7 @@ pub fn migration_from(
     let version: i64 = version
         .parse()
         .map_err(|_| format!("journal schema version {version:?} is not a number"))?;
-    if version > SCHEMA_VERSION || version < 1 {
+    if !(1..=SCHEMA_VERSION).contains(&version) {
         return Err(format!(
             "journal schema version {version} is not the supported {SCHEMA_VERSION}"
         ));
