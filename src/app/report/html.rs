@@ -17,6 +17,8 @@ h1 { font-size: 28px; margin: 0 0 4px; }
 h2 { font-size: 21px; margin: 36px 0 10px; padding-bottom: 6px; border-bottom: 2px solid #d7dce5; }
 h3 { font-size: 16px; margin: 18px 0 6px; }
 p.meta { color: #5a6272; margin: 2px 0; font-size: 14px; }
+p.verdict { font-size: 18px; margin: 18px 0 0; padding: 12px 16px; background: #f7f8fb; border-radius: 8px; }
+b.alarm { color: #b71c1c; }
 p.note { color: #5a6272; font-size: 14px; max-width: 900px; }
 .cards { display: flex; gap: 14px; margin: 18px 0 8px; flex-wrap: wrap; }
 .card { flex: 1 1 180px; border-radius: 8px; padding: 14px 18px; background: #f3f5f9; border-left: 6px solid #8a94a6; }
@@ -105,12 +107,28 @@ fn at_a_glance(r: &Report) -> Markup {
     let neutralized = all.revoked + all.disabled + all.already_dead;
     let at_risk = all.escalated + all.failed;
     html! {
-        h2 { "The job at a glance" }
+        p.verdict {
+            b { (count(neutralized)) " of " (count(all.total)) " keys neutralized" }
+            @if let Some(d) = r.job.duration_seconds { " in " (seconds(Some(d))) }
+            ". "
+            @if at_risk > 0 {
+                b.alarm { (count(at_risk)) " still at risk" }
+                ": send the escalation files listed below to each exchange."
+            } @else { "Nothing is left at risk." }
+            @if all.pending > 0 {
+                " " b.alarm { (count(all.pending)) " not finished" } ": run the same command again to resume."
+            }
+        }
+        h2 #glance { "The job at a glance" }
         div.cards {
             div.card { div.n { (count(all.total)) } div.l { "keys in the job" } }
             div.card.good { div.n { (count(neutralized)) } div.l { "neutralized (revoked, disabled or already dead)" } }
             div.card.bad { div.n { (count(at_risk)) } div.l { "still at risk (escalated or failed)" } }
-            div.card.wait { div.n { (count(all.pending)) } div.l { "not finished (job interrupted)" } }
+            @if all.pending > 0 {
+                div.card.wait { div.n { (count(all.pending)) } div.l { "not finished: the job was interrupted" } }
+            } @else {
+                div.card.good { div.n { "0" } div.l { "not finished: every key has an outcome" } }
+            }
         }
         table {
             tr {
@@ -137,7 +155,7 @@ fn at_a_glance(r: &Report) -> Markup {
 
 fn timeline(r: &Report) -> Markup {
     html! {
-        h2 { "Timeline" }
+        h2 #timeline { "Timeline" }
         p.note {
             "Keys neutralized per second on each exchange, against the limit the exchange documents for the channel that won. "
             "Bars that reach the red line were held back by the exchange's IP-wide limit; "
@@ -194,7 +212,7 @@ fn at_risk(r: &Report) -> Markup {
         .filter(|k| k.can_move_funds == Some(true))
         .count();
     html! {
-        h2 { "What is still at risk" }
+        h2 #at-risk { "What is still at risk" }
         @if r.at_risk.is_empty() {
             p { "No key is escalated or failed." }
         } @else {
@@ -234,7 +252,7 @@ fn at_risk_list(r: &Report) -> Markup {
     let shown = r.at_risk.len().min(AT_RISK_LISTED_IN_HTML);
     html! {
         @if !r.at_risk.is_empty() {
-            h2 { "Keys at risk, fund-moving first" }
+            h2 #keys-at-risk { "Keys at risk, fund-moving first" }
             table {
                 tr {
                     th { "exchange" } th { "masked key" } th { "fingerprint" } th { "label" }
@@ -284,7 +302,7 @@ fn effort(r: &Report) -> Markup {
         .map(|x| x.rate_limit_pauses)
         .sum::<Option<u64>>();
     html! {
-        h2 { "How long it took" }
+        h2 #duration { "How long it took" }
         table {
             tr {
                 th { "exchange" } th { "first key started" } th { "last outcome" } th.num { "took" }
@@ -299,6 +317,7 @@ fn effort(r: &Report) -> Markup {
         }
         @if !r.slowest_keys.is_empty() {
             h3 { "Slowest keys (first claim to outcome)" }
+            p.note { "A key's time includes its wait for the exchange's rate-limit budget, which keys of one account share." }
             table {
                 tr { th { "exchange" } th { "masked key" } th { "fingerprint" } th { "outcome" } th { "channel" } th.num { "attempts" } th.num { "took" } }
                 @for k in &r.slowest_keys {
@@ -319,7 +338,7 @@ fn effort(r: &Report) -> Markup {
 
 fn audit(r: &Report) -> Markup {
     html! {
-        h2 { "Audit trail" }
+        h2 #audit { "Audit trail" }
         @match &r.audit {
             None => p { "No audit trail was given to this report." },
             Some(a) => table {
