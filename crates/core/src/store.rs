@@ -144,8 +144,8 @@ pub trait JobStore: Send + Sync {
     /// Entries of one exchange in one state, for reports and escalation files.
     async fn list(&self, exchange: ExchangeId, state: State) -> Result<Vec<JobEntry>, StoreError>;
 
-    /// Every key's timing, ordered by exchange then finish time (unfinished
-    /// last), for reports.
+    /// Every key's timing, in no particular order (a sort would cost the
+    /// database more than the report's own grouping), for reports.
     async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError>;
 }
 

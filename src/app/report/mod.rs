@@ -141,11 +141,11 @@ fn at_risk_key(e: &JobEntry) -> AtRiskKey {
 
 /// Fund movers first, then keys known alive, then the rest; each group by
 /// exchange.
-fn risk_order(k: &AtRiskKey) -> (bool, bool, String) {
+fn risk_order(k: &AtRiskKey) -> (bool, bool, &str) {
     (
         k.can_move_funds != Some(true),
         k.liveness != "alive",
-        k.exchange.clone(),
+        k.exchange.as_str(),
     )
 }
 
@@ -254,7 +254,8 @@ pub async fn gather(sources: &Sources<'_>) -> Result<Report, String> {
         }
         at_risk.extend(escalated.iter().chain(&failed).map(at_risk_key));
     }
-    at_risk.sort_by_key(risk_order);
+    // Stable: inventory order within a group.
+    at_risk.sort_by(|a, b| risk_order(a).cmp(&risk_order(b)));
 
     Ok(Report {
         report_version: REPORT_VERSION,
