@@ -28,6 +28,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write report.html and report.json again from a journal (of a finished or interrupted job).
+    Report {
+        /// The job's journal: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        journal: String,
+        /// The job's audit trail (default: audit.jsonl beside a SQLite journal, if there).
+        #[arg(long)]
+        audit: Option<PathBuf>,
+        /// Config with the audit signing key, to check the audit's HMACs.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Folder for the report and the escalation files it names.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -184,10 +199,26 @@ async fn dispatch(command: Command) -> i32 {
                 json: a.json,
                 skip_invalid: a.skip_invalid,
                 rate_limits: !a.no_rate_limits,
+                command: "revoke",
             })
             .await
         }
         Command::Status { journal, json } => status(&journal, json).await,
+        Command::Report {
+            journal,
+            audit,
+            config,
+            out,
+        } => {
+            use keyrevoke::app::report_command::{ReportOptions, run};
+            run(ReportOptions {
+                journal,
+                audit,
+                config,
+                out,
+            })
+            .await
+        }
         Command::Audit {
             command: AuditCommand::Verify { file, config },
         } => audit_verify(&file, config.as_ref()),

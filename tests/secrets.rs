@@ -96,6 +96,15 @@ async fn no_secret_appears_in_any_output_or_artifact() {
             "--config".into(),
             path("config.toml"),
         ],
+        vec![
+            "report".into(),
+            "--journal".into(),
+            path("out/journal.sqlite"),
+            "--config".into(),
+            path("config.toml"),
+            "--out".into(),
+            path("out/report-again"),
+        ],
         vec!["exchanges".into()],
     ] {
         let out = run_with_env(&args, &[(AUDIT_KEY_VAR, AUDIT_KEY)]).await;
@@ -148,8 +157,20 @@ async fn no_secret_appears_in_any_output_or_artifact() {
         }
     }
 
+    let scanned = |name: &str| haystacks.iter().filter(|(n, _)| n.ends_with(name)).count();
+    for report in ["report.html", "report.json"] {
+        assert_eq!(scanned(report), 2, "{report} of the run and of `report`");
+    }
+
     // Journal, audit and reports are private to their owner.
-    for f in ["out/journal.sqlite", "out/audit.jsonl"] {
+    for f in [
+        "out/journal.sqlite",
+        "out/audit.jsonl",
+        "out/report.html",
+        "out/report.json",
+        "out/report-again/report.html",
+        "out/report-again/report.json",
+    ] {
         let mode = std::fs::metadata(dir.path().join(f))
             .unwrap()
             .permissions()

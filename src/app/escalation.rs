@@ -11,6 +11,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The folder, under a run's `--out`, that holds the escalation files.
+pub const DIR_NAME: &str = "escalations";
+
+/// The files written for an exchange with escalated keys: the key list and
+/// the letter to its security team.
+pub fn files_of(x: ExchangeId) -> [String; 2] {
+    [format!("{x}.csv"), format!("{x}-letter.txt")]
+}
+
 fn probe_of(e: &JobEntry) -> Option<Probe> {
     e.probe
         .as_deref()
@@ -104,9 +113,10 @@ pub async fn write(
                 contact.api_management_page,
             ));
         }
-        let csv_path = dir.join(format!("{x}.csv"));
+        let [csv_name, letter_name] = files_of(*x);
+        let csv_path = dir.join(csv_name);
         write_private(&csv_path, &csv).map_err(io)?;
-        let letter_path = dir.join(format!("{x}-letter.txt"));
+        let letter_path = dir.join(letter_name);
         write_private(&letter_path, &letter(*x, &contact, entries.len(), movers)).map_err(io)?;
         written.push(csv_path);
         written.push(letter_path);

@@ -7,6 +7,8 @@ pub mod exit;
 pub mod plan;
 pub mod progress_view;
 pub mod registry;
+pub mod report;
+pub mod report_command;
 pub mod revoke;
 pub mod source;
 pub mod summary;

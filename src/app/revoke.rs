@@ -5,6 +5,7 @@ use super::exit;
 use super::plan::Planner;
 use super::progress_view::ProgressView;
 use super::registry;
+use super::report;
 use super::source::InventorySource;
 use super::summary::Summary;
 use keyrevoke_audit::AuditLog;
@@ -34,6 +35,8 @@ pub struct RevokeOptions {
     pub skip_invalid: bool,
     /// Benchmarks against a simulator with limits off.
     pub rate_limits: bool,
+    /// The command running the job, as its report names it (`revoke`, `demo`).
+    pub command: &'static str,
 }
 
 impl RevokeOptions {
@@ -61,7 +64,7 @@ impl RevokeOptions {
     }
 
     pub fn escalation_dir(&self) -> PathBuf {
-        self.out.join("escalations")
+        self.out.join(escalation::DIR_NAME)
     }
 }
 
@@ -252,6 +255,21 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     if let Ok(log) = Arc::try_unwrap(audit_log) {
         let _ = log.close().await;
     }
+    // After the audit is closed, so that its verification sees every record.
+    let reported = report::write(
+        &opts.out,
+        &report::Sources {
+            command: opts.command,
+            store: store.as_ref(),
+            journal_shown: opts.journal_shown(),
+            audit: Some(report::AuditSource {
+                path: opts.audit_path(),
+                signing_key: config.audit_signing_key.clone(),
+            }),
+            connectors: &connectors,
+        },
+    )
+    .await;
     let summary = match counts {
         Ok(c) => Summary::from_counts(&c),
         Err(e) => {
@@ -268,6 +286,13 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         }
         Ok(_) => {}
         Err(e) => eprintln!("{e}"),
+    }
+    match &reported {
+        Ok(_) => say.line(&format!(
+            "report:      {}",
+            opts.out.join(report::HTML_NAME).display()
+        )),
+        Err(e) => eprintln!("report: {e}"),
     }
     if opts.json {
         println!("{}", summary.json());

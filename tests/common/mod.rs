@@ -210,3 +210,36 @@ pub fn assert_no_key_asked_to_delete_twice(sim: &SimHandle) {
         );
     }
 }
+
+/// What in a report.html would reach the network or run code: an address
+/// with a scheme, any `src=`, `href=`, CSS `url(` or `@import`, a script.
+/// Empty for a page that opens from a USB stick on an air-gapped laptop.
+pub fn network_references(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    [
+        "http://", "https://", "//", "src=", "href=", "url(", "@import", "<script", "<link",
+        "<img", "<iframe", "<object",
+    ]
+    .iter()
+    .filter_map(|needle| {
+        let at = lower.find(needle)?;
+        let from = lower[..at]
+            .char_indices()
+            .rev()
+            .nth(40)
+            .map_or(0, |(i, _)| i);
+        let to = (at + 60).min(html.len());
+        Some(format!(
+            "{needle}: …{}…",
+            html.get(from..to).unwrap_or(needle)
+        ))
+    })
+    .collect()
+}
+
+/// `report.json` in `dir`, parsed.
+pub fn report_json(dir: &Path) -> serde_json::Value {
+    let path = dir.join("report.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

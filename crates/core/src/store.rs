@@ -90,6 +90,22 @@ impl Transition {
     }
 }
 
+/// When one key of the job was worked on, for reports: its first claim and
+/// the moment its outcome was recorded (Unix milliseconds). Either is `None`
+/// for a key not yet claimed or not finished, and `started_at` also for keys
+/// finished under journal schema 1, which did not record claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyTiming {
+    pub exchange: ExchangeId,
+    pub fingerprint: Fingerprint,
+    pub masked: String,
+    pub state: State,
+    pub route: Option<Route>,
+    pub attempts: u32,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
 /// Counts of a job, per exchange and state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -127,6 +143,10 @@ pub trait JobStore: Send + Sync {
 
     /// Entries of one exchange in one state, for reports and escalation files.
     async fn list(&self, exchange: ExchangeId, state: State) -> Result<Vec<JobEntry>, StoreError>;
+
+    /// Every key's timing, in no particular order (a sort would cost the
+    /// database more than the report's own grouping), for reports.
+    async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError>;
 }
 
 /// What kind of audit record this is.

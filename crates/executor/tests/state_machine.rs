@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use keyrevoke_core::config::Config;
 use keyrevoke_core::connector::EscalationContact;
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
-use keyrevoke_core::store::{Counts, EnqueueStats, JobEntry, NewEntry, SourceRef, Transition};
+use keyrevoke_core::store::{
+    Counts, EnqueueStats, JobEntry, KeyTiming, NewEntry, SourceRef, Transition,
+};
 use keyrevoke_core::{
     Action, AuditEvent, AuditSink, Capability, Charge, Connector, ConnectorError, EntryId,
     ExchangeId, Failure, Fingerprint, JobStore, KeyJob, KeyMaterial, Liveness, Operation, Probe,
@@ -106,6 +108,10 @@ impl JobStore for MemStore {
         Ok(Counts::default())
     }
     async fn list(&self, _x: ExchangeId, _s: State) -> Result<Vec<JobEntry>, StoreError> {
+        Ok(Vec::new())
+    }
+    // Reports are not the executor's concern.
+    async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {
         Ok(Vec::new())
     }
 }

@@ -4,7 +4,7 @@
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::{Action, Route, State};
 use keyrevoke_core::secret::Fingerprint;
-use keyrevoke_core::store::{Counts, JobEntry, NewEntry, SourceRef, StoreError};
+use keyrevoke_core::store::{Counts, JobEntry, KeyTiming, NewEntry, SourceRef, StoreError};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -134,6 +134,49 @@ where
             len: non_negative("source length", int("source_len")?)?,
             line: non_negative("source line", int("source_line")?)?,
         },
+    })
+}
+
+/// Columns of an entry that [`decode_timing`] reads besides the two times,
+/// which each engine selects in its own clock (see `timings`).
+pub const TIMING_COLUMNS: &str = "exchange, fingerprint, masked, state, route, attempts";
+
+/// A [`KeyTiming`] from a row selected with [`TIMING_COLUMNS`] and the
+/// entry's start and finish times in Unix milliseconds.
+pub fn decode_timing<'r, R>(
+    row: &'r R,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+) -> Result<KeyTiming, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let text = |col: &'static str| -> Result<String, StoreError> {
+        row.try_get::<String, _>(col)
+            .map_err(db_error("reading key timings"))
+    };
+    let route = match row
+        .try_get::<Option<String>, _>("route")
+        .map_err(db_error("reading key timings"))?
+    {
+        Some(r) => Some(parse::<Route>("route", &r)?),
+        None => None,
+    };
+    let attempts: i64 = row
+        .try_get("attempts")
+        .map_err(db_error("reading key timings"))?;
+    Ok(KeyTiming {
+        exchange: parse_exchange(&text("exchange")?)?,
+        fingerprint: Fingerprint::from_hex(text("fingerprint")?),
+        masked: text("masked")?,
+        state: parse::<State>("state", &text("state")?)?,
+        route,
+        attempts: non_negative("attempts", attempts)?,
+        started_at,
+        finished_at,
     })
 }
 

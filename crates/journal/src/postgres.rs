@@ -8,16 +8,19 @@
 //! each other's rows. Lease times are the server's clock, never a worker's.
 
 use crate::codec::{
-    DEFAULT_LEASE, claimed_in_order, db_error, decode_entry, first_occurrences, new_owner_id,
-    parse_exchange,
+    DEFAULT_LEASE, TIMING_COLUMNS, claimed_in_order, db_error, decode_entry, decode_timing,
+    first_occurrences, new_owner_id, parse_exchange,
 };
 use crate::group_commit::{CommitStats, GroupCommit, TransitionWriter};
-use crate::schema::{POSTGRES_DDL, SCHEMA_VERSION, UNFINISHED_STATES_SQL, entry_select_list};
+use crate::schema::{
+    POSTGRES_DDL, POSTGRES_MIGRATIONS, SCHEMA_VERSION, UNFINISHED_STATES_SQL, entry_select_list,
+    migration_from,
+};
 use async_trait::async_trait;
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::State;
 use keyrevoke_core::store::{
-    Counts, EnqueueStats, EntryId, JobEntry, JobStore, NewEntry, StoreError, Transition,
+    Counts, EnqueueStats, EntryId, JobEntry, JobStore, KeyTiming, NewEntry, StoreError, Transition,
 };
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -163,10 +166,21 @@ async fn prepare_schema(pool: &PgPool, job: &str) -> Result<(), StoreError> {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error("reading journal metadata"))?;
-    if version != SCHEMA_VERSION.to_string() {
-        return Err(StoreError::Journal(format!(
-            "journal schema version {version} is not the supported {SCHEMA_VERSION}"
-        )));
+    // Under the schema lock: one worker migrates, the others then see the
+    // new version.
+    let migration = migration_from(&version, POSTGRES_MIGRATIONS).map_err(StoreError::Journal)?;
+    if !migration.is_empty() {
+        for sql in migration {
+            sqlx::query(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("migrating the journal"))?;
+        }
+        sqlx::query("UPDATE keyrevoke_meta SET value = $1 WHERE key = 'schema_version'")
+            .bind(SCHEMA_VERSION.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("migrating the journal"))?;
     }
     sqlx::query("INSERT INTO keyrevoke_jobs (job) VALUES ($1) ON CONFLICT (job) DO NOTHING")
         .bind(job)
@@ -210,7 +224,9 @@ impl TransitionWriter for PgTransitionWriter {
                     WHEN e.lease_owner IS DISTINCT FROM $9 THEN e.lease_owner
                     WHEN v.state IN {UNFINISHED_STATES_SQL} THEN e.lease_owner
                     ELSE NULL END,
-                updated_at = now()
+                updated_at = now(),
+                finished_at = CASE WHEN v.state IN {UNFINISHED_STATES_SQL}
+                    THEN NULL ELSE now() END
              FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[],
                          $5::text[], $6::text[], $7::text[])
                   AS v (id, state, route, attempts, code, message, probe)
@@ -363,7 +379,8 @@ impl JobStore for PgJournal {
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED)
              UPDATE keyrevoke_entries e
-             SET lease_owner = $4, lease_expires = now() + make_interval(secs => $5)
+             SET lease_owner = $4, lease_expires = now() + make_interval(secs => $5),
+                 started_at = COALESCE(e.started_at, now())
              FROM claimable c
              WHERE e.id = c.id
              RETURNING e.rank, {columns}",
@@ -461,6 +478,29 @@ impl JobStore for PgJournal {
             .map_err(db_error("listing entries"))?;
         rows.iter().map(decode_entry).collect()
     }
+
+    async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {
+        // The server's clock, as Unix milliseconds, like SQLite's columns.
+        let rows = sqlx::query(&format!(
+            "SELECT {TIMING_COLUMNS},
+                (extract(epoch FROM started_at) * 1000)::int8 AS started_ms,
+                (extract(epoch FROM finished_at) * 1000)::int8 AS finished_ms
+             FROM keyrevoke_entries WHERE job = $1
+"
+        ))
+        .bind(&*self.job)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("reading key timings"))?;
+        rows.iter()
+            .map(|row| {
+                let millis = |col: &'static str| -> Result<Option<i64>, StoreError> {
+                    row.try_get(col).map_err(db_error("reading key timings"))
+                };
+                decode_timing(row, millis("started_ms")?, millis("finished_ms")?)
+            })
+            .collect()
+    }
 }
 
 /// These run only against a real server: set `KEYREVOKE_TEST_PG_URL`, e.g.
@@ -504,10 +544,96 @@ mod tests {
         };
     }
 
+    /// A journal of schema version 1 in a schema of its own (the tables of
+    /// the shared test database stay at the current version for the tests
+    /// running beside this one).
+    #[tokio::test]
+    async fn a_version_1_journal_is_migrated_and_keeps_its_outcomes() {
+        let Some(url) = server_url("a_version_1_journal_is_migrated") else {
+            return;
+        };
+        let schema = format!("kr_migration_{:016x}", rand::random::<u64>());
+        let admin = PgPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let isolated = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+        let job = unique_job("migration");
+        {
+            let journal = worker(&isolated, &job, DEFAULT_LEASE).await;
+            let pass = journal.begin_pass().await.unwrap();
+            journal
+                .enqueue(
+                    pass,
+                    &[
+                        new_entry(ExchangeId::Okx, "old-finished-key", 0, 0),
+                        new_entry(ExchangeId::Okx, "old-pending-key1", 1, 50),
+                    ],
+                )
+                .await
+                .unwrap();
+            let id = journal.claim(ExchangeId::Okx, 1).await.unwrap()[0].id;
+            journal
+                .record(transition(id, State::Revoked))
+                .await
+                .unwrap();
+            journal.close().await;
+        }
+        for sql in [
+            "ALTER TABLE keyrevoke_entries DROP COLUMN started_at, DROP COLUMN finished_at",
+            "UPDATE keyrevoke_meta SET value = '1' WHERE key = 'schema_version'",
+        ] {
+            sqlx::query(&sql.replace("keyrevoke_", &format!("{schema}.keyrevoke_")))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+        let updated_ms: i64 = sqlx::query_scalar(&format!(
+            "SELECT (extract(epoch FROM updated_at) * 1000)::int8
+             FROM {schema}.keyrevoke_entries WHERE state = 'revoked'"
+        ))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+
+        let journal = worker(&isolated, &job, DEFAULT_LEASE).await;
+        let mut timings = journal.timings().await.unwrap();
+        timings.sort_by_key(|t| t.state != State::Revoked);
+        assert_eq!(timings.len(), 2, "no key lost in the migration");
+        assert_eq!(
+            (
+                timings[0].state,
+                timings[0].started_at,
+                timings[0].finished_at
+            ),
+            (State::Revoked, None, Some(updated_ms)),
+            "a finished v1 key's outcome time is its last write; its start is unknown"
+        );
+        assert_eq!(
+            (timings[1].started_at, timings[1].finished_at),
+            (None, None)
+        );
+        let version: String = sqlx::query_scalar(&format!(
+            "SELECT value FROM {schema}.keyrevoke_meta WHERE key = 'schema_version'"
+        ))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string());
+        journal.close().await;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+
     shared_scenario!(enqueue_merges_duplicates_and_resumes_earlier_passes);
     shared_scenario!(claims_follow_rank_then_inventory_order);
     shared_scenario!(claims_skip_finished_and_leased_entries);
     shared_scenario!(counts_and_lists_report_states);
+    shared_scenario!(timings_keep_the_first_claim_and_the_outcome_time);
     shared_scenario!(released_entries_can_be_claimed_again);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
     shared_scenario!(an_unknown_id_fails_only_its_own_record);

@@ -14,8 +14,60 @@
 //! most of a million-row job is done or leased.
 
 /// Bumped when a table changes shape; a journal written by a newer schema is
-/// refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+/// refused rather than misread, an older one is migrated on open.
+///
+/// - 1: the first layout.
+/// - 2: `started_at` (a key's first claim) and `finished_at` (when its
+///   outcome was recorded) on entries, for the report's timeline, per-exchange
+///   durations and slowest keys. `updated_at` could not serve: it also moves
+///   on enqueue and on every non-terminal record, and no column held when
+///   work on a key began. A version 1 journal gains both columns;
+///   `finished_at` is filled from `updated_at` for keys already finished
+///   (their last write was the outcome), `started_at` stays empty for them.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Statements that bring a journal of the previous version to
+/// [`SCHEMA_VERSION`], for each engine: `(from_version, statements)`.
+pub const SQLITE_MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "ALTER TABLE entries ADD COLUMN started_at INTEGER",
+        "ALTER TABLE entries ADD COLUMN finished_at INTEGER",
+        "UPDATE entries SET finished_at = updated_at
+         WHERE state NOT IN ('pending', 'in_flight', 'unknown')",
+    ],
+)];
+
+pub const POSTGRES_MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "ALTER TABLE keyrevoke_entries ADD COLUMN IF NOT EXISTS started_at TIMESTAMPTZ",
+        "ALTER TABLE keyrevoke_entries ADD COLUMN IF NOT EXISTS finished_at TIMESTAMPTZ",
+        "UPDATE keyrevoke_entries SET finished_at = updated_at
+         WHERE state NOT IN ('pending', 'in_flight', 'unknown') AND finished_at IS NULL",
+    ],
+)];
+
+/// The statements that migrate a journal at `version` to
+/// [`SCHEMA_VERSION`], or why it cannot be opened.
+pub fn migration_from(
+    version: &str,
+    migrations: &'static [(i64, &'static [&'static str])],
+) -> Result<Vec<&'static str>, String> {
+    let version: i64 = version
+        .parse()
+        .map_err(|_| format!("journal schema version {version:?} is not a number"))?;
+    if !(1..=SCHEMA_VERSION).contains(&version) {
+        return Err(format!(
+            "journal schema version {version} is not the supported {SCHEMA_VERSION}"
+        ));
+    }
+    Ok(migrations
+        .iter()
+        .filter(|(from, _)| *from >= version)
+        .flat_map(|(_, statements)| statements.iter().copied())
+        .collect())
+}
 
 /// The states a worker may still act on, as an SQL list. Must match
 /// [`keyrevoke_core::model::State::is_terminal`] (checked by a test).
@@ -85,6 +137,8 @@ pub const SQLITE_DDL: &[&str] = &[
         lease_owner   TEXT,
         lease_expires INTEGER,
         updated_at    INTEGER NOT NULL,
+        started_at    INTEGER,
+        finished_at   INTEGER,
         UNIQUE (exchange, fingerprint, action)
     )",
     "CREATE INDEX IF NOT EXISTS entries_claimable
@@ -136,6 +190,8 @@ pub const POSTGRES_DDL: &[&str] = &[
         lease_owner   TEXT,
         lease_expires TIMESTAMPTZ,
         updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        started_at    TIMESTAMPTZ,
+        finished_at   TIMESTAMPTZ,
         UNIQUE (job, exchange, fingerprint, action)
     )",
     "CREATE INDEX IF NOT EXISTS keyrevoke_entries_claimable
@@ -151,6 +207,19 @@ mod tests {
     use keyrevoke_core::model::State;
 
     #[test]
+    fn an_older_journal_is_migrated_and_a_newer_one_refused() {
+        assert_eq!(
+            migration_from("1", SQLITE_MIGRATIONS).unwrap().len(),
+            3,
+            "version 1 gains started_at, finished_at and the backfill"
+        );
+        assert!(migration_from("2", SQLITE_MIGRATIONS).unwrap().is_empty());
+        let newer = migration_from("3", POSTGRES_MIGRATIONS).unwrap_err();
+        assert!(newer.contains("not the supported 2"), "{newer}");
+        assert!(migration_from("x", POSTGRES_MIGRATIONS).is_err());
+    }
+
+    #[test]
     fn the_unfinished_state_list_matches_the_model() {
         let unfinished: Vec<String> = State::ALL
             .iter()
@@ -162,6 +231,14 @@ mod tests {
             format!("({})", unfinished.join(", ")),
             "schema's unfinished-state list drifted from State::is_terminal"
         );
+        for (_, statements) in SQLITE_MIGRATIONS.iter().chain(POSTGRES_MIGRATIONS) {
+            for sql in statements.iter().filter(|s| s.contains("state NOT IN")) {
+                assert!(
+                    sql.contains(&format!("state NOT IN {UNFINISHED_STATES_SQL}")),
+                    "a migration's finished-state test differs from UNFINISHED_STATES_SQL: {sql}"
+                );
+            }
+        }
         // The partial indexes must use the same predicate as the queries,
         // or the planners will not pick them.
         for ddl in SQLITE_DDL.iter().chain(POSTGRES_DDL) {

@@ -5,16 +5,19 @@
 //! reads use their own connections, which WAL lets run beside the writer.
 
 use crate::codec::{
-    DEFAULT_LEASE, claimed_in_order, db_error, decode_entry, first_occurrences, new_owner_id,
-    now_millis, parse_exchange,
+    DEFAULT_LEASE, TIMING_COLUMNS, claimed_in_order, db_error, decode_entry, decode_timing,
+    first_occurrences, new_owner_id, now_millis, parse_exchange,
 };
 use crate::group_commit::{CommitStats, GroupCommit, TransitionWriter};
-use crate::schema::{SCHEMA_VERSION, SQLITE_DDL, UNFINISHED_STATES_SQL, entry_select_list};
+use crate::schema::{
+    SCHEMA_VERSION, SQLITE_DDL, SQLITE_MIGRATIONS, UNFINISHED_STATES_SQL, entry_select_list,
+    migration_from,
+};
 use async_trait::async_trait;
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::State;
 use keyrevoke_core::store::{
-    Counts, EnqueueStats, EntryId, JobEntry, JobStore, NewEntry, StoreError, Transition,
+    Counts, EnqueueStats, EntryId, JobEntry, JobStore, KeyTiming, NewEntry, StoreError, Transition,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -295,10 +298,19 @@ async fn prepare_schema(pool: &SqlitePool) -> Result<(), StoreError> {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error("reading journal metadata"))?;
-    if version != SCHEMA_VERSION.to_string() {
-        return Err(StoreError::Journal(format!(
-            "journal schema version {version} is not the supported {SCHEMA_VERSION}"
-        )));
+    let migration = migration_from(&version, SQLITE_MIGRATIONS).map_err(StoreError::Journal)?;
+    if !migration.is_empty() {
+        for sql in migration {
+            sqlx::query(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("migrating the journal"))?;
+        }
+        sqlx::query("UPDATE meta SET value = ? WHERE key = 'schema_version'")
+            .bind(SCHEMA_VERSION.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("migrating the journal"))?;
     }
     tx.commit().await.map_err(db_error("preparing the journal"))
 }
@@ -358,7 +370,9 @@ impl TransitionWriter for SqliteTransitionWriter {
                             WHEN entries.lease_owner IS NOT {owner} THEN entries.lease_owner
                             WHEN v.state IN {UNFINISHED_STATES_SQL} THEN entries.lease_owner
                             ELSE NULL END,
-                        updated_at = {now}
+                        updated_at = {now},
+                        finished_at = CASE WHEN v.state IN {UNFINISHED_STATES_SQL}
+                            THEN NULL ELSE {now} END
                      FROM v WHERE entries.id = v.id",
                     owner = sql_text_literal(&self.owner),
                 ));
@@ -511,7 +525,8 @@ impl JobStore for SqliteJournal {
         }
         let now = now_millis();
         let sql = format!(
-            "UPDATE entries SET lease_owner = ?, lease_expires = ?
+            "UPDATE entries SET lease_owner = ?, lease_expires = ?,
+                started_at = COALESCE(started_at, {now})
              WHERE id IN ({claimable})
              RETURNING rank, {columns}",
             claimable = claimable_ids_sql(),
@@ -578,6 +593,24 @@ impl JobStore for SqliteJournal {
             .map_err(db_error("listing entries"))?;
         rows.iter().map(decode_entry).collect()
     }
+
+    async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TIMING_COLUMNS}, started_at, finished_at FROM entries
+"
+        ))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db_error("reading key timings"))?;
+        rows.iter()
+            .map(|row| {
+                let millis = |col: &'static str| -> Result<Option<i64>, StoreError> {
+                    row.try_get(col).map_err(db_error("reading key timings"))
+                };
+                decode_timing(row, millis("started_at")?, millis("finished_at")?)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -618,6 +651,7 @@ mod tests {
     shared_scenario!(claims_follow_rank_then_inventory_order);
     shared_scenario!(claims_skip_finished_and_leased_entries);
     shared_scenario!(counts_and_lists_report_states);
+    shared_scenario!(timings_keep_the_first_claim_and_the_outcome_time);
     shared_scenario!(released_entries_can_be_claimed_again);
     shared_scenario!(
         renewed_leases_stay_released_ones_come_back,
@@ -675,6 +709,114 @@ mod tests {
                 & 0o777;
             assert_eq!(mode, 0o600, "{file} has mode {mode:o}, expected 600");
         }
+    }
+
+    /// Rewrites a journal file as schema `version` wrote it: without the
+    /// columns version 2 added, with that version in `meta`.
+    async fn downgrade_to(path: &Path, version: &str) {
+        let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        for sql in [
+            "ALTER TABLE entries DROP COLUMN started_at",
+            "ALTER TABLE entries DROP COLUMN finished_at",
+        ] {
+            sqlx::query(sql).execute(&raw).await.unwrap();
+        }
+        sqlx::query("UPDATE meta SET value = ? WHERE key = 'schema_version'")
+            .bind(version)
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_version_1_journal_is_migrated_and_keeps_its_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.db");
+        {
+            let journal = SqliteJournal::open(&path).await.unwrap();
+            let pass = journal.begin_pass().await.unwrap();
+            journal
+                .enqueue(
+                    pass,
+                    &[
+                        new_entry(ExchangeId::Bybit, "old-finished-key", 0, 0),
+                        new_entry(ExchangeId::Bybit, "old-pending-key1", 1, 50),
+                    ],
+                )
+                .await
+                .unwrap();
+            let id = journal.claim(ExchangeId::Bybit, 1).await.unwrap()[0].id;
+            journal
+                .record(transition(id, State::Revoked))
+                .await
+                .unwrap();
+            journal.close().await;
+        }
+        downgrade_to(&path, "1").await;
+        let updated_at: i64 = {
+            let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            let t = sqlx::query_scalar("SELECT updated_at FROM entries WHERE state = 'revoked'")
+                .fetch_one(&raw)
+                .await
+                .unwrap();
+            raw.close().await;
+            t
+        };
+
+        let journal = SqliteJournal::open(&path)
+            .await
+            .expect("a v1 journal opens");
+        let mut timings = journal.timings().await.unwrap();
+        timings.sort_by_key(|t| t.state != State::Revoked);
+        assert_eq!(timings.len(), 2, "no key lost in the migration");
+        assert_eq!(timings[0].state, State::Revoked);
+        assert_eq!(
+            (timings[0].started_at, timings[0].finished_at),
+            (None, Some(updated_at)),
+            "a finished v1 key's outcome time is its last write; its start is unknown"
+        );
+        assert_eq!(
+            (timings[1].started_at, timings[1].finished_at),
+            (None, None)
+        );
+        let version: String =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+                .fetch_one(&journal.readers)
+                .await
+                .unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string());
+        // And it works on as a version 2 journal.
+        let claimed = journal.claim(ExchangeId::Bybit, 5).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        let pending = journal
+            .timings()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.state == State::Pending)
+            .unwrap();
+        assert!(
+            pending.started_at.is_some(),
+            "a claim after migration is recorded"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_journal_from_a_newer_keyrevoke_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.db");
+        SqliteJournal::open(&path).await.unwrap().close().await;
+        downgrade_to(&path, "3").await;
+        let refused = SqliteJournal::open(&path).await.err().expect("refused");
+        assert!(
+            refused.to_string().contains("schema version 3"),
+            "{refused}"
+        );
     }
 
     #[tokio::test]

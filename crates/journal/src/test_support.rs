@@ -4,7 +4,9 @@
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::{Action, Route, State};
 use keyrevoke_core::secret::{Fingerprint, mask_key};
-use keyrevoke_core::store::{EntryId, JobEntry, JobStore, NewEntry, SourceRef, Transition};
+use keyrevoke_core::store::{
+    EntryId, JobEntry, JobStore, KeyTiming, NewEntry, SourceRef, Transition,
+};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -332,6 +334,86 @@ pub async fn counts_and_lists_report_states(store: &dyn JobStore) {
             .is_empty(),
         "no pending gate entries remain"
     );
+}
+
+/// Reports need when work on a key began (its first claim, kept across
+/// re-claims) and when its outcome was recorded (cleared if it goes back to
+/// unfinished).
+pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobStore) {
+    let pass = store.begin_pass().await.unwrap();
+    store
+        .enqueue(
+            pass,
+            &[
+                new_entry(ExchangeId::Okx, "okx-key-1", 0, 10),
+                new_entry(ExchangeId::Okx, "okx-key-2", 1, 20),
+                new_entry(ExchangeId::Okx, "okx-key-3", 2, 30),
+            ],
+        )
+        .await
+        .unwrap();
+    let unclaimed = store.timings().await.unwrap();
+    assert!(
+        unclaimed
+            .iter()
+            .all(|t| t.started_at.is_none() && t.finished_at.is_none()),
+        "nothing claimed yet: {unclaimed:?}"
+    );
+    let before = keyrevoke_core::http::unix_ms();
+    let claimed = claim_all(store, ExchangeId::Okx).await;
+    let key1 = fingerprint_of(&claimed, "okx-key-1");
+    let key2 = fingerprint_of(&claimed, "okx-key-2");
+    store
+        .record(transition(key1.id, State::Revoked))
+        .await
+        .unwrap();
+    let mut pending_again = transition(key2.id, State::Pending);
+    pending_again.attempts = 3;
+    store.record(pending_again).await.unwrap();
+    store.release(&[key2.id]).await.unwrap();
+
+    let first = store.timings().await.unwrap();
+    assert_eq!(first.len(), 3);
+    let timing_of = |all: &[KeyTiming], key: &str| {
+        all.iter()
+            .find(|t| t.fingerprint == Fingerprint::of(key))
+            .unwrap_or_else(|| panic!("no timing for {key}"))
+            .clone()
+    };
+    let key1_timing = timing_of(&first, "okx-key-1");
+    let started = key1_timing.started_at.expect("a claimed key has a start");
+    let finished = key1_timing.finished_at.expect("a revoked key has a finish");
+    // The server clock (PostgreSQL) may differ from ours by a little.
+    assert!(
+        started >= before - 5_000 && finished >= started,
+        "started {started}, finished {finished}, test began {before}"
+    );
+    assert_eq!(
+        (key1_timing.state, key1_timing.route, key1_timing.attempts),
+        (State::Revoked, Some(Route::DeleteSelf), 1)
+    );
+    let key2_first = timing_of(&first, "okx-key-2");
+    assert_eq!(
+        key2_first.finished_at, None,
+        "a pending key is not finished"
+    );
+    assert_eq!(key2_first.attempts, 3);
+
+    // Claimed again later: its start is still the first claim.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let again = claim_all(store, ExchangeId::Okx).await;
+    assert!(again.iter().any(|e| e.id == key2.id), "key 2 is claimable");
+    store
+        .record(transition(key2.id, State::Escalated))
+        .await
+        .unwrap();
+    let second = store.timings().await.unwrap();
+    let key2_second = timing_of(&second, "okx-key-2");
+    assert_eq!(
+        key2_second.started_at, key2_first.started_at,
+        "a re-claim must not move the first claim"
+    );
+    assert!(key2_second.finished_at.is_some());
 }
 
 pub async fn released_entries_can_be_claimed_again(store: &dyn JobStore) {

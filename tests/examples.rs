@@ -1,0 +1,60 @@
+//! The examples/ folder keeps working: the breach drill's script, run as an
+//! operator would, against the simulator it starts on loopback. (The
+//! library example runs as a test of its own: `cargo test --example library`.)
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breach_drill_script_runs_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("drill");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/breach/run.sh");
+    let ran = tokio::process::Command::new("bash")
+        .arg(&script)
+        .env("KEYREVOKE", BIN)
+        .env("OUT", &out)
+        // Any free loopback ports: tests run side by side.
+        .env("SIM_PORT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("bash runs");
+    let said = describe(&ran);
+    assert_eq!(ran.status.code(), Some(0), "{said}");
+    for step in [
+        "1. Plan",
+        "2. Run",
+        "3. Status",
+        "4. Verify",
+        "5. The report",
+    ] {
+        assert!(said.contains(step), "step {step:?} missing: {said}");
+    }
+    assert!(
+        said.contains("--dry-run: nothing sent"),
+        "the plan sends nothing"
+    );
+    assert!(
+        said.contains("intact:") && said.contains("HMAC-signed"),
+        "the audit verifies with its signing key: {said}"
+    );
+
+    // 24 sub keys deleted by their masters; the 2 FTX keys escalated.
+    let report = report_json(&out);
+    let summary = &report["summary"];
+    assert_eq!(summary["total"], 26, "{summary}");
+    assert_eq!(summary["revoked"], 24, "{summary}");
+    assert_eq!(summary["escalated"], 2, "{summary}");
+    assert_eq!(report["audit"]["hmac_signed"], true);
+    assert_eq!(
+        report["audit"]["hmac_checked"], true,
+        "with the config's key"
+    );
+    assert_eq!(report_json(&out.join("report-again"))["summary"], *summary);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(network_references(&html), Vec::<String>::new());
+    assert!(out.join("escalations/ftx.csv").exists());
+}
