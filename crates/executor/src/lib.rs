@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod limits;
+pub mod pauses;
 pub mod progress;
 mod work;
 
