@@ -68,7 +68,7 @@ async fn revoke_against(
         .map(|s| s.stats.snapshot().injected_faults)
         .sum();
     eprintln!("injected faults: {stats}");
-    (summary(&out), alive_keys(&sim), out)
+    (outcomes(&out), alive_keys(&sim), out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

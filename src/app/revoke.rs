@@ -253,7 +253,12 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         let _ = log.close().await;
     }
     let summary = match counts {
-        Ok(c) => Summary::from_counts(&c),
+        Ok(c) => Summary::from_counts(&c).with_requests(
+            &connectors
+                .iter()
+                .map(|(x, conn)| (x.to_string(), conn.requests_sent()))
+                .collect(),
+        ),
         Err(e) => {
             eprintln!("{e}");
             return exit::COULD_NOT_RUN;

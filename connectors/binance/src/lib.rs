@@ -554,6 +554,10 @@ impl Connector for BinanceConnector {
         Ok(())
     }
 
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
+    }
+
     fn escalation_contact(&self) -> EscalationContact {
         EscalationContact {
             // The API docs tell users who see unusual activity to "revoke all

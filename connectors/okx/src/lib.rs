@@ -456,6 +456,10 @@ impl Connector for OkxConnector {
         Ok(())
     }
 
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
+    }
+
     fn escalation_contact(&self) -> EscalationContact {
         EscalationContact {
             // security@okx.com is the address OKX publishes for security

@@ -238,6 +238,12 @@ pub trait Connector: Send + Sync + 'static {
 
     fn escalation_contact(&self) -> EscalationContact;
 
+    /// HTTP requests this connector has sent so far (see
+    /// [`crate::http::requests_sent`]); 0 for one that sends none.
+    fn requests_sent(&self) -> u64 {
+        0
+    }
+
     /// Why a key of this exchange is escalated without trying any route
     /// (for an exchange that no longer exists, say). None: the usual reasons.
     /// When it returns Some, the executor records this reason instead of the
