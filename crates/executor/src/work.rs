@@ -200,7 +200,7 @@ impl<'a> Work<'a> {
         Fut: Future<Output = Result<T, Failure>>,
     {
         let account = self.conn.account_for(op, job);
-        let charges = self.conn.charges(op);
+        let charges = self.conn.charges_for(op, job);
         loop {
             tokio::select! {
                 _ = self.limits.acquire(charges, &account) => {}
