@@ -142,3 +142,50 @@ async fn nothing_reaches_a_rate_limited_bybit_account_but_what_was_in_flight() {
     assert_eq!(stats.ip_banned, 0, "{stats:?}");
     assert_held_back(x, &o, "account rate limit");
 }
+
+/// KuCoin's replies say what is left of the account's pool
+/// (`gw-ratelimit-remaining`, in weight) and when it refills
+/// (`gw-ratelimit-reset`): with the pool misconfigured at 100 times its size,
+/// those headers alone must keep every request within it. 66 deletes of
+/// weight 30 fit in the 2000 of one 30 s window, leaving 20: the 67th must
+/// wait for the refill, not be sent and refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kucoin_usage_headers_hold_requests_the_pool_cannot_pay_for() {
+    let x = ExchangeId::Kucoin;
+    let population = keyrevoke::sim::generate::Population::breach3c(&[x], 70, 70, 5252);
+    let sim = keyrevoke::sim::start(SimConfig {
+        exchanges: vec![x],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    population.load_into(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    // One request at a time: each reply's headers are read before the next
+    // request may leave.
+    write_inputs(
+        dir.path(),
+        &population,
+        &sim,
+        "\n[executor]\nconcurrency = 1\n\n[exchanges.kucoin.limits.management_uid]\ncapacity = 200000\nperiod_ms = 30000\n",
+    );
+    let out = run(&[
+        "revoke".into(),
+        "--inventory".into(),
+        dir.path().join("inventory.csv").display().to_string(),
+        "--config".into(),
+        dir.path().join("config.toml").display().to_string(),
+        "--out".into(),
+        dir.path().join("out").display().to_string(),
+        "--yes".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stats = sim.exchange(x).stats.snapshot();
+    assert_eq!(stats.deletes, 70, "{stats:?}");
+    assert_eq!(
+        stats.rate_limited, 0,
+        "a request the pool could not pay for was sent: {stats:?}"
+    );
+}
