@@ -88,6 +88,7 @@ pub async fn run(opts: DemoOptions) -> i32 {
         json: false,
         skip_invalid: false,
         rate_limits: true,
+        triage: false,
     })
     .await;
     let elapsed = started.elapsed();

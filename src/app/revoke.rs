@@ -34,6 +34,8 @@ pub struct RevokeOptions {
     pub skip_invalid: bool,
     /// Benchmarks against a simulator with limits off.
     pub rate_limits: bool,
+    /// Probe first, fund-moving keys first (`--triage`).
+    pub triage: bool,
 }
 
 impl RevokeOptions {
@@ -238,6 +240,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         audit_log.clone(),
         source.clone(),
         opts.rate_limits,
+        opts.triage,
     )
     .await;
 
@@ -298,6 +301,7 @@ async fn execute(
     audit: Arc<AuditLog>,
     source: Arc<InventorySource>,
     rate_limits: bool,
+    triage: bool,
 ) -> RunEnd {
     let counts = match store.counts().await {
         Ok(c) => c,
@@ -321,6 +325,7 @@ async fn execute(
     cancel_on_signals(cancel.clone());
     let mut settings = Settings::from_config(config);
     settings.rate_limits = rate_limits;
+    settings.triage = triage;
     let audit_sink: Arc<dyn AuditSink> = audit;
     let exec = Arc::new(Executor::new(Parts {
         connectors: connectors.clone(),

@@ -3,6 +3,7 @@
 
 use crate::limits::ExchangeLimits;
 use crate::pauses::Heard;
+use crate::triage::Place;
 use crate::{Executor, Stop};
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::{AuditKind, JobEntry, Transition};
@@ -37,6 +38,9 @@ pub(crate) struct Work<'a> {
     last_probe: Option<Probe>,
     /// A successful attempt's record, written with the outcome.
     unaudited_attempt: Option<AuditEvent>,
+    /// Under triage, a fund-moving key's place ahead of the others, given
+    /// up when its first write leaves.
+    place: std::sync::Mutex<Option<Place<'a>>>,
     rng: StdRng,
 }
 
@@ -110,6 +114,7 @@ impl<'a> Work<'a> {
             attempts,
             last_probe: None,
             unaudited_attempt: None,
+            place: std::sync::Mutex::new(None),
             // Jitter only needs to differ between keys and runs: seeded from
             // the thread's generator, not a getrandom call per key.
             rng: StdRng::from_rng(rand::thread_rng()).expect("thread_rng does not fail"),
@@ -142,6 +147,20 @@ impl<'a> Work<'a> {
                     .await;
             }
         }
+        if self.exec.settings.triage
+            && !self.entry.state.needs_verify()
+            && self.conn.can_probe(&job)
+            && let Some(done) = self.triage(&job).await?
+        {
+            return self
+                .finish(
+                    done,
+                    None,
+                    None,
+                    Some("the probe found the key gone: nothing sent".into()),
+                )
+                .await;
+        }
         let mut last: Option<Failure> = None;
         for route in self.conn.routes(&job) {
             if route == Route::Escalate {
@@ -168,6 +187,28 @@ impl<'a> Work<'a> {
             }
         };
         self.escalate(&job, why).await
+    }
+
+    /// `--triage`: probe first. A dead key needs no write (its outcome is
+    /// returned); a fund-moving one keeps its place ahead of the others
+    /// until its first write leaves; any other waits for those.
+    async fn triage(&mut self, job: &KeyJob) -> Result<Option<Outcome>, Stop> {
+        let order = &self.exec.funds_first[&self.entry.exchange];
+        let place = order.probing();
+        let probe = self.probe(job).await?;
+        match (probe.liveness, probe.can_move_funds) {
+            (Liveness::Dead, _) => Ok(Some(Outcome::AlreadyDead)),
+            (Liveness::Alive, Some(true)) => {
+                *self.place.lock().unwrap() = Some(place);
+                Ok(None)
+            }
+            _ => {
+                tokio::select! {
+                    _ = place.after_fund_moving() => Ok(None),
+                    _ = self.exec.cancel.cancelled() => Err(Stop::Cancelled),
+                }
+            }
+        }
     }
 
     fn cancelled(&self) -> Result<(), Stop> {
@@ -211,6 +252,11 @@ impl<'a> Work<'a> {
                 // Paused since the grant: the grant is forfeit, wait again.
                 continue;
             };
+            if matches!(op, Operation::Route(_))
+                && let Some(place) = self.place.lock().unwrap().take()
+            {
+                place.write_leaves();
+            }
             let result = call().await;
             // Before the slot is handed on: a stop reply must hold the next
             // request already.

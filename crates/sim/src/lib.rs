@@ -144,6 +144,7 @@ impl ExchangeSim {
         self.keys
             .update(api_key, |k| k.state = keys::KeyState::Deleted);
         Stats::bump(&self.stats.deletes);
+        self.timeline.deleted(api_key);
     }
 }
 

@@ -35,6 +35,8 @@ struct State {
     began: Option<Instant>,
     /// Arrival of every request, when recording.
     arrivals: Option<Vec<Instant>>,
+    /// Keys deleted, in the order they were, when recording.
+    deleted: Vec<String>,
 }
 
 /// One exchange's scheduled outage and its request timeline.
@@ -85,6 +87,22 @@ impl Timeline {
         }
         let began = *s.began.get_or_insert(now);
         (now < began + outage.length).then_some(outage.kind)
+    }
+
+    /// A key was deleted: note it, when recording.
+    pub fn deleted(&self, api_key: &str) {
+        if !self.engaged.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut s = self.state.lock().unwrap();
+        if s.arrivals.is_some() {
+            s.deleted.push(api_key.to_string());
+        }
+    }
+
+    /// The keys deleted since recording began, in order.
+    pub fn deletion_order(&self) -> Vec<String> {
+        self.state.lock().unwrap().deleted.clone()
     }
 
     /// When the outage began and ended, once it has begun.
