@@ -230,7 +230,7 @@ mod tests {
         // The refusal orders the same pause again; the probe doubles it.
         p.pause(IP, Duration::from_millis(30), true);
         p.settle(probe, Heard::Limited);
-        let wait = p.admit(&[IP]).err().expect("paused again");
+        let wait = p.admit(&[IP]).expect_err("paused again");
         assert!(wait > Duration::from_millis(50), "doubled: {wait:?}");
     }
 
