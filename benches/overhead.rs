@@ -43,6 +43,7 @@ fn main() {
         "CPU s per 1,000 keys",
         "peak RSS MiB",
         "requests",
+        "requests/key",
         "sim CPU s",
     ]);
     let mut cases = Vec::new();
@@ -89,6 +90,7 @@ fn main() {
             let per_second = run.count("revoked") as f64 / wall;
             let cpu_per_thousand = run.cpu.as_secs_f64() / keys as f64 * 1000.0;
             let requests = Sim::total(&stats, "requests");
+            let requests_per_key = requests as f64 / deletes.max(1) as f64;
             let label = if exchanges == ONE {
                 "bybit".to_string()
             } else {
@@ -102,6 +104,7 @@ fn main() {
                 format!("{cpu_per_thousand:.3}"),
                 format!("{:.1}", mib(run.peak_rss_bytes)),
                 thousands(requests),
+                format!("{requests_per_key:.2}"),
                 format!("{:.1}", sim_cpu.as_secs_f64()),
             ]);
             cases.push(json!({
@@ -114,6 +117,7 @@ fn main() {
                 "cpu_s_per_1000_keys": cpu_per_thousand,
                 "peak_rss_mib": mib(run.peak_rss_bytes),
                 "requests": requests,
+                "requests_per_key": requests_per_key,
                 "sim_cpu_s": sim_cpu.as_secs_f64(),
                 "revoked": run.count("revoked"),
                 "exit_code": run.exit_code,

@@ -98,6 +98,10 @@ struct RevokeArgs {
     /// Revoke the valid rows even if some rows are invalid (they are listed).
     #[arg(long)]
     skip_invalid: bool,
+    /// Probe every key before acting on it (one more request per key): a
+    /// dead key gets no write, and keys that can move funds go first.
+    #[arg(long)]
+    triage: bool,
     /// Send without client-side rate limiting (only for a simulator with limits off).
     #[arg(long, hide = true)]
     no_rate_limits: bool,
@@ -200,6 +204,7 @@ async fn dispatch(command: Command) -> i32 {
                 skip_invalid: a.skip_invalid,
                 rate_limits: !a.no_rate_limits,
                 command: "revoke",
+                triage: a.triage,
             })
             .await
         }

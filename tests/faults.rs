@@ -79,7 +79,7 @@ async fn revoke_and_count(faults: Faults, population: &Population) -> CountedRun
     .await;
     assert_eq!(verify.status.code(), Some(0), "{}", describe(&verify));
     CountedRun {
-        summary: summary(&out),
+        summary: outcomes(&out),
         alive: alive_keys(&sim),
         stats: sim.exchanges.values().map(|s| s.stats.snapshot()).collect(),
         audit: std::fs::read_to_string(dir.path().join("out/audit.jsonl")).unwrap(),
@@ -217,6 +217,7 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
     .await
     .unwrap();
     population.load_into(&sim);
+    sim.exchange(ExchangeId::Kucoin).timeline.record();
     let dir = tempfile::tempdir().unwrap();
     // Misconfigured: five times Bybit's documented per-IP limit, so the
     // exchange bans us; its documented pause is shortened for the test.
@@ -259,6 +260,17 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
         0,
         "KuCoin was never refused: {kucoin:?}"
     );
+    // A ban that paused every exchange would pass the above: KuCoin must
+    // have kept sending while Bybit's first ban held.
+    let (banned, lifted) = sim.exchange(ExchangeId::Bybit).ip_window.bans()[0];
+    let kucoin_meanwhile = sim
+        .exchange(ExchangeId::Kucoin)
+        .timeline
+        .arrivals_between(banned, lifted);
+    assert!(
+        kucoin_meanwhile > 0,
+        "KuCoin sent nothing during Bybit's ban: the ban paused it too"
+    );
     // Every Bybit key was deleted, ban or not.
     assert_eq!(sim.exchange(ExchangeId::Bybit).keys.count_alive(), 0);
 }
@@ -276,6 +288,7 @@ async fn an_exchange_wide_outage_opens_the_breaker_and_the_run_resumes_by_itself
     )
     .await;
     population.load_into(&sim);
+    sim.exchange(ExchangeId::Bybit).timeline.record();
     let dir = tempfile::tempdir().unwrap();
     let config = "
 [retry]
@@ -309,12 +322,29 @@ breaker_cooldown_ms = 500
     let stats = sim.exchange(ExchangeId::Bybit).stats.snapshot();
     assert!(stats.injected_faults > 0, "the outage was felt: {stats:?}");
     // What the outage may cost: each key's first attempt (all 200 can be in
-    // flight before the first failure returns), plus the exchange's retry
-    // budget: a reserve of 50, a fifth of a retry per first attempt (40) and
-    // 10 a second over the outage and the test's margin (3 s). Per-key retry
-    // limits alone would allow 200 x 12. (The breaker itself is unit-tested
-    // in the executor's limits; here the budget is the tighter bound.)
-    let budget = 200 + 50 + 200 / 5 + 10 * 3;
+    // flight before the first failure returns) and, since a 503 to a write
+    // leaves its outcome unknown, one verify probe each; plus the
+    // exchange's retry budget: a reserve of 50, a fifth of a retry per first
+    // attempt (40) and 10 a second over the outage and the test's margin
+    // (3 s). Per-key retry limits alone would allow 200 x 12. (The breaker
+    // itself is unit-tested in the executor's limits; here the budget is the
+    // tighter bound.)
+    let budget = 2 * 200 + 50 + 200 / 5 + 10 * 3;
+    // The breaker, open, sends nothing for its cool-down (500 ms): a gap that
+    // long between two requests while the exchange was down.
+    let arrivals = sim.exchange(ExchangeId::Bybit).timeline.arrivals();
+    let outage_end = arrivals[0] + std::time::Duration::from_secs(2);
+    let longest_gap = arrivals
+        .windows(2)
+        .filter(|w| w[1] <= outage_end)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    eprintln!("longest gap between requests during the outage: {longest_gap:?}");
+    assert!(
+        longest_gap >= std::time::Duration::from_millis(450),
+        "no cool-down seen: the longest gap between requests during the outage was {longest_gap:?}"
+    );
     assert!(
         stats.injected_faults <= budget,
         "retries during the outage exceeded the exchange's retry budget ({} refused, budget {budget})",

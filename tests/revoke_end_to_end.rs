@@ -295,7 +295,18 @@ async fn dry_run_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_cleanly_with_exit_130_and_the_job_resumes() {
-    let s = Scenario::breach(&[BYBIT], 600, 17).await;
+    stops_cleanly_on(libc::SIGINT, 17).await;
+}
+
+/// What systemd, Kubernetes and `kill` send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_with_exit_130_and_the_job_resumes() {
+    stops_cleanly_on(libc::SIGTERM, 18).await;
+}
+
+/// The run, sent `signal` mid-way, stops with exit 130 and a resumable job.
+async fn stops_cleanly_on(signal: libc::c_int, seed: u64) {
+    let s = Scenario::breach(&[BYBIT], 600, seed).await;
     let child = tokio::process::Command::new(BIN)
         .args(s.revoke_args())
         .stdin(std::process::Stdio::null())
@@ -311,7 +322,7 @@ async fn ctrl_c_stops_cleanly_with_exit_130_and_the_job_resumes() {
     }
     let pid = child.id().unwrap() as i32;
     // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(pid, libc::SIGINT) };
+    unsafe { libc::kill(pid, signal) };
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
     let interrupted = summary(&out);

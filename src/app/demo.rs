@@ -89,6 +89,7 @@ pub async fn run(opts: DemoOptions) -> i32 {
         skip_invalid: false,
         rate_limits: true,
         command: "demo",
+        triage: false,
     })
     .await;
     let elapsed = started.elapsed();

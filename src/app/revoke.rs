@@ -37,6 +37,8 @@ pub struct RevokeOptions {
     pub rate_limits: bool,
     /// The command running the job, as its report names it (`revoke`, `demo`).
     pub command: &'static str,
+    /// Probe first, fund-moving keys first (`--triage`).
+    pub triage: bool,
 }
 
 impl RevokeOptions {
@@ -241,6 +243,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         audit_log.clone(),
         source.clone(),
         opts.rate_limits,
+        opts.triage,
     )
     .await;
 
@@ -271,7 +274,12 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     )
     .await;
     let summary = match counts {
-        Ok(c) => Summary::from_counts(&c),
+        Ok(c) => Summary::from_counts(&c).with_requests(
+            &connectors
+                .iter()
+                .map(|(x, conn)| (x.to_string(), conn.requests_sent()))
+                .collect(),
+        ),
         Err(e) => {
             eprintln!("{e}");
             return exit::COULD_NOT_RUN;
@@ -318,6 +326,7 @@ async fn execute(
     audit: Arc<AuditLog>,
     source: Arc<InventorySource>,
     rate_limits: bool,
+    triage: bool,
 ) -> RunEnd {
     let counts = match store.counts().await {
         Ok(c) => c,
@@ -341,6 +350,7 @@ async fn execute(
     cancel_on_signals(cancel.clone());
     let mut settings = Settings::from_config(config);
     settings.rate_limits = rate_limits;
+    settings.triage = triage;
     let audit_sink: Arc<dyn AuditSink> = audit;
     let exec = Arc::new(Executor::new(Parts {
         connectors: connectors.clone(),

@@ -5,7 +5,7 @@ use keyrevoke_core::store::Counts;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Tally {
     pub total: u64,
     pub revoked: u64,
@@ -15,6 +15,14 @@ pub struct Tally {
     pub failed: u64,
     /// Keys without an outcome yet (an interrupted job).
     pub pending: u64,
+    /// HTTP requests this run sent (probes and second calls included);
+    /// absent where no run sent any (`keyrevoke status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// `requests` per key this run's job revoked or disabled: what one
+    /// neutralized key cost (1.0 at best).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_key: Option<f64>,
 }
 
 impl Tally {
@@ -31,6 +39,12 @@ impl Tally {
         *slot += n;
     }
 
+    fn set_requests(&mut self, requests: u64) {
+        self.requests = Some(requests);
+        let neutralized = self.revoked + self.disabled;
+        self.requests_per_key = (neutralized > 0).then(|| requests as f64 / neutralized as f64);
+    }
+
     /// Keys a human must still look at.
     pub fn needs_human(&self) -> bool {
         self.escalated + self.failed > 0
@@ -38,8 +52,9 @@ impl Tally {
 }
 
 /// `{"total", "revoked", "disabled", "already_dead", "escalated", "failed",
-/// "pending", "by_exchange": {...}}`: the `--json` contract.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// "pending", "requests", "requests_per_key", "by_exchange": {...}}`: the
+/// `--json` contract.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
     #[serde(flatten)]
     pub all: Tally,
@@ -59,6 +74,18 @@ impl Summary {
             }
         }
         s
+    }
+
+    /// Add the requests this run sent, per exchange.
+    pub fn with_requests(mut self, sent: &BTreeMap<String, u64>) -> Summary {
+        for (x, n) in sent {
+            if let Some(t) = self.by_exchange.get_mut(x) {
+                t.set_requests(*n);
+            }
+        }
+        let total = sent.values().sum();
+        self.all.set_requests(total);
+        self
     }
 
     pub fn json(&self) -> String {

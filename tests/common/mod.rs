@@ -126,6 +126,24 @@ pub fn summary(out: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {last}"))
 }
 
+/// The summary's outcome counts only: without what the run spent
+/// (`requests`, `requests_per_key`), which differs between runs that end
+/// the same way.
+pub fn outcomes(out: &Output) -> serde_json::Value {
+    let mut sum = summary(out);
+    let strip = |t: &mut serde_json::Value| {
+        if let Some(t) = t.as_object_mut() {
+            t.remove("requests");
+            t.remove("requests_per_key");
+        }
+    };
+    strip(&mut sum);
+    if let Some(by) = sum["by_exchange"].as_object_mut() {
+        by.values_mut().for_each(strip);
+    }
+    sum
+}
+
 pub fn describe(out: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",

@@ -480,6 +480,14 @@ impl Connector for BinanceConnector {
         limits::charges(op)
     }
 
+    fn charges_for(&self, op: Operation, job: &KeyJob) -> &'static [Charge] {
+        let row = limits::RowMaterial {
+            own_secret: job.key.api_secret.is_some(),
+            manager: Manager::of(job).map(|m| m.cred().role),
+        };
+        limits::charges_for_row(op, row)
+    }
+
     /// A probe may fall back to the master's listing even when the key's
     /// secret is known, so it spends the master's budget whenever there is
     /// one.
@@ -552,6 +560,10 @@ impl Connector for BinanceConnector {
             })
             .await?;
         Ok(())
+    }
+
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -156,19 +156,49 @@ const fn charge(l: Limit) -> Charge {
 static DELETE_BY_MASTER: [Charge; 1] = [charge(SUB_KEY_DELETE)];
 static DELETE_BY_BROKER: [Charge; 1] = [charge(BROKER_KEY_DELETE)];
 /// A disable binds the key to an unroutable IP, then strips its permissions:
-/// two calls. Whether they are the master's or the broker's endpoints depends
-/// on the credential, which an `Operation` does not say: both pairs are
-/// charged, each to its own per-endpoint tier of the credential's account,
-/// so the pair that is not called only spends budget nobody else uses.
+/// two calls, the master's or the broker's endpoints after the credential
+/// ([`charges_for_row`]); [`charges`] names both pairs.
 static DISABLE: [Charge; 4] = [
     charge(SUB_KEY_IP_RESTRICTION),
     charge(SUB_KEY_PERMISSION),
     charge(BROKER_KEY_IP_RESTRICTION),
     charge(BROKER_KEY_PERMISSION),
 ];
+static DISABLE_BY_MASTER: [Charge; 2] =
+    [charge(SUB_KEY_IP_RESTRICTION), charge(SUB_KEY_PERMISSION)];
+static DISABLE_BY_BROKER: [Charge; 2] = [
+    charge(BROKER_KEY_IP_RESTRICTION),
+    charge(BROKER_KEY_PERMISSION),
+];
 /// A probe reads the key's own restrictions, or the master's key listing of
 /// the sub account (or both, when the first cannot tell).
 static PROBE: [Charge; 2] = [charge(API_RESTRICTIONS), charge(SUB_KEY_QUERY)];
+static PROBE_OWN: [Charge; 1] = [charge(API_RESTRICTIONS)];
+static PROBE_VIA_MASTER: [Charge; 1] = [charge(SUB_KEY_QUERY)];
+
+/// Who acts for a row, as far as the budget is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowMaterial {
+    pub own_secret: bool,
+    /// The managing credential, when the row has one and names its account.
+    pub manager: Option<keyrevoke_core::CredentialRole>,
+}
+
+/// What an operation spends for a row: only the calls it makes.
+pub fn charges_for_row(op: Operation, row: RowMaterial) -> &'static [Charge] {
+    use keyrevoke_core::CredentialRole::{Broker, Master};
+    match (op, row.own_secret, row.manager) {
+        (Operation::Route(Route::DisableByMaster), _, Some(Broker)) => &DISABLE_BY_BROKER,
+        (Operation::Route(Route::DisableByMaster), _, Some(Master)) => &DISABLE_BY_MASTER,
+        // The master's listing is read only when the key's own read cannot
+        // tell (see `probe`), and only a master has one.
+        (Operation::Probe, true, Some(Master)) => &PROBE,
+        (Operation::Probe, true, _) => &PROBE_OWN,
+        (Operation::Probe, false, Some(Master)) => &PROBE_VIA_MASTER,
+        (Operation::Probe, false, _) => &[],
+        _ => charges(op),
+    }
+}
 static CLOCK_SYNC: [Charge; 1] = [charge(SERVER_TIME)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
@@ -190,6 +220,47 @@ mod tests {
     #[test]
     fn every_charge_names_a_tier_and_fits_in_it() {
         assert_eq!(charge_problems(&TIERS, charges), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_row_is_charged_only_the_calls_made_for_it() {
+        use keyrevoke_core::CredentialRole::{Broker, Master};
+        let row = |own_secret, manager| RowMaterial {
+            own_secret,
+            manager,
+        };
+        let tiers = |c: &[Charge]| c.iter().map(|c| c.tier).collect::<Vec<_>>();
+        let disable = Operation::Route(Route::DisableByMaster);
+        assert_eq!(
+            tiers(charges_for_row(disable, row(false, Some(Master)))),
+            vec![UID_SUB_KEY_IP_RESTRICTION, UID_SUB_KEY_PERMISSION]
+        );
+        assert_eq!(
+            tiers(charges_for_row(disable, row(false, Some(Broker)))),
+            vec![UID_BROKER_KEY_IP_RESTRICTION, UID_BROKER_KEY_PERMISSION]
+        );
+        assert_eq!(
+            tiers(charges_for_row(Operation::Probe, row(true, None))),
+            vec![IP_API_RESTRICTIONS]
+        );
+        assert_eq!(
+            tiers(charges_for_row(Operation::Probe, row(false, Some(Master)))),
+            vec![UID_SUB_KEY_QUERY]
+        );
+        for op in Operation::all() {
+            for r in [
+                row(true, Some(Master)),
+                row(false, Some(Broker)),
+                row(true, None),
+            ] {
+                for c in charges_for_row(op, r) {
+                    assert!(
+                        charges(op).contains(c),
+                        "{op:?} {r:?}: {c:?} within charges"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

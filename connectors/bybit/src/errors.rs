@@ -28,6 +28,10 @@ pub enum Class {
     Permanent,
 }
 
+/// "Permission denied": also what a key without the permission a call
+/// needs gets (`docs/v5/error.mdx`).
+pub const PERMISSION_DENIED: &str = "10005";
+
 /// retCode -> class. Codes not listed are permanent.
 ///
 /// From `docs/v5/error.mdx`: 10002-10010, 10016, 10018. 33004, -2015,

@@ -2,8 +2,9 @@
 //!
 //! Channels (see `endpoints.rs` for the sources):
 //! - a key deletes itself (`delete-api` for a master key, `delete-sub-api`
-//!   without `apikey` for a sub key) when it holds a transfer or withdrawal
-//!   permission;
+//!   without `apikey` for a sub key: one whose row names its `account`) when
+//!   it holds a transfer or withdrawal permission; one request, the refusal
+//!   (10005) telling a key without that permission;
 //! - a master credential deletes a sub key (`delete-sub-api` with `apikey`);
 //! - disable: read-only and bound to an unroutable IP (`update-sub-api`), or
 //!   read-only (`update-api`) for a master key;
@@ -167,9 +168,8 @@ impl BybitConnector {
         })
     }
 
-    /// Read the key's own settings: whether it is a master key and whether
-    /// it holds a permission that allows it to delete or modify itself.
-    async fn query_self(&self, job: &KeyJob) -> Result<(bool, Vec<String>, Answer), Failure> {
+    /// Read the key's own settings: its permissions (a probe).
+    async fn query_self(&self, job: &KeyJob) -> Result<(Vec<String>, Answer), Failure> {
         let answer = self
             .call(
                 &Caller::own_key(job)?,
@@ -179,37 +179,47 @@ impl BybitConnector {
                 None,
             )
             .await?;
-        let is_master = answer.result["isMaster"]
-            .as_bool()
-            .unwrap_or(job.key.account.is_none());
         let perms = permission_names(&answer.result["permissions"]);
-        Ok((is_master, perms, answer))
+        Ok((perms, answer))
     }
 
+    /// One request, with no read of the key's settings first: a key whose
+    /// row names its `account` is a sub key and calls `delete-sub-api` /
+    /// `update-sub-api` without `apikey` (`rm-sub-apikey.mdx`,
+    /// `modify-sub-apikey.mdx`); any other is taken for a master key and
+    /// calls `delete-api` / `update-api`, which only a master key may call
+    /// (`rm-master-apikey.mdx`, `modify-master-apikey.mdx`). A key without
+    /// Account Transfer, Subaccount Transfer or Withdrawal is refused with
+    /// 10005 "Permission denied, please check your API key permissions"
+    /// (`docs/v5/error.mdx`), as is a sub key listed without its account:
+    /// the refusal says which, and the executor moves on.
     async fn act_on_self(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
-        let (is_master, perms, _) = self.query_self(job).await?;
-        if !perms
-            .iter()
-            .any(|p| endpoints::SELF_DELETE_PERMISSIONS.contains(&p.as_str()))
-        {
-            return Err(Failure::local(ConnectorError::Unsupported(
-                "the key holds no transfer or withdrawal permission, which Bybit requires for a key to delete or modify itself".into(),
-            )));
-        }
         let caller = Caller::own_key(job)?;
-        let (path, body) = match (delete, is_master) {
-            (true, true) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
-            (true, false) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
-            (false, true) => (
+        let is_sub_key = job.key.account.is_some();
+        let (path, body) = match (delete, is_sub_key) {
+            (true, false) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
+            (true, true) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
+            (false, false) => (
                 endpoints::UPDATE_MASTER_KEY,
                 endpoints::disable_master_body(),
             ),
-            (false, false) => (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(None)),
+            (false, true) => (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(None)),
         };
-        let answer = self
+        match self
             .call(&caller, Method::POST, path, "", Some(&body))
-            .await?;
-        Ok(answer.reply)
+            .await
+        {
+            Ok(answer) => Ok(answer.reply),
+            Err(mut f) if f.meta.code.as_deref() == Some(errors::PERMISSION_DENIED) => {
+                f.error = ConnectorError::Unsupported(if is_sub_key {
+                    "permission denied: the sub key holds no transfer permission, which Bybit requires for a key to delete or modify itself".into()
+                } else {
+                    "permission denied: the key holds no transfer or withdrawal permission, which Bybit requires for a key to delete or modify itself (or it is a sub key and its row names no `account`)".into()
+                });
+                Err(f)
+            }
+            Err(f) => Err(f),
+        }
     }
 
     async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
@@ -380,7 +390,7 @@ impl Connector for BybitConnector {
     async fn probe(&self, job: &KeyJob) -> Result<Probe, Failure> {
         if job.has_secret() {
             return match self.query_self(job).await {
-                Ok((_, perms, answer)) => Ok(alive(perms, answer.reply.meta)),
+                Ok((perms, answer)) => Ok(alive(perms, answer.reply.meta)),
                 Err(f) => match &f.error {
                     ConnectorError::KeyDead(_) => Ok(Probe::dead(f.meta)),
                     // Bound to other IPs (10010).
@@ -410,6 +420,10 @@ impl Connector for BybitConnector {
             })
             .await?;
         Ok(())
+    }
+
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
     }
 
     fn escalation_contact(&self) -> EscalationContact {

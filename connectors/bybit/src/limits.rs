@@ -39,23 +39,21 @@ const fn charge(tier: &'static str, weight: u32) -> Charge {
     Charge { tier, weight }
 }
 
-/// A key acting on itself first reads its own settings (query-api), then
-/// writes: one of each.
-static SELF_WRITE: [Charge; 3] = [
-    charge(IP, 2),
-    charge(UID_KEY_READ, 1),
-    charge(UID_KEY_WRITE, 1),
-];
-static MASTER_WRITE: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_WRITE, 1)];
+/// One key write, by the key itself or by its master: a key acting on
+/// itself sends the write straight away (see `act_on_self`).
+static KEY_WRITE: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_WRITE, 1)];
 static READ: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_READ, 1)];
 static PUBLIC: [Charge; 1] = [charge(IP, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
-        Operation::Route(Route::DeleteSelf | Route::DisableSelf) => &SELF_WRITE,
         Operation::Route(
-            Route::DeleteByMaster | Route::DeleteByBroker | Route::DisableByMaster,
-        ) => &MASTER_WRITE,
+            Route::DeleteSelf
+            | Route::DisableSelf
+            | Route::DeleteByMaster
+            | Route::DeleteByBroker
+            | Route::DisableByMaster,
+        ) => &KEY_WRITE,
         Operation::Route(Route::Escalate) => &[],
         Operation::Probe => &READ,
         Operation::ClockSync => &PUBLIC,

@@ -84,20 +84,36 @@ async fn a_master_key_with_a_transfer_permission_deletes_itself() {
 }
 
 #[tokio::test]
-async fn a_sub_key_deletes_itself_through_delete_sub_api() {
+async fn a_sub_key_deletes_itself_through_delete_sub_api_in_one_request() {
     let (h, c) = setup(Faults::default()).await;
     let j = job("SUBSELF00000000001", true, false, Some("2000"));
     c.perform(Route::DeleteSelf, &j).await.expect("deleted");
     assert_eq!(state(&h, "SUBSELF00000000001"), KeyState::Deleted);
+    let seen = h.exchange(ExchangeId::Bybit).stats.snapshot();
+    assert_eq!((seen.requests, seen.probes), (1, 0), "{seen:?}");
 }
 
 #[tokio::test]
-async fn a_trade_only_key_cannot_delete_itself_and_sends_no_write() {
+async fn a_sub_key_listed_without_its_account_is_refused_and_deletes_nothing() {
+    let (h, c) = setup(Faults::default()).await;
+    let j = job("SUBSELF00000000001", true, false, None);
+    let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
+    assert!(
+        matches!(&f.error, ConnectorError::Unsupported(m) if m.contains("names no `account`")),
+        "{f:?}"
+    );
+    assert_eq!(state(&h, "SUBSELF00000000001"), KeyState::Alive);
+}
+
+#[tokio::test]
+async fn a_trade_only_key_is_refused_its_delete_in_one_request() {
     let (h, c) = setup(Faults::default()).await;
     let j = job("TRADER000000000001", true, false, None);
     let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
     assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
-    assert_eq!(h.exchange(ExchangeId::Bybit).stats.snapshot().deletes, 0);
+    assert_eq!(f.meta.code.as_deref(), Some("10005"), "{f:?}");
+    let seen = h.exchange(ExchangeId::Bybit).stats.snapshot();
+    assert_eq!((seen.requests, seen.deletes), (1, 0), "{seen:?}");
     let probe = c.probe(&j).await.unwrap();
     assert_eq!(probe.liveness, Liveness::Alive);
     assert_eq!(probe.can_move_funds, Some(false));

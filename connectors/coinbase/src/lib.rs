@@ -365,6 +365,10 @@ impl Connector for CoinbaseConnector {
     /// (coinbase/coinbase-advanced-py issue #19: "create a support ticket
     /// [at help.coinbase.com/en/contact-us]"); the key itself is deleted in
     /// the CDP portal (`endpoints::API_KEYS_PAGE`).
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
+    }
+
     fn escalation_contact(&self) -> EscalationContact {
         EscalationContact {
             security_team: "Coinbase Support (https://help.coinbase.com/en/contact-us); Coinbase publishes no separate address for compromised API keys",

@@ -448,6 +448,10 @@ impl Connector for KucoinConnector {
         Ok(())
     }
 
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
+    }
+
     fn escalation_contact(&self) -> EscalationContact {
         // No security e-mail is published in the API docs; the API team's
         // address (api@kucoin.com) appears in docs-new/rate-limit.

@@ -391,6 +391,15 @@ impl Connector for OkxConnector {
         limits::charges(op)
     }
 
+    fn charges_for(&self, op: Operation, job: &KeyJob) -> &'static [Charge] {
+        match op {
+            Operation::Probe => {
+                limits::probe_charges(own_material(job).is_some(), manager_problem(job).is_none())
+            }
+            _ => limits::charges(op),
+        }
+    }
+
     async fn perform(&self, route: Route, job: &KeyJob) -> Result<Reply, Failure> {
         match route {
             Route::DeleteByMaster => self.act_as_manager(job, Some(Manager::Master), true).await,
@@ -454,6 +463,10 @@ impl Connector for OkxConnector {
             })
             .await?;
         Ok(())
+    }
+
+    fn requests_sent(&self) -> u64 {
+        keyrevoke_core::http::requests_sent(&self.base)
     }
 
     fn escalation_contact(&self) -> EscalationContact {

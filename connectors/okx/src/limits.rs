@@ -68,9 +68,23 @@ const fn charge(tier: &'static str, weight: u32) -> Charge {
 static DELETE: [Charge; 1] = [charge(UID_DELETE_KEY, 1)];
 static MODIFY: [Charge; 1] = [charge(UID_MODIFY_KEY, 1)];
 /// A probe reads account/config with the key's own secret, or the sub-key
-/// query with the managing credential; which one depends on the row, which
-/// `charges` does not see, so a probe spends from both.
+/// query with the managing credential (both when the first cannot tell):
+/// [`probe_charges`] says which for a row.
 static PROBE: [Charge; 2] = [charge(UID_ACCOUNT_CONFIG, 1), charge(UID_QUERY_KEY, 1)];
+static PROBE_OWN: [Charge; 1] = [charge(UID_ACCOUNT_CONFIG, 1)];
+static PROBE_VIA_MANAGER: [Charge; 1] = [charge(UID_QUERY_KEY, 1)];
+
+/// What a probe spends: the key's own read when it has its secret and
+/// passphrase, the credential's query when the row allows one, both when
+/// both may be made.
+pub fn probe_charges(own_material: bool, can_manage: bool) -> &'static [Charge] {
+    match (own_material, can_manage) {
+        (true, true) => &PROBE,
+        (true, false) => &PROBE_OWN,
+        (false, true) => &PROBE_VIA_MANAGER,
+        (false, false) => &[],
+    }
+}
 static PUBLIC: [Charge; 1] = [charge(IP_PUBLIC, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
@@ -92,6 +106,15 @@ mod tests {
     #[test]
     fn every_charge_names_a_tier_that_exists() {
         assert_eq!(charge_problems(&TIERS, charges), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_probe_spends_only_from_the_tiers_of_the_reads_it_makes() {
+        let tiers = |c: &[Charge]| c.iter().map(|c| c.tier).collect::<Vec<_>>();
+        assert_eq!(tiers(probe_charges(true, false)), vec![UID_ACCOUNT_CONFIG]);
+        assert_eq!(tiers(probe_charges(false, true)), vec![UID_QUERY_KEY]);
+        assert_eq!(tiers(probe_charges(true, true)), tiers(&PROBE));
+        assert!(probe_charges(false, false).is_empty());
     }
 
     #[test]

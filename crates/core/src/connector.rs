@@ -204,8 +204,18 @@ pub trait Connector: Send + Sync + 'static {
     /// The exchange's documented rate-limit tiers.
     fn tiers(&self) -> &'static [Tier];
 
-    /// The weight an operation spends, per tier.
+    /// Every tier an operation may spend from, whatever the row, with the
+    /// most it may weigh: what the limiter sizes its bursts by.
     fn charges(&self, op: Operation) -> &'static [Charge];
+
+    /// What an operation spends for this row, per tier: the calls it makes
+    /// depend on the row (its own secret or a credential's, a master's or a
+    /// broker's), so a connector whose calls differ narrows
+    /// [`Connector::charges`] here, and no budget is spent on a tier whose
+    /// call is not made.
+    fn charges_for(&self, op: Operation, _job: &KeyJob) -> &'static [Charge] {
+        self.charges(op)
+    }
 
     /// The account whose per-account budget an operation spends. A probe
     /// uses the key's own secret when known, else the managing credential.
@@ -237,6 +247,12 @@ pub trait Connector: Send + Sync + 'static {
     async fn sync_clock(&self) -> Result<(), Failure>;
 
     fn escalation_contact(&self) -> EscalationContact;
+
+    /// HTTP requests this connector has sent so far (see
+    /// [`crate::http::requests_sent`]); 0 for one that sends none.
+    fn requests_sent(&self) -> u64 {
+        0
+    }
 
     /// Why a key of this exchange is escalated without trying any route
     /// (for an exchange that no longer exists, say). None: the usual reasons.

@@ -138,7 +138,26 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(error: ConnectorError, meta: ReplyMeta) -> Self {
+    /// A failure as the exchange told it, with any API key it echoed
+    /// masked ([`crate::secret::redact_api_keys`]): every message an
+    /// exchange sends passes here before anything records it.
+    pub fn new(mut error: ConnectorError, mut meta: ReplyMeta) -> Self {
+        let redact = |s: &mut String| {
+            if let std::borrow::Cow::Owned(masked) = crate::secret::redact_api_keys(s) {
+                *s = masked;
+            }
+        };
+        if let Some(m) = meta.message.as_mut() {
+            redact(m);
+        }
+        match &mut error {
+            ConnectorError::Transient(m)
+            | ConnectorError::OutcomeUnknown(m)
+            | ConnectorError::KeyDead(m)
+            | ConnectorError::Unsupported(m)
+            | ConnectorError::Permanent { message: m, .. } => redact(m),
+            ConnectorError::RateLimited { .. } | ConnectorError::ClockSkew => {}
+        }
         Failure {
             error,
             meta,

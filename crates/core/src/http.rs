@@ -3,7 +3,9 @@
 //! request building stays in the connectors.
 
 use crate::error::{ConnectorError, Failure, ReplyMeta};
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -189,11 +191,36 @@ impl RawResponse {
 
 /// Send a prepared request to `base` and read the whole reply. Transport
 /// failures are classified here, once for every connector.
+/// Requests sent per base URL by [`send`] in this process: what the run
+/// spent at each exchange, probes and second calls included.
+static SENT: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+
+fn count_sent(base: &Url) {
+    let mut sent = SENT.lock().unwrap();
+    let sent = sent.get_or_insert_with(HashMap::new);
+    match sent.get_mut(base.as_str()) {
+        Some(n) => *n += 1,
+        None => {
+            sent.insert(base.as_str().to_string(), 1);
+        }
+    }
+}
+
+/// Requests [`send`] has sent to `base` so far in this process.
+pub fn requests_sent(base: &Url) -> u64 {
+    SENT.lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|sent| sent.get(base.as_str()).copied())
+        .unwrap_or(0)
+}
+
 pub async fn send(
     client: &reqwest::Client,
     base: &Url,
     req: PreparedRequest,
 ) -> Result<RawResponse, Failure> {
+    count_sent(base);
     let url = format!(
         "{}{}",
         base.as_str().trim_end_matches('/'),

@@ -586,8 +586,13 @@ pub struct RowIter<'a> {
 
 impl RowIter<'_> {
     /// Append one physical line to `buf`, keeping at most `MAX_RECORD_BYTES`
-    /// of it (the rest is consumed and counted). Returns bytes consumed.
-    fn read_line_capped(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    /// of it (the rest is consumed and counted, and its quotes followed by
+    /// `quotes`). Returns bytes consumed.
+    fn read_line_capped(
+        &mut self,
+        buf: &mut Vec<u8>,
+        quotes: &mut QuoteState,
+    ) -> std::io::Result<usize> {
         let mut consumed = 0;
         loop {
             let available = self.reader.fill_buf()?;
@@ -598,6 +603,7 @@ impl RowIter<'_> {
                 Some(i) => (&available[..=i], true),
                 None => (available, false),
             };
+            quotes.feed(chunk);
             let room = (MAX_RECORD_BYTES + 1).saturating_sub(buf.len());
             buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
             let n = chunk.len();
@@ -610,30 +616,39 @@ impl RowIter<'_> {
     }
 }
 
-/// Whether `record` ends inside a quoted field, read as the CSV parser reads
-/// it: a quote opens a quoted field only at the start of a field (a quote
-/// in `John "JJ` is data), and inside one a doubled quote is an escaped
-/// quote. Counting every quote instead joined the next rows into one record.
-fn has_open_quote(record: &[u8]) -> bool {
-    #[derive(PartialEq)]
-    enum At {
-        FieldStart,
-        Unquoted,
-        Quoted,
-        QuoteInQuoted,
+/// Where a CSV record's bytes leave the parser, read as it reads them: a
+/// quote opens a quoted field only at the start of a field (a quote in
+/// `John "JJ` is data), and inside one a doubled quote is an escaped quote.
+/// Counting every quote instead joined the next rows into one record. Fed
+/// chunk by chunk, it follows a record longer than what is kept of it, so
+/// that an over-long quoted field is one record however many lines it spans.
+#[derive(Clone, Copy, PartialEq)]
+enum QuoteState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+impl QuoteState {
+    fn feed(&mut self, bytes: &[u8]) {
+        use QuoteState::*;
+        for &b in bytes {
+            *self = match (*self, b) {
+                (Quoted, b'"') => QuoteInQuoted,
+                (Quoted, _) => Quoted,
+                (QuoteInQuoted, b'"') => Quoted,
+                (FieldStart, b'"') => Quoted,
+                (_, b',' | b'\n' | b'\r') => FieldStart,
+                _ => Unquoted,
+            };
+        }
     }
-    let mut at = At::FieldStart;
-    for &b in record {
-        at = match (at, b) {
-            (At::Quoted, b'"') => At::QuoteInQuoted,
-            (At::Quoted, _) => At::Quoted,
-            (At::QuoteInQuoted, b'"') => At::Quoted,
-            (At::FieldStart, b'"') => At::Quoted,
-            (_, b',' | b'\n' | b'\r') => At::FieldStart,
-            _ => At::Unquoted,
-        };
+
+    /// Inside a quoted field: the record goes on on the next line.
+    fn open(self) -> bool {
+        self == QuoteState::Quoted
     }
-    at == At::Quoted
 }
 
 impl Iterator for RowIter<'_> {
@@ -649,8 +664,9 @@ impl Iterator for RowIter<'_> {
             let start = self.offset;
             let first_line = self.line + 1;
             let mut consumed = 0usize;
+            let mut quotes = QuoteState::FieldStart;
             loop {
-                match self.read_line_capped(&mut buf) {
+                match self.read_line_capped(&mut buf, &mut quotes) {
                     Ok(0) => {
                         self.done = true;
                         break;
@@ -669,10 +685,10 @@ impl Iterator for RowIter<'_> {
                         )]));
                     }
                 }
-                let open = inv.format == Format::Csv
-                    && buf.len() <= MAX_RECORD_BYTES
-                    && has_open_quote(&buf);
-                if !open {
+                // An over-long record is read to its end too (only its
+                // first bytes are kept), so that the rows after it are read
+                // from their own start: one error for it, none for its lines.
+                if inv.format != Format::Csv || !quotes.open() {
                     break;
                 }
             }
@@ -688,15 +704,19 @@ impl Iterator for RowIter<'_> {
                 len: consumed.min(u32::MAX as usize) as u32,
                 line: first_line,
             };
-            if consumed > MAX_RECORD_BYTES {
+            if consumed > MAX_RECORD_BYTES && !quotes.open() {
+                let lines = match self.line - first_line {
+                    0 => String::new(),
+                    more => format!(" (lines {first_line}-{})", first_line + more),
+                };
                 return Some(Err(vec![InputError::new(
                     &inv.path,
                     Some(first_line),
                     None,
-                    format!("record longer than {MAX_RECORD_BYTES} bytes"),
+                    format!("record longer than {MAX_RECORD_BYTES} bytes{lines}"),
                 )]));
             }
-            if inv.format == Format::Csv && has_open_quote(&buf) {
+            if inv.format == Format::Csv && quotes.open() {
                 return Some(Err(vec![InputError::new(
                     &inv.path,
                     Some(first_line),
@@ -924,6 +944,31 @@ mod tests {
             format!("{:?}", SecretSpec::parse("plain", dir.path())),
             "Value([redacted])"
         );
+    }
+
+    #[test]
+    fn an_over_long_quoted_field_is_one_error_and_the_next_row_is_read() {
+        let mut text = b"exchange,api_key,label\nbybit,K1,\"".to_vec();
+        for _ in 0..2000 {
+            text.extend(std::iter::repeat_n(b'x', 500));
+            text.push(b'\n');
+        }
+        text.extend(b"end\"\nbybit,K2,fine\n");
+        let (_d, path) = write("inv.csv", &text);
+        let (rows, errs) = all(&path);
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs.len(),
+            1,
+            "one error for the record; the first: {:?}",
+            &shown[..shown.len().min(3)]
+        );
+        assert!(
+            shown[0].contains(":2: record longer than") && shown[0].contains("lines 2-2002"),
+            "{shown:?}"
+        );
+        assert_eq!(rows.len(), 1, "the row after it is read");
+        assert_eq!(rows[0].api_key, "K2");
     }
 
     #[test]

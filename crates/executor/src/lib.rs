@@ -10,7 +10,9 @@
 
 pub mod backoff;
 pub mod limits;
+pub mod pauses;
 pub mod progress;
+pub mod triage;
 mod work;
 
 use backoff::Backoff;
@@ -43,6 +45,9 @@ pub struct Settings {
     /// Respect the exchanges' documented limits (off only for benchmarks
     /// against a simulator with limits off).
     pub rate_limits: bool,
+    /// Probe every key first and send fund-moving keys first
+    /// (`revoke --triage`, see [`triage`]).
+    pub triage: bool,
 }
 
 impl Settings {
@@ -67,6 +72,7 @@ impl Settings {
                 cap: Duration::from_millis(max_delay_ms),
             },
             rate_limits: true,
+            triage: false,
         }
     }
 }
@@ -109,6 +115,8 @@ pub struct Executor {
     /// Entries being worked on: their leases are renewed, and a claim that
     /// returns one again (an expired lease) is ignored.
     working: Mutex<HashSet<EntryId>>,
+    /// The order of writes under triage, per exchange.
+    funds_first: BTreeMap<ExchangeId, triage::FundsFirst>,
 }
 
 /// How often leases of entries still being worked on are renewed; well
@@ -154,7 +162,7 @@ impl Executor {
             progress,
             cancel,
         } = parts;
-        let limits = connectors
+        let limits: BTreeMap<ExchangeId, Arc<ExchangeLimits>> = connectors
             .iter()
             .map(|(x, conn)| {
                 let xs = config.exchange(*x);
@@ -170,6 +178,10 @@ impl Executor {
                 (*x, Arc::new(l))
             })
             .collect();
+        let funds_first = connectors
+            .keys()
+            .map(|x| (*x, triage::FundsFirst::default()))
+            .collect();
         Executor {
             connectors,
             limits,
@@ -182,6 +194,7 @@ impl Executor {
             cancel,
             fatal: Mutex::new(None),
             working: Mutex::new(HashSet::new()),
+            funds_first,
         }
     }
 

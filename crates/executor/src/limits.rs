@@ -1,6 +1,6 @@
 //! Per-exchange budgets: one `governor` limiter per documented tier (IP-wide,
-//! or keyed per account), pauses learned from the exchange's replies, and a
-//! circuit breaker.
+//! or keyed per account), pauses learned from the exchange's replies (see
+//! [`crate::pauses`]), and a circuit breaker.
 //!
 //! Governor's GCRA allows a burst on top of the steady rate. A fixed-window
 //! limit of C per period would be exceeded by a burst of C, so the burst is
@@ -10,6 +10,7 @@
 //! granted the shared IP tier may still wait for its account's tier, so it
 //! is sent later than its IP grant, and that lateness needs the slack.
 
+use crate::pauses::{Heard, Pass, Pauses};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use keyrevoke_core::config::LimitOverride;
 use keyrevoke_core::{Charge, Tier, TierScope};
@@ -66,7 +67,7 @@ pub struct ExchangeLimits {
     retry_budget: Mutex<RetryBudget>,
     enabled: bool,
     /// Pauses ordered by the exchange: "ip", or an account name.
-    pauses: Mutex<HashMap<String, Instant>>,
+    pauses: Pauses,
     breaker: Mutex<Breaker>,
     breaker_threshold: u32,
     breaker_cooldown: Duration,
@@ -130,7 +131,7 @@ impl ExchangeLimits {
                 refilled: Instant::now(),
             }),
             enabled,
-            pauses: Mutex::new(HashMap::new()),
+            pauses: Pauses::default(),
             breaker: Mutex::new(Breaker::default()),
             breaker_threshold: breaker_threshold.max(1),
             breaker_cooldown,
@@ -140,19 +141,19 @@ impl ExchangeLimits {
     /// How long until `account` may send, given pauses and the breaker.
     fn blocked_for(&self, account: &str) -> Option<Duration> {
         let now = Instant::now();
-        let mut until = self.breaker.lock().unwrap().open_until;
-        {
-            let pauses = self.pauses.lock().unwrap();
-            for key in [IP_PAUSE, account] {
-                if let Some(t) = pauses.get(key) {
-                    until = until.max(Some(*t));
-                }
-            }
-        }
-        until.filter(|t| *t > now).map(|t| t - now)
+        let breaker = self
+            .breaker
+            .lock()
+            .unwrap()
+            .open_until
+            .filter(|t| *t > now)
+            .map(|t| t - now);
+        breaker.max(self.pauses.blocked_for(&[IP_PAUSE, account]))
     }
 
-    /// Wait until every tier has budget for `charges`, spent by `account`.
+    /// Wait until no pause holds `account` and every tier has budget for
+    /// `charges`. A pause ordered while waiting for budget is met by
+    /// [`ExchangeLimits::admit`], the last check before sending.
     pub async fn acquire(&self, charges: &[Charge], account: &str) {
         while let Some(wait) = self.blocked_for(account) {
             tokio::time::sleep(wait).await;
@@ -183,23 +184,32 @@ impl ExchangeLimits {
         }
     }
 
-    /// The exchange said this account is out of budget until `after`.
-    pub fn pause_account(&self, account: &str, after: Duration) {
-        self.pause(account.to_string(), after);
-    }
-
-    /// The exchange said this IP is out of budget (or banned) until `after`.
-    pub fn pause_ip(&self, after: Duration) {
-        self.pause(IP_PAUSE.to_string(), after);
-    }
-
-    fn pause(&self, key: String, after: Duration) {
-        let until = Instant::now() + after;
-        let mut pauses = self.pauses.lock().unwrap();
-        let entry = pauses.entry(key).or_insert(until);
-        if *entry < until {
-            *entry = until;
+    /// The last check before a request of `account` leaves, after its
+    /// budget was granted and it holds a connection slot: Err(wait) when a
+    /// pause (or the breaker) holds it now; the budget granted is then
+    /// forfeit, and the request goes back to [`ExchangeLimits::acquire`].
+    pub fn admit(&self, account: &str) -> Result<Pass, Duration> {
+        if let Some(wait) = self.blocked_for(account) {
+            return Err(wait);
         }
+        self.pauses.admit(&[IP_PAUSE, account])
+    }
+
+    /// What the exchange made of a request admitted with `pass`; call it
+    /// after any pause its reply ordered.
+    pub fn settle(&self, pass: Pass, heard: Heard) {
+        self.pauses.settle(pass, heard);
+    }
+
+    /// This account is out of budget until `after`; `refused`: a request
+    /// was refused for it (the way back then starts with one probe).
+    pub fn pause_account(&self, account: &str, after: Duration, refused: bool) {
+        self.pauses.pause(account, after, refused);
+    }
+
+    /// This IP is out of budget (or banned) until `after`.
+    pub fn pause_ip(&self, after: Duration, refused: bool) {
+        self.pauses.pause(IP_PAUSE, after, refused);
     }
 
     /// A first attempt was made: it earns part of a retry.
@@ -256,8 +266,7 @@ impl ExchangeLimits {
                 l.retain_recent();
             }
         }
-        let now = Instant::now();
-        self.pauses.lock().unwrap().retain(|_, t| *t > now);
+        self.pauses.forget_ended();
     }
 }
 
@@ -325,7 +334,7 @@ mod tests {
             3,
             Duration::from_millis(50),
         );
-        limits.pause_account("a", Duration::from_millis(120));
+        limits.pause_account("a", Duration::from_millis(120), true);
         assert!(limits.blocked_for("b").is_none(), "account b is not paused");
         assert!(limits.blocked_for("a").is_some(), "account a is paused");
         let start = Instant::now();
@@ -333,6 +342,44 @@ mod tests {
         assert!(
             start.elapsed() >= Duration::from_millis(110),
             "account a waited for its pause"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_granted_budget_before_a_ban_is_not_admitted_during_it() {
+        static TIERS: [Tier; 1] = [Tier {
+            name: "ip",
+            scope: TierScope::Ip,
+            capacity: 1,
+            period: Duration::from_millis(100),
+        }];
+        static ONE: [Charge; 1] = [Charge {
+            tier: "ip",
+            weight: 1,
+        }];
+        let limits = std::sync::Arc::new(ExchangeLimits::new(
+            &TIERS,
+            &BTreeMap::new(),
+            &HashMap::new(),
+            DEFAULT_SCALE,
+            true,
+            3,
+            Duration::from_millis(50),
+        ));
+        limits.acquire(&ONE, "a").await;
+        let first = limits.admit("a").expect("nothing paused yet");
+        limits.settle(first, Heard::Answered);
+        // The next grant is ~100 ms away; the ban arrives while it waits.
+        let queued = {
+            let limits = limits.clone();
+            tokio::spawn(async move { limits.acquire(&ONE, "a").await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        limits.pause_ip(Duration::from_millis(300), true);
+        queued.await.unwrap();
+        assert!(
+            limits.admit("a").is_err(),
+            "a request granted while a ban holds must not be sent"
         );
     }
 

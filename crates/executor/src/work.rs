@@ -2,6 +2,8 @@
 //! budgeted, journaled, audited and retried as its failure allows.
 
 use crate::limits::ExchangeLimits;
+use crate::pauses::Heard;
+use crate::triage::Place;
 use crate::{Executor, Stop};
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::{AuditKind, JobEntry, Transition};
@@ -36,6 +38,9 @@ pub(crate) struct Work<'a> {
     last_probe: Option<Probe>,
     /// A successful attempt's record, written with the outcome.
     unaudited_attempt: Option<AuditEvent>,
+    /// Under triage, a fund-moving key's place ahead of the others, given
+    /// up when its first write leaves.
+    place: std::sync::Mutex<Option<Place<'a>>>,
     rng: StdRng,
 }
 
@@ -44,6 +49,40 @@ fn outcome_of(route: Route) -> Outcome {
         Channel::Delete => Outcome::Revoked,
         Channel::Disable => Outcome::Disabled,
         Channel::Escalate => Outcome::Escalated,
+    }
+}
+
+/// The usage headers a successful reply carried.
+trait Usages {
+    fn usage(&self) -> &[Usage];
+}
+
+impl Usages for Reply {
+    fn usage(&self) -> &[Usage] {
+        &self.usage
+    }
+}
+
+impl Usages for Probe {
+    fn usage(&self) -> &[Usage] {
+        &[]
+    }
+}
+
+impl Usages for () {
+    fn usage(&self) -> &[Usage] {
+        &[]
+    }
+}
+
+/// What a reply tells the pauses: any answer but a rate-limit refusal
+/// means the exchange takes requests again.
+fn heard<T>(result: &Result<T, Failure>) -> Heard {
+    match result {
+        Ok(_) => Heard::Answered,
+        Err(f) if matches!(f.error, ConnectorError::RateLimited { .. }) => Heard::Limited,
+        Err(f) if f.meta.http_status.is_some() => Heard::Answered,
+        Err(_) => Heard::Nothing,
     }
 }
 
@@ -75,6 +114,7 @@ impl<'a> Work<'a> {
             attempts,
             last_probe: None,
             unaudited_attempt: None,
+            place: std::sync::Mutex::new(None),
             // Jitter only needs to differ between keys and runs: seeded from
             // the thread's generator, not a getrandom call per key.
             rng: StdRng::from_rng(rand::thread_rng()).expect("thread_rng does not fail"),
@@ -107,6 +147,20 @@ impl<'a> Work<'a> {
                     .await;
             }
         }
+        if self.exec.settings.triage
+            && !self.entry.state.needs_verify()
+            && self.conn.can_probe(&job)
+            && let Some(done) = self.triage(&job).await?
+        {
+            return self
+                .finish(
+                    done,
+                    None,
+                    None,
+                    Some("the probe found the key gone: nothing sent".into()),
+                )
+                .await;
+        }
         let mut last: Option<Failure> = None;
         for route in self.conn.routes(&job) {
             if route == Route::Escalate {
@@ -135,6 +189,28 @@ impl<'a> Work<'a> {
         self.escalate(&job, why).await
     }
 
+    /// `--triage`: probe first. A dead key needs no write (its outcome is
+    /// returned); a fund-moving one keeps its place ahead of the others
+    /// until its first write leaves; any other waits for those.
+    async fn triage(&mut self, job: &KeyJob) -> Result<Option<Outcome>, Stop> {
+        let order = &self.exec.funds_first[&self.entry.exchange];
+        let place = order.probing();
+        let probe = self.probe(job).await?;
+        match (probe.liveness, probe.can_move_funds) {
+            (Liveness::Dead, _) => Ok(Some(Outcome::AlreadyDead)),
+            (Liveness::Alive, Some(true)) => {
+                *self.place.lock().unwrap() = Some(place);
+                Ok(None)
+            }
+            _ => {
+                tokio::select! {
+                    _ = place.after_fund_moving() => Ok(None),
+                    _ = self.exec.cancel.cancelled() => Err(Stop::Cancelled),
+                }
+            }
+        }
+    }
+
     fn cancelled(&self) -> Result<(), Stop> {
         if self.exec.cancel.is_cancelled() {
             Err(Stop::Cancelled)
@@ -150,21 +226,78 @@ impl<'a> Work<'a> {
         }
     }
 
-    /// Wait for the budget an operation spends.
-    async fn spend(&self, op: Operation, job: &KeyJob) -> Result<(), Stop> {
+    /// Send one request of `op` once the limits allow it: budget granted,
+    /// a connection slot held, and no pause of its scope in force at that
+    /// very moment. A pause ordered while it waited (for budget or a slot)
+    /// sends it back to wait: only requests already sent when a stop reply
+    /// arrives go through (DESIGN.md, "Pauses").
+    async fn send<T: Usages, Fut>(
+        &self,
+        op: Operation,
+        job: &KeyJob,
+        call: impl Fn() -> Fut,
+    ) -> Result<Result<T, Failure>, Stop>
+    where
+        Fut: Future<Output = Result<T, Failure>>,
+    {
         let account = self.conn.account_for(op, job);
-        let charges = self.conn.charges(op);
-        tokio::select! {
-            _ = self.limits.acquire(charges, &account) => Ok(()),
-            _ = self.exec.cancel.cancelled() => Err(Stop::Cancelled),
+        let charges = self.conn.charges_for(op, job);
+        loop {
+            tokio::select! {
+                _ = self.limits.acquire(charges, &account) => {}
+                _ = self.exec.cancel.cancelled() => return Err(Stop::Cancelled),
+            }
+            let _permit = self.exec.in_flight.acquire().await.expect("never closed");
+            let Ok(pass) = self.limits.admit(&account) else {
+                // Paused since the grant: the grant is forfeit, wait again.
+                continue;
+            };
+            if matches!(op, Operation::Route(_))
+                && let Some(place) = self.place.lock().unwrap().take()
+            {
+                place.write_leaves();
+            }
+            let result = call().await;
+            // Before the slot is handed on: a stop reply must hold the next
+            // request already.
+            self.obey(op, job, &result);
+            self.limits.settle(pass, heard(&result));
+            return Ok(result);
         }
     }
 
+    /// Pause what a reply says to: its usage headers at zero, or a
+    /// rate-limit refusal (for the time it asks, else a first backoff
+    /// step; [`Work::rate_limited`] may lengthen it).
+    fn obey<T: Usages>(&self, op: Operation, job: &KeyJob, result: &Result<T, Failure>) {
+        match result {
+            Ok(reply) => self.learn(op, job, reply.usage()),
+            Err(f) => {
+                self.learn(op, job, &f.usage);
+                if let ConnectorError::RateLimited { retry_after, scope } = &f.error {
+                    let wait = retry_after.unwrap_or_else(|| self.exec.settings.backoff.ceiling(0));
+                    self.pause(*scope, op, job, wait, true);
+                }
+            }
+        }
+    }
+
+    /// Tighten to the exchange's own count: once what is left of a budget
+    /// cannot pay for the next such request (KuCoin's pools count weight:
+    /// 20 left of 2000 cannot pay a delete of 30), nothing of that scope
+    /// leaves until the budget resets.
     fn learn(&self, op: Operation, job: &KeyJob, usage: &[Usage]) {
+        let next_cost = self
+            .conn
+            .charges_for(op, job)
+            .iter()
+            .map(|c| u64::from(c.weight))
+            .max()
+            .unwrap_or(1);
         for u in usage {
-            if u.remaining == Some(0) {
+            if u.remaining.is_some_and(|left| left < next_cost.max(1)) {
                 let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
-                self.pause(u.scope, op, job, wait);
+                self.pause(u.scope, op, job, wait, false);
             }
         }
     }
@@ -182,18 +315,19 @@ impl<'a> Work<'a> {
             p.rate_limited.fetch_add(1, Ordering::Relaxed);
         }
         let wait = retry_after.unwrap_or_else(|| self.exec.settings.backoff.ceiling(count));
-        self.pause(scope, op, job, wait);
+        self.pause(scope, op, job, wait, true);
         count < MAX_RATE_LIMITED
     }
 
     /// Stop spending the budget the exchange says is gone: the account's,
-    /// or the whole IP's.
-    fn pause(&self, scope: LimitScope, op: Operation, job: &KeyJob, wait: Duration) {
+    /// or the whole IP's. `refused`: a request was turned away for it.
+    fn pause(&self, scope: LimitScope, op: Operation, job: &KeyJob, wait: Duration, refused: bool) {
         match scope {
-            LimitScope::Account => self
-                .limits
-                .pause_account(&self.conn.account_for(op, job), wait),
-            LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait),
+            LimitScope::Account => {
+                self.limits
+                    .pause_account(&self.conn.account_for(op, job), wait, refused)
+            }
+            LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait, refused),
         }
     }
 
@@ -274,24 +408,23 @@ impl<'a> Work<'a> {
             let before = (self.entry.state, self.entry.route);
             self.record(State::InFlight, Some(route), None, None)
                 .await?;
-            if let Err(stop) = self.spend(op, job).await {
-                // Stopped while waiting: nothing was sent by this attempt.
-                if matches!(stop, Stop::Cancelled) {
-                    self.record(before.0, before.1, None, None).await?;
+            let conn = self.conn.clone();
+            let result = match self.send(op, job, || conn.perform(route, job)).await {
+                Ok(result) => result,
+                Err(stop) => {
+                    // Stopped while waiting: nothing was sent by this attempt.
+                    if matches!(stop, Stop::Cancelled) {
+                        self.record(before.0, before.1, None, None).await?;
+                    }
+                    return Err(stop);
                 }
-                return Err(stop);
-            }
-            let result = {
-                let _permit = self.exec.in_flight.acquire().await.expect("never closed");
-                self.conn.perform(route, job).await
             };
             let attempt = self.attempt_event(route, &result);
             let f = match result {
-                Ok(reply) => {
+                Ok(_) => {
                     // Audited with the outcome that follows at once: one
                     // durable write for both.
                     self.unaudited_attempt = Some(attempt);
-                    self.learn(op, job, &reply.usage);
                     self.limits.record_success();
                     return Ok(RouteEnd::Done(outcome_of(route)));
                 }
@@ -300,7 +433,6 @@ impl<'a> Work<'a> {
                     f
                 }
             };
-            self.learn(op, job, &f.usage);
             if !matches!(f.error, ConnectorError::OutcomeUnknown(_)) {
                 // The exchange answered: the request did not take effect.
                 // Journal that, so a resume after a crash from here on does
@@ -399,8 +531,11 @@ impl<'a> Work<'a> {
     }
 
     async fn sync_clock(&mut self, job: &KeyJob) -> Result<(), Stop> {
-        self.spend(Operation::ClockSync, job).await?;
-        if let Err(f) = self.conn.sync_clock().await {
+        let conn = self.conn.clone();
+        let synced = self
+            .send(Operation::ClockSync, job, || conn.sync_clock())
+            .await?;
+        if let Err(f) = synced {
             tracing::warn!(exchange = %self.entry.exchange, "clock sync failed: {f}");
             self.backoff(1, None).await?;
         }
@@ -417,12 +552,9 @@ impl<'a> Work<'a> {
         let (mut tries, mut limited) = (0u32, 0u32);
         loop {
             self.cancelled()?;
-            self.spend(Operation::Probe, job).await?;
             tries += 1;
-            let result = {
-                let _permit = self.exec.in_flight.acquire().await.expect("never closed");
-                self.conn.probe(job).await
-            };
+            let conn = self.conn.clone();
+            let result = self.send(Operation::Probe, job, || conn.probe(job)).await?;
             let mut e = self.event(AuditKind::Probe);
             match &result {
                 Ok(p) => {
@@ -450,31 +582,23 @@ impl<'a> Work<'a> {
                     self.last_probe = Some(p.clone());
                     return Ok(p);
                 }
-                Err(f) => {
-                    self.learn(Operation::Probe, job, &f.usage);
-                    match &f.error {
-                        ConnectorError::RateLimited { retry_after, scope } => {
-                            tries -= 1;
-                            limited += 1;
-                            if !self.rate_limited(
-                                Operation::Probe,
-                                job,
-                                *retry_after,
-                                *scope,
-                                limited,
-                            ) {
-                                return Ok(Probe::cannot_tell());
-                            }
-                        }
-                        ConnectorError::ClockSkew if tries < max => self.sync_clock(job).await?,
-                        ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_)
-                            if tries < max =>
+                Err(f) => match &f.error {
+                    ConnectorError::RateLimited { retry_after, scope } => {
+                        tries -= 1;
+                        limited += 1;
+                        if !self.rate_limited(Operation::Probe, job, *retry_after, *scope, limited)
                         {
-                            self.backoff(tries, None).await?
+                            return Ok(Probe::cannot_tell());
                         }
-                        _ => return Ok(Probe::cannot_tell()),
                     }
-                }
+                    ConnectorError::ClockSkew if tries < max => self.sync_clock(job).await?,
+                    ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_)
+                        if tries < max =>
+                    {
+                        self.backoff(tries, None).await?
+                    }
+                    _ => return Ok(Probe::cannot_tell()),
+                },
             }
         }
     }

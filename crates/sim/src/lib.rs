@@ -16,6 +16,7 @@ pub mod faults;
 pub mod generate;
 pub mod keys;
 pub mod limits;
+pub mod outage;
 pub mod stats;
 pub mod testkit;
 pub mod usage;
@@ -74,6 +75,8 @@ pub struct ExchangeSim {
     pub ip_ban: Duration,
     /// The exchange's per-IP limit (everything here comes from loopback).
     pub ip_window: limits::SlidingWindow,
+    /// A scheduled outage, and request arrival times (tests).
+    pub timeline: outage::Timeline,
     rng: Mutex<StdRng>,
 }
 
@@ -100,6 +103,7 @@ impl ExchangeSim {
                 let (capacity, period) = dialects::ip_limit(id);
                 limits::SlidingWindow::new(capacity, period, config.ip_ban, ip_meter)
             },
+            timeline: outage::Timeline::default(),
             rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ id as u64)),
         }
     }
@@ -140,6 +144,7 @@ impl ExchangeSim {
         self.keys
             .update(api_key, |k| k.state = keys::KeyState::Deleted);
         Stats::bump(&self.stats.deletes);
+        self.timeline.deleted(api_key);
     }
 }
 

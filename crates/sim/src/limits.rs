@@ -132,6 +132,8 @@ struct IpLog {
     log: VecDeque<(Instant, u32)>,
     total: u32,
     banned_until: Option<Instant>,
+    /// When each ban began (tests check what happened meanwhile).
+    ban_starts: Vec<Instant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +163,7 @@ impl SlidingWindow {
             log,
             total,
             banned_until,
+            ban_starts,
         } = &mut *guard;
         if let Some(until) = *banned_until {
             if now < until {
@@ -179,6 +182,7 @@ impl SlidingWindow {
         if *total + weight > self.capacity {
             if !self.ban.is_zero() {
                 *banned_until = Some(now + self.ban);
+                ban_starts.push(now);
             }
             return SlidingVerdict::Exceeded;
         }
@@ -195,6 +199,16 @@ impl SlidingWindow {
     /// Used weight in the current window (for usage headers).
     pub fn used(&self) -> u32 {
         self.state.lock().unwrap().total
+    }
+
+    /// When each ban this window imposed began, and when it was to end.
+    pub fn bans(&self) -> Vec<(Instant, Instant)> {
+        let state = self.state.lock().unwrap();
+        state
+            .ban_starts
+            .iter()
+            .map(|t| (*t, *t + self.ban))
+            .collect()
     }
 
     /// Lift a ban (admin).

@@ -269,7 +269,11 @@ fn authenticate(b: &Bybit, request: &Request, now: i64) -> Auth {
     );
     if sign != expected {
         Stats::bump(&sim.stats.bad_signature);
-        return Auth::Refused(refuse(10004, "error sign! origin_string[...]"));
+        // Bybit quotes the string it expected signed, the full API key in it.
+        return Auth::Refused(refuse(
+            10004,
+            &format!("error sign! origin_string[{ts}{api_key}{recv_in_prehash}{payload}]"),
+        ));
     }
     if !caller.allows_loopback() {
         return Auth::Refused(refuse(

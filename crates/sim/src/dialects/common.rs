@@ -8,6 +8,7 @@
 use crate::ExchangeSim;
 use crate::faults::{self, After, Before};
 use crate::limits::SlidingVerdict;
+use crate::outage::OutageKind;
 use crate::stats::Stats;
 use axum::Router;
 use axum::body::Bytes;
@@ -159,6 +160,9 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
             return response;
         }
     };
+    if let Some(kind) = sim.timeline.arrived() {
+        return refused_by_outage(dialect, kind);
+    }
     if sim.limits && dialect.ip_limited(endpoint) {
         let verdict = sim.ip_window.hit(1);
         if verdict != SlidingVerdict::Allowed {
@@ -218,6 +222,28 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
             sim.stats.injected(&sim.stats.injected_reset);
             faults::reset()
         }
+    }
+}
+
+/// A request refused by a scheduled outage, counted as the dialect's own
+/// refusal would be.
+fn refused_by_outage<D: Dialect>(dialect: &D, kind: OutageKind) -> Response {
+    let stats = &dialect.sim().stats;
+    match kind {
+        OutageKind::RateLimit => {
+            Stats::bump(&stats.rate_limited);
+            dialect.injected_rate_limit()
+        }
+        OutageKind::IpBan => match dialect.over_ip_limit(true) {
+            OverIpLimit::RateLimited(response) => {
+                Stats::bump(&stats.rate_limited);
+                response
+            }
+            OverIpLimit::Banned(response) => {
+                Stats::bump(&stats.ip_banned);
+                response
+            }
+        },
     }
 }
 
