@@ -104,7 +104,7 @@ impl KucoinConnector {
         );
         let mutating = request.mutating;
         let raw = send(&self.client, &self.base, request).await?;
-        self.read_envelope(raw, mutating, caller.signed_by, usage_scope(endpoint))
+        self.read_envelope(raw, mutating, caller.signed_by, endpoint)
     }
 
     fn read_envelope(
@@ -112,9 +112,9 @@ impl KucoinConnector {
         raw: RawResponse,
         mutating: bool,
         signed_by: SignedBy,
-        scope: LimitScope,
+        endpoint: &Endpoint,
     ) -> Result<Answer, Failure> {
-        let usage = usage_from(&raw, scope);
+        let usage = usage_from(&raw, endpoint);
         let reset_after = usage.iter().find_map(|u| u.reset_after);
         let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
             http_status: Some(raw.status),
@@ -305,10 +305,14 @@ fn usage_scope(endpoint: &Endpoint) -> LimitScope {
 
 /// `gw-ratelimit-remaining` (quota left) and `gw-ratelimit-reset` (ms until
 /// the pool refills), docs-new/rate-limit "3. Request Header".
-fn usage_from(raw: &RawResponse, scope: LimitScope) -> Vec<Usage> {
+/// The pool's `gw-ratelimit-remaining` counts weight; the executor reads
+/// `remaining` as calls: what is left, in calls of this endpoint's weight
+/// (20 left of a pool cannot pay a delete of 30: none left).
+fn usage_from(raw: &RawResponse, endpoint: &Endpoint) -> Vec<Usage> {
     Usage::reported(
-        scope,
-        raw.header_number("gw-ratelimit-remaining"),
+        usage_scope(endpoint),
+        raw.header_number::<u64>("gw-ratelimit-remaining")
+            .map(|weight| weight / u64::from(endpoint.weight.max(1))),
         raw.header_number("gw-ratelimit-reset")
             .map(Duration::from_millis),
     )
@@ -439,8 +443,7 @@ impl Connector for KucoinConnector {
         };
         self.clock
             .sync(&self.client, &self.base, request, |raw| {
-                let answer =
-                    self.read_envelope(raw, false, SignedBy::Nobody, usage_scope(endpoint))?;
+                let answer = self.read_envelope(raw, false, SignedBy::Nobody, endpoint)?;
                 // docs-new/api-3470156: `data` is the server time in ms.
                 Ok(answer.data.as_i64())
             })

@@ -91,7 +91,9 @@ pub struct ReplyMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Usage {
     pub scope: LimitScope,
-    /// Requests (or weight) left in the current window.
+    /// Calls like this one still possible in the current window: where the
+    /// exchange counts weight, what is left divided by this call's weight
+    /// (the executor pauses the scope at 0).
     pub remaining: Option<u64>,
     /// When the current window resets, from now.
     pub reset_after: Option<Duration>,

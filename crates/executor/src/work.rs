@@ -282,20 +282,12 @@ impl<'a> Work<'a> {
         }
     }
 
-    /// Tighten to the exchange's own count: once what is left of a budget
-    /// cannot pay for the next such request (KuCoin's pools count weight:
-    /// 20 left of 2000 cannot pay a delete of 30), nothing of that scope
-    /// leaves until the budget resets.
+    /// Tighten to the exchange's own count: once no request of this kind
+    /// is left in a budget (connectors count what is left in calls, see
+    /// [`Usage::remaining`]), nothing of that scope leaves until it resets.
     fn learn(&self, op: Operation, job: &KeyJob, usage: &[Usage]) {
-        let next_cost = self
-            .conn
-            .charges_for(op, job)
-            .iter()
-            .map(|c| u64::from(c.weight))
-            .max()
-            .unwrap_or(1);
         for u in usage {
-            if u.remaining.is_some_and(|left| left < next_cost.max(1)) {
+            if u.remaining == Some(0) {
                 let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
                 self.pause(u.scope, op, job, wait, false);
             }
