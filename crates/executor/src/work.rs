@@ -162,7 +162,19 @@ impl<'a> Work<'a> {
                 .await;
         }
         let mut last: Option<Failure> = None;
-        for route in self.conn.routes(&job) {
+        let routes = self.conn.routes(&job);
+        // Routes are tried strongest first, so those before the journaled
+        // one were refused by an earlier run: resume at it, not at the
+        // first, rather than spend requests on refusals already heard.
+        let resume_at = self
+            .entry
+            .route
+            .and_then(|r| routes.iter().position(|x| *x == r))
+            .unwrap_or(0);
+        let earlier_refusal = (resume_at > 0)
+            .then(|| self.entry.message.clone())
+            .flatten();
+        for route in routes.into_iter().skip(resume_at) {
             if route == Route::Escalate {
                 break;
             }
@@ -179,6 +191,7 @@ impl<'a> Work<'a> {
                 }
             }
         }
+        let last = last.map(|f| f.to_string()).or(earlier_refusal);
         let why = match (&last, self.conn.escalation_reason(&job)) {
             (_, Some(reason)) => reason,
             (Some(f), None) => format!("no API channel worked; last refusal: {f}"),

@@ -25,7 +25,8 @@ macro_rules! counters {
             pub first_request_ms: i64,
             pub last_request_ms: i64,
             pub tiers: Vec<TierBucketUsage>,
-            /// Key-deletion requests received, whatever their answer.
+            /// Requests that deleted a key, and those that asked again for a key
+            /// one of them had deleted.
             pub delete_requests: u64,
             /// The keys named by more than one deletion request, with how
             /// many each.
@@ -108,13 +109,19 @@ pub struct DeleteRequests {
 }
 
 impl DeleteRequests {
-    pub fn saw(&self, api_key: &str) {
+    /// A deletion request the exchange judged: `deleted` when it deleted the
+    /// key. One that deleted nothing counts only against a key an earlier
+    /// request deleted: that is the second delete the dialect refuses and
+    /// only this count sees. A refusal of a live key, or of a key that was
+    /// dead before anyone asked, deleted nothing twice.
+    pub fn saw(&self, api_key: &str, deleted: bool) {
         let mut per_key = self.per_key.lock().unwrap();
         match per_key.get_mut(api_key) {
             Some(n) => *n += 1,
-            None => {
+            None if deleted => {
                 per_key.insert(api_key.to_string(), 1);
             }
+            None => {}
         }
     }
 

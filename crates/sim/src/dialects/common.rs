@@ -193,13 +193,16 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
             tokio::time::sleep(d).await;
         }
     }
+    // A deletion the exchange judged (one past the IP window, the injected
+    // refusals and the exchange's own limits), and whether it deleted.
+    let target = dialect.delete_target(endpoint, request);
     let answer = dialect.answer(endpoint, request, sim.now_ms());
-    // A deletion the exchange judged, whatever its verdict: one past the
-    // IP window, the injected refusals and the exchange's own limits.
-    if matches!(answer, Answer::Ok(_) | Answer::Refused(_))
-        && let Some(target) = dialect.delete_target(endpoint, request)
-    {
-        sim.stats.delete_requests.saw(&target);
+    if let Some(target) = &target {
+        match &answer {
+            Answer::Ok(_) => sim.stats.delete_requests.saw(target, true),
+            Answer::Refused(_) => sim.stats.delete_requests.saw(target, false),
+            Answer::TurnedAway(_) | Answer::Limited(_) => {}
+        }
     }
     let response = match answer {
         Answer::TurnedAway(response) => return response,
