@@ -250,6 +250,15 @@ async fn run(
     conn: Arc<ScriptedConnector>,
     audit: Arc<MemAudit>,
 ) -> (RunEnd, JobEntry, Arc<MemStore>) {
+    run_after(conn, audit, None).await
+}
+
+/// A run that finds the key as an earlier, interrupted run left it.
+async fn run_after(
+    conn: Arc<ScriptedConnector>,
+    audit: Arc<MemAudit>,
+    left: Option<(State, Route)>,
+) -> (RunEnd, JobEntry, Arc<MemStore>) {
     let store = Arc::new(MemStore::default());
     store
         .enqueue(
@@ -270,6 +279,11 @@ async fn run(
         )
         .await
         .unwrap();
+    if let Some((state, route)) = left {
+        let mut entries = store.entries.lock().unwrap();
+        entries[0].state = state;
+        entries[0].route = Some(route);
+    }
     let config = Config::default();
     let mut settings = Settings::from_config(&config);
     settings.max_attempts = 3;
@@ -503,4 +517,28 @@ async fn an_audit_that_cannot_be_written_stops_the_run() {
         !e.state.is_terminal(),
         "no outcome is recorded without its audit record"
     );
+}
+
+#[tokio::test]
+async fn a_resumed_key_starts_at_its_journaled_route_not_at_refusals_already_heard() {
+    // The earlier run was refused on delete_self, then killed with
+    // disable_self in flight: the probe comes first, then disable_self,
+    // and delete_self is not asked again.
+    let conn = Arc::new(ScriptedConnector::new(&[
+        Route::DeleteSelf,
+        Route::DisableSelf,
+        Route::Escalate,
+    ]));
+    let (end, e, _) = run_after(
+        conn.clone(),
+        Arc::default(),
+        Some((State::InFlight, Route::DisableSelf)),
+    )
+    .await;
+    assert_eq!(end, RunEnd::Finished);
+    assert_eq!(
+        (e.state, e.route),
+        (State::Disabled, Some(Route::DisableSelf))
+    );
+    assert_eq!(conn.calls(), vec!["probe", "disable_self"]);
 }
