@@ -126,8 +126,8 @@ async fn running_the_same_command_again_sends_nothing_new() {
     assert_eq!(second.status.code(), Some(3), "{}", describe(&second));
     assert_eq!(s.requests(BYBIT), before, "the rerun sent requests");
     assert_eq!(
-        summary(&first),
-        summary(&second),
+        outcomes(&first),
+        outcomes(&second),
         "the rerun reports the whole job"
     );
     let status = run(&[
@@ -137,7 +137,7 @@ async fn running_the_same_command_again_sends_nothing_new() {
         "--json".into(),
     ])
     .await;
-    assert_eq!(summary(&status), summary(&first));
+    assert_eq!(outcomes(&status), outcomes(&first));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -141,8 +141,8 @@ async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
     assert_eq!(usage.scope, LimitScope::Account);
     assert_eq!(
         usage.remaining,
-        Some(2000 - 20 - 30),
-        "one listing (20) and one delete (30) spent"
+        Some((2000 - 20 - 30) / 30),
+        "one listing (20) and one delete (30) spent: what is left, in deletes of 30"
     );
     assert_eq!(state(&h, SUB), KeyState::Deleted);
     assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Dead);
