@@ -207,10 +207,9 @@ pub fn alive_keys(sim: &SimHandle) -> Vec<(ExchangeId, String)> {
     out
 }
 
-/// At most one deletion request per key reached each exchange of `sim` (the
-/// simulator counts every request it judged, refused or not: a second
-/// request for a key already deleted is refused, and only this count sees
-/// it), and every deletion performed came from a counted request.
+/// No key was asked to be deleted again once a request had deleted it (the
+/// simulator refuses such a request, and only its per-key count sees it),
+/// and every deletion performed came from a counted request.
 #[track_caller]
 pub fn assert_no_key_asked_to_delete_twice(sim: &SimHandle) {
     for (x, s) in &sim.exchanges {
@@ -260,4 +259,44 @@ pub fn report_json(dir: &Path) -> serde_json::Value {
     let path = dir.join("report.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The run, sent `signal` mid-way, stops with exit 130 and a resumable job.
+pub async fn stops_cleanly_on(signal: libc::c_int, seed: u64) {
+    let s = Scenario::breach(&[ExchangeId::Bybit], 600, seed).await;
+    let child = tokio::process::Command::new(BIN)
+        .args(s.revoke_args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.sim.exchange(ExchangeId::Bybit).stats.snapshot().deletes < 30
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid, signal) };
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    let interrupted = summary(&out);
+    assert!(
+        interrupted["pending"].as_u64().unwrap() > 0,
+        "stopped before the end: {interrupted}"
+    );
+
+    let out = s.revoke().await;
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["pending"], 0, "{sum}");
+    assert_eq!(sum["total"], s.population.rows.len() as u64);
+    let deletes = s.sim.exchange(ExchangeId::Bybit).stats.snapshot().deletes;
+    assert_eq!(
+        deletes,
+        sum["revoked"].as_u64().unwrap(),
+        "no key deleted twice"
+    );
 }
