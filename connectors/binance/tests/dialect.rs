@@ -3,8 +3,8 @@
 use keyrevoke_binance::BinanceConnector;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{
-    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
-    Liveness, Operation, Route, Secret,
+    Connector, ConnectorError, Credential, CredentialRole, KeyJob, KeyMaterial, Liveness,
+    Operation, Route, Secret,
 };
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
@@ -25,7 +25,7 @@ const TRADE: &str = "enableSpotAndMarginTrading";
 
 async fn setup(faults: Faults) -> (SimHandle, BinanceConnector) {
     let h = testkit::start(
-        ExchangeId::Binance,
+        keyrevoke_binance::EXCHANGE.id,
         faults,
         [
             testkit::key(
@@ -55,7 +55,7 @@ async fn setup(faults: Faults) -> (SimHandle, BinanceConnector) {
         ],
     )
     .await;
-    let conn = testkit::connector(&h, ExchangeId::Binance, BinanceConnector::new);
+    let conn = testkit::connector(&h, keyrevoke_binance::EXCHANGE.id, BinanceConnector::new);
     (h, conn)
 }
 
@@ -66,7 +66,7 @@ fn credential(api_key: &str, role: CredentialRole) -> Arc<Credential> {
         } else {
             "m".into()
         },
-        exchange: ExchangeId::Binance,
+        exchange: keyrevoke_binance::EXCHANGE.id,
         api_key: api_key.into(),
         api_secret: Secret::new(secret_of(api_key)),
         passphrase: None,
@@ -82,7 +82,7 @@ fn job(
 ) -> KeyJob {
     KeyJob::new(
         KeyMaterial {
-            exchange: ExchangeId::Binance,
+            exchange: keyrevoke_binance::EXCHANGE.id,
             api_key: api_key.into(),
             api_secret: with_secret.then(|| Secret::new(secret_of(api_key))),
             passphrase: None,
@@ -112,7 +112,10 @@ fn via_broker(api_key: &str) -> KeyJob {
 }
 
 fn key(h: &SimHandle, k: &str) -> SimKey {
-    h.exchange(ExchangeId::Binance).keys.get(k).unwrap()
+    h.exchange(keyrevoke_binance::EXCHANGE.id)
+        .keys
+        .get(k)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -155,7 +158,7 @@ async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
 #[tokio::test]
 async fn a_deleted_sub_key_with_its_secret_is_recognised_dead_through_the_master() {
     let (h, c) = setup(Faults::default()).await;
-    h.exchange(ExchangeId::Binance)
+    h.exchange(keyrevoke_binance::EXCHANGE.id)
         .keys
         .update(SUB_KEY, |k| k.state = KeyState::Deleted);
     let alone = job(SUB_KEY, true, None, None);
@@ -227,7 +230,7 @@ async fn a_broker_disables_a_binance_link_sub_key() {
 #[tokio::test]
 async fn a_master_without_spot_trading_cannot_restrict_ips_so_the_route_falls_through() {
     let (h, c) = setup(Faults::default()).await;
-    h.exchange(ExchangeId::Binance)
+    h.exchange(keyrevoke_binance::EXCHANGE.id)
         .keys
         .update(MASTER, |k| k.permissions.retain(|p| p != TRADE));
     let f = c

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
 };
@@ -33,6 +34,8 @@ use sign::{DEFAULT_RECV_WINDOW_MS, Signer};
 use std::time::Duration;
 use url::Url;
 
+/// Bybit's ccxt id.
+pub const EXCHANGE: ExchangeName = ExchangeName::new("bybit", &[]);
 pub const DEFAULT_BASE_URL: &str = "https://api.bybit.com";
 
 pub struct BybitConnector {
@@ -321,7 +324,7 @@ static CAPABILITIES: [Capability; 5] = [
 #[async_trait]
 impl Connector for BybitConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Bybit
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {

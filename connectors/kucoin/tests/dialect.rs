@@ -2,8 +2,8 @@
 
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{
-    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
-    Liveness, Route, Secret,
+    Connector, ConnectorError, Credential, CredentialRole, KeyJob, KeyMaterial, Liveness, Route,
+    Secret,
 };
 use keyrevoke_kucoin::KucoinConnector;
 use keyrevoke_sim::SimHandle;
@@ -34,7 +34,7 @@ fn passphrase_of(api_key: &str) -> &'static str {
 
 async fn setup(faults: Faults) -> (SimHandle, KucoinConnector) {
     let h = testkit::start(
-        ExchangeId::Kucoin,
+        keyrevoke_kucoin::EXCHANGE.id,
         faults,
         [
             sim_key(MASTER, "1000", &["General", "Spot"]),
@@ -49,14 +49,14 @@ async fn setup(faults: Faults) -> (SimHandle, KucoinConnector) {
         ],
     )
     .await;
-    let conn = testkit::connector(&h, ExchangeId::Kucoin, KucoinConnector::new);
+    let conn = testkit::connector(&h, keyrevoke_kucoin::EXCHANGE.id, KucoinConnector::new);
     (h, conn)
 }
 
 fn credential(api_key: &str, role: CredentialRole, with_passphrase: bool) -> Arc<Credential> {
     Arc::new(Credential {
         name: "m".into(),
-        exchange: ExchangeId::Kucoin,
+        exchange: keyrevoke_kucoin::EXCHANGE.id,
         api_key: api_key.into(),
         api_secret: Secret::new(secret_of(api_key)),
         passphrase: with_passphrase.then(|| Secret::from(passphrase_of(api_key))),
@@ -76,7 +76,7 @@ impl Row<'_> {
     fn job(&self) -> KeyJob {
         KeyJob::new(
             KeyMaterial {
-                exchange: ExchangeId::Kucoin,
+                exchange: keyrevoke_kucoin::EXCHANGE.id,
                 api_key: self.api_key.into(),
                 api_secret: self
                     .with_secret
@@ -117,7 +117,7 @@ fn own_row(api_key: &str) -> KeyJob {
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    testkit::state(h, ExchangeId::Kucoin, k)
+    testkit::state(h, keyrevoke_kucoin::EXCHANGE.id, k)
 }
 
 #[tokio::test]
@@ -195,7 +195,11 @@ async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
     c.perform(Route::DisableByMaster, &sub_row(SUB))
         .await
         .expect("disabled");
-    let k = h.exchange(ExchangeId::Kucoin).keys.get(SUB).unwrap();
+    let k = h
+        .exchange(keyrevoke_kucoin::EXCHANGE.id)
+        .keys
+        .get(SUB)
+        .unwrap();
     assert!(k.read_only);
     assert_eq!(k.permissions, vec!["General".to_string()]);
     assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
@@ -230,7 +234,10 @@ async fn a_leaked_master_key_cannot_delete_itself_and_is_escalated() {
     let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
     assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
     assert_eq!(
-        h.exchange(ExchangeId::Kucoin).stats.snapshot().requests,
+        h.exchange(keyrevoke_kucoin::EXCHANGE.id)
+            .stats
+            .snapshot()
+            .requests,
         0,
         "nothing was sent"
     );

@@ -14,7 +14,7 @@ use keyrevoke_sim::testkit::{self, secret_of};
 use std::sync::Arc;
 use std::time::Duration;
 
-const OKX: ExchangeId = ExchangeId::Okx;
+const OKX: ExchangeId = keyrevoke_okx::EXCHANGE.id;
 
 fn passphrase_of(api_key: &str) -> String {
     format!("{api_key}-Pass1!")
