@@ -2,36 +2,64 @@
 
 use keyrevoke_bybit::BybitConnector;
 use keyrevoke_core::{
-    Connector, ConnectorError, Credential, CredentialRole, KeyJob, KeyMaterial, Liveness, Route,
-    Secret,
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
+    Liveness, Route, Secret,
 };
 use keyrevoke_sim::SimHandle;
+use keyrevoke_sim::conformance;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::keys::{KeyState, SimKey};
 use keyrevoke_sim::testkit::{self, key, secret_of};
 use std::sync::Arc;
 
+/// The keys every Bybit case starts from.
+fn keys() -> Vec<SimKey> {
+    vec![
+        key(
+            "MASTER000000000001",
+            "1000",
+            &["AccountTransfer", "SubMemberTransfer"],
+        ),
+        key(
+            "SELFDEL00000000001",
+            "1001",
+            &["AccountTransfer", "SpotTrade"],
+        ),
+        key("TRADER000000000001", "1002", &["SpotTrade"]),
+        key("SUBKEY000000000001", "2000", &["SpotTrade"]).sub_of("1000"),
+        key("SUBSELF00000000001", "2000", &["AccountTransfer"]).sub_of("1000"),
+    ]
+}
+
+struct Bybit;
+
+impl conformance::Subject for Bybit {
+    type Connector = BybitConnector;
+
+    fn exchange() -> ExchangeId {
+        keyrevoke_bybit::EXCHANGE.id
+    }
+
+    fn connector(h: &SimHandle) -> BybitConnector {
+        testkit::connector(h, Self::exchange(), BybitConnector::new)
+    }
+
+    fn keys() -> Vec<SimKey> {
+        keys()
+    }
+
+    fn managed_row() -> KeyJob {
+        job("SUBKEY000000000001", false, true, Some("2000"))
+    }
+}
+
+#[tokio::test]
+async fn the_shared_connector_cases_pass() {
+    conformance::run::<Bybit>().await;
+}
+
 async fn setup(faults: Faults) -> (SimHandle, BybitConnector) {
-    let h = testkit::start(
-        keyrevoke_bybit::EXCHANGE.id,
-        faults,
-        [
-            key(
-                "MASTER000000000001",
-                "1000",
-                &["AccountTransfer", "SubMemberTransfer"],
-            ),
-            key(
-                "SELFDEL00000000001",
-                "1001",
-                &["AccountTransfer", "SpotTrade"],
-            ),
-            key("TRADER000000000001", "1002", &["SpotTrade"]),
-            key("SUBKEY000000000001", "2000", &["SpotTrade"]).sub_of("1000"),
-            key("SUBSELF00000000001", "2000", &["AccountTransfer"]).sub_of("1000"),
-        ],
-    )
-    .await;
+    let h = testkit::start(keyrevoke_bybit::EXCHANGE.id, faults, keys()).await;
     let conn = testkit::connector(&h, keyrevoke_bybit::EXCHANGE.id, BybitConnector::new);
     (h, conn)
 }
@@ -154,35 +182,6 @@ async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
         .unwrap();
     assert!(k.read_only);
     assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
-}
-
-#[tokio::test]
-async fn clock_skew_is_reported_then_fixed_by_a_sync() {
-    let (_h, c) = setup(Faults {
-        clock_skew_ms: 30_000,
-        ..Faults::default()
-    })
-    .await;
-    let j = job("SELFDEL00000000001", true, false, None);
-    let f = c.probe(&j).await.unwrap_err();
-    assert_eq!(f.error, ConnectorError::ClockSkew);
-    c.sync_clock().await.unwrap();
-    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
-}
-
-#[tokio::test]
-async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
-    let (_h, c) = setup(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let j = job("SUBKEY000000000001", false, true, Some("2000"));
-    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
-    assert!(
-        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
-        "{f:?}"
-    );
 }
 
 #[tokio::test]

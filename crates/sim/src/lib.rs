@@ -11,6 +11,7 @@
 //! `GET /__sim/keys/{api_key}`, `POST /__sim/keys` (a JSON array of keys),
 //! `PUT /__sim/faults`, `POST /__sim/unban`.
 
+pub mod conformance;
 pub mod dialects;
 pub mod faults;
 pub mod generate;
