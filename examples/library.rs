@@ -11,8 +11,9 @@
 //!   into signed requests and the replies into outcomes; the executor owns
 //!   time (rate limits, retries, backoff), the journal and the audit. Here,
 //!   `HouseExchange` stands for an in-house venue reached through a client
-//!   library, served as `gate` (an exchange id keyrevoke knows but ships no
-//!   connector for).
+//!   library, under an exchange id of its own (`house`): registering its
+//!   name with the built-in ones ([`ExchangeSet::with`]) is all it takes for
+//!   inventories and configs to accept it; core is not edited.
 //! - [`KeySource`]: where the executor reads each key (and its secret) when
 //!   its turn comes. `InventorySource` reads the inventory file again.
 //! - [`JobStore`] and [`AuditSink`]: the journal (SQLite or PostgreSQL) and
@@ -31,8 +32,8 @@ use keyrevoke::core::connector::EscalationContact;
 use keyrevoke::core::error::ReplyMeta;
 use keyrevoke::core::inventory::Inventory;
 use keyrevoke::core::{
-    AuditSink, Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, JobStore,
-    KeyJob, Operation, Probe, Reply, Route, Tier, TierScope,
+    AuditSink, Capability, Charge, Connector, ConnectorError, ExchangeId, ExchangeName,
+    ExchangeSet, Failure, JobStore, KeyJob, Operation, Probe, Reply, Route, Tier, TierScope,
 };
 use keyrevoke::executor::progress::Progress;
 use keyrevoke::executor::{CancellationToken, Executor, Parts, RunEnd, Settings};
@@ -66,10 +67,13 @@ static CAPABILITIES: [Capability; 3] = [
     Capability::Escalate,
 ];
 
+/// The in-house venue's id, as inventories name it.
+const HOUSE: ExchangeName = ExchangeName::new("house", &[]);
+
 #[async_trait]
 impl Connector for HouseExchange {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Gate
+        HOUSE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {
@@ -147,7 +151,7 @@ impl Connector for HouseExchange {
 /// A breach on two simulated exchanges plus the in-house venue, written as
 /// an inventory and a config in `dir`. Returns the in-house venue's keys.
 async fn breach_inputs(dir: &Path) -> (keyrevoke::sim::SimHandle, Vec<String>) {
-    let exchanges = [ExchangeId::Bybit, ExchangeId::Okx];
+    let exchanges = [ExchangeId::new("bybit"), ExchangeId::new("okx")];
     let sim = keyrevoke::sim::start(SimConfig {
         exchanges: exchanges.to_vec(),
         ..SimConfig::default()
@@ -159,7 +163,7 @@ async fn breach_inputs(dir: &Path) -> (keyrevoke::sim::SimHandle, Vec<String>) {
     let house_keys: Vec<String> = (0..5).map(|i| format!("HOUSE-KEY-{i:04}")).collect();
     let mut csv = population.inventory_csv();
     for (i, key) in house_keys.iter().enumerate() {
-        csv.push_str(&format!("gate,{key},house-secret-{i},,,,desk-{i}\n"));
+        csv.push_str(&format!("house,{key},house-secret-{i},,,,desk-{i}\n"));
     }
     std::fs::write(dir.join("inventory.csv"), csv).expect("inventory written");
     std::fs::write(dir.join("config.toml"), population.config_toml(&sim.urls))
@@ -171,17 +175,18 @@ async fn breach_inputs(dir: &Path) -> (keyrevoke::sim::SimHandle, Vec<String>) {
 /// revoke` does, from code.
 pub async fn run(dir: &Path) -> Summary {
     let (sim, house_keys) = breach_inputs(dir).await;
-    let config = Config::load(&dir.join("config.toml")).expect("a valid config");
+    let known: ExchangeSet = registry::exchanges().with(HOUSE);
+    let config = Config::load(&dir.join("config.toml"), &known).expect("a valid config");
 
     let mut connectors = registry::connectors(&config).expect("built-in connectors");
     connectors.insert(
-        ExchangeId::Gate,
+        HOUSE.id,
         Arc::new(HouseExchange {
             live_keys: Mutex::new(house_keys.into_iter().collect()),
         }),
     );
 
-    let inventory = Inventory::open(&dir.join("inventory.csv")).expect("an inventory");
+    let inventory = Inventory::open(&dir.join("inventory.csv"), &known).expect("an inventory");
     let source = Arc::new(InventorySource::new(inventory, &config));
     let planner = Planner {
         source: &source,
@@ -206,7 +211,7 @@ pub async fn run(dir: &Path) -> Summary {
     let to_do: BTreeMap<ExchangeId, u64> = counts
         .by_exchange
         .iter()
-        .filter_map(|(x, states)| Some((x.parse().ok()?, states.values().sum())))
+        .filter_map(|(x, states)| Some((ExchangeId::stored(x)?, states.values().sum())))
         .collect();
     let audit_sink: Arc<dyn AuditSink> = audit.clone();
     let executor = Arc::new(Executor::new(Parts {
@@ -260,8 +265,8 @@ mod tests {
     async fn the_library_example_revokes_the_whole_inventory() {
         let dir = tempfile::tempdir().unwrap();
         let summary = super::run(dir.path()).await;
-        let gate = &summary.by_exchange["gate"];
-        assert_eq!((gate.total, gate.revoked), (5, 5), "{}", summary.table());
+        let house = &summary.by_exchange["house"];
+        assert_eq!((house.total, house.revoked), (5, 5), "{}", summary.table());
         assert_eq!(summary.all.total, 35);
         assert_eq!(summary.all.pending + summary.all.failed, 0);
         assert!(dir.path().join("report.html").exists());

@@ -128,7 +128,7 @@ enum AuditCommand {
 struct SimArgs {
     /// Exchanges to serve (comma-separated; default all the simulator speaks).
     #[arg(long, value_delimiter = ',')]
-    exchanges: Vec<ExchangeId>,
+    exchanges: Vec<String>,
     /// Generate N keys per exchange, shaped by --shape.
     #[arg(long, default_value_t = 0)]
     keys: usize,
@@ -317,10 +317,17 @@ fn audit_verify(file: &std::path::Path, config: Option<&PathBuf>) -> i32 {
 
 async fn sim(a: SimArgs) -> i32 {
     use keyrevoke::sim::{SimConfig, dialects, generate::Population};
+    let spoken = dialects::names();
     let exchanges = if a.exchanges.is_empty() {
         dialects::SUPPORTED.to_vec()
     } else {
-        a.exchanges
+        match a.exchanges.iter().map(|x| spoken.parse(x)).collect() {
+            Ok(ids) => ids,
+            Err(e) => {
+                eprintln!("--exchanges: {e}");
+                return exit::COULD_NOT_RUN;
+            }
+        }
     };
     let handle = match keyrevoke::sim::start(SimConfig {
         exchanges: exchanges.clone(),

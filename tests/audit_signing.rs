@@ -31,7 +31,7 @@ async fn verify(s: &Scenario, signing_key: Option<&str>) -> std::process::Output
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_trail_verifies_with_its_key_and_fails_with_another() {
-    let s = Scenario::breach(&[ExchangeId::Bybit], 40, 61).await;
+    let s = Scenario::breach(&[ExchangeId::new("bybit")], 40, 61).await;
     let config = std::fs::read_to_string(s.path("config.toml")).unwrap();
     std::fs::write(
         s.path("config.toml"),

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use keyrevoke::core::ExchangeId;
 
-const BYBIT: ExchangeId = ExchangeId::Bybit;
+const BYBIT: ExchangeId = ExchangeId::new("bybit");
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -9,7 +9,7 @@ use keyrevoke::core::ExchangeId;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
 
-const EXCHANGES: [ExchangeId; 2] = [ExchangeId::Bybit, ExchangeId::Kucoin];
+const EXCHANGES: [ExchangeId; 2] = [ExchangeId::new("bybit"), ExchangeId::new("kucoin")];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_points_ten_times_then_resumed_nothing_is_lost() {

@@ -12,10 +12,10 @@ use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::generate::Population;
 
 const EXCHANGES: [ExchangeId; 4] = [
-    ExchangeId::Binance,
-    ExchangeId::Bybit,
-    ExchangeId::Okx,
-    ExchangeId::Kucoin,
+    ExchangeId::new("binance"),
+    ExchangeId::new("bybit"),
+    ExchangeId::new("okx"),
+    ExchangeId::new("kucoin"),
 ];
 
 /// Sub keys per exchange, and per master. OKX deletes one sub-account key

@@ -9,7 +9,7 @@ use common::*;
 use keyrevoke::core::{ExchangeId, Fingerprint, mask_key};
 use std::collections::{BTreeSet, HashMap};
 
-const EXCHANGES: [ExchangeId; 2] = [ExchangeId::Binance, ExchangeId::Coinbase];
+const EXCHANGES: [ExchangeId; 2] = [ExchangeId::new("binance"), ExchangeId::new("coinbase")];
 
 /// A CSV file's header and rows.
 fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
@@ -112,7 +112,13 @@ async fn escalations_list_each_key_once_fund_movers_first_with_notices_by_label(
     );
     let listed: BTreeSet<(String, ExchangeId, String)> = notices
         .iter()
-        .map(|n| (n[0].clone(), n[1].parse().unwrap(), n[2].clone()))
+        .map(|n| {
+            (
+                n[0].clone(),
+                ExchangeId::stored(&n[1]).unwrap(),
+                n[2].clone(),
+            )
+        })
         .collect();
     assert_eq!(notices.len(), listed.len(), "each key noticed once");
     assert_eq!(

@@ -13,10 +13,10 @@ use keyrevoke::sim::generate::Population;
 use keyrevoke::sim::stats::StatsSnapshot;
 
 const EXCHANGES: [ExchangeId; 4] = [
-    ExchangeId::Binance,
-    ExchangeId::Bybit,
-    ExchangeId::Okx,
-    ExchangeId::Kucoin,
+    ExchangeId::new("binance"),
+    ExchangeId::new("bybit"),
+    ExchangeId::new("okx"),
+    ExchangeId::new("kucoin"),
 ];
 
 /// Fast retries so the test spends its time on work, not on waiting.
@@ -237,10 +237,10 @@ async fn an_exchange_clock_far_ahead_is_resynced_and_nothing_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
-    let exchanges = [ExchangeId::Bybit, ExchangeId::Kucoin];
+    let exchanges = [ExchangeId::new("bybit"), ExchangeId::new("kucoin")];
     // Enough Bybit keys deleting themselves to go over its IP limit fast.
-    let mut population = Population::self_revocable(&[ExchangeId::Bybit], 800, 4545);
-    let kucoin = Population::breach(&[ExchangeId::Kucoin], 150, 4546);
+    let mut population = Population::self_revocable(&[ExchangeId::new("bybit")], 800, 4545);
+    let kucoin = Population::breach(&[ExchangeId::new("kucoin")], 150, 4546);
     population.rows.extend(kucoin.rows);
     population.keys.extend(kucoin.keys);
     population.credentials.extend(kucoin.credentials);
@@ -252,7 +252,7 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
     .await
     .unwrap();
     population.load_into(&sim);
-    sim.exchange(ExchangeId::Kucoin).timeline.record();
+    sim.exchange(ExchangeId::new("kucoin")).timeline.record();
     let dir = tempfile::tempdir().unwrap();
     // Misconfigured: five times Bybit's documented per-IP limit, so the
     // exchange bans us; its documented pause is shortened for the test.
@@ -284,8 +284,8 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
     let sum = summary(&out);
     assert_eq!(sum["failed"], 0, "{sum}");
     assert_eq!(sum["pending"], 0, "{sum}");
-    let bybit = sim.exchange(ExchangeId::Bybit).stats.snapshot();
-    let kucoin = sim.exchange(ExchangeId::Kucoin).stats.snapshot();
+    let bybit = sim.exchange(ExchangeId::new("bybit")).stats.snapshot();
+    let kucoin = sim.exchange(ExchangeId::new("kucoin")).stats.snapshot();
     assert!(
         bybit.ip_banned > 0,
         "the simulator banned the IP: {bybit:?}"
@@ -297,9 +297,9 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
     );
     // A ban that paused every exchange would pass the above: KuCoin must
     // have kept sending while Bybit's first ban held.
-    let (banned, lifted) = sim.exchange(ExchangeId::Bybit).ip_window.bans()[0];
+    let (banned, lifted) = sim.exchange(ExchangeId::new("bybit")).ip_window.bans()[0];
     let kucoin_meanwhile = sim
-        .exchange(ExchangeId::Kucoin)
+        .exchange(ExchangeId::new("kucoin"))
         .timeline
         .arrivals_between(banned, lifted);
     assert!(
@@ -307,12 +307,12 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
         "KuCoin sent nothing during Bybit's ban: the ban paused it too"
     );
     // Every Bybit key was deleted, ban or not.
-    assert_eq!(sim.exchange(ExchangeId::Bybit).keys.count_alive(), 0);
+    assert_eq!(sim.exchange(ExchangeId::new("bybit")).keys.count_alive(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_wide_outage_opens_the_breaker_and_the_run_resumes_by_itself() {
-    let exchanges = [ExchangeId::Bybit];
+    let exchanges = [ExchangeId::new("bybit")];
     let population = Population::breach(&exchanges, 200, 4646);
     let sim = faulty_sim(
         &exchanges,
@@ -323,7 +323,7 @@ async fn an_exchange_wide_outage_opens_the_breaker_and_the_run_resumes_by_itself
     )
     .await;
     population.load_into(&sim);
-    sim.exchange(ExchangeId::Bybit).timeline.record();
+    sim.exchange(ExchangeId::new("bybit")).timeline.record();
     let dir = tempfile::tempdir().unwrap();
     let config = "
 [retry]
@@ -349,12 +349,15 @@ breaker_cooldown_ms = 500
     let run_task = tokio::spawn(async move { run(&args).await });
     // The exchange is down for two seconds, then recovers.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    *sim.exchange(ExchangeId::Bybit).faults.write().unwrap() = Faults::default();
+    *sim.exchange(ExchangeId::new("bybit"))
+        .faults
+        .write()
+        .unwrap() = Faults::default();
     let out = run_task.await.unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let sum = summary(&out);
     assert_eq!(sum["failed"], 0, "{sum}");
-    let stats = sim.exchange(ExchangeId::Bybit).stats.snapshot();
+    let stats = sim.exchange(ExchangeId::new("bybit")).stats.snapshot();
     assert!(stats.injected_faults > 0, "the outage was felt: {stats:?}");
     // What the outage may cost: each key's first attempt (all 200 can be in
     // flight before the first failure returns) and, since a 503 to a write
@@ -367,7 +370,7 @@ breaker_cooldown_ms = 500
     let budget = 2 * 200 + 50 + 200 / 5 + 10 * 3;
     // The breaker, open, sends nothing for its cool-down (500 ms): a gap that
     // long between two requests while the exchange was down.
-    let arrivals = sim.exchange(ExchangeId::Bybit).timeline.arrivals();
+    let arrivals = sim.exchange(ExchangeId::new("bybit")).timeline.arrivals();
     let outage_end = arrivals[0] + std::time::Duration::from_secs(2);
     let longest_gap = arrivals
         .windows(2)

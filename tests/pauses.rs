@@ -27,10 +27,10 @@ const OUTAGE_AT_REQUEST: u64 = 25;
 /// sub keys of one master queue for their account's budget at ~30 a second:
 /// the queue a ban must hold back.
 fn config(x: ExchangeId) -> String {
-    let tier = match x {
+    let tier = match x.as_str() {
         // Weight 3000 per delete (connectors/binance/src/limits.rs).
-        ExchangeId::Binance => "uid_sub_key_delete]\ncapacity = 180000\nperiod_ms = 2000",
-        ExchangeId::Bybit => "uid_key_write]\ncapacity = 30\nperiod_ms = 1000",
+        "binance" => "uid_sub_key_delete]\ncapacity = 180000\nperiod_ms = 2000",
+        "bybit" => "uid_key_write]\ncapacity = 30\nperiod_ms = 1000",
         other => panic!("no outage scenario for {other}"),
     };
     format!("\n[executor]\nconcurrency = {CONCURRENCY}\n\n[exchanges.{x}.limits.{tier}\n")
@@ -116,7 +116,7 @@ fn assert_held_back(x: ExchangeId, o: &Outcome, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_reaches_binance_during_a_418_ban_but_what_was_in_flight() {
-    let x = ExchangeId::Binance;
+    let x = ExchangeId::new("binance");
     let o = revoke_through(x, OutageKind::IpBan, Duration::from_secs(2)).await;
     let stats = o.sim.exchange(x).stats.snapshot();
     assert!(stats.ip_banned > 0, "the 418 was sent: {stats:?}");
@@ -125,7 +125,7 @@ async fn nothing_reaches_binance_during_a_418_ban_but_what_was_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_reaches_bybit_during_a_403_ban_but_what_was_in_flight() {
-    let x = ExchangeId::Bybit;
+    let x = ExchangeId::new("bybit");
     let o = revoke_through(x, OutageKind::IpBan, Duration::from_secs(2)).await;
     let stats = o.sim.exchange(x).stats.snapshot();
     assert!(stats.ip_banned > 0, "the 403 was sent: {stats:?}");
@@ -134,7 +134,7 @@ async fn nothing_reaches_bybit_during_a_403_ban_but_what_was_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_reaches_a_rate_limited_bybit_account_but_what_was_in_flight() {
-    let x = ExchangeId::Bybit;
+    let x = ExchangeId::new("bybit");
     // Bybit's 10006 for the UID names its reset one second ahead.
     let o = revoke_through(x, OutageKind::RateLimit, Duration::from_secs(1)).await;
     let stats = o.sim.exchange(x).stats.snapshot();
@@ -151,7 +151,7 @@ async fn nothing_reaches_a_rate_limited_bybit_account_but_what_was_in_flight() {
 /// wait for the refill, not be sent and refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kucoin_usage_headers_hold_requests_the_pool_cannot_pay_for() {
-    let x = ExchangeId::Kucoin;
+    let x = ExchangeId::new("kucoin");
     let population = keyrevoke::sim::generate::Population::breach3c(&[x], 70, 70, 5252);
     let sim = keyrevoke::sim::start(SimConfig {
         exchanges: vec![x],

@@ -12,7 +12,12 @@ async fn two_workers_share_one_job_and_no_key_is_deleted_twice() {
     let Some(url) = keyrevoke::journal::test_pg_url("two_workers_share_one_job") else {
         return;
     };
-    let s = Scenario::breach(&[ExchangeId::Bybit, ExchangeId::Kucoin], 400, 21).await;
+    let s = Scenario::breach(
+        &[ExchangeId::new("bybit"), ExchangeId::new("kucoin")],
+        400,
+        21,
+    )
+    .await;
     // A password in the URL (the test server trusts loopback, so any
     // password connects) must never be printed back.
     const PASSWORD: &str = "pg-password-never-shown";

@@ -10,7 +10,7 @@ use keyrevoke::sim::generate::Population;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_bybit_echoes_in_a_signature_error_is_masked_everywhere() {
-    let x = ExchangeId::Bybit;
+    let x = ExchangeId::new("bybit");
     let population = Population::self_revocable(&[x], 3, 7171);
     let sim = faulty_sim(&[x], Default::default()).await;
     population.load_into(&sim);

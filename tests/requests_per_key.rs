@@ -11,10 +11,10 @@ use keyrevoke::sim::generate::Population;
 
 /// Every exchange whose master deletes sub keys by API.
 const MASTER_DELETES: [ExchangeId; 4] = [
-    ExchangeId::Binance,
-    ExchangeId::Bybit,
-    ExchangeId::Okx,
-    ExchangeId::Kucoin,
+    ExchangeId::new("binance"),
+    ExchangeId::new("bybit"),
+    ExchangeId::new("okx"),
+    ExchangeId::new("kucoin"),
 ];
 
 async fn revoke_fast(
@@ -67,9 +67,9 @@ fn assert_one_request_per_key(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bybit_key_that_deletes_itself_costs_one_request() {
-    let population = Population::self_revocable(&[ExchangeId::Bybit], 200, 6161);
-    let (sim, sum) = revoke_fast(&population, &[ExchangeId::Bybit]).await;
-    assert_one_request_per_key(&sim, &sum, ExchangeId::Bybit, 200);
+    let population = Population::self_revocable(&[ExchangeId::new("bybit")], 200, 6161);
+    let (sim, sum) = revoke_fast(&population, &[ExchangeId::new("bybit")]).await;
+    assert_one_request_per_key(&sim, &sum, ExchangeId::new("bybit"), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

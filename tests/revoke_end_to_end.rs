@@ -7,7 +7,7 @@ use common::*;
 use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::keys::KeyState;
 
-const BYBIT: ExchangeId = ExchangeId::Bybit;
+const BYBIT: ExchangeId = ExchangeId::new("bybit");
 
 /// The outcomes the population's rows should end with, from how each key
 /// was generated: (revoked, already_dead, escalated).

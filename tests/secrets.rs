@@ -12,11 +12,11 @@ use keyrevoke::sim::generate::Population;
 use std::os::unix::fs::PermissionsExt;
 
 const EXCHANGES: [ExchangeId; 5] = [
-    ExchangeId::Binance,
-    ExchangeId::Bybit,
-    ExchangeId::Okx,
-    ExchangeId::Kucoin,
-    ExchangeId::Coinbase,
+    ExchangeId::new("binance"),
+    ExchangeId::new("bybit"),
+    ExchangeId::new("okx"),
+    ExchangeId::new("kucoin"),
+    ExchangeId::new("coinbase"),
 ];
 
 /// The operator's audit signing key, set through the config as an

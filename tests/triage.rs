@@ -9,7 +9,7 @@ use keyrevoke::sim::generate::Population;
 use keyrevoke::sim::keys::KeyState;
 use std::collections::HashSet;
 
-const BYBIT: ExchangeId = ExchangeId::Bybit;
+const BYBIT: ExchangeId = ExchangeId::new("bybit");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triage_probes_first_skips_dead_keys_and_deletes_fund_moving_keys_first() {

@@ -37,7 +37,7 @@ pub async fn run(opts: DemoOptions) -> i32 {
     // its keys, which keyrevoke escalates as inert.
     let inert = (opts.keys / 50).max(1).min(opts.keys);
     let mut population = Population::breach(&exchanges, opts.keys - inert, 20_221_228);
-    population.add_unserved(ExchangeId::Ftx, inert, 20_221_111);
+    population.add_unserved(ExchangeId::new("ftx"), inert, 20_221_111);
     let sim = match keyrevoke_sim::start(SimConfig {
         exchanges: exchanges.clone(),
         ip_ban: Duration::from_secs(10),
@@ -66,7 +66,7 @@ pub async fn run(opts: DemoOptions) -> i32 {
         population.rows.len(),
         exchanges
             .iter()
-            .chain(std::iter::once(&ExchangeId::Ftx))
+            .chain(std::iter::once(&ExchangeId::new("ftx")))
             .map(|x| x.as_str())
             .collect::<Vec<_>>()
             .join(", ")

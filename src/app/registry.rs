@@ -1,86 +1,96 @@
 //! Which connector serves which exchange: the one place a new exchange is
-//! wired in.
+//! wired in. The set of exchanges keyrevoke accepts in inventories and
+//! configs is this table's, read through [`exchanges`].
 
-use keyrevoke_core::config::Config;
-use keyrevoke_core::{Connector, ExchangeId};
+use keyrevoke_core::config::{Config, ExchangeSettings};
+use keyrevoke_core::http::Client;
+use keyrevoke_core::http::Url;
+use keyrevoke_core::{Connector, ExchangeId, ExchangeName, ExchangeSet};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Exchanges with a connector.
-pub const SUPPORTED: &[ExchangeId] = &[
-    ExchangeId::Binance,
-    ExchangeId::Bybit,
-    ExchangeId::Coinbase,
-    ExchangeId::Kucoin,
-    ExchangeId::Okx,
-    ExchangeId::Ftx,
+/// How one registered exchange's connector is built from the config.
+type Build = fn(&Config, &Client) -> Result<Arc<dyn Connector>, String>;
+
+/// Every connector keyrevoke ships: its exchange's names and how to build it.
+const REGISTERED: &[(ExchangeName, Build)] = &[
+    (keyrevoke_binance::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_binance::EXCHANGE.id,
+            keyrevoke_binance::DEFAULT_BASE_URL,
+            keyrevoke_binance::BinanceConnector::new,
+        )
+    }),
+    (keyrevoke_bybit::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_bybit::EXCHANGE.id,
+            keyrevoke_bybit::DEFAULT_BASE_URL,
+            keyrevoke_bybit::BybitConnector::new,
+        )
+    }),
+    (keyrevoke_coinbase::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_coinbase::EXCHANGE.id,
+            keyrevoke_coinbase::DEFAULT_BASE_URL,
+            keyrevoke_coinbase::CoinbaseConnector::new,
+        )
+    }),
+    (keyrevoke_kucoin::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_kucoin::EXCHANGE.id,
+            keyrevoke_kucoin::DEFAULT_BASE_URL,
+            keyrevoke_kucoin::KucoinConnector::new,
+        )
+    }),
+    (keyrevoke_okx::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_okx::EXCHANGE.id,
+            keyrevoke_okx::DEFAULT_BASE_URL,
+            keyrevoke_okx::OkxConnector::new,
+        )
+    }),
+    (keyrevoke_ftx::EXCHANGE, |_, _| {
+        Ok(Arc::new(keyrevoke_ftx::FtxConnector))
+    }),
 ];
 
-/// Build the connector for `x`, pointed at its configured base URL
+/// A connector that speaks HTTP, pointed at its configured base URL
 /// (`KEYREVOKE_<EXCHANGE>_URL`, else the config, else production).
-pub fn connector(
-    x: ExchangeId,
+fn over_http<C: Connector>(
     config: &Config,
-    client: &keyrevoke_core::http::Client,
-) -> Result<Option<Arc<dyn Connector>>, String> {
-    let settings = config.exchange(x);
-    Ok(match x {
-        ExchangeId::Binance => {
-            let base = config.base_url(x, keyrevoke_binance::DEFAULT_BASE_URL)?;
-            Some(Arc::new(keyrevoke_binance::BinanceConnector::new(
-                client.clone(),
-                base,
-                &settings,
-            )))
-        }
-        ExchangeId::Bybit => {
-            let base = config.base_url(x, keyrevoke_bybit::DEFAULT_BASE_URL)?;
-            Some(Arc::new(keyrevoke_bybit::BybitConnector::new(
-                client.clone(),
-                base,
-                &settings,
-            )))
-        }
-        ExchangeId::Coinbase => {
-            let base = config.base_url(x, keyrevoke_coinbase::DEFAULT_BASE_URL)?;
-            Some(Arc::new(keyrevoke_coinbase::CoinbaseConnector::new(
-                client.clone(),
-                base,
-                &settings,
-            )))
-        }
-        ExchangeId::Okx => {
-            let base = config.base_url(x, keyrevoke_okx::DEFAULT_BASE_URL)?;
-            Some(Arc::new(keyrevoke_okx::OkxConnector::new(
-                client.clone(),
-                base,
-                &settings,
-            )))
-        }
-        ExchangeId::Kucoin => {
-            let base = config.base_url(x, keyrevoke_kucoin::DEFAULT_BASE_URL)?;
-            Some(Arc::new(keyrevoke_kucoin::KucoinConnector::new(
-                client.clone(),
-                base,
-                &settings,
-            )))
-        }
-        ExchangeId::Ftx => Some(Arc::new(keyrevoke_ftx::FtxConnector)),
-        _ => None,
-    })
+    client: &Client,
+    id: ExchangeId,
+    default_base_url: &str,
+    new: fn(Client, Url, &ExchangeSettings) -> C,
+) -> Result<Arc<dyn Connector>, String> {
+    let base = config.base_url(id, default_base_url)?;
+    Ok(Arc::new(new(client.clone(), base, &config.exchange(id))))
 }
 
-/// Connectors for every supported exchange.
+/// The exchanges keyrevoke accepts: those with a registered connector.
+pub fn exchanges() -> ExchangeSet {
+    ExchangeSet::new(REGISTERED.iter().map(|(name, _)| *name))
+}
+
+/// Connectors for every registered exchange.
 pub fn connectors(config: &Config) -> Result<BTreeMap<ExchangeId, Arc<dyn Connector>>, String> {
     let client = keyrevoke_core::http::build_client(Duration::from_millis(
         config.executor.request_timeout_ms,
     ));
     let mut out = BTreeMap::new();
-    for x in SUPPORTED {
-        if let Some(c) = connector(*x, config, &client)? {
-            out.insert(*x, c);
-        }
+    for (name, build) in REGISTERED {
+        out.insert(name.id, build(config, &client)?);
     }
     Ok(out)
 }

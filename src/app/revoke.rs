@@ -12,7 +12,7 @@ use keyrevoke_audit::AuditLog;
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::Inventory;
 use keyrevoke_core::store::AuditKind;
-use keyrevoke_core::{AuditEvent, AuditSink, JobStore, State};
+use keyrevoke_core::{AuditEvent, AuditSink, ExchangeId, JobStore, State};
 use keyrevoke_executor::progress::Progress;
 use keyrevoke_executor::{CancellationToken, Executor, Parts, RunEnd, Settings};
 use std::collections::BTreeMap;
@@ -88,7 +88,7 @@ impl Say {
 pub fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     match path {
         None => Ok(Config::default()),
-        Some(p) => Config::load(p).map_err(|errs| {
+        Some(p) => Config::load(p, &registry::exchanges()).map_err(|errs| {
             errs.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -138,7 +138,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
             return exit::COULD_NOT_RUN;
         }
     };
-    let inventory = match Inventory::open(&opts.inventory) {
+    let inventory = match Inventory::open(&opts.inventory, &registry::exchanges()) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("{e}");
@@ -342,7 +342,9 @@ async fn execute(
                 .filter(|(s, _)| s.parse::<State>().is_ok_and(|s| !s.is_terminal()))
                 .map(|(_, n)| n)
                 .sum();
-            x.parse().ok().filter(|_| left > 0).map(|x| (x, left))
+            ExchangeId::stored(x)
+                .filter(|_| left > 0)
+                .map(|x| (x, left))
         })
         .collect();
     let progress = Arc::new(Progress::new(&remaining));

@@ -24,6 +24,7 @@ use endpoints::Endpoint;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, retry_after, send, short,
 };
@@ -37,6 +38,8 @@ use sign::{DEFAULT_RECV_WINDOW_MS, Params, Signer};
 use std::time::Duration;
 use url::Url;
 
+/// Binance's ccxt id.
+pub const EXCHANGE: ExchangeName = ExchangeName::new("binance", &[]);
 pub const DEFAULT_BASE_URL: &str = "https://api.binance.com";
 
 pub struct BinanceConnector {
@@ -416,7 +419,7 @@ static CAPABILITIES: [Capability; 5] = [
 #[async_trait]
 impl Connector for BinanceConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Binance
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {

@@ -21,6 +21,7 @@
 use keyrevoke_core::Secret;
 use keyrevoke_core::http::PreparedRequest;
 use keyrevoke_core::sign::hmac_sha256_hex;
+pub use keyrevoke_core::sign::{Params, percent_encode};
 use reqwest::Method;
 
 pub const HEADER_API_KEY: &str = "X-MBX-APIKEY";
@@ -29,47 +30,6 @@ pub const HEADER_API_KEY: &str = "X-MBX-APIKEY";
 pub const DEFAULT_RECV_WINDOW_MS: u64 = 5000;
 /// "The max cannot go beyond 60,000!" (rest-api.md).
 pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
-
-/// Percent-encode a parameter (UTF-8, RFC 3986): everything but the
-/// unreserved `A-Z a-z 0-9 - _ . ~` becomes `%XX`. The docs require non-ASCII
-/// to be encoded; encoding the reserved characters too (`@` in an email,
-/// `,` between IPs) keeps them from being read as query syntax, as Binance's
-/// SDK does.
-pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// An endpoint's own parameters, in the order they are sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Params(Vec<(&'static str, String)>);
-
-impl Params {
-    pub fn new() -> Self {
-        Params(Vec::new())
-    }
-
-    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.0.push((name, value.into()));
-        self
-    }
-
-    /// `name=value&…`, each value percent-encoded.
-    pub fn encode(&self) -> String {
-        self.0
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-}
 
 /// The key that signs a request.
 pub struct Signer<'a> {

@@ -7,6 +7,7 @@ use keyrevoke_core::{
     Liveness, Operation, Route, Secret,
 };
 use keyrevoke_sim::SimHandle;
+use keyrevoke_sim::conformance;
 use keyrevoke_sim::dialects::binance::BROKER_ACCOUNT;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
@@ -23,39 +24,66 @@ const SUB_EMAIL: &str = "bot001@virtual.example";
 const BROKER_SUB_ID: &str = "4000";
 const TRADE: &str = "enableSpotAndMarginTrading";
 
+/// The keys every Binance case starts from.
+fn keys() -> Vec<SimKey> {
+    vec![
+        testkit::key(
+            MASTER,
+            "1000",
+            &["enableReading", TRADE, "permitsUniversalTransfer"],
+        ),
+        testkit::key(BROKER, "3000", &["enableReading", TRADE, BROKER_ACCOUNT]),
+        testkit::key(
+            LEAKED_MASTER,
+            "1500",
+            &["enableReading", TRADE, "enableWithdrawals"],
+        ),
+        testkit::key(
+            SUB_KEY,
+            "2000",
+            &["enableReading", TRADE, "permitsUniversalTransfer"],
+        )
+        .sub_of("1000")
+        .in_sub_account(SUB_EMAIL),
+        testkit::key(
+            BROKER_SUB_KEY,
+            BROKER_SUB_ID,
+            &["enableReading", TRADE, "enableFutures"],
+        )
+        .sub_of("3000"),
+    ]
+}
+
+struct Binance;
+
+impl conformance::Subject for Binance {
+    type Connector = BinanceConnector;
+
+    fn exchange() -> ExchangeId {
+        keyrevoke_binance::EXCHANGE.id
+    }
+
+    fn connector(h: &SimHandle) -> BinanceConnector {
+        testkit::connector(h, Self::exchange(), BinanceConnector::new)
+    }
+
+    fn keys() -> Vec<SimKey> {
+        keys()
+    }
+
+    fn managed_row() -> KeyJob {
+        via_master(SUB_KEY, false)
+    }
+}
+
+#[tokio::test]
+async fn the_shared_connector_cases_pass() {
+    conformance::run::<Binance>().await;
+}
+
 async fn setup(faults: Faults) -> (SimHandle, BinanceConnector) {
-    let h = testkit::start(
-        ExchangeId::Binance,
-        faults,
-        [
-            testkit::key(
-                MASTER,
-                "1000",
-                &["enableReading", TRADE, "permitsUniversalTransfer"],
-            ),
-            testkit::key(BROKER, "3000", &["enableReading", TRADE, BROKER_ACCOUNT]),
-            testkit::key(
-                LEAKED_MASTER,
-                "1500",
-                &["enableReading", TRADE, "enableWithdrawals"],
-            ),
-            testkit::key(
-                SUB_KEY,
-                "2000",
-                &["enableReading", TRADE, "permitsUniversalTransfer"],
-            )
-            .sub_of("1000")
-            .in_sub_account(SUB_EMAIL),
-            testkit::key(
-                BROKER_SUB_KEY,
-                BROKER_SUB_ID,
-                &["enableReading", TRADE, "enableFutures"],
-            )
-            .sub_of("3000"),
-        ],
-    )
-    .await;
-    let conn = testkit::connector(&h, ExchangeId::Binance, BinanceConnector::new);
+    let h = testkit::start(keyrevoke_binance::EXCHANGE.id, faults, keys()).await;
+    let conn = testkit::connector(&h, keyrevoke_binance::EXCHANGE.id, BinanceConnector::new);
     (h, conn)
 }
 
@@ -66,7 +94,7 @@ fn credential(api_key: &str, role: CredentialRole) -> Arc<Credential> {
         } else {
             "m".into()
         },
-        exchange: ExchangeId::Binance,
+        exchange: keyrevoke_binance::EXCHANGE.id,
         api_key: api_key.into(),
         api_secret: Secret::new(secret_of(api_key)),
         passphrase: None,
@@ -82,7 +110,7 @@ fn job(
 ) -> KeyJob {
     KeyJob::new(
         KeyMaterial {
-            exchange: ExchangeId::Binance,
+            exchange: keyrevoke_binance::EXCHANGE.id,
             api_key: api_key.into(),
             api_secret: with_secret.then(|| Secret::new(secret_of(api_key))),
             passphrase: None,
@@ -112,7 +140,10 @@ fn via_broker(api_key: &str) -> KeyJob {
 }
 
 fn key(h: &SimHandle, k: &str) -> SimKey {
-    h.exchange(ExchangeId::Binance).keys.get(k).unwrap()
+    h.exchange(keyrevoke_binance::EXCHANGE.id)
+        .keys
+        .get(k)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -155,7 +186,7 @@ async fn a_master_deletes_a_sub_key_and_its_listing_then_says_dead() {
 #[tokio::test]
 async fn a_deleted_sub_key_with_its_secret_is_recognised_dead_through_the_master() {
     let (h, c) = setup(Faults::default()).await;
-    h.exchange(ExchangeId::Binance)
+    h.exchange(keyrevoke_binance::EXCHANGE.id)
         .keys
         .update(SUB_KEY, |k| k.state = KeyState::Deleted);
     let alone = job(SUB_KEY, true, None, None);
@@ -227,7 +258,7 @@ async fn a_broker_disables_a_binance_link_sub_key() {
 #[tokio::test]
 async fn a_master_without_spot_trading_cannot_restrict_ips_so_the_route_falls_through() {
     let (h, c) = setup(Faults::default()).await;
-    h.exchange(ExchangeId::Binance)
+    h.exchange(keyrevoke_binance::EXCHANGE.id)
         .keys
         .update(MASTER, |k| k.permissions.retain(|p| p != TRADE));
     let f = c
@@ -317,42 +348,6 @@ async fn a_probe_spends_the_masters_budget_when_there_is_a_master() {
     assert!(
         c.account_for(Operation::Probe, &job(SUB_KEY, true, None, None))
             .starts_with("key:")
-    );
-}
-
-#[tokio::test]
-async fn clock_skew_is_reported_then_fixed_by_a_sync() {
-    let (_h, c) = setup(Faults {
-        clock_skew_ms: 30_000,
-        ..Faults::default()
-    })
-    .await;
-    let j = job(LEAKED_MASTER, true, None, None);
-    let f = c.probe(&j).await.unwrap_err();
-    assert_eq!(f.error, ConnectorError::ClockSkew);
-    c.sync_clock().await.unwrap();
-    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
-}
-
-#[tokio::test]
-async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
-    let (h, c) = setup(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let f = c
-        .perform(Route::DeleteByMaster, &via_master(SUB_KEY, false))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
-        "{f:?}"
-    );
-    assert_eq!(
-        key(&h, SUB_KEY).state,
-        KeyState::Deleted,
-        "the simulator acted before the 504"
     );
 }
 

@@ -1,24 +1,78 @@
 //! The Bybit v5 endpoints keyrevoke calls, one place each.
-//! Source: bybit-exchange/docs `docs/v5/user/*.mdx`, `docs/v5/market/time.mdx`.
+//! Source: bybit-exchange/docs `docs/v5/user/*.mdx`, `docs/v5/market/time.mdx`
+//! (each endpoint's `source` names its page).
+
+use crate::limits::{self, charge};
+use keyrevoke_core::endpoint::{Endpoint, Method};
 
 /// POST, the key deletes itself; master keys only. Needs Account Transfer,
-/// Subaccount Transfer or Withdrawal (`rm-master-apikey.mdx`).
-pub const DELETE_MASTER_KEY: &str = "/v5/user/delete-api";
+/// Subaccount Transfer or Withdrawal.
+pub const DELETE_MASTER_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/v5/user/delete-api",
+    params: &[],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_WRITE, 1)],
+    source: "bybit-exchange/docs docs/v5/user/rm-master-apikey.mdx",
+};
 /// POST; `apikey` omitted when a sub key deletes itself, required when the
-/// master deletes it (`rm-sub-apikey.mdx`).
-pub const DELETE_SUB_KEY: &str = "/v5/user/delete-sub-api";
+/// master deletes it.
+pub const DELETE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/v5/user/delete-sub-api",
+    params: &["apikey"],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_WRITE, 1)],
+    source: "bybit-exchange/docs docs/v5/user/rm-sub-apikey.mdx",
+};
 /// POST; only the calling master key; `ips` is web-only since 2026-02-10.
-pub const UPDATE_MASTER_KEY: &str = "/v5/user/update-api";
-/// POST; `apikey` when the master calls; `ips` a comma-separated string
-/// (`modify-sub-apikey.mdx`).
-pub const UPDATE_SUB_KEY: &str = "/v5/user/update-sub-api";
-/// GET; any key, any permission (`apikey-info.mdx`).
-pub const QUERY_KEY: &str = "/v5/user/query-api";
-/// GET; master only; `subMemberId` required, `limit` 1..=20, `cursor`
-/// (`list-sub-apikeys.mdx`).
-pub const LIST_SUB_KEYS: &str = "/v5/user/sub-apikeys";
-/// GET, public.
-pub const SERVER_TIME: &str = "/v5/market/time";
+pub const UPDATE_MASTER_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/v5/user/update-api",
+    params: &["readOnly"],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_WRITE, 1)],
+    source: "bybit-exchange/docs docs/v5/user/ (Modify Master API Key)",
+};
+/// POST; `apikey` when the master calls; `ips` a comma-separated string.
+pub const UPDATE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/v5/user/update-sub-api",
+    params: &["readOnly", "ips", "apikey"],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_WRITE, 1)],
+    source: "bybit-exchange/docs docs/v5/user/modify-sub-apikey.mdx",
+};
+/// GET; any key, any permission.
+pub const QUERY_KEY: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/v5/user/query-api",
+    params: &[],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_READ, 1)],
+    source: "bybit-exchange/docs docs/v5/user/apikey-info.mdx",
+};
+/// GET; master only; `subMemberId` required, `limit` 1..=20, `cursor`.
+pub const LIST_SUB_KEYS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/v5/user/sub-apikeys",
+    params: &["subMemberId", "limit", "cursor"],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_READ, 1)],
+    source: "bybit-exchange/docs docs/v5/user/list-sub-apikeys.mdx",
+};
+/// GET, public: the envelope's `time` is the server time in ms.
+pub const SERVER_TIME: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/v5/market/time",
+    params: &[],
+    charges: &[charge(limits::IP, 1)],
+    source: "bybit-exchange/docs docs/v5/market/time.mdx",
+};
+
+pub static ENDPOINTS: [&Endpoint; 7] = [
+    &DELETE_MASTER_KEY,
+    &DELETE_SUB_KEY,
+    &UPDATE_MASTER_KEY,
+    &UPDATE_SUB_KEY,
+    &QUERY_KEY,
+    &LIST_SUB_KEYS,
+    &SERVER_TIME,
+];
 
 /// The IP a disabled key is bound to: TEST-NET-1 (RFC 5737), reserved for
 /// documentation and routed nowhere, so no one can call from it.
@@ -54,4 +108,15 @@ pub fn disable_sub_body(sub_api_key: Option<&str>) -> String {
 
 pub fn disable_master_body() -> String {
     serde_json::json!({ "readOnly": 1 }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_charges_documented_tiers() {
+        let problems = keyrevoke_core::endpoint::endpoint_problems(&limits::TIERS, &ENDPOINTS);
+        assert_eq!(problems, Vec::<String>::new());
+    }
 }

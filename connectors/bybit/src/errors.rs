@@ -9,8 +9,10 @@
 //! mean our managing credential is unusable, and nothing is known of the
 //! target.
 
-use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::{LimitScope, SignedBy};
+use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::http::{RawResponse, classify_status, short, unix_ms};
+use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
+use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +128,86 @@ pub fn error_for(ret_code: i64, ret_msg: &str, cx: &ReplyContext) -> ConnectorEr
     }
 }
 
+/// A successful v5 reply: its `result` and what to record.
+pub struct Answer {
+    pub result: Value,
+    pub reply: Reply,
+}
+
+/// Read one v5 reply: the HTTP status first (a 403 IP ban, a 429, a 401
+/// of the signer, a 5xx), then the envelope's `retCode` through [`RET_CODES`].
+pub fn read_reply(
+    raw: RawResponse,
+    mutating: bool,
+    signed_by: SignedBy,
+    ip_ban_pause: Duration,
+) -> Result<Answer, Failure> {
+    let usage = usage_from(&raw);
+    let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
+        http_status: Some(raw.status),
+        code,
+        message,
+    };
+    // HTTP-level refusals carry no retCode (rate-limit.mdx).
+    let http_error = match raw.status {
+        403 => Some(ConnectorError::RateLimited {
+            retry_after: Some(ip_ban_pause),
+            scope: LimitScope::Ban,
+        }),
+        429 => Some(ConnectorError::RateLimited {
+            retry_after: keyrevoke_core::http::retry_after(&raw.headers),
+            scope: LimitScope::Ip,
+        }),
+        // An invalid key or missing auth headers (bybit.md): of the
+        // signer, which is the target only when it signed its own call.
+        401 => Some(signed_by.signer_refused("HTTP 401", &short(&raw.body))),
+        _ => None,
+    };
+    if let Some(error) = http_error {
+        return Err(Failure::new(error, meta(None, Some(short(&raw.body)))).with_usage(usage));
+    }
+    if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
+        return Err(f.with_usage(usage));
+    }
+    let envelope: Value = match serde_json::from_str(&raw.body) {
+        Ok(v) => v,
+        Err(_) => {
+            return Err(Failure::new(
+                ConnectorError::unreadable_reply(mutating),
+                meta(None, Some(short(&raw.body))),
+            ));
+        }
+    };
+    let ret_code = envelope["retCode"].as_i64().unwrap_or(-1);
+    let ret_msg = envelope["retMsg"].as_str().unwrap_or("").to_string();
+    let meta = meta(Some(ret_code.to_string()), Some(ret_msg.clone()));
+    if ret_code != 0 {
+        let cx = ReplyContext {
+            reset_after: usage.iter().find_map(|u| u.reset_after),
+            ip_ban_pause,
+            mutating,
+            signed_by,
+        };
+        return Err(Failure::new(error_for(ret_code, &ret_msg, &cx), meta).with_usage(usage));
+    }
+    Ok(Answer {
+        result: envelope["result"].clone(),
+        reply: Reply { meta, usage },
+    })
+}
+
+/// `X-Bapi-Limit-Status` (remaining) and `X-Bapi-Limit-Reset-Timestamp` (ms).
+fn usage_from(raw: &RawResponse) -> Vec<Usage> {
+    let reset_after = raw
+        .header_number::<i64>("X-Bapi-Limit-Reset-Timestamp")
+        .map(|ts| Duration::from_millis((ts - unix_ms()).clamp(0, 60_000) as u64));
+    Usage::reported(
+        LimitScope::Account,
+        raw.header_number("X-Bapi-Limit-Status"),
+        reset_after,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +296,45 @@ mod tests {
                 "{code} on a master's call speaks of the master, not the target: {e:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod reply_tests {
+    use super::*;
+
+    const PAUSE: Duration = Duration::from_secs(600);
+
+    fn raw(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_401_is_the_key_dead_only_when_the_key_itself_signed() {
+        let own = read_reply(
+            raw(401, "401 Unauthorized"),
+            false,
+            SignedBy::TargetKey,
+            PAUSE,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(own.error, ConnectorError::KeyDead(_)), "{own:?}");
+        let master = read_reply(
+            raw(401, "401 Unauthorized"),
+            true,
+            SignedBy::ManagingCredential,
+            PAUSE,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(&master.error, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
+            "{master:?}"
+        );
     }
 }

@@ -17,22 +17,24 @@ pub mod limits;
 pub mod sign;
 
 use async_trait::async_trait;
+use errors::Answer;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
-use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
-use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
-};
+use keyrevoke_core::endpoint::Endpoint;
+use keyrevoke_core::error::{ReplyMeta, SignedBy};
+use keyrevoke_core::exchange::ExchangeName;
+use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob,
-    Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    Operation, Probe, Reply, Route, Secret, Tier,
 };
-use reqwest::Method;
 use serde_json::Value;
 use sign::{DEFAULT_RECV_WINDOW_MS, Signer};
 use std::time::Duration;
 use url::Url;
 
+/// Bybit's ccxt id.
+pub const EXCHANGE: ExchangeName = ExchangeName::new("bybit", &[]);
 pub const DEFAULT_BASE_URL: &str = "https://api.bybit.com";
 
 pub struct BybitConnector {
@@ -41,12 +43,6 @@ pub struct BybitConnector {
     clock: ExchangeClock,
     recv_window_ms: u64,
     ip_ban_pause: Duration,
-}
-
-/// A successful v5 reply: its `result` and what to record.
-struct Answer {
-    result: Value,
-    reply: Reply,
 }
 
 /// The key that signs one call, and whose key it is.
@@ -90,8 +86,7 @@ impl BybitConnector {
     async fn call(
         &self,
         caller: &Caller<'_>,
-        method: Method,
-        path: &str,
+        endpoint: &Endpoint,
         query: &str,
         body: Option<&str>,
     ) -> Result<Answer, Failure> {
@@ -100,84 +95,22 @@ impl BybitConnector {
             secret: caller.secret,
             recv_window_ms: self.recv_window_ms,
         };
-        let request = signer.sign(method, path, query, body, self.clock.now_ms());
+        let request = signer.sign(
+            endpoint.method.clone(),
+            endpoint.path,
+            query,
+            body,
+            self.clock.now_ms(),
+        );
         let mutating = request.mutating;
         let raw = send(&self.client, &self.base, request).await?;
-        self.read_envelope(raw, mutating, caller.signed_by)
-    }
-
-    fn read_envelope(
-        &self,
-        raw: RawResponse,
-        mutating: bool,
-        signed_by: SignedBy,
-    ) -> Result<Answer, Failure> {
-        let usage = usage_from(&raw);
-        let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
-            http_status: Some(raw.status),
-            code,
-            message,
-        };
-        // HTTP-level refusals carry no retCode (rate-limit.mdx).
-        let http_error = match raw.status {
-            403 => Some(ConnectorError::RateLimited {
-                retry_after: Some(self.ip_ban_pause),
-                scope: LimitScope::Ban,
-            }),
-            429 => Some(ConnectorError::RateLimited {
-                retry_after: keyrevoke_core::http::retry_after(&raw.headers),
-                scope: LimitScope::Ip,
-            }),
-            // An invalid key or missing auth headers (bybit.md): of the
-            // signer, which is the target only when it signed its own call.
-            401 => Some(signed_by.signer_refused("HTTP 401", &short(&raw.body))),
-            _ => None,
-        };
-        if let Some(error) = http_error {
-            return Err(Failure::new(error, meta(None, Some(short(&raw.body)))).with_usage(usage));
-        }
-        if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
-            return Err(f.with_usage(usage));
-        }
-        let envelope: Value = match serde_json::from_str(&raw.body) {
-            Ok(v) => v,
-            Err(_) => {
-                return Err(Failure::new(
-                    ConnectorError::unreadable_reply(mutating),
-                    meta(None, Some(short(&raw.body))),
-                ));
-            }
-        };
-        let ret_code = envelope["retCode"].as_i64().unwrap_or(-1);
-        let ret_msg = envelope["retMsg"].as_str().unwrap_or("").to_string();
-        let meta = meta(Some(ret_code.to_string()), Some(ret_msg.clone()));
-        if ret_code != 0 {
-            let cx = errors::ReplyContext {
-                reset_after: usage.iter().find_map(|u| u.reset_after),
-                ip_ban_pause: self.ip_ban_pause,
-                mutating,
-                signed_by,
-            };
-            return Err(
-                Failure::new(errors::error_for(ret_code, &ret_msg, &cx), meta).with_usage(usage),
-            );
-        }
-        Ok(Answer {
-            result: envelope["result"].clone(),
-            reply: Reply { meta, usage },
-        })
+        errors::read_reply(raw, mutating, caller.signed_by, self.ip_ban_pause)
     }
 
     /// Read the key's own settings: its permissions (a probe).
     async fn query_self(&self, job: &KeyJob) -> Result<(Vec<String>, Answer), Failure> {
         let answer = self
-            .call(
-                &Caller::own_key(job)?,
-                Method::GET,
-                endpoints::QUERY_KEY,
-                "",
-                None,
-            )
+            .call(&Caller::own_key(job)?, &endpoints::QUERY_KEY, "", None)
             .await?;
         let perms = permission_names(&answer.result["permissions"]);
         Ok((perms, answer))
@@ -197,18 +130,18 @@ impl BybitConnector {
         let caller = Caller::own_key(job)?;
         let is_sub_key = job.key.account.is_some();
         let (path, body) = match (delete, is_sub_key) {
-            (true, false) => (endpoints::DELETE_MASTER_KEY, "{}".to_string()),
-            (true, true) => (endpoints::DELETE_SUB_KEY, "{}".to_string()),
+            (true, false) => (&endpoints::DELETE_MASTER_KEY, "{}".to_string()),
+            (true, true) => (&endpoints::DELETE_SUB_KEY, "{}".to_string()),
             (false, false) => (
-                endpoints::UPDATE_MASTER_KEY,
+                &endpoints::UPDATE_MASTER_KEY,
                 endpoints::disable_master_body(),
             ),
-            (false, true) => (endpoints::UPDATE_SUB_KEY, endpoints::disable_sub_body(None)),
+            (false, true) => (
+                &endpoints::UPDATE_SUB_KEY,
+                endpoints::disable_sub_body(None),
+            ),
         };
-        match self
-            .call(&caller, Method::POST, path, "", Some(&body))
-            .await
-        {
+        match self.call(&caller, path, "", Some(&body)).await {
             Ok(answer) => Ok(answer.reply),
             Err(mut f) if f.meta.code.as_deref() == Some(errors::PERMISSION_DENIED) => {
                 f.error = ConnectorError::Unsupported(if is_sub_key {
@@ -226,18 +159,16 @@ impl BybitConnector {
         let caller = Caller::master(job)?;
         let (path, body) = if delete {
             (
-                endpoints::DELETE_SUB_KEY,
+                &endpoints::DELETE_SUB_KEY,
                 endpoints::master_delete_body(&job.key.api_key),
             )
         } else {
             (
-                endpoints::UPDATE_SUB_KEY,
+                &endpoints::UPDATE_SUB_KEY,
                 endpoints::disable_sub_body(Some(&job.key.api_key)),
             )
         };
-        let answer = self
-            .call(&caller, Method::POST, path, "", Some(&body))
-            .await?;
+        let answer = self.call(&caller, path, "", Some(&body)).await?;
         Ok(answer.reply)
     }
 
@@ -251,7 +182,7 @@ impl BybitConnector {
                 query.push_str(&format!("&cursor={cursor}"));
             }
             let answer = self
-                .call(&caller, Method::GET, endpoints::LIST_SUB_KEYS, &query, None)
+                .call(&caller, &endpoints::LIST_SUB_KEYS, &query, None)
                 .await?;
             let keys = answer.result["result"]
                 .as_array()
@@ -298,18 +229,6 @@ fn permission_names(permissions: &Value) -> Vec<String> {
     names
 }
 
-/// `X-Bapi-Limit-Status` (remaining) and `X-Bapi-Limit-Reset-Timestamp` (ms).
-fn usage_from(raw: &RawResponse) -> Vec<Usage> {
-    let reset_after = raw
-        .header_number::<i64>("X-Bapi-Limit-Reset-Timestamp")
-        .map(|ts| Duration::from_millis((ts - unix_ms()).clamp(0, 60_000) as u64));
-    Usage::reported(
-        LimitScope::Account,
-        raw.header_number("X-Bapi-Limit-Status"),
-        reset_after,
-    )
-}
-
 static CAPABILITIES: [Capability; 5] = [
     Capability::DeleteSelf,
     Capability::DeleteByMaster,
@@ -321,7 +240,7 @@ static CAPABILITIES: [Capability; 5] = [
 #[async_trait]
 impl Connector for BybitConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Bybit
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {
@@ -408,14 +327,14 @@ impl Connector for BybitConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = PreparedRequest::get(endpoints::SERVER_TIME);
+        let request = PreparedRequest::get(endpoints::SERVER_TIME.path);
         self.clock
             .sync(&self.client, &self.base, request, |raw| {
                 // market/time.mdx: the envelope's `time` is the server time in ms.
                 let server_ms = serde_json::from_str::<Value>(&raw.body)
                     .ok()
                     .and_then(|v| v["time"].as_i64());
-                self.read_envelope(raw, false, SignedBy::Nobody)?;
+                errors::read_reply(raw, false, SignedBy::Nobody, self.ip_ban_pause)?;
                 Ok(server_ms)
             })
             .await?;
@@ -431,44 +350,5 @@ impl Connector for BybitConnector {
             security_team: "Bybit Security team (via a support ticket at https://www.bybit.com/en/help-center/)",
             api_management_page: "https://www.bybit.com/app/user/api-management",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.to_string(),
-        }
-    }
-
-    #[test]
-    fn a_401_is_the_key_dead_only_when_the_key_itself_signed() {
-        let c = BybitConnector::new(
-            keyrevoke_core::http::build_client(Duration::from_secs(1)),
-            Url::parse(DEFAULT_BASE_URL).unwrap(),
-            &ExchangeSettings::default(),
-        );
-        let own = c
-            .read_envelope(raw(401, "401 Unauthorized"), false, SignedBy::TargetKey)
-            .err()
-            .unwrap();
-        assert!(matches!(own.error, ConnectorError::KeyDead(_)), "{own:?}");
-        let master = c
-            .read_envelope(
-                raw(401, "401 Unauthorized"),
-                true,
-                SignedBy::ManagingCredential,
-            )
-            .err()
-            .unwrap();
-        assert!(
-            matches!(&master.error, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
-            "{master:?}"
-        );
     }
 }

@@ -35,7 +35,7 @@ pub static TIERS: [Tier; 3] = [
 /// How long to stay away after an IP ban (HTTP 403), per the docs.
 pub const IP_BAN_PAUSE: Duration = Duration::from_secs(600);
 
-const fn charge(tier: &'static str, weight: u32) -> Charge {
+pub const fn charge(tier: &'static str, weight: u32) -> Charge {
     Charge { tier, weight }
 }
 

@@ -6,33 +6,61 @@ use keyrevoke_core::{
     Liveness, Route, Secret,
 };
 use keyrevoke_sim::SimHandle;
+use keyrevoke_sim::conformance;
 use keyrevoke_sim::faults::Faults;
-use keyrevoke_sim::keys::KeyState;
+use keyrevoke_sim::keys::{KeyState, SimKey};
 use keyrevoke_sim::testkit::{self, key, secret_of};
 use std::sync::Arc;
 
+/// The keys every Bybit case starts from.
+fn keys() -> Vec<SimKey> {
+    vec![
+        key(
+            "MASTER000000000001",
+            "1000",
+            &["AccountTransfer", "SubMemberTransfer"],
+        ),
+        key(
+            "SELFDEL00000000001",
+            "1001",
+            &["AccountTransfer", "SpotTrade"],
+        ),
+        key("TRADER000000000001", "1002", &["SpotTrade"]),
+        key("SUBKEY000000000001", "2000", &["SpotTrade"]).sub_of("1000"),
+        key("SUBSELF00000000001", "2000", &["AccountTransfer"]).sub_of("1000"),
+    ]
+}
+
+struct Bybit;
+
+impl conformance::Subject for Bybit {
+    type Connector = BybitConnector;
+
+    fn exchange() -> ExchangeId {
+        keyrevoke_bybit::EXCHANGE.id
+    }
+
+    fn connector(h: &SimHandle) -> BybitConnector {
+        testkit::connector(h, Self::exchange(), BybitConnector::new)
+    }
+
+    fn keys() -> Vec<SimKey> {
+        keys()
+    }
+
+    fn managed_row() -> KeyJob {
+        job("SUBKEY000000000001", false, true, Some("2000"))
+    }
+}
+
+#[tokio::test]
+async fn the_shared_connector_cases_pass() {
+    conformance::run::<Bybit>().await;
+}
+
 async fn setup(faults: Faults) -> (SimHandle, BybitConnector) {
-    let h = testkit::start(
-        ExchangeId::Bybit,
-        faults,
-        [
-            key(
-                "MASTER000000000001",
-                "1000",
-                &["AccountTransfer", "SubMemberTransfer"],
-            ),
-            key(
-                "SELFDEL00000000001",
-                "1001",
-                &["AccountTransfer", "SpotTrade"],
-            ),
-            key("TRADER000000000001", "1002", &["SpotTrade"]),
-            key("SUBKEY000000000001", "2000", &["SpotTrade"]).sub_of("1000"),
-            key("SUBSELF00000000001", "2000", &["AccountTransfer"]).sub_of("1000"),
-        ],
-    )
-    .await;
-    let conn = testkit::connector(&h, ExchangeId::Bybit, BybitConnector::new);
+    let h = testkit::start(keyrevoke_bybit::EXCHANGE.id, faults, keys()).await;
+    let conn = testkit::connector(&h, keyrevoke_bybit::EXCHANGE.id, BybitConnector::new);
     (h, conn)
 }
 
@@ -40,7 +68,7 @@ fn job(api_key: &str, with_secret: bool, via_master: bool, account: Option<&str>
     let via = via_master.then(|| {
         Arc::new(Credential {
             name: "m".into(),
-            exchange: ExchangeId::Bybit,
+            exchange: keyrevoke_bybit::EXCHANGE.id,
             api_key: "MASTER000000000001".into(),
             api_secret: Secret::new(secret_of("MASTER000000000001")),
             passphrase: None,
@@ -49,7 +77,7 @@ fn job(api_key: &str, with_secret: bool, via_master: bool, account: Option<&str>
     });
     KeyJob::new(
         KeyMaterial {
-            exchange: ExchangeId::Bybit,
+            exchange: keyrevoke_bybit::EXCHANGE.id,
             api_key: api_key.into(),
             api_secret: with_secret.then(|| Secret::new(secret_of(api_key))),
             passphrase: None,
@@ -61,7 +89,7 @@ fn job(api_key: &str, with_secret: bool, via_master: bool, account: Option<&str>
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    testkit::state(h, ExchangeId::Bybit, k)
+    testkit::state(h, keyrevoke_bybit::EXCHANGE.id, k)
 }
 
 #[tokio::test]
@@ -89,7 +117,7 @@ async fn a_sub_key_deletes_itself_through_delete_sub_api_in_one_request() {
     let j = job("SUBSELF00000000001", true, false, Some("2000"));
     c.perform(Route::DeleteSelf, &j).await.expect("deleted");
     assert_eq!(state(&h, "SUBSELF00000000001"), KeyState::Deleted);
-    let seen = h.exchange(ExchangeId::Bybit).stats.snapshot();
+    let seen = h.exchange(keyrevoke_bybit::EXCHANGE.id).stats.snapshot();
     assert_eq!((seen.requests, seen.probes), (1, 0), "{seen:?}");
 }
 
@@ -112,7 +140,7 @@ async fn a_trade_only_key_is_refused_its_delete_in_one_request() {
     let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
     assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
     assert_eq!(f.meta.code.as_deref(), Some("10005"), "{f:?}");
-    let seen = h.exchange(ExchangeId::Bybit).stats.snapshot();
+    let seen = h.exchange(keyrevoke_bybit::EXCHANGE.id).stats.snapshot();
     assert_eq!((seen.requests, seen.deletes), (1, 0), "{seen:?}");
     let probe = c.probe(&j).await.unwrap();
     assert_eq!(probe.liveness, Liveness::Alive);
@@ -148,7 +176,7 @@ async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
         .await
         .expect("disabled");
     let k = h
-        .exchange(ExchangeId::Bybit)
+        .exchange(keyrevoke_bybit::EXCHANGE.id)
         .keys
         .get("SUBKEY000000000001")
         .unwrap();
@@ -157,38 +185,9 @@ async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
 }
 
 #[tokio::test]
-async fn clock_skew_is_reported_then_fixed_by_a_sync() {
-    let (_h, c) = setup(Faults {
-        clock_skew_ms: 30_000,
-        ..Faults::default()
-    })
-    .await;
-    let j = job("SELFDEL00000000001", true, false, None);
-    let f = c.probe(&j).await.unwrap_err();
-    assert_eq!(f.error, ConnectorError::ClockSkew);
-    c.sync_clock().await.unwrap();
-    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
-}
-
-#[tokio::test]
-async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
-    let (_h, c) = setup(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let j = job("SUBKEY000000000001", false, true, Some("2000"));
-    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
-    assert!(
-        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
-        "{f:?}"
-    );
-}
-
-#[tokio::test]
 async fn a_deleted_master_credential_does_not_make_its_sub_key_dead() {
     let (h, c) = setup(Faults::default()).await;
-    h.exchange(ExchangeId::Bybit)
+    h.exchange(keyrevoke_bybit::EXCHANGE.id)
         .keys
         .update("MASTER000000000001", |k| k.state = KeyState::Deleted);
     let j = job("SUBKEY000000000001", false, true, Some("2000"));

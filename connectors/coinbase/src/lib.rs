@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
 };
@@ -35,6 +36,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use url::Url;
 
+/// Coinbase's ccxt id, and the older ccxt spellings operators' exports still carry.
+pub const EXCHANGE: ExchangeName =
+    ExchangeName::new("coinbase", &["coinbasepro", "coinbaseadvanced"]);
 pub const DEFAULT_BASE_URL: &str = "https://api.coinbase.com";
 
 /// How long a server-time sync is trusted to explain away a 401: a token
@@ -264,7 +268,7 @@ static CAPABILITIES: [Capability; 2] = [Capability::Probe, Capability::Escalate]
 #[async_trait]
 impl Connector for CoinbaseConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Coinbase
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {
@@ -392,7 +396,7 @@ mod tests {
     fn job(secret: Option<&str>, passphrase: Option<&str>) -> KeyJob {
         KeyJob::new(
             KeyMaterial {
-                exchange: ExchangeId::Coinbase,
+                exchange: EXCHANGE.id,
                 api_key: "organizations/o/apiKeys/k".into(),
                 api_secret: secret.map(Secret::from),
                 passphrase: passphrase.map(Secret::from),

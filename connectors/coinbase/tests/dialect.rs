@@ -4,9 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use keyrevoke_coinbase::CoinbaseConnector;
 use keyrevoke_core::error::LimitScope;
-use keyrevoke_core::{
-    Connector, ConnectorError, ExchangeId, KeyJob, KeyMaterial, Liveness, Route, Secret,
-};
+use keyrevoke_core::{Connector, ConnectorError, KeyJob, KeyMaterial, Liveness, Route, Secret};
 use keyrevoke_sim::SimHandle;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
@@ -47,7 +45,7 @@ fn sim_key(api_key: &str, uid: &str, perms: &[&str]) -> SimKey {
 
 async fn setup(faults: Faults) -> (SimHandle, CoinbaseConnector) {
     let h = testkit::start(
-        ExchangeId::Coinbase,
+        keyrevoke_coinbase::EXCHANGE.id,
         faults,
         [
             sim_key(EC_KEY, "100", &["can_view", "can_trade", "can_transfer"]),
@@ -56,14 +54,14 @@ async fn setup(faults: Faults) -> (SimHandle, CoinbaseConnector) {
         ],
     )
     .await;
-    let conn = testkit::connector(&h, ExchangeId::Coinbase, CoinbaseConnector::new);
+    let conn = testkit::connector(&h, keyrevoke_coinbase::EXCHANGE.id, CoinbaseConnector::new);
     (h, conn)
 }
 
 fn job(api_key: &str, secret: Option<String>, passphrase: Option<&str>) -> KeyJob {
     KeyJob::new(
         KeyMaterial {
-            exchange: ExchangeId::Coinbase,
+            exchange: keyrevoke_coinbase::EXCHANGE.id,
             api_key: api_key.into(),
             api_secret: secret.map(Secret::new),
             passphrase: passphrase.map(Secret::from),
@@ -79,7 +77,7 @@ fn own(api_key: &str) -> KeyJob {
 }
 
 fn set_state(h: &SimHandle, api_key: &str, state: KeyState) {
-    h.exchange(ExchangeId::Coinbase)
+    h.exchange(keyrevoke_coinbase::EXCHANGE.id)
         .keys
         .update(api_key, |k| k.state = state);
 }
@@ -115,7 +113,7 @@ async fn every_key_is_escalated_and_no_route_sends_anything() {
             );
         }
     }
-    let stats = h.exchange(ExchangeId::Coinbase).stats.snapshot();
+    let stats = h.exchange(keyrevoke_coinbase::EXCHANGE.id).stats.snapshot();
     assert_eq!(stats.requests, 0, "nothing reached Coinbase");
     assert!(
         c.escalation_contact()
@@ -216,7 +214,7 @@ async fn a_gateway_timeout_on_a_probe_is_transient_because_nothing_changed() {
     assert!(matches!(f.error, ConnectorError::Transient(_)), "{f:?}");
     assert_eq!(f.meta.http_status, Some(504));
     assert!(
-        h.exchange(ExchangeId::Coinbase)
+        h.exchange(keyrevoke_coinbase::EXCHANGE.id)
             .keys
             .get(EC_KEY)
             .unwrap()
@@ -260,7 +258,10 @@ async fn keys_a_cdp_token_cannot_speak_for_are_not_probed() {
         assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::CannotTell);
     }
     assert_eq!(
-        h.exchange(ExchangeId::Coinbase).stats.snapshot().requests,
+        h.exchange(keyrevoke_coinbase::EXCHANGE.id)
+            .stats
+            .snapshot()
+            .requests,
         0
     );
 }

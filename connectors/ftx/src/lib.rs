@@ -13,12 +13,16 @@ pub mod sign;
 
 use async_trait::async_trait;
 use keyrevoke_core::connector::EscalationContact;
+use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, KeyJob, Operation, Probe,
     Reply, Route, Tier,
 };
 
 pub const DEFUNCT_REASON: &str = "exchange defunct since November 2022";
+
+/// FTX's ccxt id.
+pub const EXCHANGE: ExchangeName = ExchangeName::new("ftx", &[]);
 
 #[derive(Default)]
 pub struct FtxConnector;
@@ -28,7 +32,7 @@ static CAPABILITIES: [Capability; 1] = [Capability::Escalate];
 #[async_trait]
 impl Connector for FtxConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Ftx
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {

@@ -1,12 +1,12 @@
 //! An FTX key is never called: every route is escalation, with the reason.
 
-use keyrevoke_core::{Connector, ExchangeId, KeyJob, KeyMaterial, Liveness, Route, Secret};
+use keyrevoke_core::{Connector, KeyJob, KeyMaterial, Liveness, Route, Secret};
 use keyrevoke_ftx::{DEFUNCT_REASON, FtxConnector};
 
 fn job() -> KeyJob {
     KeyJob::new(
         KeyMaterial {
-            exchange: ExchangeId::Ftx,
+            exchange: keyrevoke_ftx::EXCHANGE.id,
             api_key: "FTXKEY0000000000001".into(),
             api_secret: Some(Secret::from("ftx-secret")),
             passphrase: None,

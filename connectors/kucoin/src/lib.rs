@@ -28,6 +28,7 @@ use errors::Refusal;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short,
 };
@@ -40,6 +41,8 @@ use sign::{DEFAULT_KEY_VERSION, Signer};
 use std::time::Duration;
 use url::Url;
 
+/// KuCoin's ccxt id.
+pub const EXCHANGE: ExchangeName = ExchangeName::new("kucoin", &[]);
 pub const DEFAULT_BASE_URL: &str = "https://api.kucoin.com";
 
 pub struct KucoinConnector {
@@ -334,7 +337,7 @@ fn is_master(job: &KeyJob) -> bool {
 #[async_trait]
 impl Connector for KucoinConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Kucoin
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {

@@ -7,6 +7,7 @@ use keyrevoke_core::{
 };
 use keyrevoke_kucoin::KucoinConnector;
 use keyrevoke_sim::SimHandle;
+use keyrevoke_sim::conformance;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
 use keyrevoke_sim::testkit::{self, secret_of};
@@ -32,31 +33,58 @@ fn passphrase_of(api_key: &str) -> &'static str {
     }
 }
 
+/// The keys every Kucoin case starts from.
+fn keys() -> Vec<SimKey> {
+    vec![
+        sim_key(MASTER, "1000", &["General", "Spot"]),
+        sim_key(TRANSFER_KEY, "1001", &["General", "Spot", "Transfer"]),
+        sim_key(TRADER, "1002", &["General", "Spot"]),
+        sim_key(SUB, "2000", &["General", "Spot"])
+            .sub_of("1000")
+            .in_sub_account("kcsub001"),
+        sim_key(SUB_ODD_PASS, "2000", &["General"])
+            .sub_of("1000")
+            .in_sub_account("kcsub001"),
+    ]
+}
+
+struct Kucoin;
+
+impl conformance::Subject for Kucoin {
+    type Connector = KucoinConnector;
+
+    fn exchange() -> ExchangeId {
+        keyrevoke_kucoin::EXCHANGE.id
+    }
+
+    fn connector(h: &SimHandle) -> KucoinConnector {
+        testkit::connector(h, Self::exchange(), KucoinConnector::new)
+    }
+
+    fn keys() -> Vec<SimKey> {
+        keys()
+    }
+
+    fn managed_row() -> KeyJob {
+        sub_row(SUB)
+    }
+}
+
+#[tokio::test]
+async fn the_shared_connector_cases_pass() {
+    conformance::run::<Kucoin>().await;
+}
+
 async fn setup(faults: Faults) -> (SimHandle, KucoinConnector) {
-    let h = testkit::start(
-        ExchangeId::Kucoin,
-        faults,
-        [
-            sim_key(MASTER, "1000", &["General", "Spot"]),
-            sim_key(TRANSFER_KEY, "1001", &["General", "Spot", "Transfer"]),
-            sim_key(TRADER, "1002", &["General", "Spot"]),
-            sim_key(SUB, "2000", &["General", "Spot"])
-                .sub_of("1000")
-                .in_sub_account("kcsub001"),
-            sim_key(SUB_ODD_PASS, "2000", &["General"])
-                .sub_of("1000")
-                .in_sub_account("kcsub001"),
-        ],
-    )
-    .await;
-    let conn = testkit::connector(&h, ExchangeId::Kucoin, KucoinConnector::new);
+    let h = testkit::start(keyrevoke_kucoin::EXCHANGE.id, faults, keys()).await;
+    let conn = testkit::connector(&h, keyrevoke_kucoin::EXCHANGE.id, KucoinConnector::new);
     (h, conn)
 }
 
 fn credential(api_key: &str, role: CredentialRole, with_passphrase: bool) -> Arc<Credential> {
     Arc::new(Credential {
         name: "m".into(),
-        exchange: ExchangeId::Kucoin,
+        exchange: keyrevoke_kucoin::EXCHANGE.id,
         api_key: api_key.into(),
         api_secret: Secret::new(secret_of(api_key)),
         passphrase: with_passphrase.then(|| Secret::from(passphrase_of(api_key))),
@@ -76,7 +104,7 @@ impl Row<'_> {
     fn job(&self) -> KeyJob {
         KeyJob::new(
             KeyMaterial {
-                exchange: ExchangeId::Kucoin,
+                exchange: keyrevoke_kucoin::EXCHANGE.id,
                 api_key: self.api_key.into(),
                 api_secret: self
                     .with_secret
@@ -117,7 +145,7 @@ fn own_row(api_key: &str) -> KeyJob {
 }
 
 fn state(h: &SimHandle, k: &str) -> KeyState {
-    testkit::state(h, ExchangeId::Kucoin, k)
+    testkit::state(h, keyrevoke_kucoin::EXCHANGE.id, k)
 }
 
 #[tokio::test]
@@ -195,7 +223,11 @@ async fn a_master_disables_a_sub_key_by_binding_it_to_an_unroutable_ip() {
     c.perform(Route::DisableByMaster, &sub_row(SUB))
         .await
         .expect("disabled");
-    let k = h.exchange(ExchangeId::Kucoin).keys.get(SUB).unwrap();
+    let k = h
+        .exchange(keyrevoke_kucoin::EXCHANGE.id)
+        .keys
+        .get(SUB)
+        .unwrap();
     assert!(k.read_only);
     assert_eq!(k.permissions, vec!["General".to_string()]);
     assert_eq!(k.ips, vec!["192.0.2.1".to_string()]);
@@ -230,7 +262,10 @@ async fn a_leaked_master_key_cannot_delete_itself_and_is_escalated() {
     let f = c.perform(Route::DeleteSelf, &j).await.unwrap_err();
     assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
     assert_eq!(
-        h.exchange(ExchangeId::Kucoin).stats.snapshot().requests,
+        h.exchange(keyrevoke_kucoin::EXCHANGE.id)
+            .stats
+            .snapshot()
+            .requests,
         0,
         "nothing was sent"
     );
@@ -312,38 +347,6 @@ async fn a_dead_managing_credential_does_not_make_the_key_look_dead() {
     assert_eq!(f.meta.code.as_deref(), Some("400003"));
     assert!(c.probe(&j).await.is_err(), "the listing cannot tell either");
     assert_eq!(state(&h, SUB), KeyState::Alive);
-}
-
-#[tokio::test]
-async fn clock_skew_is_reported_then_fixed_by_a_sync() {
-    let (_h, c) = setup(Faults {
-        clock_skew_ms: 30_000,
-        ..Faults::default()
-    })
-    .await;
-    let j = own_row(TRADER);
-    let f = c.probe(&j).await.unwrap_err();
-    assert_eq!(f.error, ConnectorError::ClockSkew);
-    assert_eq!(f.meta.code.as_deref(), Some("400002"));
-    c.sync_clock().await.unwrap();
-    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
-}
-
-#[tokio::test]
-async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
-    let (_h, c) = setup(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let f = c
-        .perform(Route::DeleteByMaster, &sub_row(SUB))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
-        "{f:?}"
-    );
 }
 
 #[tokio::test]

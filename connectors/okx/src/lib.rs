@@ -24,6 +24,7 @@ use errors::Context;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, server_time_missing, short,
 };
@@ -36,6 +37,8 @@ use serde_json::Value;
 use sign::Signer;
 use url::Url;
 
+/// OKX's ccxt id.
+pub const EXCHANGE: ExchangeName = ExchangeName::new("okx", &[]);
 pub const DEFAULT_BASE_URL: &str = "https://www.okx.com";
 
 pub struct OkxConnector {
@@ -334,7 +337,7 @@ static CAPABILITIES: [Capability; 5] = [
 #[async_trait]
 impl Connector for OkxConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Okx
+        EXCHANGE.id
     }
 
     fn capabilities(&self) -> &'static [Capability] {
@@ -630,7 +633,7 @@ mod tests {
         let via = via.map(|(role, with_pass)| {
             Arc::new(Credential {
                 name: "m".into(),
-                exchange: ExchangeId::Okx,
+                exchange: EXCHANGE.id,
                 api_key: "MASTER".into(),
                 api_secret: Secret::from("master-secret-value"),
                 passphrase: with_pass.then(|| Secret::from("master-passphrase-value")),
@@ -639,7 +642,7 @@ mod tests {
         });
         KeyJob::new(
             keyrevoke_core::KeyMaterial {
-                exchange: ExchangeId::Okx,
+                exchange: EXCHANGE.id,
                 api_key: "SUBKEY-0001".into(),
                 api_secret: secret.then(|| Secret::from("sub-secret-value")),
                 passphrase: passphrase.then(|| Secret::from("sub-passphrase-value")),

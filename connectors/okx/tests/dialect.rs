@@ -7,6 +7,7 @@ use keyrevoke_core::{
 };
 use keyrevoke_okx::OkxConnector;
 use keyrevoke_sim::SimHandle;
+use keyrevoke_sim::conformance;
 use keyrevoke_sim::dialects::okx::ND_BROKER;
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
@@ -14,7 +15,7 @@ use keyrevoke_sim::testkit::{self, secret_of};
 use std::sync::Arc;
 use std::time::Duration;
 
-const OKX: ExchangeId = ExchangeId::Okx;
+const OKX: ExchangeId = keyrevoke_okx::EXCHANGE.id;
 
 fn passphrase_of(api_key: &str) -> String {
     format!("{api_key}-Pass1!")
@@ -27,45 +28,83 @@ fn sim_key(api_key: &str, uid: &str, perms: &[&str], ips: &[&str]) -> SimKey {
         .bound_to(ips)
 }
 
+/// The keys every Okx case starts from.
+fn keys() -> Vec<SimKey> {
+    vec![
+        sim_key("MASTER", "1000", &["read_only", "trade"], &["127.0.0.1"]),
+        sim_key("MASTER-UNBOUND", "1100", &["read_only", "trade"], &["*"]),
+        sim_key(
+            "BROKER",
+            "3000",
+            &["read_only", "trade", ND_BROKER],
+            &["127.0.0.1"],
+        ),
+        sim_key("SUB-1", "2000", &["read_only", "trade"], &["*"])
+            .sub_of("1000")
+            .in_sub_account("botsub001"),
+        sim_key("SUB-2", "2000", &["read_only", "trade"], &["*"])
+            .sub_of("1000")
+            .in_sub_account("botsub001"),
+        sim_key("SUB-U", "2100", &["read_only", "trade"], &["*"])
+            .sub_of("1100")
+            .in_sub_account("botsub002"),
+        sim_key(
+            "ND-SUB-1",
+            "3100",
+            &["read_only", "trade", "withdraw"],
+            &["*"],
+        )
+        .sub_of("3000")
+        .in_sub_account("ndsub0001"),
+        sim_key(
+            "LONE-MASTER",
+            "4000",
+            &["read_only", "trade", "withdraw"],
+            &["*"],
+        ),
+    ]
+}
+
+struct Okx;
+
+impl conformance::Subject for Okx {
+    type Connector = OkxConnector;
+
+    fn exchange() -> ExchangeId {
+        keyrevoke_okx::EXCHANGE.id
+    }
+
+    fn connector(h: &SimHandle) -> OkxConnector {
+        testkit::connector(h, Self::exchange(), OkxConnector::new)
+    }
+
+    fn keys() -> Vec<SimKey> {
+        keys()
+    }
+
+    fn managed_row() -> KeyJob {
+        master_job("SUB-1", false)
+    }
+
+    /// "Sub-account: 1 request per second per User ID" on delete and modify.
+    fn writes_per_second() -> Option<u32> {
+        Some(1)
+    }
+
+    /// docs-v5 #overview-rate-limits documents 50011 for every excess and
+    /// no IP ban.
+    fn documents_ip_ban() -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn the_shared_connector_cases_pass() {
+    conformance::run::<Okx>().await;
+}
+
 async fn setup(faults: Faults) -> (SimHandle, OkxConnector) {
-    let h = testkit::start(
-        OKX,
-        faults,
-        [
-            sim_key("MASTER", "1000", &["read_only", "trade"], &["127.0.0.1"]),
-            sim_key("MASTER-UNBOUND", "1100", &["read_only", "trade"], &["*"]),
-            sim_key(
-                "BROKER",
-                "3000",
-                &["read_only", "trade", ND_BROKER],
-                &["127.0.0.1"],
-            ),
-            sim_key("SUB-1", "2000", &["read_only", "trade"], &["*"])
-                .sub_of("1000")
-                .in_sub_account("botsub001"),
-            sim_key("SUB-2", "2000", &["read_only", "trade"], &["*"])
-                .sub_of("1000")
-                .in_sub_account("botsub001"),
-            sim_key("SUB-U", "2100", &["read_only", "trade"], &["*"])
-                .sub_of("1100")
-                .in_sub_account("botsub002"),
-            sim_key(
-                "ND-SUB-1",
-                "3100",
-                &["read_only", "trade", "withdraw"],
-                &["*"],
-            )
-            .sub_of("3000")
-            .in_sub_account("ndsub0001"),
-            sim_key(
-                "LONE-MASTER",
-                "4000",
-                &["read_only", "trade", "withdraw"],
-                &["*"],
-            ),
-        ],
-    )
-    .await;
+    let h = testkit::start(keyrevoke_okx::EXCHANGE.id, faults, keys()).await;
     let conn = testkit::connector(&h, OKX, OkxConnector::new);
     (h, conn)
 }
@@ -306,48 +345,6 @@ async fn writes_beyond_one_per_second_are_rate_limited_per_account() {
         (f.meta.code.as_deref(), f.meta.http_status),
         (Some("50011"), Some(200))
     );
-}
-
-#[tokio::test]
-async fn clock_skew_is_reported_then_fixed_by_a_sync() {
-    let (_h, c) = setup(Faults {
-        clock_skew_ms: 45_000,
-        ..Faults::default()
-    })
-    .await;
-    let j = master_job("SUB-1", true);
-    let f = c.probe(&j).await.unwrap_err();
-    assert_eq!(f.error, ConnectorError::ClockSkew, "{f:?}");
-    let f = c.perform(Route::DeleteByMaster, &j).await.unwrap_err();
-    assert_eq!(f.error, ConnectorError::ClockSkew, "the master's write too");
-    c.sync_clock().await.unwrap();
-    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
-    c.perform(Route::DeleteByMaster, &j)
-        .await
-        .expect("signed at the server's time");
-}
-
-#[tokio::test]
-async fn a_gateway_timeout_on_a_delete_is_an_unknown_outcome() {
-    let (h, c) = setup(Faults {
-        gateway_timeout_after: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let f = c
-        .perform(Route::DeleteByMaster, &master_job("SUB-1", false))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(f.error, ConnectorError::OutcomeUnknown(_)),
-        "{f:?}"
-    );
-    assert_eq!(
-        state(&h, "SUB-1"),
-        KeyState::Deleted,
-        "the delete happened all the same"
-    );
-    assert_no_secret(&f, &["MASTER", "SUB-1"]);
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ fn event(i: usize) -> AuditEvent {
     let api_key = format!("AKIAIOSFODNN7EXAMPLE{i:08}");
     AuditEvent {
         kind: Some(AuditKind::Attempt),
-        exchange: Some(ExchangeId::Bybit),
+        exchange: Some(ExchangeId::new("bybit")),
         key: Some(mask_key(&api_key)),
         fingerprint: Some(Fingerprint::of(&api_key).short().to_string()),
         action: Some(Action::Revoke),

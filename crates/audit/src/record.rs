@@ -385,7 +385,7 @@ mod tests {
     fn canonical_body_has_fixed_order_and_omits_absent_fields() {
         let event = AuditEvent {
             kind: Some(AuditKind::Attempt),
-            exchange: Some(ExchangeId::Bybit),
+            exchange: Some(ExchangeId::new("bybit")),
             key: Some("AKIA…9XQZ".into()),
             action: Some(Action::Revoke),
             route: Some(Route::DeleteSelf),
@@ -413,7 +413,7 @@ mod tests {
     fn hash_and_hmac_are_reproducible_from_the_documented_rules() {
         let event = AuditEvent {
             kind: Some(AuditKind::Outcome),
-            exchange: Some(ExchangeId::Okx),
+            exchange: Some(ExchangeId::new("okx")),
             fingerprint: Some("ba7816bf8f01cfea".into()),
             outcome: Some("revoked".into()),
             message: Some("tab\there \"quoted\"".into()),
@@ -453,7 +453,7 @@ mod tests {
     fn the_documented_example_line_is_what_the_writer_produces() {
         let event = AuditEvent {
             kind: Some(AuditKind::Attempt),
-            exchange: Some(ExchangeId::Bybit),
+            exchange: Some(ExchangeId::new("bybit")),
             key: Some(keyrevoke_core::mask_key("AKIAIOSFODNN7EXAMPLE9XQZ")),
             fingerprint: Some(
                 keyrevoke_core::Fingerprint::of("AKIAIOSFODNN7EXAMPLE9XQZ")

@@ -16,7 +16,7 @@ fn attempt(i: usize) -> AuditEvent {
     let api_key = format!("AKIAIOSFODNN7EXAMPLE{i:06}");
     AuditEvent {
         kind: Some(AuditKind::Attempt),
-        exchange: Some(ExchangeId::Bybit),
+        exchange: Some(ExchangeId::new("bybit")),
         key: Some(mask_key(&api_key)),
         fingerprint: Some(Fingerprint::of(&api_key).short().to_string()),
         action: Some(Action::Revoke),
@@ -186,7 +186,7 @@ async fn only_the_masked_event_lands_on_disk() {
     let api_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     let event = AuditEvent {
         kind: Some(AuditKind::Outcome),
-        exchange: Some(ExchangeId::Binance),
+        exchange: Some(ExchangeId::new("binance")),
         key: Some(mask_key(api_key)),
         fingerprint: Some(Fingerprint::of(api_key).short().to_string()),
         action: Some(Action::Revoke),

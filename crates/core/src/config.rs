@@ -2,7 +2,7 @@
 //! audit settings. Unknown keys are errors (a typo must not silently drop a
 //! limit or a credential), reported with their TOML path.
 
-use crate::exchange::ExchangeId;
+use crate::exchange::{ExchangeId, ExchangeSet};
 use crate::http::parse_base_url;
 use crate::inventory::{InputError, SecretSpec, without_quoted_values};
 use crate::key::{Credential, CredentialRole};
@@ -136,7 +136,9 @@ pub struct Config {
 
 impl Config {
     /// Load and validate; every problem of the file is reported at once.
-    pub fn load(path: &Path) -> Result<Config, Vec<InputError>> {
+    /// Read and check the config at `path`; exchange names must be among
+    /// `known`, the connectors registered with the program.
+    pub fn load(path: &Path, known: &ExchangeSet) -> Result<Config, Vec<InputError>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![InputError::new(
                 path,
@@ -145,10 +147,10 @@ impl Config {
                 format!("cannot read: {e}"),
             )]
         })?;
-        Config::parse(&text, path)
+        Config::parse(&text, path, known)
     }
 
-    pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<InputError>> {
+    pub fn parse(text: &str, path: &Path, known: &ExchangeSet) -> Result<Config, Vec<InputError>> {
         let de = toml::Deserializer::new(text);
         let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let line = e.inner().span().map(|s| line_of(text, s.start));
@@ -172,7 +174,7 @@ impl Config {
         let mut credentials = BTreeMap::new();
         for (name, c) in raw.credentials {
             let at = |f: &str| format!("credentials.{name}.{f}");
-            let exchange = match c.exchange.parse::<ExchangeId>() {
+            let exchange = match known.parse(&c.exchange) {
                 Ok(x) => Some(x),
                 Err(e) => {
                     err(at("exchange"), e.to_string());
@@ -213,12 +215,12 @@ impl Config {
         let mut exchanges = BTreeMap::new();
         for (name, x) in raw.exchanges {
             let at = |f: &str| format!("exchanges.{name}.{f}");
-            let Ok(id) = name.parse::<ExchangeId>() else {
-                err(
-                    format!("exchanges.{name}"),
-                    format!("unknown exchange `{name}`"),
-                );
-                continue;
+            let id = match known.parse(&name) {
+                Ok(id) => id,
+                Err(e) => {
+                    err(format!("exchanges.{name}"), e.to_string());
+                    continue;
+                }
             };
             let base_url = match x.base_url.as_deref().map(parse_base_url).transpose() {
                 Ok(u) => u,
@@ -320,7 +322,10 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, Vec<InputError>> {
-        Config::parse(text, Path::new("/etc/keyrevoke.toml"))
+        let known = ExchangeSet::new(
+            ["binance", "bybit", "okx"].map(|id| crate::exchange::ExchangeName::new(id, &[])),
+        );
+        Config::parse(text, Path::new("/etc/keyrevoke.toml"), &known)
     }
 
     #[test]
@@ -353,9 +358,9 @@ max_attempts = 3
         .unwrap();
         assert_eq!(c.credentials["brk"].role, CredentialRole::Broker);
         assert_eq!(c.retry.max_attempts, 3);
-        assert_eq!(c.exchange(ExchangeId::Bybit).concurrency, Some(16));
+        assert_eq!(c.exchange(ExchangeId::new("bybit")).concurrency, Some(16));
         assert_eq!(
-            c.base_url(ExchangeId::Bybit, "https://api.bybit.com")
+            c.base_url(ExchangeId::new("bybit"), "https://api.bybit.com")
                 .unwrap()
                 .as_str(),
             "http://127.0.0.1:9000/"

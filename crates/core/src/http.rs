@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use url::Url;
+pub use url::Url;
 
 /// The HTTP client connectors share.
 pub use reqwest::Client;

@@ -5,7 +5,7 @@
 //! sits in the file ([`SourceRef`]) so a worker can read it again, secrets and
 //! all, when its turn comes; nothing secret is kept in between.
 
-use crate::exchange::ExchangeId;
+use crate::exchange::{ExchangeId, ExchangeSet};
 use crate::key::KeyMaterial;
 use crate::secret::Secret;
 use crate::store::SourceRef;
@@ -238,10 +238,14 @@ pub struct Inventory {
     /// Lines before the first row (the CSV header).
     header_lines: u64,
     file: File,
+    /// The exchanges rows may name: the connectors registered with the
+    /// program.
+    exchanges: ExchangeSet,
 }
 
 impl Inventory {
-    pub fn open(path: &Path) -> Result<Inventory, InputError> {
+    /// Open the inventory at `path`, whose rows may name `exchanges`.
+    pub fn open(path: &Path, exchanges: &ExchangeSet) -> Result<Inventory, InputError> {
         let io_err =
             |e: std::io::Error| InputError::new(path, None, None, format!("cannot read: {e}"));
         let format = Format::detect(path).map_err(io_err)?;
@@ -258,6 +262,7 @@ impl Inventory {
             body_start: bom_len,
             header_lines: 0,
             file,
+            exchanges: exchanges.clone(),
         };
         if format == Format::Csv {
             inv.read_csv_header()?;
@@ -492,7 +497,7 @@ impl Inventory {
                 errors.push(InputError::new(&self.path, line, Some("exchange"), "empty"));
                 None
             }
-            Some(e) => match e.parse::<ExchangeId>() {
+            Some(e) => match self.exchanges.parse(e) {
                 Ok(x) => Some(x),
                 Err(err) => {
                     errors.push(InputError::new(
@@ -799,6 +804,14 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// The exchanges these tests' rows name.
+    fn known() -> ExchangeSet {
+        ExchangeSet::new(
+            ["binance", "bybit", "okx", "kucoin"]
+                .map(|id| crate::exchange::ExchangeName::new(id, &[])),
+        )
+    }
+
     fn write(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
@@ -807,7 +820,7 @@ mod tests {
     }
 
     fn all(path: &Path) -> (Vec<Row>, Vec<InputError>) {
-        let inv = Inventory::open(path).unwrap();
+        let inv = Inventory::open(path, &known()).unwrap();
         let mut rows = Vec::new();
         let mut errs = Vec::new();
         for r in inv.rows().unwrap() {
@@ -831,7 +844,7 @@ mod tests {
         assert_eq!(rows[1].source.line, 4);
         assert!(rows[1].api_secret.is_none());
         // Each row can be read again from its recorded position.
-        let inv = Inventory::open(&path).unwrap();
+        let inv = Inventory::open(&path, &known()).unwrap();
         for r in &rows {
             let again = inv.row_at(r.source).unwrap();
             assert_eq!(again.api_key, r.api_key);
@@ -892,7 +905,7 @@ mod tests {
     #[test]
     fn a_bad_header_is_one_clear_error() {
         let (_d, path) = write("inv.csv", b"exchange,key,secret\nbybit,K,S\n");
-        let err = Inventory::open(&path).err().unwrap().to_string();
+        let err = Inventory::open(&path, &known()).err().unwrap().to_string();
         assert!(err.contains("inv.csv:1"), "{err}");
         assert!(err.contains("unknown column `key`"), "{err}");
         assert!(err.contains("missing column `api_key`"), "{err}");
@@ -915,7 +928,7 @@ mod tests {
         let unresolved = rows[0].material(&path).unwrap_err();
         assert_eq!(unresolved[0].field.as_deref(), Some("api_secret"));
         assert!(unresolved[0].message.contains("NOPE_NOT_SET_123"));
-        let inv = Inventory::open(&path).unwrap();
+        let inv = Inventory::open(&path, &known()).unwrap();
         assert_eq!(inv.row_at(rows[0].source).unwrap().api_key, "K1");
     }
 

@@ -143,7 +143,7 @@ mod tests {
     fn job(account: Option<&str>, via: bool) -> KeyJob {
         let cred = Arc::new(Credential {
             name: "m1".into(),
-            exchange: ExchangeId::Bybit,
+            exchange: ExchangeId::new("bybit"),
             api_key: "MASTERKEY0001".into(),
             api_secret: Secret::from("master-secret-value"),
             passphrase: None,
@@ -151,7 +151,7 @@ mod tests {
         });
         KeyJob::new(
             KeyMaterial {
-                exchange: ExchangeId::Bybit,
+                exchange: ExchangeId::new("bybit"),
                 api_key: "SUBKEY000000001".into(),
                 api_secret: Some(Secret::from("sub-secret-value")),
                 passphrase: None,

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod connector;
+pub mod endpoint;
 pub mod error;
 pub mod exchange;
 pub mod http;
@@ -18,7 +19,7 @@ pub mod store;
 
 pub use connector::{Charge, Connector, Liveness, Operation, Probe, Reply, Tier, TierScope, Usage};
 pub use error::{ConnectorError, Failure};
-pub use exchange::ExchangeId;
+pub use exchange::{ExchangeId, ExchangeName, ExchangeSet};
 pub use key::{Credential, CredentialRole, KeyJob, KeyMaterial};
 pub use model::{Action, Capability, Channel, Outcome, Route, State};
 pub use secret::{Fingerprint, Secret, mask_key};

@@ -4,8 +4,17 @@
 
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::Inventory;
+use keyrevoke_core::{ExchangeName, ExchangeSet};
 use proptest::prelude::*;
 use std::path::Path;
+
+/// The exchanges the inputs name.
+fn known() -> ExchangeSet {
+    ExchangeSet::new([
+        ExchangeName::new("bybit", &[]),
+        ExchangeName::new("okx", &[]),
+    ])
+}
 
 /// Bytes that look like inventories often enough to reach deep paths.
 fn inventory_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -34,7 +43,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(if jsonl { "inv.jsonl" } else { "inv.csv" });
         std::fs::write(&path, &bytes).unwrap();
-        match Inventory::open(&path) {
+        match Inventory::open(&path, &known()) {
             Err(e) => prop_assert!(e.to_string().contains("inv.")),
             Ok(inv) => {
                 for row in inv.rows().unwrap() {
@@ -56,7 +65,7 @@ proptest! {
 
     #[test]
     fn any_config_text_parses_without_panic(text in "(\\[[a-z._]{0,20}\\]\n|[a-z_]{1,12} = (\"[^\"\n]{0,12}\"|[0-9]{1,6}|true)\n|.{0,20}\n){0,10}") {
-        if let Err(errs) = Config::parse(&text, Path::new("/tmp/fuzz.toml")) {
+        if let Err(errs) = Config::parse(&text, Path::new("/tmp/fuzz.toml"), &known()) {
             for e in errs {
                 prop_assert!(e.to_string().starts_with("/tmp/fuzz.toml"));
             }

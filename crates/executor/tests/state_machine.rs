@@ -99,7 +99,7 @@ impl JobStore for MemStore {
         let e = self.entries.lock().unwrap();
         let unfinished = e.iter().any(|x| !x.state.is_terminal());
         Ok(if unfinished {
-            vec![ExchangeId::Bybit]
+            vec![ExchangeId::new("bybit")]
         } else {
             Vec::new()
         })
@@ -172,7 +172,7 @@ static NO_TIERS: [Tier; 0] = [];
 #[async_trait]
 impl Connector for ScriptedConnector {
     fn exchange(&self) -> ExchangeId {
-        ExchangeId::Bybit
+        ExchangeId::new("bybit")
     }
     fn capabilities(&self) -> &'static [Capability] {
         &[]
@@ -234,7 +234,7 @@ impl KeySource for OneKey {
     fn load(&self, _entry: &JobEntry) -> Result<KeyJob, String> {
         Ok(KeyJob::new(
             KeyMaterial {
-                exchange: ExchangeId::Bybit,
+                exchange: ExchangeId::new("bybit"),
                 api_key: "KEY0000000000001".into(),
                 api_secret: Some(Secret::from("s")),
                 passphrase: None,
@@ -264,7 +264,7 @@ async fn run_after(
         .enqueue(
             1,
             &[NewEntry {
-                exchange: ExchangeId::Bybit,
+                exchange: ExchangeId::new("bybit"),
                 fingerprint: Fingerprint::of("KEY0000000000001"),
                 masked: "KEY0…0001".into(),
                 label: None,
@@ -292,8 +292,8 @@ async fn run_after(
         cap: Duration::from_millis(5),
     };
     let mut connectors: BTreeMap<ExchangeId, Arc<dyn Connector>> = BTreeMap::new();
-    connectors.insert(ExchangeId::Bybit, conn);
-    let totals = BTreeMap::from([(ExchangeId::Bybit, 1u64)]);
+    connectors.insert(ExchangeId::new("bybit"), conn);
+    let totals = BTreeMap::from([(ExchangeId::new("bybit"), 1u64)]);
     let exec = Arc::new(Executor::new(Parts {
         connectors,
         config: &config,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 const ENQUEUE_BATCH: usize = 5000;
 const CLAIM_BATCH: usize = 10_000;
-const BENCH_EXCHANGE: ExchangeId = ExchangeId::Bybit;
+const BENCH_EXCHANGE: ExchangeId = ExchangeId::new("bybit");
 
 /// Enqueues `n` fresh keys, then has `concurrency` tasks record two
 /// transitions per key (`in_flight`, then `revoked`) and returns the

@@ -81,8 +81,11 @@ pub fn counts_from(rows: Vec<(String, String, i64)>) -> Counts {
     counts
 }
 
+/// An exchange id as the journal stored it (checked against the registry
+/// when the row was enqueued).
 pub fn parse_exchange(text: &str) -> Result<ExchangeId, StoreError> {
-    parse("exchange", text)
+    ExchangeId::stored(text)
+        .ok_or_else(|| StoreError::Journal(format!("corrupt exchange in journal: {text:?}")))
 }
 
 fn non_negative<T: TryFrom<i64>>(what: &str, value: i64) -> Result<T, StoreError> {
@@ -214,13 +217,13 @@ mod tests {
 
     #[test]
     fn repeated_keys_in_one_batch_merge_into_the_first() {
-        let mut second = new_entry(ExchangeId::Bybit, "k1", 0, 1);
+        let mut second = new_entry(ExchangeId::new("bybit"), "k1", 0, 1);
         second.rank = 9;
         let batch = vec![
-            new_entry(ExchangeId::Bybit, "k1", 0, 0),
-            new_entry(ExchangeId::Okx, "k1", 0, 2),
+            new_entry(ExchangeId::new("bybit"), "k1", 0, 0),
+            new_entry(ExchangeId::new("okx"), "k1", 0, 2),
             second,
-            new_entry(ExchangeId::Bybit, "k2", 0, 3),
+            new_entry(ExchangeId::new("bybit"), "k2", 0, 3),
         ];
         let (unique, repeats) = first_occurrences(&batch);
         assert_eq!(repeats, 1, "only the second bybit k1 repeats a key");

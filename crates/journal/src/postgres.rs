@@ -568,13 +568,13 @@ mod tests {
                 .enqueue(
                     pass,
                     &[
-                        new_entry(ExchangeId::Okx, "old-finished-key", 0, 0),
-                        new_entry(ExchangeId::Okx, "old-pending-key1", 1, 50),
+                        new_entry(ExchangeId::new("okx"), "old-finished-key", 0, 0),
+                        new_entry(ExchangeId::new("okx"), "old-pending-key1", 1, 50),
                     ],
                 )
                 .await
                 .unwrap();
-            let id = journal.claim(ExchangeId::Okx, 1).await.unwrap()[0].id;
+            let id = journal.claim(ExchangeId::new("okx"), 1).await.unwrap()[0].id;
             journal
                 .record(transition(id, State::Revoked))
                 .await
@@ -676,7 +676,7 @@ mod tests {
         let batch: Vec<NewEntry> = (0..total)
             .map(|i| {
                 new_entry(
-                    ExchangeId::Bybit,
+                    ExchangeId::new("bybit"),
                     &format!("shared-key-{i:06}"),
                     (i % 7) as u32,
                     i,
@@ -689,7 +689,7 @@ mod tests {
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 loop {
-                    let claimed = journal.claim(ExchangeId::Bybit, 25).await.unwrap();
+                    let claimed = journal.claim(ExchangeId::new("bybit"), 25).await.unwrap();
                     if claimed.is_empty() {
                         return ids;
                     }
@@ -730,10 +730,10 @@ mod tests {
         let other = worker(&url, &job, DEFAULT_LEASE).await;
         let pass = slow.begin_pass().await.unwrap();
         let batch: Vec<NewEntry> = (0..3)
-            .map(|i| new_entry(ExchangeId::Okx, &format!("renew-key-{i:04}"), 0, i))
+            .map(|i| new_entry(ExchangeId::new("okx"), &format!("renew-key-{i:04}"), 0, i))
             .collect();
         slow.enqueue(pass, &batch).await.unwrap();
-        let held = slow.claim(ExchangeId::Okx, 10).await.unwrap();
+        let held = slow.claim(ExchangeId::new("okx"), 10).await.unwrap();
         let ids: Vec<EntryId> = held.iter().map(|e| e.id).collect();
         // Waiting for budget far longer than one lease, renewing meanwhile.
         for _ in 0..6 {
@@ -741,7 +741,11 @@ mod tests {
             slow.renew(&ids).await.unwrap();
         }
         assert!(
-            other.claim(ExchangeId::Okx, 10).await.unwrap().is_empty(),
+            other
+                .claim(ExchangeId::new("okx"), 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "renewed leases must not be taken over"
         );
     }
@@ -756,15 +760,22 @@ mod tests {
         let survivor = worker(&url, &job, DEFAULT_LEASE).await;
         let pass = short_lived.begin_pass().await.unwrap();
         let batch: Vec<NewEntry> = (0..5)
-            .map(|i| new_entry(ExchangeId::Okx, &format!("takeover-key-{i:04}"), 0, i))
+            .map(|i| {
+                new_entry(
+                    ExchangeId::new("okx"),
+                    &format!("takeover-key-{i:04}"),
+                    0,
+                    i,
+                )
+            })
             .collect();
         short_lived.enqueue(pass, &batch).await.unwrap();
 
-        let held = short_lived.claim(ExchangeId::Okx, 10).await.unwrap();
+        let held = short_lived.claim(ExchangeId::new("okx"), 10).await.unwrap();
         assert_eq!(held.len(), 5);
         assert!(
             survivor
-                .claim(ExchangeId::Okx, 10)
+                .claim(ExchangeId::new("okx"), 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -773,7 +784,7 @@ mod tests {
 
         // The first worker "dies": it stops renewing and its leases run out.
         tokio::time::sleep(Duration::from_millis(600)).await;
-        let taken = survivor.claim(ExchangeId::Okx, 10).await.unwrap();
+        let taken = survivor.claim(ExchangeId::new("okx"), 10).await.unwrap();
         let held_ids: Vec<EntryId> = held.iter().map(|e| e.id).collect();
         let taken_ids: Vec<EntryId> = taken.iter().map(|e| e.id).collect();
         assert_eq!(
@@ -785,7 +796,7 @@ mod tests {
         // late record does not take the survivor's lease back.
         assert!(
             short_lived
-                .claim(ExchangeId::Okx, 10)
+                .claim(ExchangeId::new("okx"), 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -797,7 +808,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert!(
             short_lived
-                .claim(ExchangeId::Okx, 10)
+                .claim(ExchangeId::new("okx"), 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -818,17 +829,21 @@ mod tests {
         holder
             .enqueue(
                 pass,
-                &[new_entry(ExchangeId::Gate, "renewed-key-0001", 0, 0)],
+                &[new_entry(ExchangeId::new("gate"), "renewed-key-0001", 0, 0)],
             )
             .await
             .unwrap();
-        let id = holder.claim(ExchangeId::Gate, 1).await.unwrap()[0].id;
+        let id = holder.claim(ExchangeId::new("gate"), 1).await.unwrap()[0].id;
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(400)).await;
             holder.record(transition(id, State::Unknown)).await.unwrap();
         }
         assert!(
-            other.claim(ExchangeId::Gate, 1).await.unwrap().is_empty(),
+            other
+                .claim(ExchangeId::new("gate"), 1)
+                .await
+                .unwrap()
+                .is_empty(),
             "1.2 s after claiming with an 0.8 s lease, records must have kept it"
         );
         holder.delete_job().await.unwrap();
@@ -844,11 +859,21 @@ mod tests {
         let pass = one.begin_pass().await.unwrap();
         one.enqueue(
             pass,
-            &[new_entry(ExchangeId::Kraken, "job-one-key-001", 0, 0)],
+            &[new_entry(
+                ExchangeId::new("kraken"),
+                "job-one-key-001",
+                0,
+                0,
+            )],
         )
         .await
         .unwrap();
-        assert!(two.claim(ExchangeId::Kraken, 10).await.unwrap().is_empty());
+        assert!(
+            two.claim(ExchangeId::new("kraken"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(two.counts().await.unwrap().by_exchange.is_empty());
         assert!(two.exchanges_with_work().await.unwrap().is_empty());
         assert_eq!(

@@ -69,9 +69,9 @@ pub async fn enqueue_merges_duplicates_and_resumes_earlier_passes(store: &dyn Jo
         .enqueue(
             first,
             &[
-                new_entry(ExchangeId::Bybit, "key-a-0000000001", 0, 0),
-                new_entry(ExchangeId::Bybit, "key-b-0000000002", 0, 100),
-                new_entry(ExchangeId::Bybit, "key-a-0000000001", 0, 200),
+                new_entry(ExchangeId::new("bybit"), "key-a-0000000001", 0, 0),
+                new_entry(ExchangeId::new("bybit"), "key-b-0000000002", 0, 100),
+                new_entry(ExchangeId::new("bybit"), "key-a-0000000001", 0, 200),
             ],
         )
         .await
@@ -85,8 +85,8 @@ pub async fn enqueue_merges_duplicates_and_resumes_earlier_passes(store: &dyn Jo
         .enqueue(
             first,
             &[
-                new_entry(ExchangeId::Bybit, "key-b-0000000002", 0, 300),
-                new_entry(ExchangeId::Bybit, "key-c-0000000003", 0, 400),
+                new_entry(ExchangeId::new("bybit"), "key-b-0000000002", 0, 300),
+                new_entry(ExchangeId::new("bybit"), "key-c-0000000003", 0, 400),
             ],
         )
         .await
@@ -99,7 +99,7 @@ pub async fn enqueue_merges_duplicates_and_resumes_earlier_passes(store: &dyn Jo
 
     // Finish key a, then run a second pass over a rewritten inventory.
     let a = fingerprint_of(
-        &claim_all(store, ExchangeId::Bybit).await,
+        &claim_all(store, ExchangeId::new("bybit")).await,
         "key-a-0000000001",
     );
     store
@@ -116,11 +116,11 @@ pub async fn enqueue_merges_duplicates_and_resumes_earlier_passes(store: &dyn Jo
         .enqueue(
             second,
             &[
-                new_entry(ExchangeId::Bybit, "key-a-0000000001", 5, 1000),
-                new_entry(ExchangeId::Bybit, "key-b-0000000002", 5, 2000),
-                new_entry(ExchangeId::Bybit, "key-c-0000000003", 5, 3000),
-                new_entry(ExchangeId::Bybit, "key-d-0000000004", 5, 4000),
-                new_entry(ExchangeId::Bybit, "key-b-0000000002", 5, 5000),
+                new_entry(ExchangeId::new("bybit"), "key-a-0000000001", 5, 1000),
+                new_entry(ExchangeId::new("bybit"), "key-b-0000000002", 5, 2000),
+                new_entry(ExchangeId::new("bybit"), "key-c-0000000003", 5, 3000),
+                new_entry(ExchangeId::new("bybit"), "key-d-0000000004", 5, 4000),
+                new_entry(ExchangeId::new("bybit"), "key-b-0000000002", 5, 5000),
             ],
         )
         .await
@@ -131,12 +131,18 @@ pub async fn enqueue_merges_duplicates_and_resumes_earlier_passes(store: &dyn Jo
         "rows from an earlier pass are resumed, a new key inserted, a repeat merged"
     );
 
-    let revoked = store.list(ExchangeId::Bybit, State::Revoked).await.unwrap();
+    let revoked = store
+        .list(ExchangeId::new("bybit"), State::Revoked)
+        .await
+        .unwrap();
     assert_eq!(
         revoked[0].source.offset, 0,
         "a finished entry must keep its source when the inventory is re-read"
     );
-    let pending = store.list(ExchangeId::Bybit, State::Pending).await.unwrap();
+    let pending = store
+        .list(ExchangeId::new("bybit"), State::Pending)
+        .await
+        .unwrap();
     assert_eq!(
         fingerprint_of(&pending, "key-b-0000000002").source.offset,
         2000,
@@ -153,18 +159,18 @@ pub async fn claims_follow_rank_then_inventory_order(store: &dyn JobStore) {
         .enqueue(
             pass,
             &[
-                new_entry(ExchangeId::Okx, "account-x-key-0", 0, 0),
-                new_entry(ExchangeId::Okx, "account-x-key-1", 1, 100),
-                new_entry(ExchangeId::Okx, "account-x-key-2", 2, 200),
-                new_entry(ExchangeId::Okx, "account-y-key-0", 0, 300),
-                new_entry(ExchangeId::Okx, "account-y-key-1", 1, 400),
-                new_entry(ExchangeId::Bybit, "another-exchange", 0, 500),
+                new_entry(ExchangeId::new("okx"), "account-x-key-0", 0, 0),
+                new_entry(ExchangeId::new("okx"), "account-x-key-1", 1, 100),
+                new_entry(ExchangeId::new("okx"), "account-x-key-2", 2, 200),
+                new_entry(ExchangeId::new("okx"), "account-y-key-0", 0, 300),
+                new_entry(ExchangeId::new("okx"), "account-y-key-1", 1, 400),
+                new_entry(ExchangeId::new("bybit"), "another-exchange", 0, 500),
             ],
         )
         .await
         .unwrap();
-    let first = store.claim(ExchangeId::Okx, 3).await.unwrap();
-    let rest = store.claim(ExchangeId::Okx, 10).await.unwrap();
+    let first = store.claim(ExchangeId::new("okx"), 3).await.unwrap();
+    let rest = store.claim(ExchangeId::new("okx"), 10).await.unwrap();
     let order: Vec<String> = first
         .iter()
         .chain(&rest)
@@ -190,13 +196,20 @@ pub async fn claims_follow_rank_then_inventory_order(store: &dyn JobStore) {
 pub async fn claims_skip_finished_and_leased_entries(store: &dyn JobStore) {
     let pass = store.begin_pass().await.unwrap();
     let batch: Vec<NewEntry> = (0..6)
-        .map(|i| new_entry(ExchangeId::Kucoin, &format!("kucoin-key-{i:04}"), 0, i * 10))
+        .map(|i| {
+            new_entry(
+                ExchangeId::new("kucoin"),
+                &format!("kucoin-key-{i:04}"),
+                0,
+                i * 10,
+            )
+        })
         .collect();
     store.enqueue(pass, &batch).await.unwrap();
 
-    let first = store.claim(ExchangeId::Kucoin, 2).await.unwrap();
+    let first = store.claim(ExchangeId::new("kucoin"), 2).await.unwrap();
     assert_eq!(first.len(), 2);
-    let second = store.claim(ExchangeId::Kucoin, 100).await.unwrap();
+    let second = store.claim(ExchangeId::new("kucoin"), 100).await.unwrap();
     assert_eq!(second.len(), 4, "leased entries must not be claimed twice");
     let first_ids: HashSet<EntryId> = first.iter().map(|e| e.id).collect();
     assert!(
@@ -205,7 +218,7 @@ pub async fn claims_skip_finished_and_leased_entries(store: &dyn JobStore) {
     );
     assert!(
         store
-            .claim(ExchangeId::Kucoin, 100)
+            .claim(ExchangeId::new("kucoin"), 100)
             .await
             .unwrap()
             .is_empty(),
@@ -241,7 +254,7 @@ pub async fn claims_skip_finished_and_leased_entries(store: &dyn JobStore) {
     let ids: Vec<EntryId> = all.iter().map(|e| e.id).collect();
     store.release(&ids).await.unwrap();
 
-    let reclaimed = store.claim(ExchangeId::Kucoin, 100).await.unwrap();
+    let reclaimed = store.claim(ExchangeId::new("kucoin"), 100).await.unwrap();
     let states: Vec<State> = reclaimed.iter().map(|e| e.state).collect();
     assert_eq!(
         states,
@@ -256,24 +269,24 @@ pub async fn counts_and_lists_report_states(store: &dyn JobStore) {
         .enqueue(
             pass,
             &[
-                new_entry(ExchangeId::Binance, "binance-key-3", 0, 30),
-                new_entry(ExchangeId::Binance, "binance-key-1", 0, 10),
-                new_entry(ExchangeId::Binance, "binance-key-2", 0, 20),
-                new_entry(ExchangeId::Gate, "gate-key-1", 0, 10),
+                new_entry(ExchangeId::new("binance"), "binance-key-3", 0, 30),
+                new_entry(ExchangeId::new("binance"), "binance-key-1", 0, 10),
+                new_entry(ExchangeId::new("binance"), "binance-key-2", 0, 20),
+                new_entry(ExchangeId::new("gate"), "gate-key-1", 0, 10),
             ],
         )
         .await
         .unwrap();
     assert_eq!(
         store.exchanges_with_work().await.unwrap(),
-        vec![ExchangeId::Binance, ExchangeId::Gate]
+        vec![ExchangeId::new("binance"), ExchangeId::new("gate")]
     );
-    let gate = claim_all(store, ExchangeId::Gate).await;
+    let gate = claim_all(store, ExchangeId::new("gate")).await;
     store
         .record(transition(gate[0].id, State::Revoked))
         .await
         .unwrap();
-    let binance = claim_all(store, ExchangeId::Binance).await;
+    let binance = claim_all(store, ExchangeId::new("binance")).await;
     let key2 = fingerprint_of(&binance, "binance-key-2");
     store
         .record(transition(key2.id, State::Escalated))
@@ -295,12 +308,12 @@ pub async fn counts_and_lists_report_states(store: &dyn JobStore) {
     );
     assert_eq!(
         store.exchanges_with_work().await.unwrap(),
-        vec![ExchangeId::Binance],
+        vec![ExchangeId::new("binance")],
         "an exchange whose entries are all finished has no work"
     );
 
     let pending = store
-        .list(ExchangeId::Binance, State::Pending)
+        .list(ExchangeId::new("binance"), State::Pending)
         .await
         .unwrap();
     assert_eq!(
@@ -309,7 +322,7 @@ pub async fn counts_and_lists_report_states(store: &dyn JobStore) {
         "list must be ordered by source line"
     );
     let escalated = store
-        .list(ExchangeId::Binance, State::Escalated)
+        .list(ExchangeId::new("binance"), State::Escalated)
         .await
         .unwrap();
     assert_eq!(escalated.len(), 1);
@@ -328,7 +341,7 @@ pub async fn counts_and_lists_report_states(store: &dyn JobStore) {
     );
     assert!(
         store
-            .list(ExchangeId::Gate, State::Pending)
+            .list(ExchangeId::new("gate"), State::Pending)
             .await
             .unwrap()
             .is_empty(),
@@ -345,9 +358,9 @@ pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobSt
         .enqueue(
             pass,
             &[
-                new_entry(ExchangeId::Okx, "okx-key-1", 0, 10),
-                new_entry(ExchangeId::Okx, "okx-key-2", 1, 20),
-                new_entry(ExchangeId::Okx, "okx-key-3", 2, 30),
+                new_entry(ExchangeId::new("okx"), "okx-key-1", 0, 10),
+                new_entry(ExchangeId::new("okx"), "okx-key-2", 1, 20),
+                new_entry(ExchangeId::new("okx"), "okx-key-3", 2, 30),
             ],
         )
         .await
@@ -360,7 +373,7 @@ pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobSt
         "nothing claimed yet: {unclaimed:?}"
     );
     let before = keyrevoke_core::http::unix_ms();
-    let claimed = claim_all(store, ExchangeId::Okx).await;
+    let claimed = claim_all(store, ExchangeId::new("okx")).await;
     let key1 = fingerprint_of(&claimed, "okx-key-1");
     let key2 = fingerprint_of(&claimed, "okx-key-2");
     store
@@ -401,7 +414,7 @@ pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobSt
 
     // Claimed again later: its start is still the first claim.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let again = claim_all(store, ExchangeId::Okx).await;
+    let again = claim_all(store, ExchangeId::new("okx")).await;
     assert!(again.iter().any(|e| e.id == key2.id), "key 2 is claimable");
     store
         .record(transition(key2.id, State::Escalated))
@@ -419,13 +432,13 @@ pub async fn timings_keep_the_first_claim_and_the_outcome_time(store: &dyn JobSt
 pub async fn released_entries_can_be_claimed_again(store: &dyn JobStore) {
     let pass = store.begin_pass().await.unwrap();
     let batch: Vec<NewEntry> = (0..3)
-        .map(|i| new_entry(ExchangeId::Mexc, &format!("mexc-key-{i:04}"), 0, i))
+        .map(|i| new_entry(ExchangeId::new("mexc"), &format!("mexc-key-{i:04}"), 0, i))
         .collect();
     store.enqueue(pass, &batch).await.unwrap();
-    let claimed = claim_all(store, ExchangeId::Mexc).await;
+    let claimed = claim_all(store, ExchangeId::new("mexc")).await;
     assert_eq!(claimed.len(), 3);
     store.release(&[claimed[1].id]).await.unwrap();
-    let again = claim_all(store, ExchangeId::Mexc).await;
+    let again = claim_all(store, ExchangeId::new("mexc")).await;
     assert_eq!(
         again.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![claimed[1].id],
@@ -444,10 +457,13 @@ pub async fn released_entries_can_be_claimed_again(store: &dyn JobStore) {
 pub async fn an_unknown_id_fails_only_its_own_record(store: &dyn JobStore) {
     let pass = store.begin_pass().await.unwrap();
     store
-        .enqueue(pass, &[new_entry(ExchangeId::Htx, "htx-key-000001", 0, 0)])
+        .enqueue(
+            pass,
+            &[new_entry(ExchangeId::new("htx"), "htx-key-000001", 0, 0)],
+        )
         .await
         .unwrap();
-    let id = claim_all(store, ExchangeId::Htx).await[0].id;
+    let id = claim_all(store, ExchangeId::new("htx")).await[0].id;
     let missing = id + 1_000_000;
     let (known, unknown) = tokio::join!(
         store.record(transition(id, State::Revoked)),
@@ -459,17 +475,23 @@ pub async fn an_unknown_id_fails_only_its_own_record(store: &dyn JobStore) {
         err.to_string().contains(&missing.to_string()),
         "unhelpful error: {err}"
     );
-    let revoked = store.list(ExchangeId::Htx, State::Revoked).await.unwrap();
+    let revoked = store
+        .list(ExchangeId::new("htx"), State::Revoked)
+        .await
+        .unwrap();
     assert_eq!(revoked.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
 }
 
 pub async fn record_updates_fields_and_keeps_the_last_probe(store: &dyn JobStore) {
     let pass = store.begin_pass().await.unwrap();
     store
-        .enqueue(pass, &[new_entry(ExchangeId::Htx, "htx-key-000001", 0, 0)])
+        .enqueue(
+            pass,
+            &[new_entry(ExchangeId::new("htx"), "htx-key-000001", 0, 0)],
+        )
         .await
         .unwrap();
-    let id = claim_all(store, ExchangeId::Htx).await[0].id;
+    let id = claim_all(store, ExchangeId::new("htx")).await[0].id;
     let probe = r#"{"alive":true}"#.to_string();
     store
         .record(Transition {
@@ -495,7 +517,10 @@ pub async fn record_updates_fields_and_keeps_the_last_probe(store: &dyn JobStore
         })
         .await
         .unwrap();
-    let entry = &store.list(ExchangeId::Htx, State::Disabled).await.unwrap()[0];
+    let entry = &store
+        .list(ExchangeId::new("htx"), State::Disabled)
+        .await
+        .unwrap()[0];
     assert_eq!(entry.attempts, 3);
     assert_eq!(entry.route, Some(Route::DisableByMaster));
     assert_eq!(entry.code, None, "a transition's code replaces the old one");
@@ -522,7 +547,7 @@ pub async fn concurrent_records_all_land(store: Arc<dyn JobStore>, n: usize) {
     let batch: Vec<NewEntry> = (0..n)
         .map(|i| {
             new_entry(
-                ExchangeId::Deribit,
+                ExchangeId::new("deribit"),
                 &format!("deribit-key-{i:06}"),
                 0,
                 i as u64,
@@ -530,7 +555,7 @@ pub async fn concurrent_records_all_land(store: Arc<dyn JobStore>, n: usize) {
         })
         .collect();
     store.enqueue(pass, &batch).await.unwrap();
-    let claimed = store.claim(ExchangeId::Deribit, n).await.unwrap();
+    let claimed = store.claim(ExchangeId::new("deribit"), n).await.unwrap();
     assert_eq!(claimed.len(), n);
 
     let tasks: Vec<_> = claimed
@@ -554,7 +579,7 @@ pub async fn concurrent_records_all_land(store: Arc<dyn JobStore>, n: usize) {
         failures.first()
     );
     let revoked = store
-        .list(ExchangeId::Deribit, State::Revoked)
+        .list(ExchangeId::new("deribit"), State::Revoked)
         .await
         .unwrap();
     assert_eq!(
@@ -569,11 +594,11 @@ pub async fn concurrent_records_all_land(store: Arc<dyn JobStore>, n: usize) {
 pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore) {
     let pass = journal.begin_pass().await.unwrap();
     let batch: Vec<NewEntry> = (0..3)
-        .map(|i| new_entry(ExchangeId::Bybit, &format!("lease-key-{i:04}"), 0, i))
+        .map(|i| new_entry(ExchangeId::new("bybit"), &format!("lease-key-{i:04}"), 0, i))
         .collect();
     journal.enqueue(pass, &batch).await.unwrap();
     let held: Vec<EntryId> = journal
-        .claim(ExchangeId::Bybit, 10)
+        .claim(ExchangeId::new("bybit"), 10)
         .await
         .unwrap()
         .iter()
@@ -589,7 +614,7 @@ pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore)
     tokio::time::sleep_until((claimed_at + SHORT_LEASE.mul_f64(1.1)).into()).await;
     assert!(
         journal
-            .claim(ExchangeId::Bybit, 10)
+            .claim(ExchangeId::new("bybit"), 10)
             .await
             .unwrap()
             .is_empty(),
@@ -597,7 +622,7 @@ pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore)
     );
     journal.release(&held[..1]).await.unwrap();
     let back: Vec<EntryId> = journal
-        .claim(ExchangeId::Bybit, 10)
+        .claim(ExchangeId::new("bybit"), 10)
         .await
         .unwrap()
         .iter()

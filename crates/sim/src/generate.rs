@@ -388,13 +388,17 @@ mod tests {
 
     #[test]
     fn a_3commas_breach_puts_every_key_under_a_master_that_deletes_it() {
-        let exchanges = [ExchangeId::Okx, ExchangeId::Coinbase, ExchangeId::Kucoin];
+        let exchanges = [
+            ExchangeId::new("okx"),
+            ExchangeId::new("coinbase"),
+            ExchangeId::new("kucoin"),
+        ];
         let pop = Population::breach3c(&exchanges, 100, 45, 1);
         assert!(
-            !pop.keys.contains_key(&ExchangeId::Coinbase),
+            !pop.keys.contains_key(&ExchangeId::new("coinbase")),
             "no API deletes a Coinbase key, so the shape has none"
         );
-        for x in [ExchangeId::Okx, ExchangeId::Kucoin] {
+        for x in [ExchangeId::new("okx"), ExchangeId::new("kucoin")] {
             let rows: Vec<_> = pop.rows.iter().filter(|r| r.exchange == x).collect();
             assert_eq!(rows.len(), 100, "{x}: one row per sub key");
             let masters: Vec<_> = pop.credentials.iter().filter(|c| c.exchange == x).collect();

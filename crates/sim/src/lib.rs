@@ -11,6 +11,7 @@
 //! `GET /__sim/keys/{api_key}`, `POST /__sim/keys` (a JSON array of keys),
 //! `PUT /__sim/faults`, `POST /__sim/unban`.
 
+pub mod conformance;
 pub mod dialects;
 pub mod faults;
 pub mod generate;
@@ -104,7 +105,7 @@ impl ExchangeSim {
                 limits::SlidingWindow::new(capacity, period, config.ip_ban, ip_meter)
             },
             timeline: outage::Timeline::default(),
-            rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ id as u64)),
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ name_seed(id))),
         }
     }
 
@@ -146,6 +147,14 @@ impl ExchangeSim {
         Stats::bump(&self.stats.deletes);
         self.timeline.deleted(api_key);
     }
+}
+
+/// A stable number from an exchange's id (FNV-1a), so that each exchange
+/// draws its own faults from one run's seed.
+fn name_seed(id: ExchangeId) -> u64 {
+    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A running simulator.

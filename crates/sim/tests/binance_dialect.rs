@@ -14,7 +14,7 @@ use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::KeyState;
 use keyrevoke_sim::testkit::{self, Answer, hmac_sha256_hex as sign, key, now_ms, secret_of};
 
-const BINANCE: ExchangeId = ExchangeId::Binance;
+const BINANCE: ExchangeId = ExchangeId::new("binance");
 const MASTER: &str = "MASTERKEY00000001";
 const TRADELESS_MASTER: &str = "READONLYMASTER001";
 const BROKER: &str = "BROKERKEY00000001";

@@ -12,7 +12,7 @@ use keyrevoke_sim::keys::KeyState;
 use keyrevoke_sim::testkit::{self, Answer, hmac_sha256_hex as sign, key, now_ms, secret_of};
 use serde_json::Value;
 
-const BYBIT: ExchangeId = ExchangeId::Bybit;
+const BYBIT: ExchangeId = ExchangeId::new("bybit");
 const MASTER: &str = "MASTERKEY00000001";
 const SUB_KEY: &str = "SUBKEY00000000001";
 const SUB_KEY_2: &str = "SUBKEY00000000002";

@@ -103,7 +103,7 @@ async fn sim(faults: Faults) -> SimHandle {
     // As a CDP JSON download carries it: newlines written as `\n`.
     let trade_pem = Private::ec(11).secret().replace('\n', "\\n");
     testkit::start(
-        ExchangeId::Coinbase,
+        ExchangeId::new("coinbase"),
         faults,
         [
             key(EC_KEY, "u1", &["can_view", "can_trade", "can_transfer"])
@@ -118,7 +118,7 @@ async fn sim(faults: Faults) -> SimHandle {
 
 /// `host:port` of the simulator, the host a token must name.
 fn host(h: &SimHandle) -> String {
-    h.urls[&ExchangeId::Coinbase]
+    h.urls[&ExchangeId::new("coinbase")]
         .trim_start_matches("http://")
         .to_string()
 }
@@ -129,7 +129,7 @@ fn permissions_uri(h: &SimHandle) -> String {
 
 async fn get(h: &SimHandle, path: &str, bearer: Option<&str>) -> Answer {
     get_at(
-        h.urls[&ExchangeId::Coinbase].clone(),
+        h.urls[&ExchangeId::new("coinbase")].clone(),
         path.to_string(),
         bearer.map(str::to_string),
     )
@@ -138,7 +138,7 @@ async fn get(h: &SimHandle, path: &str, bearer: Option<&str>) -> Answer {
 
 /// One GET per bearer (or none), all sent at once.
 async fn all_at_once(h: &SimHandle, path: &str, bearers: Vec<Option<String>>) -> Vec<Answer> {
-    let base = h.urls[&ExchangeId::Coinbase].clone();
+    let base = h.urls[&ExchangeId::new("coinbase")].clone();
     let tasks: Vec<_> = bearers
         .into_iter()
         .map(|b| tokio::spawn(get_at(base.clone(), path.to_string(), b)))
@@ -170,7 +170,7 @@ async fn probe(h: &SimHandle, private: &Private, kid: &str) -> Answer {
 }
 
 fn stats(h: &SimHandle) -> keyrevoke_sim::stats::StatsSnapshot {
-    common::stats(h, ExchangeId::Coinbase)
+    common::stats(h, ExchangeId::new("coinbase"))
 }
 
 #[tokio::test]
@@ -311,7 +311,7 @@ async fn an_unknown_or_deleted_key_is_refused_with_401() {
     let key = Private::ec(7);
     let unknown = probe(&h, &key, "organizations/x/apiKeys/never-issued").await;
     assert_eq!(unknown.status, 401);
-    h.exchange(ExchangeId::Coinbase)
+    h.exchange(ExchangeId::new("coinbase"))
         .keys
         .update(EC_KEY, |k| k.state = KeyState::Deleted);
     let a = probe(&h, &key, EC_KEY).await;
@@ -325,7 +325,7 @@ async fn no_bearer_token_is_401_and_no_endpoint_deletes_or_disables_a_key() {
     assert_eq!(get(&h, PERMISSIONS, None).await.status, 401);
     assert_eq!(stats(&h).missing_auth, 1);
     // Keys are managed in the CDP portal only: no such calls exist.
-    let base = &h.urls[&ExchangeId::Coinbase];
+    let base = &h.urls[&ExchangeId::new("coinbase")];
     let client = reqwest::Client::new();
     let t = token(&Private::ec(7), EC_KEY, now_s(), &permissions_uri(&h));
     let attempts = [
@@ -346,7 +346,7 @@ async fn no_bearer_token_is_401_and_no_endpoint_deletes_or_disables_a_key() {
     }
     assert_eq!(stats(&h).unknown_endpoint, 3);
     assert_eq!(
-        testkit::state(&h, ExchangeId::Coinbase, EC_KEY),
+        testkit::state(&h, ExchangeId::new("coinbase"), EC_KEY),
         KeyState::Alive
     );
 }
@@ -446,7 +446,7 @@ fn a_pem_secret_with_real_newlines_survives_the_generated_inventory_csv() {
     assert!(pem.contains('\n'));
     let mut pop = Population::default();
     pop.rows.push(InventoryRow {
-        exchange: ExchangeId::Coinbase,
+        exchange: ExchangeId::new("coinbase"),
         api_key: EC_KEY.into(),
         api_secret: Some(pem.clone()),
         passphrase: None,
@@ -457,7 +457,9 @@ fn a_pem_secret_with_real_newlines_survives_the_generated_inventory_csv() {
     let path =
         std::env::temp_dir().join(format!("keyrevoke-coinbase-csv-{}.csv", std::process::id()));
     pop.write_inventory(&path).unwrap();
-    let inventory = keyrevoke_core::inventory::Inventory::open(&path).unwrap();
+    let inventory =
+        keyrevoke_core::inventory::Inventory::open(&path, &keyrevoke_sim::dialects::names())
+            .unwrap();
     let rows: Vec<_> = inventory.rows().unwrap().collect();
     std::fs::remove_file(&path).ok();
     assert_eq!(
@@ -478,8 +480,8 @@ fn a_pem_secret_with_real_newlines_survives_the_generated_inventory_csv() {
 #[test]
 fn generated_coinbase_keys_carry_real_key_pairs_and_generate_fast() {
     let started = std::time::Instant::now();
-    let pop = keyrevoke_sim::generate::Population::breach(&[ExchangeId::Coinbase], 2000, 5);
-    let keys = &pop.keys[&ExchangeId::Coinbase];
+    let pop = keyrevoke_sim::generate::Population::breach(&[ExchangeId::new("coinbase")], 2000, 5);
+    let keys = &pop.keys[&ExchangeId::new("coinbase")];
     assert!(keys.len() >= 2000);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),

@@ -259,7 +259,7 @@ fn assert_all(answered: &[(String, Reply)], ok: impl Fn(&Reply) -> bool) {
 #[tokio::test]
 async fn binance_accepts_requests_signed_by_its_sdk_and_ccxt() {
     let answered = replay_all(
-        ExchangeId::Binance,
+        ExchangeId::new("binance"),
         &[
             (
                 "binance-sdk",
@@ -306,7 +306,7 @@ async fn binance_accepts_requests_signed_by_its_sdk_and_ccxt() {
 #[tokio::test]
 async fn bybit_accepts_requests_signed_by_ccxt() {
     let answered = replay_all(
-        ExchangeId::Bybit,
+        ExchangeId::new("bybit"),
         &[(
             "ccxt",
             include_str!("../../../connectors/bybit/test_data/ccxt_vectors.json"),
@@ -339,7 +339,7 @@ async fn bybit_accepts_requests_signed_by_ccxt() {
 #[tokio::test]
 async fn okx_accepts_requests_signed_by_python_okx_and_ccxt() {
     let answered = replay_all(
-        ExchangeId::Okx,
+        ExchangeId::new("okx"),
         &[
             (
                 "python-okx",
@@ -406,7 +406,7 @@ fn kucoin_sub_passphrase(c: &Captured) -> String {
 #[tokio::test]
 async fn kucoin_accepts_requests_signed_by_its_sdk_and_ccxt() {
     let answered = replay_all(
-        ExchangeId::Kucoin,
+        ExchangeId::new("kucoin"),
         &[
             (
                 "kucoin-universal-sdk",
@@ -455,7 +455,7 @@ async fn kucoin_accepts_requests_signed_by_its_sdk_and_ccxt() {
 #[tokio::test]
 async fn coinbase_accepts_jwts_built_by_coinbase_advanced_py() {
     let answered = replay_all(
-        ExchangeId::Coinbase,
+        ExchangeId::new("coinbase"),
         &[(
             "coinbase-advanced-py",
             include_str!("../../../connectors/coinbase/test_data/official_client_vectors.json"),

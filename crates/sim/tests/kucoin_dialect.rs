@@ -14,7 +14,7 @@ use keyrevoke_sim::testkit::{
     self, Answer, hmac_sha256_base64 as hmac_b64, key, now_ms, secret_of,
 };
 
-const KUCOIN: ExchangeId = ExchangeId::Kucoin;
+const KUCOIN: ExchangeId = ExchangeId::new("kucoin");
 const MASTER: &str = "5c2db93503aa674c74a31734";
 const NO_GENERAL: &str = "5c2db93503aa674c74a39999";
 const SUB: &str = "5e1b5c1d2f3a4b5c6d7e8f90";

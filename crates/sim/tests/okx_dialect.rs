@@ -16,7 +16,7 @@ use keyrevoke_sim::testkit::{
 };
 use serde_json::{Value, json};
 
-const OKX: ExchangeId = ExchangeId::Okx;
+const OKX: ExchangeId = ExchangeId::new("okx");
 
 /// A test key with OKX's passphrase, bound to `ips`.
 fn key(api_key: &str, uid: &str, perms: &[&str], ips: &[&str]) -> SimKey {

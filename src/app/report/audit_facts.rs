@@ -97,13 +97,13 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         let (log, _) = keyrevoke_audit::AuditLog::open(&path, None).unwrap();
         for e in [
-            attempt(ExchangeId::Bybit, "rate_limited"),
-            attempt(ExchangeId::Bybit, "ok"),
-            attempt(ExchangeId::Okx, "rate_limited"),
-            attempt(ExchangeId::Bybit, "rate_limited"),
+            attempt(ExchangeId::new("bybit"), "rate_limited"),
+            attempt(ExchangeId::new("bybit"), "ok"),
+            attempt(ExchangeId::new("okx"), "rate_limited"),
+            attempt(ExchangeId::new("bybit"), "rate_limited"),
             AuditEvent {
                 kind: Some(AuditKind::Outcome),
-                exchange: Some(ExchangeId::Okx),
+                exchange: Some(ExchangeId::new("okx")),
                 outcome: Some("rate_limited".into()),
                 ..AuditEvent::default()
             },

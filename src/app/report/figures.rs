@@ -213,7 +213,7 @@ mod tests {
 
     fn key(name: &str, state: State, route: Route, started: i64, finished: i64) -> KeyTiming {
         KeyTiming {
-            exchange: ExchangeId::Okx,
+            exchange: ExchangeId::new("okx"),
             fingerprint: Fingerprint::of(name),
             masked: format!("{name}…"),
             state,
@@ -307,7 +307,7 @@ mod tests {
     fn limit_lines_take_the_tightest_tier_of_each_scope() {
         let connectors =
             crate::app::registry::connectors(&keyrevoke_core::config::Config::default()).unwrap();
-        let bybit = connectors[&ExchangeId::Bybit].as_ref();
+        let bybit = connectors[&ExchangeId::new("bybit")].as_ref();
         let lines = limit_lines(bybit, Route::DeleteByMaster);
         // connectors/bybit/src/limits.rs: 600 requests per 5 s per IP, and
         // 5 key writes per second per UID.

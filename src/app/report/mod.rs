@@ -207,10 +207,7 @@ pub async fn gather(sources: &Sources<'_>) -> Result<Report, String> {
     let exchanges = by_exchange
         .iter()
         .map(|(x, keys)| {
-            let conn = x
-                .parse::<ExchangeId>()
-                .ok()
-                .and_then(|id| sources.connectors.get(&id));
+            let conn = ExchangeId::stored(x).and_then(|id| sources.connectors.get(&id));
             exchange_report(
                 x,
                 keys,
@@ -226,7 +223,7 @@ pub async fn gather(sources: &Sources<'_>) -> Result<Report, String> {
     let mut at_risk = Vec::new();
     let mut escalation_files = Vec::new();
     for x in counts.by_exchange.keys() {
-        let Ok(id) = x.parse::<ExchangeId>() else {
+        let Some(id) = ExchangeId::stored(x) else {
             continue;
         };
         let escalated = store
@@ -310,7 +307,7 @@ mod tests {
 
     fn entry(key: &str, line: u64) -> NewEntry {
         NewEntry {
-            exchange: ExchangeId::Okx,
+            exchange: ExchangeId::new("okx"),
             fingerprint: Fingerprint::of(key),
             masked: mask_key(key),
             label: None,
@@ -351,7 +348,7 @@ mod tests {
         ];
         let batch: Vec<NewEntry> = (0..).zip(keys).map(|(i, k)| entry(k, i)).collect();
         journal.enqueue(pass, &batch).await.unwrap();
-        let claimed = journal.claim(ExchangeId::Okx, 3).await.unwrap();
+        let claimed = journal.claim(ExchangeId::new("okx"), 3).await.unwrap();
         let alive_mover =
             r#"{"liveness":"alive","permissions":["withdraw"],"can_move_funds":true}"#;
         journal

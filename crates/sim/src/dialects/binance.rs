@@ -46,6 +46,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The exchange this dialect speaks, by its ccxt id.
+pub const ID: keyrevoke_core::ExchangeId = keyrevoke_core::ExchangeId::new("binance");
+
 /// /api/*: 6,000 request weight per minute per IP.
 pub const IP_LIMIT: (u32, Duration) = (6_000, Duration::from_secs(60));
 const SAPI_IP_PER_MINUTE: u32 = 12_000;

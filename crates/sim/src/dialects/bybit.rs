@@ -33,6 +33,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The exchange this dialect speaks, by its ccxt id.
+pub const ID: keyrevoke_core::ExchangeId = keyrevoke_core::ExchangeId::new("bybit");
+
 pub const IP_LIMIT: (u32, Duration) = (600, Duration::from_secs(5));
 const UID_WRITE_PER_SEC: u32 = 5;
 const UID_READ_PER_SEC: u32 = 10;

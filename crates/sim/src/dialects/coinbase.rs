@@ -44,6 +44,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The exchange this dialect speaks, by its ccxt id.
+pub const ID: keyrevoke_core::ExchangeId = keyrevoke_core::ExchangeId::new("coinbase");
+
 /// Public endpoints: 10 requests per second per IP.
 pub const IP_LIMIT: (u32, Duration) = (10, Duration::from_secs(1));
 /// Private endpoints: 30 requests per second per user.

@@ -42,6 +42,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The exchange this dialect speaks, by its ccxt id.
+pub const ID: keyrevoke_core::ExchangeId = keyrevoke_core::ExchangeId::new("kucoin");
+
 /// The front (Cloudflare) limit per IP: 500 requests per 10 s.
 pub const IP_LIMIT: (u32, Duration) = (500, Duration::from_secs(10));
 const MANAGEMENT_POOL: u32 = 2000;

@@ -15,23 +15,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Exchanges the simulator speaks.
-pub const SUPPORTED: &[ExchangeId] = &[
-    ExchangeId::Binance,
-    ExchangeId::Bybit,
-    ExchangeId::Okx,
-    ExchangeId::Kucoin,
-    ExchangeId::Coinbase,
-];
+pub const SUPPORTED: &[ExchangeId] = &[binance::ID, bybit::ID, okx::ID, kucoin::ID, coinbase::ID];
+
+/// The exchanges the simulator speaks, as names an operator may give.
+pub fn names() -> keyrevoke_core::exchange::ExchangeSet {
+    keyrevoke_core::exchange::ExchangeSet::new(SUPPORTED.iter().map(|id| {
+        keyrevoke_core::exchange::ExchangeName {
+            id: *id,
+            aliases: &[],
+        }
+    }))
+}
 
 pub type DialectRouter = fn(Arc<ExchangeSim>) -> Router;
 
 pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
     match id {
-        ExchangeId::Binance => Some(binance::router),
-        ExchangeId::Bybit => Some(bybit::router),
-        ExchangeId::Coinbase => Some(coinbase::router),
-        ExchangeId::Kucoin => Some(kucoin::router),
-        ExchangeId::Okx => Some(okx::router),
+        binance::ID => Some(binance::router),
+        bybit::ID => Some(bybit::router),
+        coinbase::ID => Some(coinbase::router),
+        kucoin::ID => Some(kucoin::router),
+        okx::ID => Some(okx::router),
         _ => None,
     }
 }
@@ -39,11 +43,11 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
 /// The per-IP limit each exchange documents: (weight, per period).
 pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
     match id {
-        ExchangeId::Binance => binance::IP_LIMIT,
-        ExchangeId::Bybit => bybit::IP_LIMIT,
-        ExchangeId::Coinbase => coinbase::IP_LIMIT,
-        ExchangeId::Kucoin => kucoin::IP_LIMIT,
-        ExchangeId::Okx => okx::IP_LIMIT,
+        binance::ID => binance::IP_LIMIT,
+        bybit::ID => bybit::IP_LIMIT,
+        coinbase::ID => coinbase::IP_LIMIT,
+        kucoin::ID => kucoin::IP_LIMIT,
+        okx::ID => okx::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -51,11 +55,11 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
 /// The permission names a synthetic key of `kind` gets on `id`.
 pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String> {
     let names: &[&str] = match id {
-        ExchangeId::Binance => binance::synthetic_permissions(kind),
-        ExchangeId::Bybit => bybit::synthetic_permissions(kind),
-        ExchangeId::Coinbase => coinbase::synthetic_permissions(kind),
-        ExchangeId::Kucoin => kucoin::synthetic_permissions(kind),
-        ExchangeId::Okx => okx::synthetic_permissions(kind),
+        binance::ID => binance::synthetic_permissions(kind),
+        bybit::ID => bybit::synthetic_permissions(kind),
+        coinbase::ID => coinbase::synthetic_permissions(kind),
+        kucoin::ID => kucoin::synthetic_permissions(kind),
+        okx::ID => okx::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -66,16 +70,16 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
     match id {
         // Binance names a master's sub accounts by email (Binance Link broker
         // sub accounts by `subAccountId`, the sub key's uid).
-        ExchangeId::Binance => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
+        binance::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         // Bybit identifies sub accounts by UID (`subMemberId`).
-        ExchangeId::Bybit => key.uid.clone(),
+        bybit::ID => key.uid.clone(),
         // Coinbase has no API through which one key manages another: the
         // account only groups keys of one user for its per-user rate limit.
-        ExchangeId::Coinbase => key.uid.clone(),
+        coinbase::ID => key.uid.clone(),
         // KuCoin names sub accounts (`subName`).
-        ExchangeId::Kucoin => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
+        kucoin::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         // OKX names sub-accounts (`subAcct`).
-        ExchangeId::Okx => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
+        okx::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -84,23 +88,17 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
 /// `/v5/user/delete-api` and `delete-sub-api` act on the calling key;
 /// see ../shared/exchanges/bybit.md). Elsewhere a master deletes sub keys.
 pub fn key_can_delete_itself(id: ExchangeId) -> bool {
-    id == ExchangeId::Bybit
+    id == bybit::ID
 }
 
 /// Whether a master key may delete its sub accounts' keys by API.
 pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
-    matches!(
-        id,
-        ExchangeId::Binance | ExchangeId::Bybit | ExchangeId::Kucoin | ExchangeId::Okx
-    )
+    matches!(id, binance::ID | bybit::ID | kucoin::ID | okx::ID)
 }
 
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
-    matches!(
-        id,
-        ExchangeId::Okx | ExchangeId::Kucoin | ExchangeId::Bitget
-    )
+    matches!(id, okx::ID | kucoin::ID)
 }
 
 /// The IPs a synthetic master key is bound to. OKX refuses sub-key
@@ -108,21 +106,21 @@ pub fn needs_passphrase(id: ExchangeId) -> bool {
 /// bound to the simulator's own address; elsewhere they are unbound.
 pub fn master_ips(id: ExchangeId) -> Vec<String> {
     match id {
-        ExchangeId::Okx => vec!["127.0.0.1".into()],
+        okx::ID => vec!["127.0.0.1".into()],
         _ => vec!["*".into()],
     }
 }
 
 /// Whether a master must quote the sub key's own passphrase to delete it.
 pub fn sub_delete_needs_passphrase(id: ExchangeId) -> bool {
-    matches!(id, ExchangeId::Kucoin)
+    matches!(id, kucoin::ID)
 }
 
 /// A secret of the exchange's own format for a synthetic key, where a random
 /// token would not do (Coinbase keys are real P-256 or Ed25519 key pairs).
 pub fn synthetic_secret(id: ExchangeId, rng: &mut rand::rngs::StdRng) -> Option<String> {
     match id {
-        ExchangeId::Coinbase => Some(coinbase::synthetic_secret(rng)),
+        coinbase::ID => Some(coinbase::synthetic_secret(rng)),
         _ => None,
     }
 }

@@ -42,6 +42,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The exchange this dialect speaks, by its ccxt id.
+pub const ID: keyrevoke_core::ExchangeId = keyrevoke_core::ExchangeId::new("okx");
+
 /// public/time: 10 requests per 2 seconds per IP. OKX documents no IP-wide
 /// limit for private calls (they are limited per User ID).
 pub const IP_LIMIT: (u32, Duration) = (10, Duration::from_secs(2));
