@@ -272,7 +272,13 @@ pub async fn stops_cleanly_on(signal: libc::c_int, seed: u64) {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while s.sim.exchange(ExchangeId::new("bybit")).stats.snapshot().deletes < 30
+    while s
+        .sim
+        .exchange(ExchangeId::new("bybit"))
+        .stats
+        .snapshot()
+        .deletes
+        < 30
         && std::time::Instant::now() < deadline
     {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -293,7 +299,12 @@ pub async fn stops_cleanly_on(signal: libc::c_int, seed: u64) {
     let sum = summary(&out);
     assert_eq!(sum["pending"], 0, "{sum}");
     assert_eq!(sum["total"], s.population.rows.len() as u64);
-    let deletes = s.sim.exchange(ExchangeId::new("bybit")).stats.snapshot().deletes;
+    let deletes = s
+        .sim
+        .exchange(ExchangeId::new("bybit"))
+        .stats
+        .snapshot()
+        .deletes;
     assert_eq!(
         deletes,
         sum["revoked"].as_u64().unwrap(),

@@ -129,6 +129,7 @@ fn permissions_uri(h: &SimHandle) -> String {
 
 async fn get(h: &SimHandle, path: &str, bearer: Option<&str>) -> Answer {
     get_at(
+        reqwest::Client::new(),
         h.urls[&ExchangeId::new("coinbase")].clone(),
         path.to_string(),
         bearer.map(str::to_string),
@@ -136,12 +137,15 @@ async fn get(h: &SimHandle, path: &str, bearer: Option<&str>) -> Answer {
     .await
 }
 
-/// One GET per bearer (or none), all sent at once.
+/// One GET per bearer (or none), all sent at once. One client for all: a
+/// client per request builds its TLS setup each time, which on a busy
+/// machine spread the "simultaneous" requests over several seconds.
 async fn all_at_once(h: &SimHandle, path: &str, bearers: Vec<Option<String>>) -> Vec<Answer> {
     let base = h.urls[&ExchangeId::new("coinbase")].clone();
+    let client = reqwest::Client::new();
     let tasks: Vec<_> = bearers
         .into_iter()
-        .map(|b| tokio::spawn(get_at(base.clone(), path.to_string(), b)))
+        .map(|b| tokio::spawn(get_at(client.clone(), base.clone(), path.to_string(), b)))
         .collect();
     let mut answers = Vec::new();
     for t in tasks {
@@ -150,8 +154,13 @@ async fn all_at_once(h: &SimHandle, path: &str, bearers: Vec<Option<String>>) ->
     answers
 }
 
-async fn get_at(base: String, path: String, bearer: Option<String>) -> Answer {
-    let mut req = reqwest::Client::new().get(format!("{base}{path}"));
+async fn get_at(
+    client: reqwest::Client,
+    base: String,
+    path: String,
+    bearer: Option<String>,
+) -> Answer {
+    let mut req = client.get(format!("{base}{path}"));
     if let Some(t) = bearer {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
