@@ -71,15 +71,41 @@ pub fn connector(
     })
 }
 
-/// Connectors for every supported exchange.
+/// Connectors for every supported exchange (for planning: the first of each
+/// exchange's egress set, see [`egress_connectors`]).
 pub fn connectors(config: &Config) -> Result<BTreeMap<ExchangeId, Arc<dyn Connector>>, String> {
-    let client = keyrevoke_core::http::build_client(Duration::from_millis(
-        config.executor.request_timeout_ms,
-    ));
+    Ok(egress_connectors(config)?
+        .into_iter()
+        .filter_map(|(x, mut set)| (!set.is_empty()).then(|| (x, set.swap_remove(0))))
+        .collect())
+}
+
+/// For every supported exchange, one connector per egress address (its own
+/// or `[executor] egress`), each with a client bound to that address; one
+/// unbound connector when none is configured. The executor sends each
+/// request through one of them in turn, with that address's IP budgets.
+pub fn egress_connectors(
+    config: &Config,
+) -> Result<BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>, String> {
+    let timeout = Duration::from_millis(config.executor.request_timeout_ms);
+    let unbound = keyrevoke_core::http::build_client(timeout);
+    // One client per address, shared by the exchanges that send from it.
+    let mut bound = BTreeMap::new();
     let mut out = BTreeMap::new();
     for x in SUPPORTED {
-        if let Some(c) = connector(*x, config, &client)? {
-            out.insert(*x, c);
+        let addresses = config.egress(*x);
+        let mut set = Vec::new();
+        if addresses.is_empty() {
+            set.extend(connector(*x, config, &unbound)?);
+        }
+        for ip in addresses {
+            let client = bound
+                .entry(*ip)
+                .or_insert_with(|| keyrevoke_core::http::build_client_from(timeout, Some(*ip)));
+            set.extend(connector(*x, config, client)?);
+        }
+        if !set.is_empty() {
+            out.insert(*x, set);
         }
     }
     Ok(out)

@@ -352,8 +352,18 @@ async fn execute(
     settings.rate_limits = rate_limits;
     settings.triage = triage;
     let audit_sink: Arc<dyn AuditSink> = audit;
+    // Exchanges sending from several local addresses get one connector per
+    // address; the others send through their one connector.
+    let egress = match registry::egress_connectors(config) {
+        Ok(sets) => sets
+            .into_iter()
+            .filter(|(x, _)| !config.egress(*x).is_empty())
+            .collect(),
+        Err(msg) => return RunEnd::Fatal(format!("config: {msg}")),
+    };
     let exec = Arc::new(Executor::new(Parts {
         connectors: connectors.clone(),
+        egress,
         config,
         settings,
         store,

@@ -103,6 +103,8 @@ impl From<keyrevoke_core::StoreError> for Stop {
 
 pub struct Executor {
     connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    /// Each exchange's connector once per egress address.
+    senders: BTreeMap<ExchangeId, Arc<[Arc<dyn Connector>]>>,
     limits: BTreeMap<ExchangeId, Arc<ExchangeLimits>>,
     store: Arc<dyn JobStore>,
     audit: Arc<dyn AuditSink>,
@@ -141,6 +143,10 @@ fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
 /// Everything an executor is built from.
 pub struct Parts<'a> {
     pub connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    /// An exchange's connector once per egress address (its client bound
+    /// to that address), when it sends from several; an exchange not named
+    /// sends through its one connector.
+    pub egress: BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
     pub config: &'a Config,
     pub settings: Settings,
     pub store: Arc<dyn JobStore>,
@@ -154,6 +160,7 @@ impl Executor {
     pub fn new(parts: Parts<'_>) -> Executor {
         let Parts {
             connectors,
+            mut egress,
             config,
             settings,
             store,
@@ -175,7 +182,18 @@ impl Executor {
                     config.retry.breaker_threshold,
                     Duration::from_millis(config.retry.breaker_cooldown_ms),
                 );
-                (*x, Arc::new(l))
+                let addresses = egress.get(x).map_or(1, Vec::len);
+                (*x, Arc::new(l.with_egress(addresses)))
+            })
+            .collect();
+        let senders = connectors
+            .iter()
+            .map(|(x, conn)| {
+                let set: Arc<[Arc<dyn Connector>]> = match egress.remove(x) {
+                    Some(set) if !set.is_empty() => set.into(),
+                    _ => Arc::new([conn.clone()]),
+                };
+                (*x, set)
             })
             .collect();
         let funds_first = connectors
@@ -184,6 +202,7 @@ impl Executor {
             .collect();
         Executor {
             connectors,
+            senders,
             limits,
             store,
             audit,
@@ -369,9 +388,9 @@ impl Executor {
     }
 
     async fn work_on(self: &Arc<Self>, entry: JobEntry) -> Result<(), Stop> {
-        let conn = self.connectors[&entry.exchange].clone();
+        let senders = self.senders[&entry.exchange].clone();
         let limits = self.limits[&entry.exchange].clone();
         let job = self.source.load(&entry);
-        work::Work::new(self, entry, conn, limits).run(job).await
+        work::Work::new(self, entry, senders, limits).run(job).await
     }
 }

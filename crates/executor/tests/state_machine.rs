@@ -282,6 +282,7 @@ async fn run(
     let totals = BTreeMap::from([(ExchangeId::Bybit, 1u64)]);
     let exec = Arc::new(Executor::new(Parts {
         connectors,
+        egress: Default::default(),
         config: &config,
         settings,
         store: store.clone(),
