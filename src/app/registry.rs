@@ -74,10 +74,25 @@ pub fn connector(
 /// Connectors for every supported exchange (for planning: the first of each
 /// exchange's egress set, see [`egress_connectors`]).
 pub fn connectors(config: &Config) -> Result<BTreeMap<ExchangeId, Arc<dyn Connector>>, String> {
-    Ok(egress_connectors(config)?
-        .into_iter()
-        .filter_map(|(x, mut set)| (!set.is_empty()).then(|| (x, set.swap_remove(0))))
-        .collect())
+    Ok(first_of(&egress_connectors(config)?))
+}
+
+/// The first connector of each exchange's egress set.
+pub fn first_of(
+    sets: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+) -> BTreeMap<ExchangeId, Arc<dyn Connector>> {
+    sets.iter()
+        .filter_map(|(x, set)| Some((*x, set.first()?.clone())))
+        .collect()
+}
+
+/// Requests sent per exchange, over all its egress addresses.
+pub fn requests_sent(
+    sets: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+) -> BTreeMap<String, u64> {
+    sets.iter()
+        .map(|(x, set)| (x.to_string(), set.iter().map(|c| c.requests_sent()).sum()))
+        .collect()
 }
 
 /// For every supported exchange, one connector per egress address (its own

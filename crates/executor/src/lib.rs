@@ -125,8 +125,45 @@ pub struct Executor {
 /// inside the journal's lease (60 s).
 const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
-/// Fewest keys a lane claims at once (see [`Executor::lane`]).
-const CLAIM_CHUNK: usize = 256;
+/// A lane claims what it can finish in this long at the pace it keeps.
+const CLAIM_HORIZON: Duration = Duration::from_secs(2);
+
+/// Most keys a lane holds at any pace: bounds a lease-holder's share.
+const MAX_HELD: usize = 4096;
+
+/// How many keys a lane should hold (waiting or being worked on): its first
+/// claim fills its width; after that, what it finished per second so far
+/// times [`CLAIM_HORIZON`]. The pace is whatever bound this worker (the
+/// exchange's limits for its addresses and accounts, the network, the
+/// journal), measured rather than predicted.
+struct ClaimSizer {
+    started: std::time::Instant,
+    finished: u64,
+    first: usize,
+}
+
+impl ClaimSizer {
+    fn new(width: usize) -> ClaimSizer {
+        ClaimSizer {
+            started: std::time::Instant::now(),
+            finished: 0,
+            first: width,
+        }
+    }
+
+    fn finished_one(&mut self) {
+        self.finished += 1;
+    }
+
+    fn target(&self) -> usize {
+        let elapsed = self.started.elapsed();
+        if elapsed < Duration::from_secs(1) || self.finished == 0 {
+            return self.first;
+        }
+        let pace = self.finished as f64 / elapsed.as_secs_f64();
+        ((pace * CLAIM_HORIZON.as_secs_f64()).ceil() as usize).clamp(1, MAX_HELD)
+    }
+}
 
 /// The largest weight each tier of a connector is ever charged at once.
 fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
@@ -273,10 +310,14 @@ impl Executor {
     /// One exchange's lane: claim ahead, work, repeat.
     ///
     /// Claims are write transactions (each a durable commit), so the lane
-    /// takes keys in chunks of at least [`CLAIM_CHUNK`] and refills only
-    /// when fewer than `width` are left waiting: claiming one key each time
-    /// one finished made the claim itself the bottleneck. Waiting keys are
-    /// in `working`, so their leases are renewed like those being worked on.
+    /// claims ahead and refills only when fewer than `width` are left
+    /// waiting: claiming one key each time one finished made the claim
+    /// itself the bottleneck. How far ahead is what this worker can finish
+    /// in the next [`CLAIM_HORIZON`] at the pace it has kept (see
+    /// [`ClaimSizer`]), not a fixed chunk: the rest stays in the journal for
+    /// other workers, so a second worker shares even a small job. Waiting
+    /// keys are in `working`, so their leases are renewed like those being
+    /// worked on.
     async fn lane(self: Arc<Self>, x: ExchangeId) {
         let width = self
             .settings
@@ -285,7 +326,7 @@ impl Executor {
             .copied()
             .unwrap_or(self.settings.default_per_exchange)
             .max(1);
-        let chunk = (2 * width).max(CLAIM_CHUNK);
+        let mut sizer = ClaimSizer::new(width);
         let mut waiting: VecDeque<JobEntry> = VecDeque::new();
         let mut tasks = JoinSet::new();
         let mut unfinished: Vec<i64> = Vec::new();
@@ -296,11 +337,10 @@ impl Executor {
             if self.cancel.is_cancelled() {
                 break;
             }
-            if !drained && waiting.len() < width {
-                match self
-                    .claim_into(x, chunk - waiting.len(), &mut waiting)
-                    .await
-                {
+            let held = waiting.len() + tasks.len();
+            let target = sizer.target();
+            if !drained && waiting.len() < width && held < target {
+                match self.claim_into(x, target - held, &mut waiting).await {
                     Ok(short) => drained = short,
                     Err(e) => {
                         self.stop_fatal(e.to_string());
@@ -328,7 +368,7 @@ impl Executor {
             }
             if !tasks.is_empty() {
                 tokio::select! {
-                    _ = tasks.join_next() => {}
+                    _ = tasks.join_next() => sizer.finished_one(),
                     _ = self.cancel.cancelled() => break,
                 }
                 continue;

@@ -132,6 +132,12 @@ impl PgJournal {
         Ok(())
     }
 
+    /// Where the job's inventory digest lives: a row of the key-value
+    /// `keyrevoke_meta` per job, so that no table changes shape.
+    fn planned_inventory_key(&self) -> String {
+        format!("job:{}:inventory_sha256", self.job)
+    }
+
     fn lease_seconds(&self) -> f64 {
         self.lease.as_secs_f64()
     }
@@ -434,6 +440,27 @@ impl JobStore for PgJournal {
         .execute(&self.pool)
         .await
         .map_err(db_error("renewing leases"))?;
+        Ok(())
+    }
+
+    async fn planned_inventory(&self) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM keyrevoke_meta WHERE key = $1")
+            .bind(self.planned_inventory_key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("reading the job's inventory digest"))
+    }
+
+    async fn set_planned_inventory(&self, sha256: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO keyrevoke_meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(self.planned_inventory_key())
+        .bind(sha256)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("recording the job's inventory digest"))?;
         Ok(())
     }
 

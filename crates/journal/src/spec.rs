@@ -2,6 +2,7 @@
 //! optional `?job=NAME`) or a SQLite file path.
 
 use crate::postgres::PgJournal;
+use crate::reconnecting::Reconnecting;
 use crate::sqlite::SqliteJournal;
 use keyrevoke_core::store::{JobStore, StoreError};
 use std::fmt;
@@ -84,10 +85,14 @@ impl JournalSpec {
     pub async fn open(&self) -> Result<Arc<dyn JobStore>, StoreError> {
         Ok(match self {
             JournalSpec::Sqlite(path) => Arc::new(SqliteJournal::open(path).await?),
-            JournalSpec::Postgres { url, job, lease } => Arc::new(
-                PgJournal::connect_with_lease(url, job, lease.unwrap_or(crate::DEFAULT_LEASE))
-                    .await?,
-            ),
+            // A shared journal's server may restart under running workers.
+            JournalSpec::Postgres { url, job, lease } => Arc::new(Reconnecting::new(
+                Arc::new(
+                    PgJournal::connect_with_lease(url, job, lease.unwrap_or(crate::DEFAULT_LEASE))
+                        .await?,
+                ),
+                crate::OUTAGE_PATIENCE,
+            )),
         })
     }
 }
