@@ -214,7 +214,10 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     };
     // Workers joining the job check that they read the same inventory.
     let recorded = match source.inventory().sha256() {
-        Ok(sha256) => store.set_planned_inventory(&sha256).await.map_err(|e| e.to_string()),
+        Ok(sha256) => store
+            .set_planned_inventory(&sha256)
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(format!("{}: {e}", opts.inventory.display())),
     };
     if let Err(e) = recorded {

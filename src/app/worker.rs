@@ -110,7 +110,10 @@ pub async fn run(opts: WorkerOptions) -> i32 {
         message: Some(message),
         ..AuditEvent::default()
     };
-    if let Err(e) = audit_log.append(note(format!("worker joined {shown}"))).await {
+    if let Err(e) = audit_log
+        .append(note(format!("worker joined {shown}")))
+        .await
+    {
         eprintln!("{e}");
         return exit::COULD_NOT_RUN;
     }

@@ -45,6 +45,11 @@ pub struct NewEntry {
     /// claiming in rank order interleaves accounts fairly.
     pub rank: u32,
     pub source: SourceRef,
+    /// The rate-limit account this key's first request spends (a managing
+    /// credential's, or the owning account's), when other keys share it;
+    /// None for a key that is its own account. A shared journal leases each
+    /// account to one worker at a time, so that its budget is spent by one.
+    pub rate_account: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -161,6 +166,13 @@ pub trait JobStore: Send + Sync {
     /// [`JobStore::planned_inventory`]).
     async fn set_planned_inventory(&self, _sha256: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// How long a claim holds an entry unless renewed (None: leases do not
+    /// matter, one process owns the journal). Leases must be renewed well
+    /// inside it.
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
     }
 
     /// Every key's timing, in no particular order (a sort would cost the

@@ -267,7 +267,13 @@ impl Executor {
         let housekeeping = {
             let me = self.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(LEASE_RENEWAL);
+                // Well inside the journal's lease, however short it is set.
+                let every = me
+                    .store
+                    .lease()
+                    .map_or(LEASE_RENEWAL, |lease| LEASE_RENEWAL.min(lease / 4))
+                    .max(Duration::from_millis(100));
+                let mut tick = tokio::time::interval(every);
                 tick.tick().await;
                 loop {
                     tick.tick().await;

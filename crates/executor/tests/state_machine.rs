@@ -255,6 +255,7 @@ async fn run(
         .enqueue(
             1,
             &[NewEntry {
+                rate_account: None,
                 exchange: ExchangeId::Bybit,
                 fingerprint: Fingerprint::of("KEY0000000000001"),
                 masked: "KEY0…0001".into(),

@@ -31,9 +31,12 @@ pub fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 fn server_unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+        // And class 40, transaction rollback (a deadlock between two
+        // workers' claims, a serialization failure): the same call, made
+        // again, succeeds.
         sqlx::Error::Database(d) => d
             .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("40")),
         _ => false,
     }
 }

@@ -112,7 +112,12 @@ impl JobStore for Reconnecting {
     }
 
     async fn set_planned_inventory(&self, sha256: &str) -> Result<(), StoreError> {
-        self.again(|| self.inner.set_planned_inventory(sha256)).await
+        self.again(|| self.inner.set_planned_inventory(sha256))
+            .await
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        self.inner.lease()
     }
 
     async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {

@@ -310,6 +310,7 @@ mod tests {
 
     fn entry(key: &str, line: u64) -> NewEntry {
         NewEntry {
+            rate_account: None,
             exchange: ExchangeId::Okx,
             fingerprint: Fingerprint::of(key),
             masked: mask_key(key),
