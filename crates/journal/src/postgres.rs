@@ -404,6 +404,9 @@ impl JobStore for PgJournal {
         // accounts of the keys found are leased to this worker (in account
         // order, so that two claims lock them in the same order), and only
         // keys of accounts it now holds, or of their own account, are taken.
+        // Keys of accounts it already holds come first: a worker takes a new
+        // account only when its own cannot fill the claim, leaving the rest
+        // to other workers.
         // Two workers after the same free account: the second waits for the
         // first's insert, then finds the account held and takes none of it.
         let sql = format!(
@@ -416,7 +419,11 @@ impl JobStore for PgJournal {
                     WHERE a.job = c.job AND a.exchange = c.exchange
                       AND a.account = c.rate_account
                       AND a.owner <> $4 AND a.expires > now())
-                ORDER BY c.rank, c.source_offset
+                ORDER BY EXISTS (
+                    SELECT 1 FROM keyrevoke_account_leases m
+                    WHERE m.job = c.job AND m.exchange = c.exchange
+                      AND m.account = c.rate_account AND m.owner = $4) DESC,
+                  c.rank, c.source_offset
                 LIMIT $3
                 FOR UPDATE OF c SKIP LOCKED),
              held AS (
