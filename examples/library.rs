@@ -216,6 +216,7 @@ pub async fn run(dir: &Path) -> Summary {
     let audit_sink: Arc<dyn AuditSink> = audit.clone();
     let executor = Arc::new(Executor::new(Parts {
         connectors: connectors.clone(),
+        egress: Default::default(),
         config: &config,
         settings: Settings::from_config(&config),
         store: store.clone(),

@@ -1,7 +1,7 @@
 //! The `keyrevoke` command line.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keyrevoke::app::{demo, exit, revoke, summary::Summary};
+use keyrevoke::app::{demo, exit, revoke, summary::Summary, worker};
 use keyrevoke::core::ExchangeId;
 use std::path::PathBuf;
 
@@ -20,6 +20,9 @@ struct Cli {
 enum Command {
     /// Neutralize every key of an inventory by the strongest channel each exchange allows.
     Revoke(RevokeArgs),
+    /// Join a job a `revoke` planned in a PostgreSQL journal and work on it
+    /// (any number of workers, on any machines).
+    Worker(WorkerArgs),
     /// Show a job's state from its journal.
     Status {
         #[arg(long)]
@@ -102,6 +105,31 @@ struct RevokeArgs {
     /// dead key gets no write, and keys that can move funds go first.
     #[arg(long)]
     triage: bool,
+    /// Send without client-side rate limiting (only for a simulator with limits off).
+    #[arg(long, hide = true)]
+    no_rate_limits: bool,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// The job's journal: postgres://…?job=NAME.
+    #[arg(long)]
+    journal: String,
+    /// TOML config: credentials, limits, egress addresses.
+    #[arg(long)]
+    config: PathBuf,
+    /// The inventory the job was planned from (the same file: checked).
+    #[arg(long)]
+    inventory: PathBuf,
+    /// Folder for this worker's audit trail.
+    #[arg(long, default_value = "keyrevoke-worker")]
+    out: PathBuf,
+    /// Exit once nothing is left to claim, instead of waiting for more work.
+    #[arg(long)]
+    exit_when_idle: bool,
+    /// End stdout with the job's summary as one JSON object.
+    #[arg(long)]
+    json: bool,
     /// Send without client-side rate limiting (only for a simulator with limits off).
     #[arg(long, hide = true)]
     no_rate_limits: bool,
@@ -205,6 +233,18 @@ async fn dispatch(command: Command) -> i32 {
                 rate_limits: !a.no_rate_limits,
                 command: "revoke",
                 triage: a.triage,
+            })
+            .await
+        }
+        Command::Worker(a) => {
+            worker::run(worker::WorkerOptions {
+                journal: a.journal,
+                config: a.config,
+                inventory: a.inventory,
+                out: a.out,
+                exit_when_idle: a.exit_when_idle,
+                json: a.json,
+                rate_limits: !a.no_rate_limits,
             })
             .await
         }

@@ -12,3 +12,4 @@ pub mod report_command;
 pub mod revoke;
 pub mod source;
 pub mod summary;
+pub mod worker;

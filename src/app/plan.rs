@@ -151,10 +151,11 @@ impl Planner<'_> {
         for row in rows {
             let Ok(p) = self.plan_row(row) else { continue };
             let account = p.job.rate_account(Some(p.first));
-            let rank = if account.starts_with("key:") {
+            let own_account = account.starts_with("key:");
+            let rank = if own_account {
                 0
             } else {
-                let r = ranks.entry(account).or_insert(0);
+                let r = ranks.entry(account.clone()).or_insert(0);
                 *r += 1;
                 *r - 1
             };
@@ -166,6 +167,7 @@ impl Planner<'_> {
                 action: Action::Revoke,
                 rank,
                 source: p.row.source,
+                rate_account: (!own_account).then_some(account),
             });
             if batch.len() >= ENQUEUE_BATCH {
                 add(&mut stats, store.enqueue(pass, &batch).await?);

@@ -83,14 +83,55 @@ pub fn exchanges() -> ExchangeSet {
     ExchangeSet::new(REGISTERED.iter().map(|(name, _)| *name))
 }
 
-/// Connectors for every registered exchange.
+/// Connectors for every registered exchange (for planning: the first of
+/// each exchange's egress set, see [`egress_connectors`]).
 pub fn connectors(config: &Config) -> Result<BTreeMap<ExchangeId, Arc<dyn Connector>>, String> {
-    let client = keyrevoke_core::http::build_client(Duration::from_millis(
-        config.executor.request_timeout_ms,
-    ));
+    Ok(first_of(&egress_connectors(config)?))
+}
+
+/// The first connector of each exchange's egress set.
+pub fn first_of(
+    sets: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+) -> BTreeMap<ExchangeId, Arc<dyn Connector>> {
+    sets.iter()
+        .filter_map(|(x, set)| Some((*x, set.first()?.clone())))
+        .collect()
+}
+
+/// Requests sent per exchange, over all its egress addresses.
+pub fn requests_sent(
+    sets: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+) -> BTreeMap<String, u64> {
+    sets.iter()
+        .map(|(x, set)| (x.to_string(), set.iter().map(|c| c.requests_sent()).sum()))
+        .collect()
+}
+
+/// For every registered exchange, one connector per egress address (its own
+/// or `[executor] egress`), each with a client bound to that address; one
+/// unbound connector when none is configured. The executor sends each
+/// request through one of them in turn, with that address's IP budgets.
+pub fn egress_connectors(
+    config: &Config,
+) -> Result<BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>, String> {
+    let timeout = Duration::from_millis(config.executor.request_timeout_ms);
+    let unbound = keyrevoke_core::http::build_client(timeout);
+    // One client per address, shared by the exchanges that send from it.
+    let mut bound = BTreeMap::new();
     let mut out = BTreeMap::new();
     for (name, build) in REGISTERED {
-        out.insert(name.id, build(config, &client)?);
+        let addresses = config.egress(name.id);
+        let mut set = Vec::new();
+        if addresses.is_empty() {
+            set.push(build(config, &unbound)?);
+        }
+        for ip in addresses {
+            let client = bound
+                .entry(*ip)
+                .or_insert_with(|| keyrevoke_core::http::build_client_from(timeout, Some(*ip)));
+            set.push(build(config, client)?);
+        }
+        out.insert(name.id, set);
     }
     Ok(out)
 }

@@ -14,7 +14,7 @@ use keyrevoke_core::inventory::Inventory;
 use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{AuditEvent, AuditSink, ExchangeId, JobStore, State};
 use keyrevoke_executor::progress::Progress;
-use keyrevoke_executor::{CancellationToken, Executor, Parts, RunEnd, Settings};
+use keyrevoke_executor::{CancellationToken, Executor, KeySource, Parts, RunEnd, Settings};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -131,13 +131,14 @@ pub async fn run(opts: RevokeOptions) -> i32 {
             return exit::COULD_NOT_RUN;
         }
     };
-    let connectors = match registry::connectors(&config) {
+    let senders = match registry::egress_connectors(&config) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("config: {msg}");
             return exit::COULD_NOT_RUN;
         }
     };
+    let connectors = registry::first_of(&senders);
     let inventory = match Inventory::open(&opts.inventory, &registry::exchanges()) {
         Ok(i) => i,
         Err(e) => {
@@ -211,6 +212,18 @@ pub async fn run(opts: RevokeOptions) -> i32 {
             return exit::COULD_NOT_RUN;
         }
     };
+    // Workers joining the job check that they read the same inventory.
+    let recorded = match source.inventory().sha256() {
+        Ok(sha256) => store
+            .set_planned_inventory(&sha256)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("{}: {e}", opts.inventory.display())),
+    };
+    if let Err(e) = recorded {
+        eprintln!("{e}");
+        return exit::COULD_NOT_RUN;
+    }
     if stats.duplicates > 0 {
         eprintln!(
             "{} duplicate rows merged (same exchange and key)",
@@ -238,7 +251,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
 
     let end = execute(
         &config,
-        &connectors,
+        &senders,
         store.clone(),
         audit_log.clone(),
         source.clone(),
@@ -274,12 +287,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     )
     .await;
     let summary = match counts {
-        Ok(c) => Summary::from_counts(&c).with_requests(
-            &connectors
-                .iter()
-                .map(|(x, conn)| (x.to_string(), conn.requests_sent()))
-                .collect(),
-        ),
+        Ok(c) => Summary::from_counts(&c).with_requests(&registry::requests_sent(&senders)),
         Err(e) => {
             eprintln!("{e}");
             return exit::COULD_NOT_RUN;
@@ -319,12 +327,15 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     }
 }
 
-async fn execute(
+/// Work on the job until nothing claimable is left (or a stop), sending
+/// each exchange's requests through `senders`, one connector per egress
+/// address.
+pub async fn execute(
     config: &Config,
-    connectors: &BTreeMap<keyrevoke_core::ExchangeId, Arc<dyn keyrevoke_core::Connector>>,
+    senders: &BTreeMap<keyrevoke_core::ExchangeId, Vec<Arc<dyn keyrevoke_core::Connector>>>,
     store: Arc<dyn JobStore>,
     audit: Arc<AuditLog>,
-    source: Arc<InventorySource>,
+    source: Arc<dyn KeySource>,
     rate_limits: bool,
     triage: bool,
 ) -> RunEnd {
@@ -355,7 +366,8 @@ async fn execute(
     settings.triage = triage;
     let audit_sink: Arc<dyn AuditSink> = audit;
     let exec = Arc::new(Executor::new(Parts {
-        connectors: connectors.clone(),
+        connectors: registry::first_of(senders),
+        egress: senders.clone(),
         config,
         settings,
         store,

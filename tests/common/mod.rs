@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod private_pg;
+
 use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::generate::Population;
 use keyrevoke::sim::{SimConfig, SimHandle};

@@ -9,6 +9,7 @@ use crate::key::{Credential, CredentialRole};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,8 @@ struct RawExchange {
     concurrency: Option<usize>,
     rate_limit_scale: Option<f64>,
     ip_ban_pause_secs: Option<u64>,
+    /// Local addresses to send from, in turn (overrides `[executor] egress`).
+    egress: Option<Vec<String>>,
     #[serde(default)]
     limits: BTreeMap<String, LimitOverride>,
 }
@@ -76,6 +79,9 @@ pub struct ExecutorSettings {
     /// Keys being worked on per exchange (waiting for budget or in flight).
     pub per_exchange_concurrency: usize,
     pub request_timeout_ms: u64,
+    /// Local addresses every exchange's requests leave from, in turn (empty:
+    /// the system's choice). Each has its own per-IP budgets.
+    pub egress: Vec<String>,
 }
 
 impl Default for ExecutorSettings {
@@ -86,6 +92,7 @@ impl Default for ExecutorSettings {
             concurrency: 1024,
             per_exchange_concurrency: 128,
             request_timeout_ms: 10_000,
+            egress: Vec::new(),
         }
     }
 }
@@ -121,6 +128,9 @@ pub struct ExchangeSettings {
     /// Fraction of each documented limit to use (default: the executor's).
     pub rate_limit_scale: Option<f64>,
     pub ip_ban_pause: Option<Duration>,
+    /// Local addresses this exchange's requests leave from, in turn, each
+    /// with its own per-IP budgets (empty: the executor's default).
+    pub egress: Vec<IpAddr>,
     pub limits: BTreeMap<String, LimitOverride>,
 }
 
@@ -130,6 +140,8 @@ pub struct Config {
     pub credentials: BTreeMap<String, Arc<Credential>>,
     pub exchanges: BTreeMap<ExchangeId, ExchangeSettings>,
     pub executor: ExecutorSettings,
+    /// `[executor] egress`, parsed: where exchanges without their own send from.
+    pub egress: Vec<IpAddr>,
     pub retry: RetrySettings,
     pub audit_signing_key: Option<Secret>,
 }
@@ -245,6 +257,13 @@ impl Config {
                     );
                 }
             }
+            let egress = match &x.egress {
+                Some(list) => parse_egress(list).unwrap_or_else(|m| {
+                    err(at("egress"), m);
+                    Vec::new()
+                }),
+                None => Vec::new(),
+            };
             exchanges.insert(
                 id,
                 ExchangeSettings {
@@ -252,6 +271,7 @@ impl Config {
                     concurrency: x.concurrency,
                     rate_limit_scale: x.rate_limit_scale,
                     ip_ban_pause: x.ip_ban_pause_secs.map(Duration::from_secs),
+                    egress,
                     limits: x.limits,
                 },
             );
@@ -260,6 +280,10 @@ impl Config {
         if raw.executor.concurrency == 0 || raw.executor.per_exchange_concurrency == 0 {
             err("executor.concurrency".into(), "must be at least 1".into());
         }
+        let egress = parse_egress(&raw.executor.egress).unwrap_or_else(|m| {
+            err("executor.egress".into(), m);
+            Vec::new()
+        });
         if raw.retry.max_attempts == 0 {
             err("retry.max_attempts".into(), "must be at least 1".into());
         }
@@ -284,6 +308,7 @@ impl Config {
             credentials,
             exchanges,
             executor: raw.executor,
+            egress,
             retry: raw.retry,
             audit_signing_key,
         })
@@ -291,6 +316,15 @@ impl Config {
 
     pub fn exchange(&self, id: ExchangeId) -> ExchangeSettings {
         self.exchanges.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// The local addresses an exchange's requests leave from, in turn: its
+    /// own `egress`, else `[executor] egress`. Empty: one unbound client.
+    pub fn egress(&self, id: ExchangeId) -> &[IpAddr] {
+        match self.exchanges.get(&id) {
+            Some(x) if !x.egress.is_empty() => &x.egress,
+            _ => &self.egress,
+        }
     }
 
     /// The base URL for an exchange: `KEYREVOKE_<EXCHANGE>_URL`, else the
@@ -307,6 +341,28 @@ impl Config {
         }
         parse_base_url(default)
     }
+}
+
+/// An `egress` list: distinct IP addresses, at least one.
+fn parse_egress(list: &[String]) -> Result<Vec<IpAddr>, String> {
+    let mut out: Vec<IpAddr> = Vec::with_capacity(list.len());
+    for (i, text) in list.iter().enumerate() {
+        let ip = text
+            .trim()
+            .parse::<IpAddr>()
+            .map_err(|_| format!("entry {}: `{}` is not an IP address", i + 1, text.trim()))?;
+        if ip.is_unspecified() {
+            return Err(format!(
+                "entry {}: {ip} is not one address; name each local address",
+                i + 1
+            ));
+        }
+        if out.contains(&ip) {
+            return Err(format!("entry {}: {ip} is listed twice", i + 1));
+        }
+        out.push(ip);
+    }
+    Ok(out)
 }
 
 fn line_of(text: &str, byte: usize) -> u64 {
@@ -412,5 +468,29 @@ base_url = "http://10.1.2.3:80"
                 .iter()
                 .any(|s| s.contains("exchanges.okx.base_url") && s.contains("non-loopback"))
         );
+    }
+
+    #[test]
+    fn egress_addresses_default_from_the_executor_and_bad_ones_are_named() {
+        let c = parse(
+            "[executor]\negress = [\"127.0.0.2\", \"127.0.0.3\"]\n\n[exchanges.bybit]\negress = [\"127.0.0.4\"]\n",
+        )
+        .unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(c.egress(ExchangeId::new("bybit")), [ip("127.0.0.4")]);
+        assert_eq!(
+            c.egress(ExchangeId::new("okx")),
+            [ip("127.0.0.2"), ip("127.0.0.3")]
+        );
+        assert!(parse("").unwrap().egress(ExchangeId::new("okx")).is_empty());
+
+        let errs = parse("[exchanges.okx]\negress = [\"127.0.0.2\", \"nine\"]\n").unwrap_err();
+        let shown = errs[0].to_string();
+        assert!(
+            shown.contains("exchanges.okx.egress") && shown.contains("entry 2"),
+            "{shown}"
+        );
+        let errs = parse("[executor]\negress = [\"127.0.0.2\", \"127.0.0.2\"]\n").unwrap_err();
+        assert!(errs[0].to_string().contains("twice"), "{}", errs[0]);
     }
 }

@@ -65,7 +65,18 @@ fn is_loopback_host(url: &Url) -> bool {
 /// The one HTTP client of a run: rustls, pooled, with a per-request timeout so
 /// that a stalled exchange shows up as a classified failure.
 pub fn build_client(request_timeout: Duration) -> reqwest::Client {
+    build_client_from(request_timeout, None)
+}
+
+/// As [`build_client`], its connections bound to `local_address` when given:
+/// the exchange sees requests from that address, and counts its per-IP
+/// limits there.
+pub fn build_client_from(
+    request_timeout: Duration,
+    local_address: Option<IpAddr>,
+) -> reqwest::Client {
     reqwest::Client::builder()
+        .local_address(local_address)
         .use_rustls_tls()
         .timeout(request_timeout)
         .connect_timeout(request_timeout.min(Duration::from_secs(10)))

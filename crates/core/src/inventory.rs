@@ -270,6 +270,23 @@ impl Inventory {
         Ok(inv)
     }
 
+    /// The SHA-256 of the file's bytes, in hex: which inventory a job was
+    /// planned from (workers must read the same one).
+    pub fn sha256(&self) -> std::io::Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut file = File::open(&self.path)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -12,10 +12,14 @@ use std::collections::BTreeMap;
 
 pub type EntryId = i64;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("journal: {0}")]
     Journal(String),
+    /// The journal's server cannot be reached for now (connection lost or
+    /// refused, server restarting): the same call may succeed later.
+    #[error("journal unavailable: {0}")]
+    Unavailable(String),
     #[error("audit: {0}")]
     Audit(String),
 }
@@ -41,6 +45,11 @@ pub struct NewEntry {
     /// claiming in rank order interleaves accounts fairly.
     pub rank: u32,
     pub source: SourceRef,
+    /// The rate-limit account this key's first request spends (a managing
+    /// credential's, or the owning account's), when other keys share it;
+    /// None for a key that is its own account. A shared journal leases each
+    /// account to one worker at a time, so that its budget is spent by one.
+    pub rate_account: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -143,6 +152,28 @@ pub trait JobStore: Send + Sync {
 
     /// Entries of one exchange in one state, for reports and escalation files.
     async fn list(&self, exchange: ExchangeId, state: State) -> Result<Vec<JobEntry>, StoreError>;
+
+    /// The SHA-256 of the inventory the job was planned from, as the last
+    /// `revoke` of it recorded (None: no job by this name was planned). A
+    /// worker joining the job checks its own inventory against it: rows
+    /// are found by byte offset, so another file would be misread. Only a
+    /// journal that workers share records it.
+    async fn planned_inventory(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
+    /// Record the inventory the job is planned from (see
+    /// [`JobStore::planned_inventory`]).
+    async fn set_planned_inventory(&self, _sha256: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// How long a claim holds an entry unless renewed (None: leases do not
+    /// matter, one process owns the journal). Leases must be renewed well
+    /// inside it.
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
+    }
 
     /// Every key's timing, in no particular order (a sort would cost the
     /// database more than the report's own grouping), for reports.

@@ -103,6 +103,8 @@ impl From<keyrevoke_core::StoreError> for Stop {
 
 pub struct Executor {
     connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    /// Each exchange's connector once per egress address.
+    senders: BTreeMap<ExchangeId, Arc<[Arc<dyn Connector>]>>,
     limits: BTreeMap<ExchangeId, Arc<ExchangeLimits>>,
     store: Arc<dyn JobStore>,
     audit: Arc<dyn AuditSink>,
@@ -123,8 +125,45 @@ pub struct Executor {
 /// inside the journal's lease (60 s).
 const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
-/// Fewest keys a lane claims at once (see [`Executor::lane`]).
-const CLAIM_CHUNK: usize = 256;
+/// A lane claims what it can finish in this long at the pace it keeps.
+const CLAIM_HORIZON: Duration = Duration::from_secs(2);
+
+/// Most keys a lane holds at any pace: bounds a lease-holder's share.
+const MAX_HELD: usize = 4096;
+
+/// How many keys a lane should hold (waiting or being worked on): its first
+/// claim fills its width; after that, what it finished per second so far
+/// times [`CLAIM_HORIZON`]. The pace is whatever bound this worker (the
+/// exchange's limits for its addresses and accounts, the network, the
+/// journal), measured rather than predicted.
+struct ClaimSizer {
+    started: std::time::Instant,
+    finished: u64,
+    first: usize,
+}
+
+impl ClaimSizer {
+    fn new(width: usize) -> ClaimSizer {
+        ClaimSizer {
+            started: std::time::Instant::now(),
+            finished: 0,
+            first: width,
+        }
+    }
+
+    fn finished_one(&mut self) {
+        self.finished += 1;
+    }
+
+    fn target(&self) -> usize {
+        let elapsed = self.started.elapsed();
+        if elapsed < Duration::from_secs(1) || self.finished == 0 {
+            return self.first;
+        }
+        let pace = self.finished as f64 / elapsed.as_secs_f64();
+        ((pace * CLAIM_HORIZON.as_secs_f64()).ceil() as usize).clamp(1, MAX_HELD)
+    }
+}
 
 /// The largest weight each tier of a connector is ever charged at once.
 fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
@@ -141,6 +180,10 @@ fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
 /// Everything an executor is built from.
 pub struct Parts<'a> {
     pub connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    /// An exchange's connector once per egress address (its client bound
+    /// to that address), when it sends from several; an exchange not named
+    /// sends through its one connector.
+    pub egress: BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
     pub config: &'a Config,
     pub settings: Settings,
     pub store: Arc<dyn JobStore>,
@@ -154,6 +197,7 @@ impl Executor {
     pub fn new(parts: Parts<'_>) -> Executor {
         let Parts {
             connectors,
+            mut egress,
             config,
             settings,
             store,
@@ -175,7 +219,18 @@ impl Executor {
                     config.retry.breaker_threshold,
                     Duration::from_millis(config.retry.breaker_cooldown_ms),
                 );
-                (*x, Arc::new(l))
+                let addresses = egress.get(x).map_or(1, Vec::len);
+                (*x, Arc::new(l.with_egress(addresses)))
+            })
+            .collect();
+        let senders = connectors
+            .iter()
+            .map(|(x, conn)| {
+                let set: Arc<[Arc<dyn Connector>]> = match egress.remove(x) {
+                    Some(set) if !set.is_empty() => set.into(),
+                    _ => Arc::new([conn.clone()]),
+                };
+                (*x, set)
             })
             .collect();
         let funds_first = connectors
@@ -184,6 +239,7 @@ impl Executor {
             .collect();
         Executor {
             connectors,
+            senders,
             limits,
             store,
             audit,
@@ -211,7 +267,13 @@ impl Executor {
         let housekeeping = {
             let me = self.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(LEASE_RENEWAL);
+                // Well inside the journal's lease, however short it is set.
+                let every = me
+                    .store
+                    .lease()
+                    .map_or(LEASE_RENEWAL, |lease| LEASE_RENEWAL.min(lease / 4))
+                    .max(Duration::from_millis(100));
+                let mut tick = tokio::time::interval(every);
                 tick.tick().await;
                 loop {
                     tick.tick().await;
@@ -254,10 +316,14 @@ impl Executor {
     /// One exchange's lane: claim ahead, work, repeat.
     ///
     /// Claims are write transactions (each a durable commit), so the lane
-    /// takes keys in chunks of at least [`CLAIM_CHUNK`] and refills only
-    /// when fewer than `width` are left waiting: claiming one key each time
-    /// one finished made the claim itself the bottleneck. Waiting keys are
-    /// in `working`, so their leases are renewed like those being worked on.
+    /// claims ahead and refills only when fewer than `width` are left
+    /// waiting: claiming one key each time one finished made the claim
+    /// itself the bottleneck. How far ahead is what this worker can finish
+    /// in the next [`CLAIM_HORIZON`] at the pace it has kept (see
+    /// [`ClaimSizer`]), not a fixed chunk: the rest stays in the journal for
+    /// other workers, so a second worker shares even a small job. Waiting
+    /// keys are in `working`, so their leases are renewed like those being
+    /// worked on.
     async fn lane(self: Arc<Self>, x: ExchangeId) {
         let width = self
             .settings
@@ -266,7 +332,7 @@ impl Executor {
             .copied()
             .unwrap_or(self.settings.default_per_exchange)
             .max(1);
-        let chunk = (2 * width).max(CLAIM_CHUNK);
+        let mut sizer = ClaimSizer::new(width);
         let mut waiting: VecDeque<JobEntry> = VecDeque::new();
         let mut tasks = JoinSet::new();
         let mut unfinished: Vec<i64> = Vec::new();
@@ -277,11 +343,10 @@ impl Executor {
             if self.cancel.is_cancelled() {
                 break;
             }
-            if !drained && waiting.len() < width {
-                match self
-                    .claim_into(x, chunk - waiting.len(), &mut waiting)
-                    .await
-                {
+            let held = waiting.len() + tasks.len();
+            let target = sizer.target();
+            if !drained && waiting.len() < width && held < target {
+                match self.claim_into(x, target - held, &mut waiting).await {
                     Ok(short) => drained = short,
                     Err(e) => {
                         self.stop_fatal(e.to_string());
@@ -309,7 +374,7 @@ impl Executor {
             }
             if !tasks.is_empty() {
                 tokio::select! {
-                    _ = tasks.join_next() => {}
+                    _ = tasks.join_next() => sizer.finished_one(),
                     _ = self.cancel.cancelled() => break,
                 }
                 continue;
@@ -369,9 +434,9 @@ impl Executor {
     }
 
     async fn work_on(self: &Arc<Self>, entry: JobEntry) -> Result<(), Stop> {
-        let conn = self.connectors[&entry.exchange].clone();
+        let senders = self.senders[&entry.exchange].clone();
         let limits = self.limits[&entry.exchange].clone();
         let job = self.source.load(&entry);
-        work::Work::new(self, entry, conn, limits).run(job).await
+        work::Work::new(self, entry, senders, limits).run(job).await
     }
 }

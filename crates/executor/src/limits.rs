@@ -17,6 +17,7 @@ use keyrevoke_core::{Charge, Tier, TierScope};
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// By default use 98% of each documented limit: headroom for the jitter
@@ -63,7 +64,15 @@ const FIFTHS_PER_RETRY: u32 = 5;
 const RETRY_CAP: u32 = 500;
 
 pub struct ExchangeLimits {
-    tiers: Vec<TierLimiter>,
+    /// Per-account tiers: one budget per account, whichever address sends.
+    account_tiers: Vec<TierLimiter>,
+    /// Per-IP tiers, one set per egress address (DESIGN.md: "IP budgets are
+    /// one per egress address").
+    ip_tiers: Vec<Vec<TierLimiter>>,
+    /// The per-IP tiers' quotas, to build a set for each egress address.
+    ip_quotas: Vec<(&'static str, Quota, u32)>,
+    /// The egress address the next request leaves from (round robin).
+    next_egress: AtomicUsize,
     retry_budget: Mutex<RetryBudget>,
     enabled: bool,
     /// Pauses ordered by the exchange: "ip", or an account name.
@@ -73,7 +82,11 @@ pub struct ExchangeLimits {
     breaker_cooldown: Duration,
 }
 
-const IP_PAUSE: &str = "\u{0}ip";
+/// The pause key of egress address `egress`: an IP pause holds only the
+/// address the exchange said it of.
+fn ip_pause(egress: usize) -> String {
+    format!("\u{0}ip{egress}")
+}
 
 /// The effective (capacity, period) of a tier after config overrides.
 pub fn effective(tier: &Tier, overrides: &BTreeMap<String, LimitOverride>) -> (u32, Duration) {
@@ -81,6 +94,18 @@ pub fn effective(tier: &Tier, overrides: &BTreeMap<String, LimitOverride>) -> (u
         Some(o) => (o.capacity, Duration::from_millis(o.period_ms)),
         None => (tier.capacity, tier.period),
     }
+}
+
+/// A fresh set of per-IP limiters, for one egress address.
+fn ip_tier_set(quotas: &[(&'static str, Quota, u32)]) -> Vec<TierLimiter> {
+    quotas
+        .iter()
+        .map(|(name, quota, burst)| TierLimiter {
+            name,
+            limiter: Limiter::Ip(RateLimiter::direct(*quota)),
+            burst: *burst,
+        })
+        .collect()
 }
 
 /// The GCRA quota for a tier whose largest single charge is `max_weight`.
@@ -107,25 +132,27 @@ impl ExchangeLimits {
         breaker_threshold: u32,
         breaker_cooldown: Duration,
     ) -> Self {
-        let tiers = tiers
-            .iter()
-            .map(|t| {
-                let (capacity, period) = effective(t, overrides);
-                let max_weight = max_weights.get(t.name).copied().unwrap_or(1);
-                let (quota, burst) = quota_for(capacity, period, max_weight, scale);
-                let limiter = match t.scope {
-                    TierScope::Ip => Limiter::Ip(RateLimiter::direct(quota)),
-                    TierScope::Account => Limiter::Account(RateLimiter::keyed(quota)),
-                };
-                TierLimiter {
+        let mut account_tiers = Vec::new();
+        let mut ip_quotas = Vec::new();
+        for t in tiers {
+            let (capacity, period) = effective(t, overrides);
+            let max_weight = max_weights.get(t.name).copied().unwrap_or(1);
+            let (quota, burst) = quota_for(capacity, period, max_weight, scale);
+            match t.scope {
+                TierScope::Ip => ip_quotas.push((t.name, quota, burst)),
+                TierScope::Account => account_tiers.push(TierLimiter {
                     name: t.name,
-                    limiter,
+                    limiter: Limiter::Account(RateLimiter::keyed(quota)),
                     burst,
-                }
-            })
-            .collect();
+                }),
+            }
+        }
+        let ip_tiers = vec![ip_tier_set(&ip_quotas)];
         ExchangeLimits {
-            tiers,
+            account_tiers,
+            ip_tiers,
+            ip_quotas,
+            next_egress: AtomicUsize::new(0),
             retry_budget: Mutex::new(RetryBudget {
                 fifths: RETRY_RESERVE * FIFTHS_PER_RETRY,
                 refilled: Instant::now(),
@@ -138,8 +165,46 @@ impl ExchangeLimits {
         }
     }
 
-    /// How long until `account` may send, given pauses and the breaker.
-    fn blocked_for(&self, account: &str) -> Option<Duration> {
+    /// Budgets for `addresses` egress addresses (at least one): each has
+    /// its own per-IP tiers and pauses; per-account tiers stay shared.
+    pub fn with_egress(mut self, addresses: usize) -> Self {
+        self.ip_tiers = (0..addresses.max(1))
+            .map(|_| ip_tier_set(&self.ip_quotas))
+            .collect();
+        self
+    }
+
+    /// How many egress addresses this exchange sends from.
+    pub fn egress_count(&self) -> usize {
+        self.ip_tiers.len()
+    }
+
+    /// The egress address the next request leaves from: each in turn.
+    pub fn next_egress(&self) -> usize {
+        self.next_egress.fetch_add(1, Ordering::Relaxed) % self.ip_tiers.len()
+    }
+
+    /// How many requests charged `charges` the per-IP budgets of every
+    /// egress address let out per second, at most; None when no per-IP
+    /// tier is charged (or limits are off).
+    pub fn ip_requests_per_second(&self, charges: &[Charge]) -> Option<f64> {
+        if !self.enabled {
+            return None;
+        }
+        let per_address = charges
+            .iter()
+            .filter_map(|c| {
+                let (_, quota, _) = self.ip_quotas.iter().find(|(n, _, _)| *n == c.tier)?;
+                let units = 1.0 / quota.replenish_interval().as_secs_f64();
+                Some(units / f64::from(c.weight.max(1)))
+            })
+            .reduce(f64::min)?;
+        Some(per_address * self.ip_tiers.len() as f64)
+    }
+
+    /// How long until `account` may send from `egress`, given pauses and
+    /// the breaker.
+    fn blocked_for(&self, account: &str, egress: usize) -> Option<Duration> {
         let now = Instant::now();
         let breaker = self
             .breaker
@@ -148,14 +213,14 @@ impl ExchangeLimits {
             .open_until
             .filter(|t| *t > now)
             .map(|t| t - now);
-        breaker.max(self.pauses.blocked_for(&[IP_PAUSE, account]))
+        breaker.max(self.pauses.blocked_for(&[&ip_pause(egress), account]))
     }
 
     /// Wait until no pause holds `account` and every tier has budget for
     /// `charges`. A pause ordered while waiting for budget is met by
     /// [`ExchangeLimits::admit`], the last check before sending.
-    pub async fn acquire(&self, charges: &[Charge], account: &str) {
-        while let Some(wait) = self.blocked_for(account) {
+    pub async fn acquire<'a>(&'a self, charges: &'a [Charge], account: &str, egress: usize) {
+        while let Some(wait) = self.blocked_for(account, egress) {
             tokio::time::sleep(wait).await;
         }
         if !self.enabled {
@@ -164,13 +229,14 @@ impl ExchangeLimits {
         // The shared IP tier first, the account's own last: the moment the
         // tight per-account budget is granted is the moment the request
         // leaves, so rolling per-account windows see the spacing we keep.
-        let tiers = charges.iter().filter_map(|charge| {
-            let tier = self.tiers.iter().find(|t| t.name == charge.tier)?;
-            Some((charge, tier))
-        });
-        let (account_tiers, ip_tiers): (Vec<_>, Vec<_>) =
-            tiers.partition(|(_, tier)| matches!(tier.limiter, Limiter::Account(_)));
-        for (charge, tier) in ip_tiers.into_iter().chain(account_tiers) {
+        let ip_set = &self.ip_tiers[egress % self.ip_tiers.len()];
+        let in_set = |set: &'a [TierLimiter]| {
+            charges.iter().filter_map(move |charge| {
+                let tier = set.iter().find(|t| t.name == charge.tier)?;
+                Some((charge, tier))
+            })
+        };
+        for (charge, tier) in in_set(ip_set).chain(in_set(&self.account_tiers)) {
             let n = NonZeroU32::new(charge.weight.clamp(1, tier.burst)).expect("weight >= 1");
             match &tier.limiter {
                 Limiter::Ip(l) => {
@@ -188,11 +254,11 @@ impl ExchangeLimits {
     /// budget was granted and it holds a connection slot: Err(wait) when a
     /// pause (or the breaker) holds it now; the budget granted is then
     /// forfeit, and the request goes back to [`ExchangeLimits::acquire`].
-    pub fn admit(&self, account: &str) -> Result<Pass, Duration> {
-        if let Some(wait) = self.blocked_for(account) {
+    pub fn admit(&self, account: &str, egress: usize) -> Result<Pass, Duration> {
+        if let Some(wait) = self.blocked_for(account, egress) {
             return Err(wait);
         }
-        self.pauses.admit(&[IP_PAUSE, account])
+        self.pauses.admit(&[&ip_pause(egress), account])
     }
 
     /// What the exchange made of a request admitted with `pass`; call it
@@ -207,9 +273,9 @@ impl ExchangeLimits {
         self.pauses.pause(account, after, refused);
     }
 
-    /// This IP is out of budget (or banned) until `after`.
-    pub fn pause_ip(&self, after: Duration, refused: bool) {
-        self.pauses.pause(IP_PAUSE, after, refused);
+    /// Egress address `egress` is out of budget (or banned) until `after`.
+    pub fn pause_ip(&self, egress: usize, after: Duration, refused: bool) {
+        self.pauses.pause(&ip_pause(egress), after, refused);
     }
 
     /// A first attempt was made: it earns part of a retry.
@@ -261,7 +327,7 @@ impl ExchangeLimits {
 
     /// Forget idle per-account state (keeps memory flat over long runs).
     pub fn housekeeping(&self) {
-        for t in &self.tiers {
+        for t in &self.account_tiers {
             if let Limiter::Account(l) = &t.limiter {
                 l.retain_recent();
             }
@@ -335,10 +401,13 @@ mod tests {
             Duration::from_millis(50),
         );
         limits.pause_account("a", Duration::from_millis(120), true);
-        assert!(limits.blocked_for("b").is_none(), "account b is not paused");
-        assert!(limits.blocked_for("a").is_some(), "account a is paused");
+        assert!(
+            limits.blocked_for("b", 0).is_none(),
+            "account b is not paused"
+        );
+        assert!(limits.blocked_for("a", 0).is_some(), "account a is paused");
         let start = Instant::now();
-        limits.acquire(&[], "a").await;
+        limits.acquire(&[], "a", 0).await;
         assert!(
             start.elapsed() >= Duration::from_millis(110),
             "account a waited for its pause"
@@ -366,19 +435,19 @@ mod tests {
             3,
             Duration::from_millis(50),
         ));
-        limits.acquire(&ONE, "a").await;
-        let first = limits.admit("a").expect("nothing paused yet");
+        limits.acquire(&ONE, "a", 0).await;
+        let first = limits.admit("a", 0).expect("nothing paused yet");
         limits.settle(first, Heard::Answered);
         // The next grant is ~100 ms away; the ban arrives while it waits.
         let queued = {
             let limits = limits.clone();
-            tokio::spawn(async move { limits.acquire(&ONE, "a").await })
+            tokio::spawn(async move { limits.acquire(&ONE, "a", 0).await })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        limits.pause_ip(Duration::from_millis(300), true);
+        limits.pause_ip(0, Duration::from_millis(300), true);
         queued.await.unwrap();
         assert!(
-            limits.admit("a").is_err(),
+            limits.admit("a", 0).is_err(),
             "a request granted while a ban holds must not be sent"
         );
     }
@@ -422,6 +491,6 @@ mod tests {
         assert!(!limits.record_failure());
         assert!(!limits.record_failure());
         assert!(limits.record_failure());
-        assert!(limits.blocked_for("x").is_some());
+        assert!(limits.blocked_for("x", 0).is_some());
     }
 }

@@ -14,7 +14,7 @@ use keyrevoke_core::{
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Rate-limit replies tolerated for one key before it fails: far more than
@@ -33,6 +33,12 @@ pub(crate) struct Work<'a> {
     exec: &'a Arc<Executor>,
     entry: JobEntry,
     conn: Arc<dyn Connector>,
+    /// The exchange's connector once per egress address, in the order of
+    /// the limits' egress budgets.
+    senders: Arc<[Arc<dyn Connector>]>,
+    /// The egress address the last request left from: a per-IP pause its
+    /// reply orders holds that address.
+    egress: AtomicUsize,
     limits: Arc<ExchangeLimits>,
     attempts: u32,
     last_probe: Option<Probe>,
@@ -102,14 +108,16 @@ impl<'a> Work<'a> {
     pub(crate) fn new(
         exec: &'a Arc<Executor>,
         entry: JobEntry,
-        conn: Arc<dyn Connector>,
+        senders: Arc<[Arc<dyn Connector>]>,
         limits: Arc<ExchangeLimits>,
     ) -> Self {
         let attempts = entry.attempts;
         Work {
             exec,
             entry,
-            conn,
+            conn: senders[0].clone(),
+            senders,
+            egress: AtomicUsize::new(0),
             limits,
             attempts,
             last_probe: None,
@@ -244,24 +252,44 @@ impl<'a> Work<'a> {
     /// very moment. A pause ordered while it waited (for budget or a slot)
     /// sends it back to wait: only requests already sent when a stop reply
     /// arrives go through (DESIGN.md, "Pauses").
+    ///
+    /// Each request leaves from the next egress address in turn, spending
+    /// that address's per-IP budgets and the account's shared ones.
     async fn send<T: Usages, Fut>(
         &self,
         op: Operation,
         job: &KeyJob,
-        call: impl Fn() -> Fut,
+        call: impl Fn(Arc<dyn Connector>) -> Fut,
+    ) -> Result<Result<T, Failure>, Stop>
+    where
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        self.send_from(None, op, job, call).await
+    }
+
+    /// [`Work::send`] from egress address `egress`, or the next in turn.
+    async fn send_from<T: Usages, Fut>(
+        &self,
+        egress: Option<usize>,
+        op: Operation,
+        job: &KeyJob,
+        call: impl Fn(Arc<dyn Connector>) -> Fut,
     ) -> Result<Result<T, Failure>, Stop>
     where
         Fut: Future<Output = Result<T, Failure>>,
     {
         let account = self.conn.account_for(op, job);
         let charges = self.conn.charges_for(op, job);
+        let egress = egress.unwrap_or_else(|| self.limits.next_egress()) % self.senders.len();
+        self.egress.store(egress, Ordering::Relaxed);
+        let sender = self.senders[egress].clone();
         loop {
             tokio::select! {
-                _ = self.limits.acquire(charges, &account) => {}
+                _ = self.limits.acquire(charges, &account, egress) => {}
                 _ = self.exec.cancel.cancelled() => return Err(Stop::Cancelled),
             }
             let _permit = self.exec.in_flight.acquire().await.expect("never closed");
-            let Ok(pass) = self.limits.admit(&account) else {
+            let Ok(pass) = self.limits.admit(&account, egress) else {
                 // Paused since the grant: the grant is forfeit, wait again.
                 continue;
             };
@@ -270,7 +298,7 @@ impl<'a> Work<'a> {
             {
                 place.write_leaves();
             }
-            let result = call().await;
+            let result = call(sender.clone()).await;
             // Before the slot is handed on: a stop reply must hold the next
             // request already.
             self.obey(op, job, &result);
@@ -332,7 +360,10 @@ impl<'a> Work<'a> {
                 self.limits
                     .pause_account(&self.conn.account_for(op, job), wait, refused)
             }
-            LimitScope::Ip | LimitScope::Ban => self.limits.pause_ip(wait, refused),
+            LimitScope::Ip | LimitScope::Ban => {
+                let egress = self.egress.load(Ordering::Relaxed);
+                self.limits.pause_ip(egress, wait, refused)
+            }
         }
     }
 
@@ -413,8 +444,8 @@ impl<'a> Work<'a> {
             let before = (self.entry.state, self.entry.route);
             self.record(State::InFlight, Some(route), None, None)
                 .await?;
-            let conn = self.conn.clone();
-            let result = match self.send(op, job, || conn.perform(route, job)).await {
+            let perform = |conn: Arc<dyn Connector>| async move { conn.perform(route, job).await };
+            let result = match self.send(op, job, perform).await {
                 Ok(result) => result,
                 Err(stop) => {
                     // Stopped while waiting: nothing was sent by this attempt.
@@ -535,14 +566,18 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
+    /// Resync the exchange's clock in every egress address's connector
+    /// (each keeps its own offset).
     async fn sync_clock(&mut self, job: &KeyJob) -> Result<(), Stop> {
-        let conn = self.conn.clone();
-        let synced = self
-            .send(Operation::ClockSync, job, || conn.sync_clock())
-            .await?;
-        if let Err(f) = synced {
-            tracing::warn!(exchange = %self.entry.exchange, "clock sync failed: {f}");
-            self.backoff(1, None).await?;
+        for egress in 0..self.senders.len() {
+            let sync = |conn: Arc<dyn Connector>| async move { conn.sync_clock().await };
+            let synced = self
+                .send_from(Some(egress), Operation::ClockSync, job, sync)
+                .await?;
+            if let Err(f) = synced {
+                tracing::warn!(exchange = %self.entry.exchange, "clock sync failed: {f}");
+                self.backoff(1, None).await?;
+            }
         }
         Ok(())
     }
@@ -558,8 +593,8 @@ impl<'a> Work<'a> {
         loop {
             self.cancelled()?;
             tries += 1;
-            let conn = self.conn.clone();
-            let result = self.send(Operation::Probe, job, || conn.probe(job)).await?;
+            let probe = |conn: Arc<dyn Connector>| async move { conn.probe(job).await };
+            let result = self.send(Operation::Probe, job, probe).await?;
             let mut e = self.event(AuditKind::Probe);
             match &result {
                 Ok(p) => {

@@ -264,6 +264,7 @@ async fn run_after(
         .enqueue(
             1,
             &[NewEntry {
+                rate_account: None,
                 exchange: ExchangeId::new("bybit"),
                 fingerprint: Fingerprint::of("KEY0000000000001"),
                 masked: "KEY0…0001".into(),
@@ -296,6 +297,7 @@ async fn run_after(
     let totals = BTreeMap::from([(ExchangeId::new("bybit"), 1u64)]);
     let exec = Arc::new(Executor::new(Parts {
         connectors,
+        egress: Default::default(),
         config: &config,
         settings,
         store: store.clone(),

@@ -113,6 +113,7 @@ async fn enqueue_and_claim(
 fn bench_entry(run: &str, i: usize) -> NewEntry {
     let key = format!("{run}-key-{i:010}");
     NewEntry {
+        rate_account: None,
         exchange: BENCH_EXCHANGE,
         fingerprint: Fingerprint::of(&key),
         masked: mask_key(&key),

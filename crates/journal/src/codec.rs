@@ -14,7 +14,31 @@ pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60
 
 /// Wraps a database error with what the journal was doing.
 pub fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| StoreError::Journal(format!("{doing}: {e}"))
+    move |e| {
+        if server_unreachable(&e) {
+            StoreError::Unavailable(format!("{doing}: {e}"))
+        } else {
+            StoreError::Journal(format!("{doing}: {e}"))
+        }
+    }
+}
+
+/// Errors that say the server is gone for now, not that the request was
+/// wrong: a lost or refused connection, no connection free in time, or the
+/// server shutting down or starting (SQLSTATE classes 08, connection
+/// exception, and 57P, operator intervention: 57P01 admin shutdown, 57P02
+/// crash shutdown, 57P03 cannot connect now).
+fn server_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+        // And class 40, transaction rollback (a deadlock between two
+        // workers' claims, a serialization failure): the same call, made
+        // again, succeeds.
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("40")),
+        _ => false,
+    }
 }
 
 pub use keyrevoke_core::http::unix_ms as now_millis;

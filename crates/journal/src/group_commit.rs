@@ -109,10 +109,11 @@ async fn run_writer(
                 }
             }
             Err(e) => {
-                let message = e.to_string();
-                tracing::error!(error = %message, "journal commit failed");
+                tracing::error!(error = %e, "journal commit failed");
+                // Each waiter hears the error as it was (unavailable or not):
+                // a caller may retry a commit the server never took.
                 for waiter in batch.drain(..) {
-                    let _ = waiter.done.send(Err(StoreError::Journal(message.clone())));
+                    let _ = waiter.done.send(Err(e.clone()));
                 }
             }
         }

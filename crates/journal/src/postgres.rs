@@ -13,8 +13,8 @@ use crate::codec::{
 };
 use crate::group_commit::{CommitStats, GroupCommit, TransitionWriter};
 use crate::schema::{
-    POSTGRES_DDL, POSTGRES_MIGRATIONS, SCHEMA_VERSION, UNFINISHED_STATES_SQL, entry_select_list,
-    migration_from,
+    POSTGRES_DDL, POSTGRES_MIGRATIONS, POSTGRES_RATE_ACCOUNT_COLUMN, SCHEMA_VERSION,
+    UNFINISHED_STATES_SQL, entry_select_list, migration_from,
 };
 use async_trait::async_trait;
 use keyrevoke_core::exchange::ExchangeId;
@@ -132,6 +132,12 @@ impl PgJournal {
         Ok(())
     }
 
+    /// Where the job's inventory digest lives: a row of the key-value
+    /// `keyrevoke_meta` per job, so that no table changes shape.
+    fn planned_inventory_key(&self) -> String {
+        format!("job:{}:inventory_sha256", self.job)
+    }
+
     fn lease_seconds(&self) -> f64 {
         self.lease.as_secs_f64()
     }
@@ -152,6 +158,20 @@ async fn prepare_schema(pool: &PgPool, job: &str) -> Result<(), StoreError> {
             .execute(&mut *tx)
             .await
             .map_err(db_error("creating the journal tables"))?;
+    }
+    let has_rate_account: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'keyrevoke_entries'
+           AND column_name = 'rate_account')",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error("reading the journal's columns"))?;
+    if !has_rate_account {
+        sqlx::query(POSTGRES_RATE_ACCOUNT_COLUMN)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("adding the rate_account column"))?;
     }
     sqlx::query(
         "INSERT INTO keyrevoke_meta (key, value) VALUES ('schema_version', $1)
@@ -291,15 +311,19 @@ impl JobStore for PgJournal {
         let unfinished = format!("keyrevoke_entries.state IN {UNFINISHED_STATES_SQL}");
         let sql = format!(
             "INSERT INTO keyrevoke_entries (job, exchange, fingerprint, action, masked, label,
-                state, source_offset, source_len, source_line, rank, enqueued_pass, seen_pass)
+                state, source_offset, source_len, source_line, rank, enqueued_pass, seen_pass,
+                rate_account)
              SELECT $1, u.exchange, u.fingerprint, u.action, u.masked, u.label,
-                'pending', u.source_offset, u.source_len, u.source_line, u.rank, $2, $2
+                'pending', u.source_offset, u.source_len, u.source_line, u.rank, $2, $2,
+                u.rate_account
              FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::int8[], $9::int8[], $10::int8[], $11::int8[])
+                         $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::text[])
                   AS u (exchange, fingerprint, action, masked, label,
-                        source_offset, source_len, source_line, rank)
+                        source_offset, source_len, source_line, rank, rate_account)
              ON CONFLICT (job, exchange, fingerprint, action) DO UPDATE SET
                 seen_pass = EXCLUDED.seen_pass,
+                rate_account = CASE WHEN {unfinished}
+                    THEN EXCLUDED.rate_account ELSE keyrevoke_entries.rate_account END,
                 rank = CASE WHEN {unfinished}
                     THEN EXCLUDED.rank ELSE keyrevoke_entries.rank END,
                 source_offset = CASE WHEN {unfinished}
@@ -330,6 +354,12 @@ impl JobStore for PgJournal {
                 .bind(number(|e| i64::from(e.source.len)))
                 .bind(number(|e| e.source.line as i64))
                 .bind(number(|e| i64::from(e.rank)))
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|e| e.rate_account.clone())
+                        .collect::<Vec<_>>(),
+                )
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error("enqueueing"))?;
@@ -369,20 +399,49 @@ impl JobStore for PgJournal {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // MATERIALIZED: the locking subquery runs exactly once.
+        // MATERIALIZED: the locking subquery runs exactly once. A key whose
+        // rate-limit account another live worker holds is passed over; the
+        // accounts of the keys found are leased to this worker (in account
+        // order, so that two claims lock them in the same order), and only
+        // keys of accounts it now holds, or of their own account, are taken.
+        // Keys of accounts it already holds come first: a worker takes a new
+        // account only when its own cannot fill the claim, leaving the rest
+        // to other workers.
+        // Two workers after the same free account: the second waits for the
+        // first's insert, then finds the account held and takes none of it.
         let sql = format!(
             "WITH claimable AS MATERIALIZED (
-                SELECT id FROM keyrevoke_entries
-                WHERE job = $1 AND exchange = $2 AND state IN {UNFINISHED_STATES_SQL}
-                  AND (lease_expires IS NULL OR lease_expires <= now())
-                ORDER BY rank, source_offset
+                SELECT c.id, c.rate_account FROM keyrevoke_entries c
+                WHERE c.job = $1 AND c.exchange = $2 AND c.state IN {UNFINISHED_STATES_SQL}
+                  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
+                  AND NOT EXISTS (
+                    SELECT 1 FROM keyrevoke_account_leases a
+                    WHERE a.job = c.job AND a.exchange = c.exchange
+                      AND a.account = c.rate_account
+                      AND a.owner <> $4 AND a.expires > now())
+                ORDER BY EXISTS (
+                    SELECT 1 FROM keyrevoke_account_leases m
+                    WHERE m.job = c.job AND m.exchange = c.exchange
+                      AND m.account = c.rate_account AND m.owner = $4) DESC,
+                  c.rank, c.source_offset
                 LIMIT $3
-                FOR UPDATE SKIP LOCKED)
+                FOR UPDATE OF c SKIP LOCKED),
+             held AS (
+                INSERT INTO keyrevoke_account_leases (job, exchange, account, owner, expires)
+                SELECT DISTINCT $1, $2, rate_account, $4, now() + make_interval(secs => $5)
+                FROM claimable WHERE rate_account IS NOT NULL
+                ORDER BY 3
+                ON CONFLICT (job, exchange, account) DO UPDATE
+                SET owner = EXCLUDED.owner, expires = EXCLUDED.expires
+                WHERE keyrevoke_account_leases.owner = EXCLUDED.owner
+                   OR keyrevoke_account_leases.expires <= now()
+                RETURNING account)
              UPDATE keyrevoke_entries e
              SET lease_owner = $4, lease_expires = now() + make_interval(secs => $5),
                  started_at = COALESCE(e.started_at, now())
              FROM claimable c
              WHERE e.id = c.id
+               AND (c.rate_account IS NULL OR c.rate_account IN (SELECT account FROM held))
              RETURNING e.rank, {columns}",
             columns = entry_select_list(Some("e")),
         );
@@ -423,6 +482,11 @@ impl JobStore for PgJournal {
         if ids.is_empty() {
             return Ok(());
         }
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_error("renewing leases"))?;
         sqlx::query(
             "UPDATE keyrevoke_entries SET lease_expires = now() + make_interval(secs => $4)
              WHERE job = $1 AND lease_owner = $2 AND id = ANY($3)",
@@ -431,9 +495,58 @@ impl JobStore for PgJournal {
         .bind(&*self.owner)
         .bind(ids)
         .bind(self.lease_seconds())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error("renewing leases"))?;
+        // The accounts this worker holds: kept while they have unfinished
+        // keys, dropped once none is left (nothing to hand over).
+        sqlx::query(&format!(
+            "DELETE FROM keyrevoke_account_leases a
+             WHERE a.job = $1 AND a.owner = $2 AND NOT EXISTS (
+                SELECT 1 FROM keyrevoke_entries e
+                WHERE e.job = a.job AND e.exchange = a.exchange
+                  AND e.rate_account = a.account AND e.state IN {UNFINISHED_STATES_SQL})"
+        ))
+        .bind(&*self.job)
+        .bind(&*self.owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("renewing account leases"))?;
+        sqlx::query(
+            "UPDATE keyrevoke_account_leases SET expires = now() + make_interval(secs => $3)
+             WHERE job = $1 AND owner = $2",
+        )
+        .bind(&*self.job)
+        .bind(&*self.owner)
+        .bind(self.lease_seconds())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("renewing account leases"))?;
+        tx.commit().await.map_err(db_error("renewing leases"))
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(self.lease)
+    }
+
+    async fn planned_inventory(&self) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM keyrevoke_meta WHERE key = $1")
+            .bind(self.planned_inventory_key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("reading the job's inventory digest"))
+    }
+
+    async fn set_planned_inventory(&self, sha256: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO keyrevoke_meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(self.planned_inventory_key())
+        .bind(sha256)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("recording the job's inventory digest"))?;
         Ok(())
     }
 

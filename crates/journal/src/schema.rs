@@ -26,6 +26,13 @@
 ///   (their last write was the outcome), `started_at` stays empty for them.
 pub const SCHEMA_VERSION: i64 = 2;
 
+/// Added to PostgreSQL journals without a version bump: a nullable column
+/// that binaries of the same version neither read nor need (their rows
+/// leave it empty and are claimed as before), so a journal shared with
+/// them stays readable by both. Run only when the column is missing.
+pub const POSTGRES_RATE_ACCOUNT_COLUMN: &str =
+    "ALTER TABLE keyrevoke_entries ADD COLUMN IF NOT EXISTS rate_account TEXT";
+
 /// Statements that bring a journal of the previous version to
 /// [`SCHEMA_VERSION`], for each engine: `(from_version, statements)`.
 pub const SQLITE_MIGRATIONS: &[(i64, &[&str])] = &[(
@@ -199,6 +206,18 @@ pub const POSTGRES_DDL: &[&str] = &[
         WHERE state IN ('pending', 'in_flight', 'unknown')",
     "CREATE INDEX IF NOT EXISTS keyrevoke_entries_by_state
         ON keyrevoke_entries (job, exchange, state, source_line)",
+    // Which worker spends each shared rate-limit account's budget: one at a
+    // time, so that workers together never exceed it (README, "Workers").
+    // A lease lapses when its worker stops renewing it (it died); it is
+    // dropped when the account has no unfinished key left.
+    "CREATE TABLE IF NOT EXISTS keyrevoke_account_leases (
+        job      TEXT        NOT NULL,
+        exchange TEXT        NOT NULL,
+        account  TEXT        NOT NULL,
+        owner    TEXT        NOT NULL,
+        expires  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (job, exchange, account)
+    )",
 ];
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! optional `?job=NAME`) or a SQLite file path.
 
 use crate::postgres::PgJournal;
+use crate::reconnecting::Reconnecting;
 use crate::sqlite::SqliteJournal;
 use keyrevoke_core::store::{JobStore, StoreError};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The job name used when a PostgreSQL spec names none.
 pub const DEFAULT_JOB: &str = "default";
@@ -15,17 +17,22 @@ pub const DEFAULT_JOB: &str = "default";
 #[derive(Clone, PartialEq, Eq)]
 pub enum JournalSpec {
     Sqlite(PathBuf),
-    /// `url` is the connection URL without the `job` parameter.
+    /// `url` is the connection URL without the `job` and `lease_secs`
+    /// parameters.
     Postgres {
         url: String,
         job: String,
+        /// How long a claim holds an entry without renewal (`lease_secs=`;
+        /// default [`crate::DEFAULT_LEASE`]): how soon a dead worker's keys
+        /// pass to the others.
+        lease: Option<Duration>,
     },
 }
 
 impl JournalSpec {
     /// `postgres://…` or `postgresql://…` selects PostgreSQL, with the job
-    /// taken from (and stripped out of) a `job=` query parameter; anything
-    /// else is a SQLite file path.
+    /// taken from (and stripped out of) a `job=` query parameter, and the
+    /// lease from `lease_secs=`; anything else is a SQLite file path.
     pub fn parse(spec: &str) -> Result<JournalSpec, StoreError> {
         let is_postgres = ["postgres://", "postgresql://"].iter().any(|scheme| {
             spec.get(..scheme.len())
@@ -42,10 +49,22 @@ impl JournalSpec {
             None => (spec, ""),
         };
         let mut job = None;
+        let mut lease = None;
         let mut kept = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             if key == "job" {
                 job = Some(value.into_owned());
+            } else if key == "lease_secs" {
+                let secs = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| {
+                        StoreError::Journal(format!(
+                            "journal URL: lease_secs must be a positive number of seconds, not `{value}`"
+                        ))
+                    })?;
+                lease = Some(Duration::from_secs(secs));
             } else {
                 kept.append_pair(&key, &value);
             }
@@ -60,13 +79,20 @@ impl JournalSpec {
         } else {
             format!("{base}?{kept}")
         };
-        Ok(JournalSpec::Postgres { url, job })
+        Ok(JournalSpec::Postgres { url, job, lease })
     }
 
     pub async fn open(&self) -> Result<Arc<dyn JobStore>, StoreError> {
         Ok(match self {
             JournalSpec::Sqlite(path) => Arc::new(SqliteJournal::open(path).await?),
-            JournalSpec::Postgres { url, job } => Arc::new(PgJournal::connect(url, job).await?),
+            // A shared journal's server may restart under running workers.
+            JournalSpec::Postgres { url, job, lease } => Arc::new(Reconnecting::new(
+                Arc::new(
+                    PgJournal::connect_with_lease(url, job, lease.unwrap_or(crate::DEFAULT_LEASE))
+                        .await?,
+                ),
+                crate::OUTAGE_PATIENCE,
+            )),
         })
     }
 }
@@ -76,7 +102,7 @@ impl fmt::Display for JournalSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JournalSpec::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            JournalSpec::Postgres { url, job } => {
+            JournalSpec::Postgres { url, job, .. } => {
                 write!(f, "{} (job {job})", redact_password(url))
             }
         }
@@ -116,6 +142,7 @@ mod tests {
         JournalSpec::Postgres {
             url: url.into(),
             job: job.into(),
+            lease: None,
         }
     }
 
@@ -163,6 +190,21 @@ mod tests {
             )
         );
         assert!(JournalSpec::parse("postgres://u@db/k?job=").is_err());
+    }
+
+    #[test]
+    fn the_lease_parameter_sets_how_soon_a_dead_worker_s_keys_pass_on() {
+        match JournalSpec::parse("postgres://u@db/k?job=a&lease_secs=5").unwrap() {
+            JournalSpec::Postgres { url, job, lease } => {
+                assert_eq!((url.as_str(), job.as_str()), ("postgres://u@db/k", "a"));
+                assert_eq!(lease, Some(Duration::from_secs(5)));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in ["0", "-1", "soon"] {
+            let e = JournalSpec::parse(&format!("postgres://u@db/k?lease_secs={bad}"));
+            assert!(e.is_err(), "lease_secs={bad} must be refused");
+        }
     }
 
     #[test]

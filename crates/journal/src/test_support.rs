@@ -20,6 +20,7 @@ pub const SHORT_LEASE: Duration = Duration::from_secs(2);
 /// fingerprint and masked form represent.
 pub fn new_entry(exchange: ExchangeId, key: &str, rank: u32, offset: u64) -> NewEntry {
     NewEntry {
+        rate_account: None,
         exchange,
         fingerprint: Fingerprint::of(key),
         masked: mask_key(key),

@@ -74,7 +74,7 @@ pub struct ExchangeSim {
     pub faults: RwLock<Faults>,
     pub limits: bool,
     pub ip_ban: Duration,
-    /// The exchange's per-IP limit (everything here comes from loopback).
+    /// The exchange's per-IP limit, counted per client address.
     pub ip_window: limits::SlidingWindow,
     /// A scheduled outage, and request arrival times (tests).
     pub timeline: outage::Timeline,
@@ -215,7 +215,9 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
         urls.insert(*id, format!("http://{addr}"));
         exchanges.insert(*id, sim);
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            // With each connection's address: IP limits count per client.
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service).await;
         }));
     }
     Ok(SimHandle {

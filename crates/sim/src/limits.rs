@@ -3,6 +3,7 @@
 
 use crate::usage::TierMeter;
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -113,17 +114,20 @@ impl RollingWindows {
     }
 }
 
-/// A sliding window over the last `period` (per IP), with a ban once it is
-/// exceeded.
+/// A sliding window over the last `period` per client IP address, with a
+/// ban once one is exceeded. Exchanges count their IP limits by the address
+/// a request comes from; on loopback 127.0.0.2, 127.0.0.3, … are distinct
+/// addresses, so egress addresses can be tested there.
 pub struct SlidingWindow {
     pub capacity: u32,
     pub period: Duration,
     pub ban: Duration,
     meter: TierMeter,
-    state: Mutex<IpLog>,
+    state: Mutex<HashMap<IpAddr, IpLog>>,
 }
 
-/// The one bucket of a per-IP window: every request comes from loopback.
+/// The bucket of a client that did not say where it came from (a request
+/// served without connection info).
 pub const IP_BUCKET: &str = "127.0.0.1";
 
 /// Requests in the window (time, weight), their total, and any ban.
@@ -152,19 +156,20 @@ impl SlidingWindow {
             period,
             ban,
             meter: meter.of_limit(capacity, period),
-            state: Mutex::new(IpLog::default()),
+            state: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn hit(&self, weight: u32) -> SlidingVerdict {
+    /// A request of `weight` from `ip`.
+    pub fn hit(&self, ip: IpAddr, weight: u32) -> SlidingVerdict {
         let now = Instant::now();
-        let mut guard = self.state.lock().unwrap();
+        let mut logs = self.state.lock().unwrap();
         let IpLog {
             log,
             total,
             banned_until,
             ban_starts,
-        } = &mut *guard;
+        } = logs.entry(ip).or_default();
         if let Some(until) = *banned_until {
             if now < until {
                 return SlidingVerdict::Banned;
@@ -188,38 +193,43 @@ impl SlidingWindow {
         }
         *total += weight;
         log.push_back((now, weight));
-        drop(guard);
+        drop(logs);
         if self.meter.is_recording() {
             self.meter
-                .accepted(IP_BUCKET, weight, keyrevoke_core::http::unix_ms());
+                .accepted(&ip.to_string(), weight, keyrevoke_core::http::unix_ms());
         }
         SlidingVerdict::Allowed
     }
 
-    /// Used weight in the current window (for usage headers).
-    pub fn used(&self) -> u32 {
-        self.state.lock().unwrap().total
+    /// Weight `ip` used in its current window (for usage headers).
+    pub fn used(&self, ip: IpAddr) -> u32 {
+        self.state.lock().unwrap().get(&ip).map_or(0, |l| l.total)
     }
 
-    /// When each ban this window imposed began, and when it was to end.
+    /// When each ban this window imposed began, and when it was to end,
+    /// whichever address it banned, in order.
     pub fn bans(&self) -> Vec<(Instant, Instant)> {
-        let state = self.state.lock().unwrap();
-        state
-            .ban_starts
-            .iter()
-            .map(|t| (*t, *t + self.ban))
-            .collect()
+        let logs = self.state.lock().unwrap();
+        let mut starts: Vec<Instant> = logs.values().flat_map(|l| l.ban_starts.clone()).collect();
+        starts.sort();
+        starts.into_iter().map(|t| (t, t + self.ban)).collect()
     }
 
-    /// Lift a ban (admin).
+    /// Lift every ban (admin).
     pub fn unban(&self) {
-        self.state.lock().unwrap().banned_until = None;
+        for l in self.state.lock().unwrap().values_mut() {
+            l.banned_until = None;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn loopback(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, n])
+    }
 
     #[test]
     fn fixed_windows_count_per_key_and_reset_on_the_boundary() {
@@ -272,12 +282,19 @@ mod tests {
             Duration::from_secs(60),
             TierMeter::unrecorded(),
         );
+        let (ip, other) = (loopback(1), loopback(2));
         for _ in 0..3 {
-            assert_eq!(w.hit(1), SlidingVerdict::Allowed);
+            assert_eq!(w.hit(ip, 1), SlidingVerdict::Allowed);
         }
-        assert_eq!(w.hit(1), SlidingVerdict::Exceeded);
-        assert_eq!(w.hit(1), SlidingVerdict::Banned);
+        assert_eq!(w.hit(ip, 1), SlidingVerdict::Exceeded);
+        assert_eq!(w.hit(ip, 1), SlidingVerdict::Banned);
+        assert_eq!(
+            w.hit(other, 1),
+            SlidingVerdict::Allowed,
+            "another address has its own window and no ban"
+        );
         w.unban();
+        assert_eq!(w.used(other), 1);
     }
 
     #[test]
@@ -296,7 +313,7 @@ mod tests {
         for t in 0..3 {
             fixed.hit("uid1", 10_000 + t, 1);
             rolling.hit("uid1", 10_000 + t, 1);
-            sliding.hit(1);
+            sliding.hit(loopback(1), 1);
         }
         let seen: Vec<_> = usage
             .snapshot()

@@ -307,6 +307,7 @@ mod tests {
 
     fn entry(key: &str, line: u64) -> NewEntry {
         NewEntry {
+            rate_account: None,
             exchange: ExchangeId::new("okx"),
             fingerprint: Fingerprint::of(key),
             masked: mask_key(key),

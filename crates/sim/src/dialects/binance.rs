@@ -340,7 +340,7 @@ impl Dialect for Binance {
             Reply {
                 headers: vec![(
                     "X-MBX-USED-WEIGHT-1M",
-                    self.sim.ip_window.used().to_string(),
+                    self.sim.ip_window.used(request.peer).to_string(),
                 )],
                 ..ok(json!({ "serverTime": now }))
             }

@@ -12,14 +12,17 @@ use crate::outage::OutageKind;
 use crate::stats::Stats;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// One request, as a dialect reads it.
 pub struct Request {
+    /// The client's address: the exchange counts its IP limits by it.
+    pub peer: IpAddr,
     pub method: Method,
     pub uri: Uri,
     pub headers: HeaderMap,
@@ -131,12 +134,19 @@ pub fn router<D: Dialect>(dialect: D) -> Router {
 
 async fn handle<D: Dialect>(
     State(dialect): State<Arc<D>>,
+    extensions: Extensions,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Served by the simulator's listener with connection info; a router
+    // driven some other way counts as one loopback client.
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
     let request = Request {
+        peer,
         method,
         uri,
         headers,
@@ -164,7 +174,7 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
         return refused_by_outage(dialect, kind);
     }
     if sim.limits && dialect.ip_limited(endpoint) {
-        let verdict = sim.ip_window.hit(1);
+        let verdict = sim.ip_window.hit(request.peer, 1);
         if verdict != SlidingVerdict::Allowed {
             return match dialect.over_ip_limit(verdict == SlidingVerdict::Banned) {
                 OverIpLimit::RateLimited(response) => {
