@@ -17,6 +17,11 @@ pub const QUERY_KEY: &str = "/v5/user/query-api";
 /// GET; master only; `subMemberId` required, `limit` 1..=20, `cursor`
 /// (`list-sub-apikeys.mdx`).
 pub const LIST_SUB_KEYS: &str = "/v5/user/sub-apikeys";
+/// GET; master only, holding Account Transfer, Subaccount Transfer or
+/// Withdrawal; no parameters; every sub UID (up to 10,000) in
+/// `result.subMembers[].uid` (`subuid-list.mdx`). Beyond 10,000 sub UIDs
+/// only the paged `/v5/user/submembers` lists them all (`page-subuid.mdx`).
+pub const LIST_SUB_MEMBERS: &str = "/v5/user/query-sub-members";
 /// GET, public.
 pub const SERVER_TIME: &str = "/v5/market/time";
 
@@ -39,6 +44,17 @@ pub const SELF_DELETE_PERMISSIONS: [&str; 4] = [
 
 /// Permissions that can move funds out of the account.
 pub const FUND_MOVING_PERMISSIONS: [&str; 4] = SELF_DELETE_PERMISSIONS;
+
+/// `sub-apikeys`' query: the sub UID, the largest page, and where the
+/// listing continues (the cursor as the last reply gave it, encoded).
+pub fn list_sub_keys_query(sub_uid: &str, cursor: Option<&str>) -> String {
+    let mut query = format!("subMemberId={sub_uid}&limit={LIST_PAGE_SIZE}");
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        query.push_str("&cursor=");
+        query.extend(url::form_urlencoded::byte_serialize(c.as_bytes()));
+    }
+    query
+}
 
 pub fn master_delete_body(sub_api_key: &str) -> String {
     serde_json::json!({ "apikey": sub_api_key }).to_string()

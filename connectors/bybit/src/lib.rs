@@ -9,8 +9,11 @@
 //! - disable: read-only and bound to an unroutable IP (`update-sub-api`), or
 //!   read-only (`update-api`) for a master key;
 //! - probe: `query-api` with the key's own secret, or the master's
-//!   `sub-apikeys` listing of the sub account named in the row.
+//!   `sub-apikeys` listing of the sub account named in the row;
+//! - discovery: a master lists its sub UIDs, then each one's keys
+//!   (`discover.rs`).
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -19,13 +22,14 @@ pub mod sign;
 use async_trait::async_trait;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
 };
 use keyrevoke_core::{
-    Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob,
-    Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
+    KeyJob, Operation, Probe, Reply, Route, Secret, Tier, Usage,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -246,10 +250,7 @@ impl BybitConnector {
         let caller = Caller::master(job)?;
         let mut cursor = String::new();
         loop {
-            let mut query = format!("subMemberId={sub_uid}&limit={}", endpoints::LIST_PAGE_SIZE);
-            if !cursor.is_empty() {
-                query.push_str(&format!("&cursor={cursor}"));
-            }
+            let query = endpoints::list_sub_keys_query(sub_uid, Some(&cursor));
             let answer = self
                 .call(&caller, Method::GET, endpoints::LIST_SUB_KEYS, &query, None)
                 .await?;
@@ -424,6 +425,14 @@ impl Connector for BybitConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

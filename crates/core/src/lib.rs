@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod connector;
+pub mod discovery;
 pub mod error;
 pub mod exchange;
 pub mod http;
