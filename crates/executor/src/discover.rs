@@ -90,12 +90,7 @@ impl Executor {
                 Ok(page) => &page.reply.usage,
                 Err(f) => &f.usage,
             };
-            obey_usage(
-                limits,
-                &account,
-                charges_max(conn.charges_for(op, &job)),
-                usage,
-            );
+            obey_usage(limits, &account, usage);
             if let Err(Failure {
                 error: ConnectorError::RateLimited { retry_after, scope },
                 ..
@@ -151,19 +146,11 @@ impl Executor {
     }
 }
 
-fn charges_max(charges: &[keyrevoke_core::Charge]) -> u64 {
-    charges
-        .iter()
-        .map(|c| u64::from(c.weight))
-        .max()
-        .unwrap_or(1)
-}
-
-/// Once what is left of a budget cannot pay for the next such call,
-/// nothing of that scope leaves until it resets.
-fn obey_usage(limits: &ExchangeLimits, account: &str, next_cost: u64, usage: &[Usage]) {
+/// A budget the exchange reports spent holds its scope until it resets
+/// (as for attempts: `Work::learn`).
+fn obey_usage(limits: &ExchangeLimits, account: &str, usage: &[Usage]) {
     for u in usage {
-        if u.remaining.is_some_and(|left| left < next_cost.max(1)) {
+        if u.remaining == Some(0) {
             let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
             pause(limits, u.scope, account, wait, false);
         }

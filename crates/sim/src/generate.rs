@@ -321,6 +321,17 @@ impl Population {
         pop
     }
 
+    /// Both populations, for one simulator (each exchange's keys must come
+    /// from one of them only).
+    pub fn and(mut self, other: Population) -> Population {
+        for (x, keys) in other.keys {
+            self.keys.entry(x).or_default().extend(keys);
+        }
+        self.rows.extend(other.rows);
+        self.credentials.extend(other.credentials);
+        self
+    }
+
     /// A 3Commas-shaped breach: on each of `exchanges` where a master key
     /// can delete its sub accounts' keys, `per_exchange` sub keys under
     /// masters of `subs_per_master` each (the last master takes the rest),
