@@ -126,6 +126,19 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
     );
     assert!(s.out().join("report.json").exists(), "{said}");
     assert!(s.out().join("escalations/binance.csv").exists(), "{said}");
+    // The credentials' secrets acted on the masters themselves, yet appear
+    // in no file of the run, nor in its output.
+    for c in &s.population.credentials {
+        for (path, bytes) in artifacts(&s.out()) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(&c.api_secret),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+        assert!(!said.contains(&c.api_secret), "the output holds a secret");
+    }
 
     // The same command again: nothing listed, nothing deleted again.
     let (deletes, lists) = (seen(&s, |x| x.deletes), seen(&s, |x| x.lists));
