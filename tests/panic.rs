@@ -14,11 +14,11 @@ const EXCHANGES: [ExchangeId; 2] = [ExchangeId::Binance, ExchangeId::Bybit];
 /// of 22 keys each need a second page.
 const BYBIT_KEYS_PER_SUB: usize = 22;
 
-/// `subs` sub accounts per master: Bybit's of `bybit_keys` keys each,
-/// Binance's of `binance_keys` (a Binance master deletes one key a second).
-async fn scenario(subs: usize, bybit_keys: usize, binance_keys: usize) -> Scenario {
-    let population = Population::panic(&[ExchangeId::Bybit], subs, bybit_keys, 12).and(
-        Population::panic(&[ExchangeId::Binance], subs, binance_keys, 13),
+/// Sub accounts (how many, of how many keys) under the Bybit master and
+/// under the Binance master (which deletes one key a second).
+async fn scenario(bybit: (usize, usize), binance: (usize, usize)) -> Scenario {
+    let population = Population::panic(&[ExchangeId::Bybit], bybit.0, bybit.1, 12).and(
+        Population::panic(&[ExchangeId::Binance], binance.0, binance.1, 13),
     );
     Scenario::with_population(&EXCHANGES, population).await
 }
@@ -62,7 +62,7 @@ fn master_key(s: &Scenario, x: ExchangeId) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one() {
-    let s = scenario(2, BYBIT_KEYS_PER_SUB, 3).await;
+    let s = scenario((2, BYBIT_KEYS_PER_SUB), (2, 3)).await;
     // A label only one key holds: a label names every key that bears it.
     let spared = s
         .population
@@ -151,10 +151,18 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() {
-    let s = scenario(1, 3, 3).await;
+    // Fifteen sub UIDs: listed at once, their key listings would break
+    // Bybit's 10 a second per UID; paced, none is refused.
+    let s = scenario((15, 2), (1, 3)).await;
     let out = run(&panic_args(&s, &[])).await;
     let said = describe(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(
+        seen(&s, |x| x.rate_limited),
+        0,
+        "nothing refused for its rate"
+    );
+    assert_eq!(s.sim.exchange(ExchangeId::Bybit).stats.snapshot().lists, 16);
     let sum = summary(&out);
     assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
     for x in EXCHANGES {
@@ -171,7 +179,7 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
 async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     // Binance lists one sub account's keys per second per master (Weight
     // 3000 of 180,000 a minute): six sub accounts take seconds to list.
-    let s = scenario(6, 2, 2).await;
+    let s = scenario((6, 2), (6, 2)).await;
     let pages = s.out().join("discovery.jsonl");
     let mut child = tokio::process::Command::new(BIN)
         .args(panic_args(&s, &[]))
