@@ -20,7 +20,7 @@ use discovery_log::DiscoveryLog;
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::{Inventory, Row};
-use keyrevoke_core::store::{AuditKind, SourceRef};
+use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{
     AuditEvent, AuditSink, Connector, Credential, ExchangeId, JobStore, Route, mask_key,
 };
@@ -562,9 +562,7 @@ async fn enqueue_credentials(
 
 /// `--inventory`: every row checked (file, line, field), then indexed by
 /// key so that a discovered key's material is read when its turn comes.
-fn material_index(
-    path: &std::path::Path,
-) -> Result<(Inventory, HashMap<(ExchangeId, String), SourceRef>), String> {
+fn material_index(path: &std::path::Path) -> Result<source::Material, String> {
     let inventory = Inventory::open(path).map_err(|e| e.to_string())?;
     let mut index = HashMap::new();
     let mut problems = Vec::new();
@@ -580,7 +578,10 @@ fn material_index(
         }
     }
     if problems.is_empty() {
-        Ok((inventory, index))
+        Ok(source::Material {
+            inventory,
+            rows: index,
+        })
     } else {
         Err(problems.join("\n"))
     }

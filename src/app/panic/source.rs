@@ -12,6 +12,12 @@ use keyrevoke_executor::KeySource;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+/// `--inventory`: the file, and where each key's row is in it.
+pub struct Material {
+    pub inventory: Inventory,
+    pub rows: HashMap<(ExchangeId, String), SourceRef>,
+}
+
 pub struct PanicSource {
     /// Set once discovery is complete (the executor is built before it).
     discovered: OnceLock<Arc<InventorySource>>,
@@ -20,13 +26,13 @@ pub struct PanicSource {
     /// The credentials by their key's fingerprint.
     credentials: HashMap<Fingerprint, Arc<Credential>>,
     /// `--inventory`: rows by (exchange, api key).
-    material: Option<(Inventory, HashMap<(ExchangeId, String), SourceRef>)>,
+    material: Option<Material>,
 }
 
 impl PanicSource {
     pub fn new(
         credentials: impl IntoIterator<Item = Arc<Credential>>,
-        material: Option<(Inventory, HashMap<(ExchangeId, String), SourceRef>)>,
+        material: Option<Material>,
     ) -> Self {
         PanicSource {
             discovered: OnceLock::new(),
@@ -50,10 +56,10 @@ impl PanicSource {
     /// Fill a discovered key's missing secret and passphrase from the
     /// `--inventory` row for the same key.
     fn complete(&self, job: &mut KeyJob) -> Result<(), String> {
-        let Some((inventory, index)) = &self.material else {
+        let Some(Material { inventory, rows }) = &self.material else {
             return Ok(());
         };
-        let Some(at) = index.get(&(job.key.exchange, job.key.api_key.clone())) else {
+        let Some(at) = rows.get(&(job.key.exchange, job.key.api_key.clone())) else {
             return Ok(());
         };
         let row: Row = inventory.row_at(*at).map_err(join)?;

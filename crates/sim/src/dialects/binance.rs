@@ -851,18 +851,6 @@ pub fn synthetic_permissions(kind: crate::generate::KeyKind) -> &'static [&'stat
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_signature_is_taken_out_of_the_signed_payload() {
-        let (rest, sig) = split_signature("a=1&signature=abc&b=2");
-        assert_eq!(rest, "a=1&b=2");
-        assert_eq!(sig.as_deref(), Some("abc"));
-    }
-}
-
 /// A paging parameter: its default when absent, else a number within
 /// `range`, else the documented -1130.
 fn bounded(
@@ -878,5 +866,17 @@ fn bounded(
             .ok()
             .filter(|n| range.contains(n))
             .ok_or_else(|| invalid(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_taken_out_of_the_signed_payload() {
+        let (rest, sig) = split_signature("a=1&signature=abc&b=2");
+        assert_eq!(rest, "a=1&b=2");
+        assert_eq!(sig.as_deref(), Some("abc"));
     }
 }
