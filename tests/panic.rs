@@ -235,3 +235,13 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     assert!((7..=8).contains(&bybit), "Bybit listed {bybit} pages");
     assert_eq!(seen(&s, |x| x.rate_limited), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spare_that_names_no_key_found_stops_the_run_before_any_revocation() {
+    let s = scenario((1, 2), (1, 2)).await;
+    let out = run(&panic_args(&s, &["--spare", "user-O"])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("--spare user-O: no key found"), "{said}");
+    assert_eq!(seen(&s, |x| x.deletes), 0, "nothing revoked: {said}");
+}

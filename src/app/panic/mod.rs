@@ -197,6 +197,14 @@ pub async fn run(opts: PanicOptions) -> i32 {
         Err(problems) => return fail(problems),
     };
     let mut plan = plan;
+    if !plan.unmatched_spares.is_empty() {
+        // A mistyped --spare would revoke the key it meant to keep.
+        return fail(format!(
+            "--spare {}: no key found under the credentials has this API key or label; nothing was revoked (the keys found are in {})",
+            plan.unmatched_spares.join(", --spare "),
+            log.keys_path().display()
+        ));
+    }
     for (name, why) in &not_discovered {
         plan.by_credential
             .entry(name.clone())
@@ -236,7 +244,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
     )
     .await;
     if opts.include_self && end == RunEnd::Finished {
-        end = match enqueue_credentials(&config, &connectors, store.as_ref(), &panic_source, out)
+        end = match enqueue_credentials(&opts, &config, &connectors, store.as_ref(), &panic_source)
             .await
         {
             Ok(()) => {
@@ -467,6 +475,7 @@ fn build_plan(
         );
     }
     let (mut discovered, mut spared) = (Vec::new(), Vec::new());
+    let mut matched = std::collections::HashSet::new();
     let rows = planner
         .source
         .inventory()
@@ -481,6 +490,11 @@ fn build_plan(
             credential: p.row.via.clone(),
             label: p.row.label.clone(),
         };
+        for s in &opts.spare {
+            if *s == p.row.api_key || p.row.label.as_deref() == Some(s.as_str()) {
+                matched.insert(s.clone());
+            }
+        }
         let entry = plan
             .by_credential
             .entry(p.row.via.clone().unwrap_or_default())
@@ -497,7 +511,13 @@ fn build_plan(
     for c in credentials {
         let conn = &connectors[&c.exchange];
         let page = conn.escalation_contact().api_management_page;
-        let fate = if opts.include_self {
+        let spared_self = opts.spare.contains(&c.api_key);
+        if spared_self {
+            matched.insert(c.api_key.clone());
+        }
+        let fate = if spared_self {
+            "spared (--spare): untouched".to_string()
+        } else if opts.include_self {
             match conn.routes(&own_job(c)).first() {
                 Some(r) if *r != Route::Escalate => {
                     format!("revoked last ({}), after every other key", r.channel())
@@ -509,6 +529,12 @@ fn build_plan(
         };
         plan.credentials.insert(c.name.clone(), fate);
     }
+    plan.unmatched_spares = opts
+        .spare
+        .iter()
+        .filter(|s| !matched.contains(*s))
+        .cloned()
+        .collect();
     Ok((plan, discovered, spared))
 }
 
@@ -530,15 +556,16 @@ fn own_job(c: &Arc<Credential>) -> keyrevoke_core::KeyJob {
 /// `--include-self`: the credentials' own rows (no secret: the source takes
 /// it from the config), enqueued after every other key is done.
 async fn enqueue_credentials(
+    opts: &PanicOptions,
     config: &Config,
     connectors: &Connectors,
     store: &dyn JobStore,
     source: &PanicSource,
-    out: &std::path::Path,
 ) -> Result<(), String> {
-    let path = out.join(CREDENTIALS_FILE);
+    let path = opts.run.out.join(CREDENTIALS_FILE);
     let mut rows = String::new();
-    for c in config.credentials.values() {
+    let spared = |c: &&Arc<Credential>| opts.spare.contains(&c.api_key);
+    for c in config.credentials.values().filter(|c| !spared(c)) {
         let row = serde_json::json!({
             "exchange": c.exchange,
             "api_key": c.api_key,

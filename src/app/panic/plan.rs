@@ -32,6 +32,8 @@ pub struct PanicPlan {
     pub by_credential: BTreeMap<String, CredentialPlan>,
     /// What happens to each credential itself.
     pub credentials: BTreeMap<String, String>,
+    /// `--spare` values that name no key found (nor a credential).
+    pub unmatched_spares: Vec<String>,
 }
 
 impl PanicPlan {
