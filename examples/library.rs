@@ -191,6 +191,7 @@ pub async fn run(dir: &Path) -> Summary {
     let planner = Planner {
         source: &source,
         connectors: &connectors,
+        skip: None,
     };
     let plan = planner.validate().expect("the inventory reads");
     assert_eq!(plan.invalid_rows, 0, "{}", plan.render_problems());

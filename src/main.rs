@@ -23,6 +23,10 @@ enum Command {
     /// Join a job a `revoke` planned in a PostgreSQL journal and work on it
     /// (any number of workers, on any machines).
     Worker(WorkerArgs),
+    /// Revoke every key the config's credentials can list (their sub
+    /// accounts' keys), sparing named ones; the credentials themselves last
+    /// with --include-self.
+    Panic(PanicArgs),
     /// Show a job's state from its journal.
     Status {
         #[arg(long)]
@@ -135,11 +139,49 @@ struct WorkerArgs {
     no_rate_limits: bool,
 }
 
+#[derive(Args)]
+struct PanicArgs {
+    /// TOML config: the credentials whose keys are listed and revoked.
+    #[arg(long)]
+    config: PathBuf,
+    /// Leave this key alone: its API key or its label on the exchange (repeatable).
+    #[arg(long)]
+    spare: Vec<String>,
+    /// After every other key, revoke the credentials themselves (by the
+    /// strongest channel the exchange allows, else escalate).
+    #[arg(long)]
+    include_self: bool,
+    /// Material for discovered keys (e.g. KuCoin passphrases): an inventory, as for `revoke`.
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Folder for the discovered keys, journal, audit, report and escalation files.
+    #[arg(long, default_value = "keyrevoke-panic")]
+    out: PathBuf,
+    /// Journal: a SQLite file (default OUT/journal.sqlite) or a postgres:// URL.
+    #[arg(long)]
+    journal: Option<String>,
+    /// Audit trail (default OUT/audit.jsonl).
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// List the keys and show the plan; revoke nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// End stdout with the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Shape {
     #[value(name = "self")]
     SelfRevocable,
     Breach3c,
+    /// One master per exchange (Bybit, Binance) holding sub accounts of
+    /// --keys-per-sub labelled keys each, for `panic` to discover.
+    Panic,
 }
 
 #[derive(Subcommand)]
@@ -169,6 +211,9 @@ struct SimArgs {
     /// With --shape breach3c: sub keys per master account.
     #[arg(long, default_value_t = 45)]
     subs_per_master: usize,
+    /// With --shape panic: keys per sub account.
+    #[arg(long, default_value_t = 10)]
+    keys_per_sub: usize,
     /// Turn the documented rate limits off.
     #[arg(long)]
     unlimited: bool,
@@ -245,6 +290,28 @@ async fn dispatch(command: Command) -> i32 {
                 exit_when_idle: a.exit_when_idle,
                 json: a.json,
                 rate_limits: !a.no_rate_limits,
+            })
+            .await
+        }
+        Command::Panic(a) => {
+            keyrevoke::app::panic::run(keyrevoke::app::panic::PanicOptions {
+                run: revoke::RevokeOptions {
+                    inventory: PathBuf::new(),
+                    config: Some(a.config),
+                    out: a.out,
+                    journal: a.journal,
+                    audit: a.audit,
+                    yes: a.yes,
+                    dry_run: a.dry_run,
+                    json: a.json,
+                    skip_invalid: false,
+                    rate_limits: true,
+                    command: "panic",
+                    triage: false,
+                },
+                spare: a.spare,
+                include_self: a.include_self,
+                inventory: a.inventory,
             })
             .await
         }
@@ -410,6 +477,10 @@ async fn sim(a: SimArgs) -> i32 {
     let population = match a.shape {
         Shape::SelfRevocable => Population::self_revocable(&exchanges, a.keys, 7),
         Shape::Breach3c => Population::breach3c(&exchanges, a.keys, a.subs_per_master, 7),
+        Shape::Panic => {
+            let per_sub = a.keys_per_sub.max(1);
+            Population::panic(&exchanges, a.keys.div_ceil(per_sub), per_sub, 7)
+        }
     };
     population.load_into(&handle);
     if let Some(p) = &a.write_inventory

@@ -58,3 +58,36 @@ async fn the_breach_drill_script_runs_every_step() {
     assert_eq!(network_references(&html), Vec::<String>::new());
     assert!(out.join("escalations/ftx.csv").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panic_drill_script_lists_and_revokes_every_key_under_the_masters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("panic");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/panic/run.sh");
+    let ran = tokio::process::Command::new("bash")
+        .arg(&script)
+        .env("KEYREVOKE", BIN)
+        .env("OUT", &out)
+        .env("SIM_PORT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("bash runs");
+    let said = describe(&ran);
+    assert_eq!(ran.status.code(), Some(0), "{said}");
+    for step in ["1. Plan", "2. Run", "3. Verify"] {
+        assert!(said.contains(step), "step {step:?} missing: {said}");
+    }
+    assert!(said.contains("--dry-run: keys listed"), "{said}");
+    assert!(
+        said.contains("6 found, 1 spared"),
+        "the plan per master: {said}"
+    );
+    // 12 keys found, the two labelled user-0 spared; 10 revoked by their
+    // masters, then the Bybit master itself; the Binance master escalated.
+    let summary = &report_json(&out)["summary"];
+    assert_eq!(summary["total"], 12, "{summary}");
+    assert_eq!(summary["revoked"], 11, "{summary}");
+    assert_eq!(summary["escalated"], 1, "{summary}");
+    assert!(said.contains("intact:"), "{said}");
+}

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod escalation;
 pub mod exchanges;
 pub mod exit;
+pub mod panic;
 pub mod plan;
 pub mod progress_view;
 pub mod registry;

@@ -63,19 +63,25 @@ impl Plan {
 }
 
 /// A row ready for the journal.
-struct Planned {
-    row: Row,
-    job: KeyJob,
-    first: Route,
+pub(crate) struct Planned {
+    pub row: Row,
+    pub job: KeyJob,
+    /// The route tried first.
+    pub first: Route,
 }
 
 pub struct Planner<'a> {
     pub source: &'a InventorySource,
     pub connectors: &'a BTreeMap<ExchangeId, Arc<dyn Connector>>,
+    /// Rows left out of the job (`panic --spare`): never enqueued.
+    pub skip: Option<&'a (dyn Fn(&Row) -> bool + Sync)>,
 }
 
 impl Planner<'_> {
-    fn plan_row(&self, row: Result<Row, Vec<InputError>>) -> Result<Planned, Vec<String>> {
+    pub(crate) fn plan_row(
+        &self,
+        row: Result<Row, Vec<InputError>>,
+    ) -> Result<Planned, Vec<String>> {
         let row = row.map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         let path = self.source.inventory().path().display().to_string();
         let line = row.source.line;
@@ -150,6 +156,9 @@ impl Planner<'_> {
             .map_err(|e| StoreError::Journal(e.to_string()))?;
         for row in rows {
             let Ok(p) = self.plan_row(row) else { continue };
+            if self.skip.is_some_and(|skip| skip(&p.row)) {
+                continue;
+            }
             let account = p.job.rate_account(Some(p.first));
             let own_account = account.starts_with("key:");
             let rank = if own_account {

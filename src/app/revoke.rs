@@ -97,7 +97,7 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
-fn confirm() -> bool {
+pub(super) fn confirm() -> bool {
     eprint!("Revoke these keys? Type 'yes' to proceed: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -109,7 +109,7 @@ fn confirm() -> bool {
 
 /// Cancel the run on Ctrl-C or SIGTERM: stop taking work, finish what is in
 /// flight, leave a resumable journal.
-fn cancel_on_signals(cancel: CancellationToken) {
+pub(super) fn cancel_on_signals(cancel: CancellationToken) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -150,6 +150,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     let planner = Planner {
         source: &source,
         connectors: &connectors,
+        skip: None,
     };
     let plan = match planner.validate() {
         Ok(p) => p,

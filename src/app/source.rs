@@ -30,6 +30,13 @@ impl InventorySource {
         }
     }
 
+    /// A source whose rows may name the run's own credentials and act on
+    /// them (`panic --include-self`, after everything else).
+    pub fn acting_on_credentials(mut self) -> Self {
+        self.protected.clear();
+        self
+    }
+
     /// The key a row describes, resolved: secrets read, credential found.
     /// Errors name the row's line and field.
     pub fn job_for(&self, row: &Row) -> Result<KeyJob, Vec<String>> {

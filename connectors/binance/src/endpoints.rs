@@ -71,6 +71,17 @@ pub static QUERY_SUB_KEYS: Endpoint = Endpoint {
     limit: limits::SUB_KEY_QUERY,
 };
 
+/// GET, master: optional `email`, `isFreeze`, `page` (default 1), `limit`
+/// (default 1, max 200). Replies `{"subAccounts": [{"subUserId", "email",
+/// "remark", "isFreeze", "createTime", "isManagedSubAccount",
+/// "isAssetManagementSubAccount"}]}`, no total. Weight(IP) 1
+/// (https://developers.binance.com/docs/sub_account/account-management/Query-Sub-account-List).
+pub static SUB_ACCOUNT_LIST: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/sapi/v1/sub-account/list",
+    limit: limits::SUB_ACCOUNT_LIST,
+};
+
 /// POST, master: `email`, `subAccountApiKey`, optional `canTrade`,
 /// `canMarginLoanRepay`, `canFuturesTrade`, `canUniversalTransfer`,
 /// `canVanillaOptions`.
@@ -120,6 +131,8 @@ pub const IP_RESTRICTED: &str = "2";
 
 /// The largest page the master's key listing serves.
 pub const LIST_PAGE_SIZE: u32 = 100;
+/// The largest page of the master's sub-account list.
+pub const SUB_ACCOUNT_PAGE_SIZE: u32 = 200;
 
 /// `apiRestrictions` flags that let a key move funds out of reach: withdraw,
 /// or transfer between accounts.
@@ -152,6 +165,21 @@ pub fn sub_key_params(email: &str, api_key: &str) -> Params {
 pub fn find_sub_key_params(email: &str, api_key: &str) -> Params {
     sub_key_params(email, api_key)
         .with("page", "1")
+        .with("size", LIST_PAGE_SIZE.to_string())
+}
+
+/// One page of the master's sub accounts, as large as allowed.
+pub fn sub_account_list_params(page: u64) -> Params {
+    Params::new()
+        .with("page", page.to_string())
+        .with("limit", SUB_ACCOUNT_PAGE_SIZE.to_string())
+}
+
+/// One page of a sub account's keys, as large as allowed.
+pub fn list_sub_keys_params(email: &str, page: u64) -> Params {
+    Params::new()
+        .with("email", email)
+        .with("page", page.to_string())
         .with("size", LIST_PAGE_SIZE.to_string())
 }
 

@@ -11,9 +11,12 @@
 //! - probe: the key's own `apiRestrictions` when its secret is known, else
 //!   (or when that reply cannot tell) the master's listing of the sub
 //!   account's keys;
+//! - discovery: a master lists its sub accounts, then each one's keys
+//!   (`discover.rs`);
 //! - nothing else: no Binance key can delete or restrict itself, and no
 //!   master can act on its own keys, so such keys are probed and escalated.
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -23,6 +26,7 @@ use async_trait::async_trait;
 use endpoints::Endpoint;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
@@ -500,6 +504,7 @@ impl Connector for BinanceConnector {
             Operation::Probe if job.via.is_some() => job.rate_account(Some(Route::DeleteByMaster)),
             Operation::Probe => job.rate_account(None),
             Operation::ClockSync => String::new(),
+            Operation::List(_) => job.rate_account(Some(Route::DeleteByMaster)),
         }
     }
 
@@ -567,6 +572,14 @@ impl Connector for BinanceConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -28,12 +28,14 @@
 //! Binance's windows are fixed: "a 1 MINUTE interval starts every minute"
 //! (https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/rate-limits).
 
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
 pub const IP_API: &str = "ip_api";
 pub const IP_API_RESTRICTIONS: &str = "ip_sapi_api_restrictions";
+pub const IP_SUB_ACCOUNT_LIST: &str = "ip_sapi_sub_account_list";
 pub const UID_SUB_KEY_DELETE: &str = "uid_sub_key_delete";
 pub const UID_SUB_KEY_QUERY: &str = "uid_sub_key_query";
 pub const UID_SUB_KEY_PERMISSION: &str = "uid_sub_key_permission";
@@ -76,9 +78,10 @@ const fn uid(name: &'static str) -> Tier {
     }
 }
 
-pub static TIERS: [Tier; 9] = [
+pub static TIERS: [Tier; 10] = [
     ip(IP_API, API_IP_PER_MINUTE),
     ip(IP_API_RESTRICTIONS, SAPI_IP_PER_MINUTE),
+    ip(IP_SUB_ACCOUNT_LIST, SAPI_IP_PER_MINUTE),
     uid(UID_SUB_KEY_DELETE),
     uid(UID_SUB_KEY_QUERY),
     uid(UID_SUB_KEY_PERMISSION),
@@ -124,6 +127,14 @@ pub const SERVER_TIME: Limit = limit(
 );
 pub const API_RESTRICTIONS: Limit = limit(
     IP_API_RESTRICTIONS,
+    1,
+    SAPI_IP_PER_MINUTE,
+    LimitScope::Ip,
+    USED_WEIGHT_SAPI_IP,
+);
+/// `GET /sapi/v1/sub-account/list`: Weight(IP) 1 (Query-Sub-account-List).
+pub const SUB_ACCOUNT_LIST: Limit = limit(
+    IP_SUB_ACCOUNT_LIST,
     1,
     SAPI_IP_PER_MINUTE,
     LimitScope::Ip,
@@ -200,6 +211,8 @@ pub fn charges_for_row(op: Operation, row: RowMaterial) -> &'static [Charge] {
     }
 }
 static CLOCK_SYNC: [Charge; 1] = [charge(SERVER_TIME)];
+static LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(SUB_ACCOUNT_LIST)];
+static LIST_SUB_KEYS: [Charge; 1] = [charge(SUB_KEY_QUERY)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -209,6 +222,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &CLOCK_SYNC,
+        Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
+        Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
     }
 }
 

@@ -418,3 +418,38 @@ async fn failures_never_show_a_secret() {
         assert!(!text.contains(secret), "a secret leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_master_discovers_its_sub_accounts_then_each_ones_keys() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (h, conn) = setup(Faults::default()).await;
+    let master = credential(MASTER, CredentialRole::Master);
+    let accounts = conn.discover(&master, &PageRequest::start()).await.unwrap();
+    assert_eq!(accounts.accounts, vec![SUB_EMAIL]);
+    assert_eq!(accounts.next, None, "one short page is the last");
+    let keys = conn
+        .discover(&master, &PageRequest::keys_of(SUB_EMAIL))
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = keys
+        .keys
+        .iter()
+        .map(|k| (k.api_key.as_str(), k.account.as_str()))
+        .collect();
+    assert_eq!(found, vec![(SUB_KEY, SUB_EMAIL)]);
+    assert_eq!(keys.next, None);
+    // A broker's sub accounts are listed by other endpoints, not used yet.
+    let broker = credential(BROKER, CredentialRole::Broker);
+    let refused = conn.discover(&broker, &PageRequest::start()).await;
+    assert!(
+        matches!(refused, Err(ref f) if matches!(f.error, ConnectorError::Unsupported(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        h.exchange(ExchangeId::new("binance"))
+            .stats
+            .snapshot()
+            .lists,
+        2
+    );
+}

@@ -55,6 +55,17 @@ pub const LIST_SUB_KEYS: Endpoint = Endpoint {
     charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_READ, 1)],
     source: "bybit-exchange/docs docs/v5/user/list-sub-apikeys.mdx",
 };
+/// GET; master only, holding Account Transfer, Subaccount Transfer or
+/// Withdrawal; no parameters; every sub UID (up to 10,000) in
+/// `result.subMembers[].uid`. Beyond 10,000 sub UIDs only the paged
+/// `/v5/user/submembers` lists them all (`page-subuid.mdx`).
+pub const LIST_SUB_MEMBERS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/v5/user/query-sub-members",
+    params: &[],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_SUB_MEMBERS, 1)],
+    source: "bybit-exchange/docs docs/v5/user/subuid-list.mdx",
+};
 /// GET, public: the envelope's `time` is the server time in ms.
 pub const SERVER_TIME: Endpoint = Endpoint {
     method: Method::GET,
@@ -64,13 +75,14 @@ pub const SERVER_TIME: Endpoint = Endpoint {
     source: "bybit-exchange/docs docs/v5/market/time.mdx",
 };
 
-pub static ENDPOINTS: [&Endpoint; 7] = [
+pub static ENDPOINTS: [&Endpoint; 8] = [
     &DELETE_MASTER_KEY,
     &DELETE_SUB_KEY,
     &UPDATE_MASTER_KEY,
     &UPDATE_SUB_KEY,
     &QUERY_KEY,
     &LIST_SUB_KEYS,
+    &LIST_SUB_MEMBERS,
     &SERVER_TIME,
 ];
 
@@ -93,6 +105,17 @@ pub const SELF_DELETE_PERMISSIONS: [&str; 4] = [
 
 /// Permissions that can move funds out of the account.
 pub const FUND_MOVING_PERMISSIONS: [&str; 4] = SELF_DELETE_PERMISSIONS;
+
+/// `sub-apikeys`' query: the sub UID, the largest page, and where the
+/// listing continues (the cursor as the last reply gave it, encoded).
+pub fn list_sub_keys_query(sub_uid: &str, cursor: Option<&str>) -> String {
+    let mut query = format!("subMemberId={sub_uid}&limit={LIST_PAGE_SIZE}");
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        query.push_str("&cursor=");
+        query.extend(url::form_urlencoded::byte_serialize(c.as_bytes()));
+    }
+    query
+}
 
 pub fn master_delete_body(sub_api_key: &str) -> String {
     serde_json::json!({ "apikey": sub_api_key }).to_string()

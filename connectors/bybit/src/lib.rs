@@ -9,8 +9,11 @@
 //! - disable: read-only and bound to an unroutable IP (`update-sub-api`), or
 //!   read-only (`update-api`) for a master key;
 //! - probe: `query-api` with the key's own secret, or the master's
-//!   `sub-apikeys` listing of the sub account named in the row.
+//!   `sub-apikeys` listing of the sub account named in the row;
+//! - discovery: a master lists its sub UIDs, then each one's keys
+//!   (`discover.rs`).
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -20,13 +23,14 @@ use async_trait::async_trait;
 use errors::Answer;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send};
 use keyrevoke_core::{
-    Capability, Charge, Connector, ConnectorError, CredentialRole, ExchangeId, Failure, KeyJob,
-    Operation, Probe, Reply, Route, Secret, Tier,
+    Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
+    KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
 };
 use serde_json::Value;
 use sign::{DEFAULT_RECV_WINDOW_MS, Signer};
@@ -177,10 +181,7 @@ impl BybitConnector {
         let caller = Caller::master(job)?;
         let mut cursor = String::new();
         loop {
-            let mut query = format!("subMemberId={sub_uid}&limit={}", endpoints::LIST_PAGE_SIZE);
-            if !cursor.is_empty() {
-                query.push_str(&format!("&cursor={cursor}"));
-            }
+            let query = endpoints::list_sub_keys_query(sub_uid, Some(&cursor));
             let answer = self
                 .call(&caller, &endpoints::LIST_SUB_KEYS, &query, None)
                 .await?;
@@ -343,6 +344,14 @@ impl Connector for BybitConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -2,16 +2,19 @@
 //! Source: bybit-exchange/docs `docs/v5/rate-limit/rate-limit.mdx`: per IP
 //! 600 requests per 5 s (HTTP 403 beyond, "access too frequent", at least
 //! 10 minutes off); per UID per second: delete-api, delete-sub-api,
-//! update-api, update-sub-api 5; query-api, sub-apikeys 10.
+//! update-api, update-sub-api 5; query-api, sub-apikeys, query-sub-members
+//! 10 (each endpoint counted on its own).
 
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
 pub const IP: &str = "ip";
 pub const UID_KEY_WRITE: &str = "uid_key_write";
 pub const UID_KEY_READ: &str = "uid_key_read";
+pub const UID_SUB_MEMBERS: &str = "uid_sub_members";
 
-pub static TIERS: [Tier; 3] = [
+pub static TIERS: [Tier; 4] = [
     Tier {
         name: IP,
         scope: TierScope::Ip,
@@ -30,6 +33,12 @@ pub static TIERS: [Tier; 3] = [
         capacity: 10,
         period: Duration::from_secs(1),
     },
+    Tier {
+        name: UID_SUB_MEMBERS,
+        scope: TierScope::Account,
+        capacity: 10,
+        period: Duration::from_secs(1),
+    },
 ];
 
 /// How long to stay away after an IP ban (HTTP 403), per the docs.
@@ -44,6 +53,7 @@ pub const fn charge(tier: &'static str, weight: u32) -> Charge {
 static KEY_WRITE: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_WRITE, 1)];
 static READ: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_READ, 1)];
 static PUBLIC: [Charge; 1] = [charge(IP, 1)];
+static LIST_SUB_MEMBERS: [Charge; 2] = [charge(IP, 1), charge(UID_SUB_MEMBERS, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -57,5 +67,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(Route::Escalate) => &[],
         Operation::Probe => &READ,
         Operation::ClockSync => &PUBLIC,
+        Operation::List(ListKind::SubAccounts) => &LIST_SUB_MEMBERS,
+        // sub-apikeys: the same endpoint, and budget, as a probe via the master.
+        Operation::List(ListKind::SubAccountKeys) => &READ,
     }
 }

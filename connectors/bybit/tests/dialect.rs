@@ -207,3 +207,34 @@ async fn a_deleted_master_credential_does_not_make_its_sub_key_dead() {
     );
     assert_eq!(state(&h, "SUBKEY000000000001"), KeyState::Alive);
 }
+
+#[tokio::test]
+async fn a_master_discovers_its_sub_uids_then_each_ones_keys_page_by_page() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (h, conn) = setup(Faults::default()).await;
+    for i in 0..21 {
+        let k = key(&format!("PAGED0000000000{i:03}"), "3000", &["SpotTrade"])
+            .sub_of("1000")
+            .labelled(&format!("bot-{i}"));
+        h.exchange(ExchangeId::new("bybit")).keys.insert(k);
+    }
+    let master = job("SUBKEY000000000001", false, true, None)
+        .via
+        .expect("a managing credential");
+    let subs = conn.discover(&master, &PageRequest::start()).await.unwrap();
+    assert_eq!(subs.accounts, vec!["2000", "3000"]);
+    let first = conn
+        .discover(&master, &PageRequest::keys_of("3000"))
+        .await
+        .unwrap();
+    assert_eq!(first.keys.len(), 20, "20 a page (list-sub-apikeys.mdx)");
+    assert_eq!(first.keys[0].label.as_deref(), Some("bot-0"));
+    let cursor = first.next.clone().expect("a second page");
+    let second = conn
+        .discover(&master, &PageRequest::keys_of("3000").continued(cursor))
+        .await
+        .unwrap();
+    assert_eq!(second.keys.len(), 1);
+    assert_eq!(second.next, None);
+    assert!(second.keys.iter().all(|k| k.account == "3000"));
+}

@@ -50,5 +50,7 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(_) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &PUBLIC,
+        // No list endpoint is used yet: nothing to discover, nothing spent.
+        Operation::List(_) => &[],
     }
 }

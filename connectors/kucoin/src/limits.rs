@@ -81,6 +81,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         ) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &CLOCK_SYNC,
+        // No list endpoint is used yet: nothing to discover, nothing spent.
+        Operation::List(_) => &[],
     }
 }
 

@@ -95,6 +95,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &PUBLIC,
+        // No list endpoint is used yet: nothing to discover, nothing spent.
+        Operation::List(_) => &[],
     }
 }
 

@@ -4,9 +4,10 @@
 //! replies into outcomes. It never sleeps, retries or logs secrets: the
 //! executor owns time, and signs nothing.
 
+use crate::discovery::{ListKind, Page, PageRequest};
 use crate::error::{Failure, ReplyMeta};
 use crate::exchange::ExchangeId;
-use crate::key::KeyJob;
+use crate::key::{Credential, KeyJob};
 use crate::model::{Capability, Route};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ pub enum Operation {
     Route(Route),
     Probe,
     ClockSync,
+    /// One page of a managing credential's listing (discovery).
+    List(ListKind),
 }
 
 impl Operation {
@@ -29,6 +32,7 @@ impl Operation {
             .iter()
             .map(|r| Operation::Route(*r))
             .chain([Operation::Probe, Operation::ClockSync])
+            .chain(ListKind::ALL.map(Operation::List))
     }
 }
 
@@ -227,6 +231,8 @@ pub trait Connector: Send + Sync + 'static {
             }
             Operation::Probe => job.rate_account(None),
             Operation::ClockSync => String::new(),
+            // The credential lists as it deletes: from its own budget.
+            Operation::List(_) => job.rate_account(Some(Route::DeleteByMaster)),
         }
     }
 
@@ -247,6 +253,22 @@ pub trait Connector: Send + Sync + 'static {
     async fn sync_clock(&self) -> Result<(), Failure>;
 
     fn escalation_contact(&self) -> EscalationContact;
+
+    /// Whether a managing credential can list the keys under it
+    /// ([`Connector::discover`]); where not, the user sees them on
+    /// [`EscalationContact::api_management_page`].
+    fn can_discover(&self) -> bool {
+        false
+    }
+
+    /// List one page for `cred`: its sub accounts, or one sub account's
+    /// keys. Signed afresh, sent once: the executor paces, retries and
+    /// audits, and the caller journals each page before the next.
+    async fn discover(&self, _cred: &Credential, _page: &PageRequest) -> Result<Page, Failure> {
+        Err(Failure::local(crate::error::ConnectorError::Unsupported(
+            "this exchange has no documented endpoint that lists a credential's keys".into(),
+        )))
+    }
 
     /// HTTP requests this connector has sent so far (see
     /// [`crate::http::requests_sent`]); 0 for one that sends none.
@@ -291,7 +313,7 @@ mod tests {
         let problems = charge_problems(&TIERS, |op| match op {
             Operation::Probe => &TOO_HEAVY,
             Operation::ClockSync => &NAMELESS,
-            Operation::Route(_) => &[],
+            Operation::Route(_) | Operation::List(_) => &[],
         });
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("over its capacity"), "{problems:?}");

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod connector;
+pub mod discovery;
 pub mod endpoint;
 pub mod error;
 pub mod exchange;

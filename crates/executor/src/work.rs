@@ -83,7 +83,7 @@ impl Usages for () {
 
 /// What a reply tells the pauses: any answer but a rate-limit refusal
 /// means the exchange takes requests again.
-fn heard<T>(result: &Result<T, Failure>) -> Heard {
+pub(crate) fn heard<T>(result: &Result<T, Failure>) -> Heard {
     match result {
         Ok(_) => Heard::Answered,
         Err(f) if matches!(f.error, ConnectorError::RateLimited { .. }) => Heard::Limited,
@@ -92,7 +92,7 @@ fn heard<T>(result: &Result<T, Failure>) -> Heard {
     }
 }
 
-fn error_kind(e: &ConnectorError) -> &'static str {
+pub(crate) fn error_kind(e: &ConnectorError) -> &'static str {
     match e {
         ConnectorError::RateLimited { .. } => "rate_limited",
         ConnectorError::Transient(_) => "transient",

@@ -93,6 +93,7 @@ impl Maker {
             uid,
             parent_uid: parent,
             sub_name: None,
+            label: None,
             permissions: dialects::permissions(exchange, kind),
             read_only: false,
             ips: vec!["*".into()],
@@ -111,13 +112,27 @@ impl Maker {
         label: String,
     ) -> (SimKey, InventoryRow) {
         let sub_uid = self.uid();
+        self.sub_key_in(exchange, master, via, &sub_uid, label)
+    }
+
+    /// A key of the sub account `sub_uid` under `master`, labelled, and
+    /// the row that has `via` delete it.
+    fn sub_key_in(
+        &mut self,
+        exchange: ExchangeId,
+        master: &SimKey,
+        via: &str,
+        sub_uid: &str,
+        label: String,
+    ) -> (SimKey, InventoryRow) {
         let mut k = self.key(
             exchange,
             KeyKind::Sub,
-            sub_uid.clone(),
+            sub_uid.to_string(),
             Some(master.uid.clone()),
         );
         k.sub_name = Some(format!("sub{sub_uid}"));
+        k.label = Some(label.clone());
         let row = InventoryRow {
             exchange,
             api_key: k.api_key.clone(),
@@ -264,6 +279,57 @@ impl Population {
         }
         pop.rows.shuffle(&mut m.rng);
         pop
+    }
+
+    /// What `keyrevoke panic` meets: on each of `exchanges` whose
+    /// simulator lists sub accounts and their keys, one master (a
+    /// credential of the config, `<exchange>-master-0`) holding `subs` sub
+    /// accounts of `keys_per_sub` keys each, labelled `user-<i>`; and
+    /// another account's master with a sub key of its own, which no
+    /// credential of the config can see. `rows` are the keys the masters
+    /// should discover (no one has to write them down).
+    pub fn panic(
+        exchanges: &[ExchangeId],
+        subs: usize,
+        keys_per_sub: usize,
+        seed: u64,
+    ) -> Population {
+        let mut m = Population::maker(seed);
+        let mut pop = Population::default();
+        for &x in exchanges {
+            if !dialects::master_can_list_sub_keys(x) {
+                continue;
+            }
+            let masters = pop.add_masters(&mut m, x, 1);
+            let (name, master) = &masters[0];
+            let mut i = 0;
+            for _ in 0..subs {
+                let sub_uid = m.uid();
+                for _ in 0..keys_per_sub {
+                    let (k, row) = m.sub_key_in(x, master, name, &sub_uid, format!("user-{i}"));
+                    pop.push(x, k, Some(row));
+                    i += 1;
+                }
+            }
+            let stranger_uid = m.uid();
+            let stranger = m.key(x, KeyKind::Master, stranger_uid, None);
+            let sub_uid = m.uid();
+            let (k, _) = m.sub_key_in(x, &stranger, "nobody", &sub_uid, "stranger".into());
+            pop.push(x, stranger, None);
+            pop.push(x, k, None);
+        }
+        pop
+    }
+
+    /// Both populations, for one simulator (each exchange's keys must come
+    /// from one of them only).
+    pub fn and(mut self, other: Population) -> Population {
+        for (x, keys) in other.keys {
+            self.keys.entry(x).or_default().extend(keys);
+        }
+        self.rows.extend(other.rows);
+        self.credentials.extend(other.credentials);
+        self
     }
 
     /// A 3Commas-shaped breach: on each of `exchanges` where a master key

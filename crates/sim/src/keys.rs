@@ -27,6 +27,10 @@ pub struct SimKey {
     /// sub accounts rather than number them).
     #[serde(default)]
     pub sub_name: Option<String>,
+    /// The name its owner gave the key (Bybit's `note`, Binance's
+    /// `apiName`), as the master's listing shows it.
+    #[serde(default)]
+    pub label: Option<String>,
     /// The exchange's own permission names.
     #[serde(default)]
     pub permissions: Vec<String>,

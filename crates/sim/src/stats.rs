@@ -69,6 +69,8 @@ counters!(
     disables,
     probes,
     refused,
+    // Listing calls answered: sub accounts, or a sub account's keys.
+    lists,
 );
 
 impl Stats {

@@ -46,6 +46,7 @@ pub fn key(api_key: &str, uid: &str, permissions: &[&str]) -> SimKey {
         uid: uid.into(),
         parent_uid: None,
         sub_name: None,
+        label: None,
         permissions: permissions.iter().map(|s| s.to_string()).collect(),
         read_only: false,
         ips: vec!["*".into()],
@@ -64,6 +65,12 @@ impl SimKey {
     /// The sub account's name (or email), where the exchange names them.
     pub fn in_sub_account(mut self, name: &str) -> SimKey {
         self.sub_name = Some(name.into());
+        self
+    }
+
+    /// The name its owner gave the key.
+    pub fn labelled(mut self, label: &str) -> SimKey {
+        self.label = Some(label.into());
         self
     }
 

@@ -609,3 +609,39 @@ async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
     assert_reply(&a, 400, -1130, "the second delete");
     common::assert_deleted_once_after(&h, BINANCE, SUB_KEY, 2);
 }
+
+/// `GET /sapi/v1/sub-account/list` (Query-Sub-account-List): optional
+/// `email`, `isFreeze`, `page` (default 1), `limit` (default 1, max 200).
+const SUB_ACCOUNT_LIST: &str = "/sapi/v1/sub-account/list";
+
+#[tokio::test]
+async fn a_master_lists_its_sub_accounts_by_email_a_page_at_a_time() {
+    let extra = key("SUBKEY00000000003", "2001", &["enableReading"])
+        .sub_of("1000")
+        .in_sub_account("bot002@virtual.example");
+    let h = sim(Faults::default()).await;
+    h.exchange(BINANCE).keys.insert(extra);
+    // The default limit is 1: one sub account, the first by email.
+    let a = call(&h, MASTER, "GET", SUB_ACCOUNT_LIST, "").await;
+    let emails = |a: &Answer| -> Vec<String> {
+        a.body["subAccounts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", a.body))
+            .iter()
+            .map(|s| s["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(emails(&a), vec![SUB_EMAIL]);
+    let a = call(&h, MASTER, "GET", SUB_ACCOUNT_LIST, "page=2&limit=1").await;
+    assert_eq!(emails(&a), vec!["bot002@virtual.example"]);
+    let a = call(&h, MASTER, "GET", SUB_ACCOUNT_LIST, "page=1&limit=200").await;
+    assert_eq!(
+        emails(&a).len(),
+        2,
+        "another master's sub accounts are not listed"
+    );
+    let a = call(&h, MASTER, "GET", SUB_ACCOUNT_LIST, "limit=201").await;
+    assert_reply(&a, 400, -1130, "limit is at most 200");
+    let a = call(&h, SUB_KEY, "GET", SUB_ACCOUNT_LIST, "").await;
+    assert_reply(&a, 401, -2015, "a sub key has no sub accounts to list");
+}

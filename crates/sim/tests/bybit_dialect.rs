@@ -374,3 +374,63 @@ async fn a_request_to_delete_a_key_already_deleted_is_counted() {
     assert_eq!(a.body["retCode"], 10003, "the master is gone: {}", a.body);
     assert_eq!(h.exchange(BYBIT).stats.delete_requests.of(SUB_KEY), 0);
 }
+
+/// `GET /v5/user/query-sub-members`, no parameters (subuid-list.mdx).
+const SUB_MEMBERS: &str = "/v5/user/query-sub-members";
+
+#[tokio::test]
+async fn a_master_with_a_transfer_permission_lists_its_sub_uids_and_no_one_else_does() {
+    let h = sim(Faults::default()).await;
+    let a = call(&h, MASTER, "GET", SUB_MEMBERS, "").await;
+    assert_eq!(a.body["retCode"], 0, "{}", a.body);
+    let members = &a.body["result"]["subMembers"];
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{}", a.body);
+    assert_eq!(members[0]["uid"], "2000");
+    assert_eq!(members[0]["memberType"], 1);
+    // "Use master user's api key only", with Account Transfer, Subaccount
+    // Transfer or Withdrawal.
+    for caller in [SUB_KEY, "TRADEONLY00000001"] {
+        let a = call(&h, caller, "GET", SUB_MEMBERS, "").await;
+        assert_eq!(a.body["retCode"], 10005, "{caller}: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn a_sub_uids_keys_are_listed_twenty_a_page_with_their_notes_and_a_cursor() {
+    let keys = (0..25).map(|i| {
+        key(&format!("PAGEDSUBKEY{i:06}"), "3000", &["SpotTrade"])
+            .sub_of("1000")
+            .labelled(&format!("bot-{i}"))
+    });
+    let h = testkit::start(
+        BYBIT,
+        Faults::default(),
+        [key(MASTER, "1000", &["AccountTransfer"])]
+            .into_iter()
+            .chain(keys),
+    )
+    .await;
+    // list-sub-apikeys.mdx: subMemberId, limit [1, 20], cursor.
+    let first = call(
+        &h,
+        MASTER,
+        "GET",
+        "/v5/user/sub-apikeys",
+        "subMemberId=3000&limit=20",
+    )
+    .await;
+    assert_eq!(first.body["retCode"], 0, "{}", first.body);
+    let page = first.body["result"]["result"].as_array().unwrap();
+    assert_eq!(page.len(), 20);
+    assert_eq!(page[0]["note"], "bot-0");
+    assert_eq!(page[0]["secret"], "******", "secrets are never listed");
+    let cursor = first.body["result"]["nextPageCursor"].as_str().unwrap();
+    assert!(!cursor.is_empty(), "{}", first.body);
+    let query = format!("subMemberId=3000&limit=20&cursor={cursor}");
+    let second = call(&h, MASTER, "GET", "/v5/user/sub-apikeys", &query).await;
+    assert_eq!(
+        second.body["result"]["result"].as_array().map(Vec::len),
+        Some(5)
+    );
+    assert_eq!(second.body["result"]["nextPageCursor"], "", "the last page");
+}

@@ -2,7 +2,7 @@
 //! against which documented limit, and what is still at risk.
 //!
 //! Every command that runs a job calls [`write`] with its journal, audit and
-//! connectors when it ends (`revoke`, `demo`; `panic` and `rotate` are meant
+//! connectors when it ends (`revoke`, `demo`, `panic`; `rotate` is meant
 //! to do the same), and `keyrevoke report` calls it on any journal, finished
 //! or interrupted. The figures come from the journal (outcomes, routes,
 //! attempts, each key's first claim and outcome time), the connectors

@@ -114,6 +114,7 @@ enum Endpoint {
     ApiRestrictions,
     DeleteSubKey,
     QuerySubKeys,
+    SubAccountList,
     SubKeyPermission,
     SubKeyIpRestriction,
     GetSubKeyIpRestriction,
@@ -143,6 +144,7 @@ impl Endpoint {
             ("GET", "/sapi/v1/account/apiRestrictions") => ApiRestrictions,
             ("DELETE", "/sapi/v1/sub-account/subAccountApi") => DeleteSubKey,
             ("GET", "/sapi/v1/sub-account/subAccountApi") => QuerySubKeys,
+            ("GET", "/sapi/v1/sub-account/list") => SubAccountList,
             ("POST", "/sapi/v1/sub-account/subAccountApiPermission") => SubKeyPermission,
             ("POST", "/sapi/v2/sub-account/subAccountApi/ipRestriction") => SubKeyIpRestriction,
             ("GET", "/sapi/v1/sub-account/subAccountApi/ipRestriction") => GetSubKeyIpRestriction,
@@ -157,7 +159,7 @@ impl Endpoint {
         use Endpoint::*;
         match self {
             ServerTime => Limit::ApiIp,
-            ApiRestrictions => Limit::SapiIp(1),
+            ApiRestrictions | SubAccountList => Limit::SapiIp(1),
             DeleteSubKey
             | QuerySubKeys
             | SubKeyPermission
@@ -175,6 +177,7 @@ impl Endpoint {
             ApiRestrictions => "apiRestrictions",
             DeleteSubKey => "deleteSubKey",
             QuerySubKeys => "querySubKeys",
+            SubAccountList => "subAccountList",
             SubKeyPermission => "subKeyPermission",
             SubKeyIpRestriction => "subKeyIpRestriction",
             GetSubKeyIpRestriction => "getSubKeyIpRestriction",
@@ -550,6 +553,7 @@ impl Binance {
             }
             Endpoint::DeleteSubKey => self.delete_sub_key(caller, params),
             Endpoint::QuerySubKeys => self.query_sub_keys(caller, params),
+            Endpoint::SubAccountList => self.sub_account_list(caller, params),
             Endpoint::SubKeyPermission => self.sub_key_permission(caller, params, now),
             Endpoint::SubKeyIpRestriction => self.sub_key_ip_restriction(caller, params, now),
             Endpoint::GetSubKeyIpRestriction => {
@@ -609,27 +613,52 @@ impl Binance {
         Ok(self.delete(&target))
     }
 
+    /// The master's sub accounts by email, `limit` (default 1, at most
+    /// 200) a page: a sub account outlives its keys (Query-Sub-account-List).
+    fn sub_account_list(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        if !caller.is_master() {
+            return Err(rejected_key());
+        }
+        let page = bounded(params, "page", 1, 1..=usize::MAX)?;
+        let limit = bounded(params, "limit", 1, 1..=200)?;
+        let email = params.get("email");
+        let mut accounts: Vec<(String, String)> = self
+            .sim
+            .keys
+            .filter(|k| k.parent_uid.as_deref() == Some(caller.uid.as_str()))
+            .into_iter()
+            .filter_map(|k| Some((k.sub_name?, k.uid)))
+            .filter(|(name, _)| email.is_none_or(|e| e == name))
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        Stats::bump(&self.sim.stats.lists);
+        let listed: Vec<Value> = accounts
+            .iter()
+            .skip((page - 1).saturating_mul(limit))
+            .take(limit)
+            .map(|(email, uid)| {
+                json!({
+                    "subUserId": uid.parse::<u64>().unwrap_or(0),
+                    "email": email,
+                    "remark": "",
+                    "isFreeze": false,
+                    "createTime": 1_544_433_328_000i64,
+                    "isManagedSubAccount": false,
+                    "isAssetManagementSubAccount": false,
+                })
+            })
+            .collect();
+        Ok(ok(json!({ "subAccounts": listed })))
+    }
+
     fn query_sub_keys(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
         if !caller.is_master() {
             return Err(rejected_key());
         }
         let email = params.required("email")?;
-        let page = match params.get("page") {
-            None => 1,
-            Some(p) => p
-                .parse::<usize>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| invalid("page"))?,
-        };
-        let size = match params.get("size") {
-            None => 30,
-            Some(s) => s
-                .parse::<usize>()
-                .ok()
-                .filter(|s| (1..=100).contains(s))
-                .ok_or_else(|| invalid("size"))?,
-        };
+        let page = bounded(params, "page", 1, 1..=usize::MAX)?;
+        let size = bounded(params, "size", 30, 1..=100)?;
         let exact = params.get("subAccountApiKey");
         let keys = self.sim.keys.filter(|k| {
             k.is_alive()
@@ -638,12 +667,13 @@ impl Binance {
                 && exact.is_none_or(|e| e == k.api_key)
         });
         Stats::bump(&self.sim.stats.probes);
+        Stats::bump(&self.sim.stats.lists);
         let rows: Vec<Value> = keys
             .iter()
             .skip((page - 1) * size)
             .take(size)
             .map(|k| {
-                let mut row = json!({ "email": email, "apiName": "key", "apikey": k.api_key, "timestamp": 1_600_000_000_000i64 });
+                let mut row = json!({ "email": email, "apiName": k.label.as_deref().unwrap_or("key"), "apikey": k.api_key, "timestamp": 1_600_000_000_000i64 });
                 for (param, flag) in SUB_KEY_PERMISSIONS {
                     row[*param] = json!(has(k, flag));
                 }
@@ -821,6 +851,24 @@ pub fn synthetic_permissions(kind: crate::generate::KeyKind) -> &'static [&'stat
             "permitsUniversalTransfer",
         ],
         KeyKind::Sub | KeyKind::TradeOnly => &["enableReading", "enableSpotAndMarginTrading"],
+    }
+}
+
+/// A paging parameter: its default when absent, else a number within
+/// `range`, else the documented -1130.
+fn bounded(
+    params: &Params,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, Reply> {
+    match params.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| invalid(name)),
     }
 }
 

@@ -6,8 +6,8 @@
 //!   `server_time - recv_window <= timestamp < server_time + 1000`;
 //! - limits (`docs/v5/rate-limit/rate-limit.mdx`): 600 requests per 5 s per
 //!   IP (HTTP 403 and a ban beyond); per UID and endpoint, in a rolling
-//!   second, 5 for the key write endpoints, 10 for query-api and
-//!   sub-apikeys (retCode 10006, with `X-Bapi-Limit`, `X-Bapi-Limit-Status`,
+//!   second, 5 for the key write endpoints, 10 for query-api,
+//!   query-sub-members and sub-apikeys (retCode 10006, with `X-Bapi-Limit`, `X-Bapi-Limit-Status`,
 //!   `X-Bapi-Limit-Reset-Timestamp`);
 //! - endpoints and permissions (`docs/v5/user/*.mdx`);
 //! - codes (`docs/v5/error.mdx`).
@@ -50,6 +50,7 @@ const SUB_MANAGE: &[&str] = &["AccountTransfer", "SubMemberTransferList"];
 enum Endpoint {
     ServerTime,
     QueryKey,
+    ListSubMembers,
     ListSubKeys,
     DeleteMasterKey,
     DeleteSubKey,
@@ -63,6 +64,7 @@ impl Endpoint {
         Some(match (method.as_str(), path) {
             ("GET", "/v5/market/time") => ServerTime,
             ("GET", "/v5/user/query-api") => QueryKey,
+            ("GET", "/v5/user/query-sub-members") => ListSubMembers,
             ("GET", "/v5/user/sub-apikeys") => ListSubKeys,
             ("POST", "/v5/user/delete-api") => DeleteMasterKey,
             ("POST", "/v5/user/delete-sub-api") => DeleteSubKey,
@@ -75,7 +77,10 @@ impl Endpoint {
     fn is_write(self) -> bool {
         !matches!(
             self,
-            Endpoint::ServerTime | Endpoint::QueryKey | Endpoint::ListSubKeys
+            Endpoint::ServerTime
+                | Endpoint::QueryKey
+                | Endpoint::ListSubMembers
+                | Endpoint::ListSubKeys
         )
     }
 }
@@ -342,6 +347,15 @@ impl Bybit {
                 Stats::bump(&sim.stats.probes);
                 ok(key_info(caller))
             }
+            // "Use master user's api key only", holding Account Transfer,
+            // Subaccount Transfer or Withdrawal (subuid-list.mdx).
+            Endpoint::ListSubMembers if !caller.is_master() || !caller.has_any(MASTER_MANAGE) => {
+                refuse(
+                    10005,
+                    "Permission denied, please check your API key permissions.",
+                )
+            }
+            Endpoint::ListSubMembers => self.list_sub_members(caller),
             Endpoint::ListSubKeys => self.list_sub_keys(caller, request.query()),
             Endpoint::DeleteMasterKey | Endpoint::UpdateMasterKey => {
                 if !caller.is_master() || !may_manage(caller) {
@@ -426,6 +440,35 @@ impl Bybit {
         }
     }
 
+    /// Every sub UID of the caller's account, deleted keys or not: a sub
+    /// account outlives its keys (`subuid-list.mdx`).
+    fn list_sub_members(&self, caller: &SimKey) -> Reply {
+        let mut uids: Vec<String> = self
+            .sim
+            .keys
+            .filter(|k| k.parent_uid.as_deref() == Some(caller.uid.as_str()))
+            .into_iter()
+            .map(|k| k.uid)
+            .collect();
+        uids.sort();
+        uids.dedup();
+        Stats::bump(&self.sim.stats.lists);
+        let members: Vec<Value> = uids
+            .iter()
+            .map(|uid| {
+                json!({
+                    "uid": uid,
+                    "username": format!("sub{uid}"),
+                    "memberType": 1,
+                    "status": 1,
+                    "accountMode": 5,
+                    "remark": "",
+                })
+            })
+            .collect();
+        ok(json!({ "subMembers": members }))
+    }
+
     fn list_sub_keys(&self, caller: &SimKey, query: &str) -> Reply {
         if !caller.is_master() {
             return refuse(
@@ -454,6 +497,7 @@ impl Bybit {
             k.is_alive() && k.uid == sub_uid && k.parent_uid.as_deref() == Some(caller.uid.as_str())
         });
         Stats::bump(&self.sim.stats.probes);
+        Stats::bump(&self.sim.stats.lists);
         let page: Vec<Value> = keys
             .iter()
             .skip(start)
@@ -461,6 +505,7 @@ impl Bybit {
             .map(|k| {
                 json!({
                     "apiKey": k.api_key,
+                    "note": k.label.clone().unwrap_or_default(),
                     "ips": k.ips,
                     "permissions": grouped_permissions(&k.permissions),
                     "readOnly": k.read_only,

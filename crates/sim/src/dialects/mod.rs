@@ -96,6 +96,12 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
     matches!(id, binance::ID | bybit::ID | kucoin::ID | okx::ID)
 }
 
+/// Whether the simulator serves a master's listing of its sub accounts and
+/// their keys (what `keyrevoke panic` discovers with).
+pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
+    matches!(id, binance::ID | bybit::ID)
+}
+
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
     matches!(id, okx::ID | kucoin::ID)

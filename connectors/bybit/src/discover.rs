@@ -1,0 +1,88 @@
+//! Discovery: a master key lists its sub UIDs (`query-sub-members`, all of
+//! them in one reply), then each sub UID's keys (`sub-apikeys`, cursor
+//! paged), one page per call (see `endpoints.rs` for the sources).
+
+use crate::{BybitConnector, Caller, endpoints};
+use keyrevoke_core::discovery::{FoundKey, ListKind, Page, PageRequest};
+use keyrevoke_core::error::SignedBy;
+use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure};
+use serde_json::Value;
+
+impl BybitConnector {
+    pub(crate) async fn discover_page(
+        &self,
+        cred: &Credential,
+        request: &PageRequest,
+    ) -> Result<Page, Failure> {
+        if cred.role == CredentialRole::Broker {
+            return Err(Failure::local(ConnectorError::Unsupported(
+                "Bybit keys are listed by master keys, not broker credentials".into(),
+            )));
+        }
+        let caller = Caller {
+            api_key: &cred.api_key,
+            secret: &cred.api_secret,
+            signed_by: SignedBy::ManagingCredential,
+        };
+        match (request.kind, request.account.as_deref()) {
+            (ListKind::SubAccounts, _) => {
+                let answer = self
+                    .call(&caller, &endpoints::LIST_SUB_MEMBERS, "", None)
+                    .await?;
+                let accounts = array(&answer.result, "subMembers")
+                    .iter()
+                    .filter_map(|m| m["uid"].as_str().map(str::to_string))
+                    .collect();
+                Ok(Page {
+                    keys: Vec::new(),
+                    accounts,
+                    next: None,
+                    reply: answer.reply,
+                })
+            }
+            (ListKind::SubAccountKeys, Some(uid)) => {
+                let query = endpoints::list_sub_keys_query(uid, request.cursor.as_deref());
+                let answer = self
+                    .call(&caller, &endpoints::LIST_SUB_KEYS, &query, None)
+                    .await?;
+                let listed = array(&answer.result, "result");
+                let keys = listed
+                    .iter()
+                    .filter_map(|k| {
+                        Some(FoundKey {
+                            api_key: k["apiKey"].as_str()?.to_string(),
+                            account: uid.to_string(),
+                            label: k["note"]
+                                .as_str()
+                                .filter(|n| !n.is_empty())
+                                .map(str::to_string),
+                        })
+                    })
+                    .collect();
+                // An empty cursor, or an empty page, ends the listing; a
+                // cursor equal to the one asked for would loop forever.
+                let next = answer.result["nextPageCursor"]
+                    .as_str()
+                    .filter(|c| !c.is_empty() && !listed.is_empty())
+                    .filter(|c| Some(*c) != request.cursor.as_deref())
+                    .map(str::to_string);
+                Ok(Page {
+                    keys,
+                    accounts: Vec::new(),
+                    next,
+                    reply: answer.reply,
+                })
+            }
+            (ListKind::SubAccountKeys, None) => Err(Failure::local(ConnectorError::Unsupported(
+                "a key listing names its sub UID".into(),
+            ))),
+        }
+    }
+}
+
+fn array<'a>(v: &'a Value, name: &str) -> &'a [Value] {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}

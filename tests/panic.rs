@@ -1,0 +1,269 @@
+//! `keyrevoke panic` end to end: a user holding only master credentials on
+//! Bybit and Binance gets every key under them revoked in one command,
+//! against the simulator at the documented limits.
+
+mod common;
+
+use common::*;
+use keyrevoke::core::ExchangeId;
+use keyrevoke::sim::generate::Population;
+use std::time::Duration;
+
+const EXCHANGES: [ExchangeId; 2] = [ExchangeId::new("binance"), ExchangeId::new("bybit")];
+/// Bybit lists at most 20 keys a page (list-sub-apikeys.mdx): sub accounts
+/// of 22 keys each need a second page.
+const BYBIT_KEYS_PER_SUB: usize = 22;
+
+/// Sub accounts (how many, of how many keys) under the Bybit master and
+/// under the Binance master (which deletes one key a second).
+async fn scenario(bybit: (usize, usize), binance: (usize, usize)) -> Scenario {
+    let population = Population::panic(&[ExchangeId::new("bybit")], bybit.0, bybit.1, 12).and(
+        Population::panic(&[ExchangeId::new("binance")], binance.0, binance.1, 13),
+    );
+    Scenario::with_population(&EXCHANGES, population).await
+}
+
+fn panic_args(s: &Scenario, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "panic".into(),
+        "--config".into(),
+        s.path("config.toml").display().to_string(),
+        "--out".into(),
+        s.out().display().to_string(),
+        "--yes".into(),
+        "--json".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+fn alive(s: &Scenario, x: ExchangeId, api_key: &str) -> bool {
+    s.sim.exchange(x).keys.get(api_key).unwrap().is_alive()
+}
+
+/// A figure summed over every simulated exchange.
+fn seen(s: &Scenario, f: impl Fn(&keyrevoke::sim::stats::StatsSnapshot) -> u64) -> u64 {
+    s.sim
+        .exchanges
+        .values()
+        .map(|x| f(&x.stats.snapshot()))
+        .sum()
+}
+
+fn master_key(s: &Scenario, x: ExchangeId) -> String {
+    s.population
+        .credentials
+        .iter()
+        .find(|c| c.exchange == x)
+        .unwrap()
+        .api_key
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one() {
+    let s = scenario((2, BYBIT_KEYS_PER_SUB), (2, 3)).await;
+    // A label only one key holds: a label names every key that bears it.
+    let spared = s
+        .population
+        .rows
+        .iter()
+        .find(|r| r.exchange == ExchangeId::new("bybit") && r.label == "user-30")
+        .unwrap()
+        .clone();
+    let args = panic_args(&s, &["--spare", &spared.label, "--include-self"]);
+    let out = run(&args).await;
+    let said = describe(&out);
+    // Binance's master cannot delete itself: it is escalated (exit 3).
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    let sum = summary(&out);
+    let found = s.population.rows.len();
+    assert_eq!(found, 2 * BYBIT_KEYS_PER_SUB + 2 * 3);
+    assert_eq!(sum["discovered"].as_array().unwrap().len(), found, "{sum}");
+    assert_eq!(sum["spared"].as_array().unwrap().len(), 1, "{sum}");
+    assert_eq!(sum["spared"][0]["label"], spared.label.as_str(), "{sum}");
+    // Every key found but the spared one, then both credentials: the
+    // Bybit master deletes itself, the Binance master is escalated.
+    assert_eq!(sum["total"], (found - 1 + 2) as u64, "{sum}");
+    assert_eq!(sum["revoked"], (found - 1 + 1) as u64, "{sum}");
+    assert_eq!(sum["escalated"], 1, "{sum}");
+    for r in &s.population.rows {
+        let should_live = r.api_key == spared.api_key;
+        assert_eq!(
+            alive(&s, r.exchange, &r.api_key),
+            should_live,
+            "{} {}",
+            r.exchange,
+            r.label
+        );
+    }
+    assert!(!alive(
+        &s,
+        ExchangeId::new("bybit"),
+        &master_key(&s, ExchangeId::new("bybit"))
+    ));
+    assert!(alive(
+        &s,
+        ExchangeId::new("binance"),
+        &master_key(&s, ExchangeId::new("binance"))
+    ));
+    // Another account's keys are not under any credential: untouched.
+    let strangers: usize = s
+        .sim
+        .exchanges
+        .values()
+        .map(|x| {
+            x.keys
+                .filter(|k| k.is_alive() && k.label.as_deref() == Some("stranger"))
+                .len()
+        })
+        .sum();
+    assert_eq!(strangers, 2, "{said}");
+    assert_eq!(
+        seen(&s, |x| x.rate_limited),
+        0,
+        "nothing refused for its rate"
+    );
+    assert!(s.out().join("report.json").exists(), "{said}");
+    assert!(s.out().join("escalations/binance.csv").exists(), "{said}");
+    // The credentials' secrets acted on the masters themselves, yet appear
+    // in no file of the run, nor in its output.
+    for c in &s.population.credentials {
+        for (path, bytes) in artifacts(&s.out()) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(&c.api_secret),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+        assert!(!said.contains(&c.api_secret), "the output holds a secret");
+    }
+
+    // The same command again: nothing listed, nothing deleted again.
+    let (deletes, lists) = (seen(&s, |x| x.deletes), seen(&s, |x| x.lists));
+    let again = run(&args).await;
+    assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
+    assert_eq!(seen(&s, |x| x.deletes), deletes);
+    assert_eq!(seen(&s, |x| x.lists), lists);
+    assert_eq!(summary(&again)["revoked"], sum["revoked"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() {
+    // Fifteen sub UIDs: listed at once, their key listings would break
+    // Bybit's 10 a second per UID; paced, none is refused.
+    let s = scenario((15, 2), (1, 3)).await;
+    let out = run(&panic_args(&s, &[])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(
+        seen(&s, |x| x.rate_limited),
+        0,
+        "nothing refused for its rate"
+    );
+    assert_eq!(
+        s.sim
+            .exchange(ExchangeId::new("bybit"))
+            .stats
+            .snapshot()
+            .lists,
+        16
+    );
+    let sum = summary(&out);
+    assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
+    for x in EXCHANGES {
+        assert!(alive(&s, x, &master_key(&s, x)), "{x} master untouched");
+    }
+    let fate = sum["credentials"]["bybit-master-0"].as_str().unwrap();
+    assert!(
+        fate.contains("delete it by hand at https://www.bybit.com/app/user/api-management"),
+        "{fate}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
+    // Binance lists one sub account's keys per second per master (Weight
+    // 3000 of 180,000 a minute): six sub accounts take seconds to list.
+    let s = scenario((6, 2), (6, 2)).await;
+    let pages = s.out().join("discovery.jsonl");
+    let mut child = tokio::process::Command::new(BIN)
+        .args(panic_args(&s, &[]))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(s.path("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    // Pages Binance's master has recorded.
+    let recorded = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|t| t.lines().filter(|l| l.contains("binance-master")).count())
+            .unwrap_or(0)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while recorded(&pages) < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "listing stalled: {:?} {:?} {}",
+            child.try_wait(),
+            std::fs::read_dir(s.out())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()),
+            std::fs::read_to_string(&pages).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let before_kill = recorded(&pages);
+    let binance_lists = s
+        .sim
+        .exchange(ExchangeId::new("binance"))
+        .stats
+        .snapshot()
+        .lists;
+    assert!(
+        before_kill < 1 + 6,
+        "killed while listing: {before_kill} pages recorded"
+    );
+
+    let out = run(&panic_args(&s, &[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
+    assert_eq!(
+        sum["discovered"].as_array().unwrap().len(),
+        s.population.rows.len()
+    );
+    // Binance: its sub-account list, then each sub account's keys on one
+    // page: 7 pages in all, plus at most the one in flight when killed.
+    let total = s
+        .sim
+        .exchange(ExchangeId::new("binance"))
+        .stats
+        .snapshot()
+        .lists;
+    assert!(
+        (7..=8).contains(&total),
+        "Binance listed {total} pages ({binance_lists} before the kill)"
+    );
+    // Bybit: the sub UIDs, then one page per sub UID.
+    let bybit = s
+        .sim
+        .exchange(ExchangeId::new("bybit"))
+        .stats
+        .snapshot()
+        .lists;
+    assert!((7..=8).contains(&bybit), "Bybit listed {bybit} pages");
+    assert_eq!(seen(&s, |x| x.rate_limited), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spare_that_names_no_key_found_stops_the_run_before_any_revocation() {
+    let s = scenario((1, 2), (1, 2)).await;
+    let out = run(&panic_args(&s, &["--spare", "user-O"])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("--spare user-O: no key found"), "{said}");
+    assert_eq!(seen(&s, |x| x.deletes), 0, "nothing revoked: {said}");
+}
