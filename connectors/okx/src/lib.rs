@@ -23,6 +23,7 @@ use endpoints::Manager;
 use errors::Context;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
@@ -32,7 +33,6 @@ use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
 };
-use reqwest::Method;
 use serde_json::Value;
 use sign::Signer;
 use url::Url;
@@ -124,12 +124,17 @@ impl OkxConnector {
         &self,
         signer: Signer<'_>,
         signed_by: SignedBy,
-        method: Method,
-        path: &str,
+        endpoint: &Endpoint,
         query: &str,
         body: Option<&str>,
     ) -> Result<Answer, Failure> {
-        let request = signer.sign(method, path, query, body, self.clock.now_ms());
+        let request = signer.sign(
+            endpoint.method.clone(),
+            endpoint.path,
+            query,
+            body,
+            self.clock.now_ms(),
+        );
         let ctx = Context {
             signed_by,
             mutating: request.mutating,
@@ -141,8 +146,7 @@ impl OkxConnector {
     async fn call_as_manager(
         &self,
         m: &Managed<'_>,
-        method: Method,
-        path: &str,
+        endpoint: &Endpoint,
         query: &str,
         body: Option<&str>,
     ) -> Result<Answer, Failure> {
@@ -151,15 +155,8 @@ impl OkxConnector {
             secret: &m.cred.api_secret,
             passphrase: m.passphrase,
         };
-        self.call(
-            signer,
-            SignedBy::ManagingCredential,
-            method,
-            path,
-            query,
-            body,
-        )
-        .await
+        self.call(signer, SignedBy::ManagingCredential, endpoint, query, body)
+            .await
     }
 
     /// Delete or disable a sub-account's key with the row's credential.
@@ -181,18 +178,16 @@ impl OkxConnector {
         let api_key = &job.key.api_key;
         let (path, body) = if delete {
             (
-                m.manager.delete_path(),
+                m.manager.delete_endpoint(),
                 endpoints::delete_body(m.sub_acct, api_key),
             )
         } else {
             (
-                m.manager.modify_path(),
+                m.manager.modify_endpoint(),
                 endpoints::disable_body(m.sub_acct, api_key),
             )
         };
-        let answer = self
-            .call_as_manager(&m, Method::POST, path, "", Some(&body))
-            .await?;
+        let answer = self.call_as_manager(&m, path, "", Some(&body)).await?;
         Ok(answer.reply)
     }
 
@@ -212,8 +207,7 @@ impl OkxConnector {
             .call(
                 signer,
                 SignedBy::TargetKey,
-                Method::GET,
-                endpoints::ACCOUNT_CONFIG,
+                &endpoints::ACCOUNT_CONFIG,
                 "",
                 None,
             )
@@ -227,7 +221,7 @@ impl OkxConnector {
         let m = managed(job)?;
         let query = endpoints::sub_key_query(m.sub_acct, &job.key.api_key);
         match self
-            .call_as_manager(&m, Method::GET, m.manager.query_path(), &query, None)
+            .call_as_manager(&m, m.manager.query_endpoint(), &query, None)
             .await
         {
             Ok(answer) => Ok(liveness_in_listing(
@@ -443,7 +437,7 @@ impl Connector for OkxConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = PreparedRequest::get(endpoints::SERVER_TIME);
+        let request = PreparedRequest::get(endpoints::SERVER_TIME.path);
         let ctx = Context {
             signed_by: SignedBy::Nobody,
             mutating: false,
