@@ -60,6 +60,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_okx::OkxConnector::new,
         )
     }),
+    (keyrevoke_mexc::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_mexc::EXCHANGE.id,
+            keyrevoke_mexc::DEFAULT_BASE_URL,
+            keyrevoke_mexc::MexcConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),

@@ -5,40 +5,101 @@
 //! the non-disclosed (ND) broker endpoints, documented at
 //! https://www.okx.com/docs-v5/broker_en/.
 
+use crate::limits::{self, charge};
+use keyrevoke_core::endpoint::{Endpoint, Method};
 use serde::Serialize;
 
 /// POST, master only; body `subAcct`, `apiKey`. Needs a master key bound to
 /// IP addresses (else 50035) with Trade permission; 1 request per second
 /// per User ID. #sub-account-rest-api-delete-the-api-key-of-sub-accounts
-pub const DELETE_SUB_KEY: &str = "/api/v5/users/subaccount/delete-apikey";
+pub const DELETE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v5/users/subaccount/delete-apikey",
+    params: &["subAcct", "apiKey"],
+    charges: &[charge(limits::UID_DELETE_KEY, 1)],
+    source: "docs-v5 #sub-account-rest-api-delete-the-api-key-of-sub-accounts",
+};
 /// POST, master only; body `subAcct`, `apiKey` and optionally `label`,
 /// `perm` (`read_only`, `trade`; comma-separated; replaces the current set)
 /// and `ip` (comma-separated, up to 20; replaces the current list; `""`
 /// unbinds). Same IP-binding, permission and rate-limit rules as delete.
 /// #sub-account-rest-api-reset-the-api-key-of-a-sub-account
-pub const MODIFY_SUB_KEY: &str = "/api/v5/users/subaccount/modify-apikey";
+pub const MODIFY_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v5/users/subaccount/modify-apikey",
+    params: &["subAcct", "apiKey", "perm", "ip"],
+    charges: &[charge(limits::UID_MODIFY_KEY, 1)],
+    source: "docs-v5 #sub-account-rest-api-reset-the-api-key-of-a-sub-account",
+};
 /// GET, master only; query `subAcct` (required), `apiKey` (optional); the
 /// keys' `label`, `apiKey`, `perm`, `ip`, `ts`. 20 requests per 2 s per
 /// User ID. #sub-account-rest-api-query-the-api-key-of-a-sub-account
-pub const QUERY_SUB_KEY: &str = "/api/v5/users/subaccount/apikey";
+pub const QUERY_SUB_KEY: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v5/users/subaccount/apikey",
+    params: &["subAcct", "apiKey"],
+    charges: &[charge(limits::UID_QUERY_KEY, 1)],
+    source: "docs-v5 #sub-account-rest-api-query-the-api-key-of-a-sub-account",
+};
 
 /// The ND broker's equivalents, called with the broker's master key for its
 /// broker sub-accounts: delete (`subAcct`, `apiKey`), reset (`subAcct`,
 /// `apiKey`, `label`, `perm`, `ip`) and query (`subAcct`, `apiKey`).
 /// python-okx `okx/consts.py` ND_DELETE_APIKEY, ND_MODIFY_APIKEY,
 /// ND_SELECT_APIKEY and `okx/NDBroker.py`.
-pub const BROKER_DELETE_SUB_KEY: &str = "/api/v5/broker/nd/subaccount/delete-apikey";
-pub const BROKER_MODIFY_SUB_KEY: &str = "/api/v5/broker/nd/subaccount/modify-apikey";
-pub const BROKER_QUERY_SUB_KEY: &str = "/api/v5/broker/nd/subaccount/apikey";
+pub const BROKER_DELETE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v5/broker/nd/subaccount/delete-apikey",
+    params: &["subAcct", "apiKey"],
+    charges: &[charge(limits::UID_DELETE_KEY, 1)],
+    source: "python-okx okx/consts.py ND_DELETE_APIKEY",
+};
+pub const BROKER_MODIFY_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v5/broker/nd/subaccount/modify-apikey",
+    params: &["subAcct", "apiKey", "perm", "ip"],
+    charges: &[charge(limits::UID_MODIFY_KEY, 1)],
+    source: "python-okx okx/consts.py ND_MODIFY_APIKEY",
+};
+pub const BROKER_QUERY_SUB_KEY: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v5/broker/nd/subaccount/apikey",
+    params: &["subAcct", "apiKey"],
+    charges: &[charge(limits::UID_QUERY_KEY, 1)],
+    source: "python-okx okx/consts.py ND_SELECT_APIKEY",
+};
 
 /// GET, any key: the calling key's `uid`, `mainUid`, `label`, `ip` and
 /// `perm` (`read_only`, `trade`, `withdraw`, comma-separated). 5 requests
 /// per 2 s per User ID. #trading-account-rest-api-get-account-configuration
-pub const ACCOUNT_CONFIG: &str = "/api/v5/account/config";
+pub const ACCOUNT_CONFIG: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v5/account/config",
+    params: &[],
+    charges: &[charge(limits::UID_ACCOUNT_CONFIG, 1)],
+    source: "docs-v5 #trading-account-rest-api-get-account-configuration",
+};
 
 /// GET, public: `data[0].ts`, the server time in Unix ms (a string). 10
 /// requests per 2 s per IP. #public-data-rest-api-get-system-time
-pub const SERVER_TIME: &str = "/api/v5/public/time";
+pub const SERVER_TIME: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v5/public/time",
+    params: &[],
+    charges: &[charge(limits::IP_PUBLIC, 1)],
+    source: "docs-v5 #public-data-rest-api-get-system-time",
+};
+
+pub static ENDPOINTS: [&Endpoint; 8] = [
+    &DELETE_SUB_KEY,
+    &MODIFY_SUB_KEY,
+    &QUERY_SUB_KEY,
+    &BROKER_DELETE_SUB_KEY,
+    &BROKER_MODIFY_SUB_KEY,
+    &BROKER_QUERY_SUB_KEY,
+    &ACCOUNT_CONFIG,
+    &SERVER_TIME,
+];
 
 /// The IP a disabled key is bound to: TEST-NET-1 (RFC 5737), reserved for
 /// documentation and routed nowhere, so no one can call from it.
@@ -61,24 +122,24 @@ pub enum Manager {
 }
 
 impl Manager {
-    pub fn delete_path(self) -> &'static str {
+    pub fn delete_endpoint(self) -> &'static Endpoint {
         match self {
-            Manager::Master => DELETE_SUB_KEY,
-            Manager::Broker => BROKER_DELETE_SUB_KEY,
+            Manager::Master => &DELETE_SUB_KEY,
+            Manager::Broker => &BROKER_DELETE_SUB_KEY,
         }
     }
 
-    pub fn modify_path(self) -> &'static str {
+    pub fn modify_endpoint(self) -> &'static Endpoint {
         match self {
-            Manager::Master => MODIFY_SUB_KEY,
-            Manager::Broker => BROKER_MODIFY_SUB_KEY,
+            Manager::Master => &MODIFY_SUB_KEY,
+            Manager::Broker => &BROKER_MODIFY_SUB_KEY,
         }
     }
 
-    pub fn query_path(self) -> &'static str {
+    pub fn query_endpoint(self) -> &'static Endpoint {
         match self {
-            Manager::Master => QUERY_SUB_KEY,
-            Manager::Broker => BROKER_QUERY_SUB_KEY,
+            Manager::Master => &QUERY_SUB_KEY,
+            Manager::Broker => &BROKER_QUERY_SUB_KEY,
         }
     }
 }
@@ -134,6 +195,12 @@ pub use keyrevoke_core::connector::permission_list as permission_names;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_endpoint_charges_documented_tiers() {
+        let problems = keyrevoke_core::endpoint::endpoint_problems(&limits::TIERS, &ENDPOINTS);
+        assert_eq!(problems, Vec::<String>::new());
+    }
 
     #[test]
     fn bodies_name_the_sub_account_then_the_key() {

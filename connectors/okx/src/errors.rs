@@ -18,8 +18,10 @@
 //! broker signs, they mean our managing credential is unusable, and the
 //! target's absence is reported as 59506 instead.
 
-use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::{LimitScope, SignedBy};
+use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::http::{RawResponse, classify_status, short};
+use keyrevoke_core::{ConnectorError, Failure, Reply};
+use serde_json::Value;
 
 /// What a reply is about: who signed it, and whether it could change state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +187,76 @@ pub fn error_for(code: &str, msg: &str, ctx: Context) -> ConnectorError {
             code: code.to_string(),
             message: msg.to_string(),
         },
+    }
+}
+
+/// A successful v5 reply: its `data` and what to record.
+pub struct Answer {
+    pub data: Value,
+    pub reply: Reply,
+}
+
+/// Read OKX's `{"code","msg","data"}` envelope, whatever the HTTP status:
+/// auth refusals come with 401 and a code, rate limits with 200 or 429.
+pub fn read_reply(raw: RawResponse, ctx: Context) -> Result<Answer, Failure> {
+    let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
+    let code = parsed.as_ref().and_then(|v| match &v["code"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let msg = parsed
+        .as_ref()
+        .and_then(|v| v["msg"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let meta = ReplyMeta {
+        http_status: Some(raw.status),
+        code: code.clone(),
+        message: Some(if code.is_some() {
+            msg.clone()
+        } else {
+            short(&raw.body)
+        }),
+    };
+    // 429 with 50011 on a signed call is the calling User ID's own limit:
+    // "Private REST is limited per user id. Create, modify and delete sub
+    // keys: 1 request per second. [...] Over the limit: code 50011, as HTTP
+    // 429 or HTTP 200" (okx.md, Rate limits; docs-v5 #overview-rate-limits:
+    // private REST per User ID, public per IP; 50011 is listed with HTTP 429
+    // in #error-code-rest-api-public). Spend that account's budget only. Any
+    // other 429 (50013 "Systems are busy", no envelope, a public call): the
+    // gateway turns this IP away; slow the whole exchange down.
+    if raw.status == 429 {
+        let own_limit = code.as_deref() == Some("50011") && ctx.signed_by != SignedBy::Nobody;
+        let error = ConnectorError::RateLimited {
+            retry_after: keyrevoke_core::http::retry_after(&raw.headers),
+            scope: if own_limit {
+                LimitScope::Account
+            } else {
+                LimitScope::Ip
+            },
+        };
+        return Err(Failure::new(error, meta));
+    }
+    match (code.as_deref(), parsed) {
+        (Some("0"), Some(v)) if (200..300).contains(&raw.status) => Ok(Answer {
+            data: v["data"].clone(),
+            reply: Reply {
+                meta,
+                usage: Vec::new(),
+            },
+        }),
+        (Some(c), _) if c != "0" => Err(Failure::new(error_for(c, &msg, ctx), meta)),
+        _ => {
+            if let Some(f) = classify_status(raw.status, ctx.mutating, &raw.body) {
+                return Err(f);
+            }
+            Err(Failure::new(
+                ConnectorError::unreadable_reply(ctx.mutating),
+                meta,
+            ))
+        }
     }
 }
 

@@ -20,19 +20,17 @@ pub mod sign;
 
 use async_trait::async_trait;
 use endpoints::Manager;
-use errors::Context;
+use errors::{Answer, Context};
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
-use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::endpoint::Endpoint;
+use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
-use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, server_time_missing, short,
-};
+use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send, server_time_missing};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
 };
-use reqwest::Method;
 use serde_json::Value;
 use sign::Signer;
 use url::Url;
@@ -45,12 +43,6 @@ pub struct OkxConnector {
     client: reqwest::Client,
     base: Url,
     clock: ExchangeClock,
-}
-
-/// A successful v5 reply: its `data` and what to record.
-struct Answer {
-    data: Value,
-    reply: Reply,
 }
 
 /// What a managing credential needs to act on a sub-account's key.
@@ -124,25 +116,29 @@ impl OkxConnector {
         &self,
         signer: Signer<'_>,
         signed_by: SignedBy,
-        method: Method,
-        path: &str,
+        endpoint: &Endpoint,
         query: &str,
         body: Option<&str>,
     ) -> Result<Answer, Failure> {
-        let request = signer.sign(method, path, query, body, self.clock.now_ms());
+        let request = signer.sign(
+            endpoint.method.clone(),
+            endpoint.path,
+            query,
+            body,
+            self.clock.now_ms(),
+        );
         let ctx = Context {
             signed_by,
             mutating: request.mutating,
         };
         let raw = send(&self.client, &self.base, request).await?;
-        read_envelope(raw, ctx)
+        errors::read_reply(raw, ctx)
     }
 
     async fn call_as_manager(
         &self,
         m: &Managed<'_>,
-        method: Method,
-        path: &str,
+        endpoint: &Endpoint,
         query: &str,
         body: Option<&str>,
     ) -> Result<Answer, Failure> {
@@ -151,15 +147,8 @@ impl OkxConnector {
             secret: &m.cred.api_secret,
             passphrase: m.passphrase,
         };
-        self.call(
-            signer,
-            SignedBy::ManagingCredential,
-            method,
-            path,
-            query,
-            body,
-        )
-        .await
+        self.call(signer, SignedBy::ManagingCredential, endpoint, query, body)
+            .await
     }
 
     /// Delete or disable a sub-account's key with the row's credential.
@@ -181,18 +170,16 @@ impl OkxConnector {
         let api_key = &job.key.api_key;
         let (path, body) = if delete {
             (
-                m.manager.delete_path(),
+                m.manager.delete_endpoint(),
                 endpoints::delete_body(m.sub_acct, api_key),
             )
         } else {
             (
-                m.manager.modify_path(),
+                m.manager.modify_endpoint(),
                 endpoints::disable_body(m.sub_acct, api_key),
             )
         };
-        let answer = self
-            .call_as_manager(&m, Method::POST, path, "", Some(&body))
-            .await?;
+        let answer = self.call_as_manager(&m, path, "", Some(&body)).await?;
         Ok(answer.reply)
     }
 
@@ -212,8 +199,7 @@ impl OkxConnector {
             .call(
                 signer,
                 SignedBy::TargetKey,
-                Method::GET,
-                endpoints::ACCOUNT_CONFIG,
+                &endpoints::ACCOUNT_CONFIG,
                 "",
                 None,
             )
@@ -227,7 +213,7 @@ impl OkxConnector {
         let m = managed(job)?;
         let query = endpoints::sub_key_query(m.sub_acct, &job.key.api_key);
         match self
-            .call_as_manager(&m, Method::GET, m.manager.query_path(), &query, None)
+            .call_as_manager(&m, m.manager.query_endpoint(), &query, None)
             .await
         {
             Ok(answer) => Ok(liveness_in_listing(
@@ -238,70 +224,6 @@ impl OkxConnector {
             // 59506: no such key under that sub-account.
             Err(f) if matches!(f.error, ConnectorError::KeyDead(_)) => Ok(Probe::dead(f.meta)),
             Err(f) => Err(f),
-        }
-    }
-}
-
-/// Read OKX's `{"code","msg","data"}` envelope, whatever the HTTP status:
-/// auth refusals come with 401 and a code, rate limits with 200 or 429.
-fn read_envelope(raw: RawResponse, ctx: Context) -> Result<Answer, Failure> {
-    let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
-    let code = parsed.as_ref().and_then(|v| match &v["code"] {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
-    let msg = parsed
-        .as_ref()
-        .and_then(|v| v["msg"].as_str())
-        .unwrap_or("")
-        .to_string();
-    let meta = ReplyMeta {
-        http_status: Some(raw.status),
-        code: code.clone(),
-        message: Some(if code.is_some() {
-            msg.clone()
-        } else {
-            short(&raw.body)
-        }),
-    };
-    // 429 with 50011 on a signed call is the calling User ID's own limit:
-    // "Private REST is limited per user id. Create, modify and delete sub
-    // keys: 1 request per second. [...] Over the limit: code 50011, as HTTP
-    // 429 or HTTP 200" (okx.md, Rate limits; docs-v5 #overview-rate-limits:
-    // private REST per User ID, public per IP; 50011 is listed with HTTP 429
-    // in #error-code-rest-api-public). Spend that account's budget only. Any
-    // other 429 (50013 "Systems are busy", no envelope, a public call): the
-    // gateway turns this IP away; slow the whole exchange down.
-    if raw.status == 429 {
-        let own_limit = code.as_deref() == Some("50011") && ctx.signed_by != SignedBy::Nobody;
-        let error = ConnectorError::RateLimited {
-            retry_after: keyrevoke_core::http::retry_after(&raw.headers),
-            scope: if own_limit {
-                LimitScope::Account
-            } else {
-                LimitScope::Ip
-            },
-        };
-        return Err(Failure::new(error, meta));
-    }
-    match (code.as_deref(), parsed) {
-        (Some("0"), Some(v)) if (200..300).contains(&raw.status) => Ok(Answer {
-            data: v["data"].clone(),
-            reply: Reply {
-                meta,
-                usage: Vec::new(),
-            },
-        }),
-        (Some(c), _) if c != "0" => Err(Failure::new(errors::error_for(c, &msg, ctx), meta)),
-        _ => {
-            if let Some(f) = classify_status(raw.status, ctx.mutating, &raw.body) {
-                return Err(f);
-            }
-            Err(Failure::new(
-                ConnectorError::unreadable_reply(ctx.mutating),
-                meta,
-            ))
         }
     }
 }
@@ -443,14 +365,14 @@ impl Connector for OkxConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = PreparedRequest::get(endpoints::SERVER_TIME);
+        let request = PreparedRequest::get(endpoints::SERVER_TIME.path);
         let ctx = Context {
             signed_by: SignedBy::Nobody,
             mutating: false,
         };
         self.clock
             .sync(&self.client, &self.base, request, |raw| {
-                let answer = read_envelope(raw, ctx)?;
+                let answer = errors::read_reply(raw, ctx)?;
                 // #public-data-rest-api-get-system-time: data[0].ts, Unix ms as a string.
                 match answer.data[0]["ts"]
                     .as_str()
@@ -498,6 +420,8 @@ impl Connector for OkxConnector {
 mod tests {
     use super::*;
     use keyrevoke_core::Liveness;
+    use keyrevoke_core::error::LimitScope;
+    use keyrevoke_core::http::RawResponse;
     use std::sync::Arc;
 
     fn raw(status: u16, body: &str) -> RawResponse {
@@ -516,7 +440,9 @@ mod tests {
     #[test]
     fn a_50011_on_a_signed_call_spends_the_accounts_budget_and_other_429s_the_ips() {
         let body = r#"{"code":"50011","msg":"Rate limit reached. Please refer to API documentation and throttle requests accordingly.","data":[]}"#;
-        let f = read_envelope(raw(200, body), MASTER_WRITE).err().unwrap();
+        let f = errors::read_reply(raw(200, body), MASTER_WRITE)
+            .err()
+            .unwrap();
         assert!(
             matches!(
                 f.error,
@@ -531,7 +457,7 @@ mod tests {
         // A signed call's 50011 with HTTP 429 is the same per-User-ID limit:
         // one account's throttle must not pause the whole exchange.
         let too_many = r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#;
-        let f = read_envelope(raw(429, too_many), MASTER_WRITE)
+        let f = errors::read_reply(raw(429, too_many), MASTER_WRITE)
             .err()
             .unwrap();
         assert!(
@@ -556,7 +482,7 @@ mod tests {
         let busy =
             r#"{"code":"50013","msg":"Systems are busy. Please try again later.","data":[]}"#;
         for (body, ctx) in [(too_many, public), (busy, MASTER_WRITE)] {
-            let f = read_envelope(raw(429, body), ctx).err().unwrap();
+            let f = errors::read_reply(raw(429, body), ctx).err().unwrap();
             assert!(
                 matches!(
                     f.error,
@@ -569,7 +495,7 @@ mod tests {
                 f.error
             );
         }
-        let f = read_envelope(raw(429, "Too Many Requests"), MASTER_WRITE)
+        let f = errors::read_reply(raw(429, "Too Many Requests"), MASTER_WRITE)
             .err()
             .unwrap();
         assert!(
@@ -587,7 +513,7 @@ mod tests {
 
     #[test]
     fn codes_in_401_bodies_are_read_not_just_the_status() {
-        let f = read_envelope(
+        let f = errors::read_reply(
             raw(
                 401,
                 r#"{"code":"50102","msg":"Timestamp request expired","data":[]}"#,
@@ -603,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_504_without_an_envelope_on_a_write_is_an_unknown_outcome() {
-        let f = read_envelope(raw(504, "504 Gateway Time-out"), MASTER_WRITE)
+        let f = errors::read_reply(raw(504, "504 Gateway Time-out"), MASTER_WRITE)
             .err()
             .unwrap();
         assert!(

@@ -61,7 +61,7 @@ pub static TIERS: [Tier; 5] = [
     },
 ];
 
-const fn charge(tier: &'static str, weight: u32) -> Charge {
+pub const fn charge(tier: &'static str, weight: u32) -> Charge {
     Charge { tier, weight }
 }
 

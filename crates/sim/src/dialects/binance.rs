@@ -32,7 +32,9 @@
 //! Link sub accounts by `subAccountId` (the sub key's `uid`). A master is a
 //! broker when it holds the marker [`BROKER_ACCOUNT`].
 
-use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted};
+use super::common::{
+    self, Answer, Dialect, FormParams as Params, OverIpLimit, Request, Unrouted, split_signature,
+};
 use crate::ExchangeSim;
 use crate::keys::SimKey;
 use crate::limits::FixedWindows;
@@ -369,48 +371,15 @@ impl Dialect for Binance {
     }
 }
 
-/// A form-encoded string without its `signature` pair, and that signature.
-fn split_signature(raw: &str) -> (String, Option<String>) {
-    let mut signature = None;
-    let kept: Vec<&str> = raw
-        .split('&')
-        .filter(|kv| match kv.strip_prefix("signature=") {
-            Some(sig) => {
-                signature = Some(sig.to_string());
-                false
-            }
-            None => true,
-        })
-        .collect();
-    (kept.join("&"), signature)
+/// Binance's refusals of a parameter, on the parameters both schemes read.
+trait Required {
+    fn required(&self, name: &str) -> Result<&str, Reply>;
+    fn flag(&self, name: &str) -> Result<Option<bool>, Reply>;
 }
 
-/// Parameters, decoded: the query string's first, then the body's (a name in
-/// both is read from the query string).
-#[derive(Default)]
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn read(query: &str, body: &str) -> Params {
-        let mut p = Params::default();
-        for part in [query, body] {
-            for (k, v) in common::form_pairs(part) {
-                if p.get(&k).is_none() {
-                    p.0.push((k, v));
-                }
-            }
-        }
-        p
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        common::form_value(&self.0, name)
-    }
-
+impl Required for Params {
     fn required(&self, name: &str) -> Result<&str, Reply> {
-        self.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| mandatory(name))
+        self.present(name).ok_or_else(|| mandatory(name))
     }
 
     fn flag(&self, name: &str) -> Result<Option<bool>, Reply> {

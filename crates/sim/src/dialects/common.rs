@@ -260,6 +260,51 @@ fn refused_by_outage<D: Dialect>(dialect: &D, kind: OutageKind) -> Response {
     }
 }
 
+/// A form-encoded string without its `signature` pair, and that signature:
+/// what Binance and MEXC sign (`totalParams`) is the rest, as sent.
+pub fn split_signature(raw: &str) -> (String, Option<String>) {
+    let mut signature = None;
+    let kept: Vec<&str> = raw
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("signature=") {
+            Some(sig) => {
+                signature = Some(sig.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (kept.join("&"), signature)
+}
+
+/// Parameters, decoded: the query string's first, then the body's (a name in
+/// both is read from the query string, as Binance and MEXC document).
+#[derive(Default)]
+pub struct FormParams(Vec<(String, String)>);
+
+impl FormParams {
+    pub fn read(query: &str, body: &str) -> FormParams {
+        let mut p = FormParams::default();
+        for part in [query, body] {
+            for (k, v) in form_pairs(part) {
+                if p.get(&k).is_none() {
+                    p.0.push((k, v));
+                }
+            }
+        }
+        p
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        form_value(&self.0, name)
+    }
+
+    /// The parameter, when sent and not empty.
+    pub fn present(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.is_empty())
+    }
+}
+
 /// Undo form URL-encoding: `+` is a space, `%XX` a byte; a `%` not followed
 /// by two hex digits stays as it is.
 pub fn form_decode(s: &str) -> String {

@@ -6,6 +6,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod common;
 pub mod kucoin;
+pub mod mexc;
 pub mod okx;
 
 use crate::ExchangeSim;
@@ -15,7 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Exchanges the simulator speaks.
-pub const SUPPORTED: &[ExchangeId] = &[binance::ID, bybit::ID, okx::ID, kucoin::ID, coinbase::ID];
+pub const SUPPORTED: &[ExchangeId] = &[
+    binance::ID,
+    bybit::ID,
+    okx::ID,
+    kucoin::ID,
+    coinbase::ID,
+    mexc::ID,
+];
 
 /// The exchanges the simulator speaks, as names an operator may give.
 pub fn names() -> keyrevoke_core::exchange::ExchangeSet {
@@ -36,6 +44,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         coinbase::ID => Some(coinbase::router),
         kucoin::ID => Some(kucoin::router),
         okx::ID => Some(okx::router),
+        mexc::ID => Some(mexc::router),
         _ => None,
     }
 }
@@ -48,6 +57,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         coinbase::ID => coinbase::IP_LIMIT,
         kucoin::ID => kucoin::IP_LIMIT,
         okx::ID => okx::IP_LIMIT,
+        mexc::ID => mexc::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -60,6 +70,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         coinbase::ID => coinbase::synthetic_permissions(kind),
         kucoin::ID => kucoin::synthetic_permissions(kind),
         okx::ID => okx::synthetic_permissions(kind),
+        mexc::ID => mexc::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -80,6 +91,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         kucoin::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         // OKX names sub-accounts (`subAcct`).
         okx::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
+        // MEXC names sub accounts (`subAccount`).
+        mexc::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -93,7 +106,10 @@ pub fn key_can_delete_itself(id: ExchangeId) -> bool {
 
 /// Whether a master key may delete its sub accounts' keys by API.
 pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
-    matches!(id, binance::ID | bybit::ID | kucoin::ID | okx::ID)
+    matches!(
+        id,
+        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID
+    )
 }
 
 /// Whether the simulator serves a master's listing of its sub accounts and
