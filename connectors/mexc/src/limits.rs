@@ -81,6 +81,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(_) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => SERVER_TIME.charges,
+        // No discovery for MEXC yet: nothing is listed, nothing spent.
+        Operation::List(_) => &[],
     }
 }
 
