@@ -157,7 +157,10 @@ impl ClaimSizer {
     }
 
     fn target(&self) -> usize {
-        let elapsed = self.started.elapsed();
+        self.target_after(self.started.elapsed())
+    }
+
+    fn target_after(&self, elapsed: Duration) -> usize {
         if elapsed < Duration::from_secs(1) || self.finished == 0 {
             return self.first;
         }
@@ -439,5 +442,27 @@ impl Executor {
         let limits = self.limits[&entry.exchange].clone();
         let job = self.source.load(&entry);
         work::Work::new(self, entry, senders, limits).run(job).await
+    }
+}
+
+#[cfg(test)]
+mod claim_sizer_tests {
+    use super::*;
+
+    #[test]
+    fn a_lane_claims_its_width_first_then_what_its_pace_finishes_in_the_horizon() {
+        let mut sizer = ClaimSizer::new(8);
+        assert_eq!(sizer.target_after(Duration::from_millis(500)), 8);
+        for _ in 0..30 {
+            sizer.finished_one();
+        }
+        // 30 keys in 3 s: 10 a second, 20 in the two-second horizon.
+        assert_eq!(sizer.target_after(Duration::from_secs(3)), 20);
+        // A slow lane holds little: the rest stays for other workers.
+        assert_eq!(sizer.target_after(Duration::from_secs(300)), 1);
+        for _ in 0..1_000_000 {
+            sizer.finished_one();
+        }
+        assert_eq!(sizer.target_after(Duration::from_secs(1)), MAX_HELD);
     }
 }
