@@ -58,19 +58,7 @@ async fn revoke_and_count(faults: Faults, population: &Population) -> CountedRun
     population.load_into(&sim);
     let dir = tempfile::tempdir().unwrap();
     write_inputs(dir.path(), population, &sim, CONFIG);
-    let out = run(&[
-        "revoke".into(),
-        "--inventory".into(),
-        dir.path().join("inventory.csv").display().to_string(),
-        "--config".into(),
-        dir.path().join("config.toml").display().to_string(),
-        "--out".into(),
-        dir.path().join("out").display().to_string(),
-        "--yes".into(),
-        "--json".into(),
-        "--no-rate-limits".into(),
-    ])
-    .await;
+    let out = run(&revoke_args_in(dir.path(), &["--no-rate-limits"])).await;
     let verify = run(&[
         "audit".into(),
         "verify".into(),
@@ -268,18 +256,7 @@ async fn an_ip_ban_pauses_that_exchange_only_and_the_run_completes() {
         "[exchanges.bybit]\nip_ban_pause_secs = 2\n",
     );
     std::fs::write(&config_path, config).unwrap();
-    let out = run(&[
-        "revoke".into(),
-        "--inventory".into(),
-        dir.path().join("inventory.csv").display().to_string(),
-        "--config".into(),
-        dir.path().join("config.toml").display().to_string(),
-        "--out".into(),
-        dir.path().join("out").display().to_string(),
-        "--yes".into(),
-        "--json".into(),
-    ])
-    .await;
+    let out = run(&revoke_args_in(dir.path(), &[])).await;
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let sum = summary(&out);
     assert_eq!(sum["failed"], 0, "{sum}");

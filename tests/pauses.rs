@@ -169,18 +169,7 @@ async fn kucoin_usage_headers_hold_requests_the_pool_cannot_pay_for() {
         &sim,
         "\n[executor]\nconcurrency = 1\n\n[exchanges.kucoin.limits.management_uid]\ncapacity = 200000\nperiod_ms = 30000\n",
     );
-    let out = run(&[
-        "revoke".into(),
-        "--inventory".into(),
-        dir.path().join("inventory.csv").display().to_string(),
-        "--config".into(),
-        dir.path().join("config.toml").display().to_string(),
-        "--out".into(),
-        dir.path().join("out").display().to_string(),
-        "--yes".into(),
-        "--json".into(),
-    ])
-    .await;
+    let out = run(&revoke_args_in(dir.path(), &[])).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stats = sim.exchange(x).stats.snapshot();
     assert_eq!(stats.deletes, 70, "{stats:?}");

@@ -25,19 +25,7 @@ async fn revoke_fast(
     population.load_into(&sim);
     let dir = tempfile::tempdir().unwrap();
     write_inputs(dir.path(), population, &sim, "");
-    let out = run(&[
-        "revoke".into(),
-        "--inventory".into(),
-        dir.path().join("inventory.csv").display().to_string(),
-        "--config".into(),
-        dir.path().join("config.toml").display().to_string(),
-        "--out".into(),
-        dir.path().join("out").display().to_string(),
-        "--yes".into(),
-        "--json".into(),
-        "--no-rate-limits".into(),
-    ])
-    .await;
+    let out = run(&revoke_args_in(dir.path(), &["--no-rate-limits"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     (sim, summary(&out))
 }

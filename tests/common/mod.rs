@@ -62,17 +62,7 @@ impl Scenario {
 
     /// The revoke command line for this scenario.
     pub fn revoke_args(&self) -> Vec<String> {
-        vec![
-            "revoke".into(),
-            "--inventory".into(),
-            self.path("inventory.csv").display().to_string(),
-            "--config".into(),
-            self.path("config.toml").display().to_string(),
-            "--out".into(),
-            self.out().display().to_string(),
-            "--yes".into(),
-            "--json".into(),
-        ]
+        revoke_args_in(self.dir.path(), &[])
     }
 
     pub async fn revoke(&self) -> Output {
@@ -96,6 +86,26 @@ impl Scenario {
     pub fn requests(&self, x: ExchangeId) -> u64 {
         self.sim.exchange(x).stats.snapshot().requests
     }
+}
+
+/// `revoke` on the inventory and config written in `dir` (see
+/// [`write_inputs`]), into `dir/out`, unattended, with a JSON summary, then
+/// `extra`.
+pub fn revoke_args_in(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let path = |name: &str| dir.join(name).display().to_string();
+    let mut args: Vec<String> = vec![
+        "revoke".into(),
+        "--inventory".into(),
+        path("inventory.csv"),
+        "--config".into(),
+        path("config.toml"),
+        "--out".into(),
+        path("out"),
+        "--yes".into(),
+        "--json".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 pub async fn run(args: &[String]) -> Output {
