@@ -7,15 +7,14 @@ mod common;
 use common::*;
 use std::path::Path;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_breach_drill_script_runs_every_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("drill");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/breach/run.sh");
+/// Run an example's script as an operator would, with this build's binary,
+/// writing into `out`; it must succeed. What it said, for the checks.
+async fn run_script(script: &str, out: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let ran = tokio::process::Command::new("bash")
         .arg(&script)
         .env("KEYREVOKE", BIN)
-        .env("OUT", &out)
+        .env("OUT", out)
         // Any free loopback ports: tests run side by side.
         .env("SIM_PORT", "0")
         .stdin(std::process::Stdio::null())
@@ -24,6 +23,14 @@ async fn the_breach_drill_script_runs_every_step() {
         .expect("bash runs");
     let said = describe(&ran);
     assert_eq!(ran.status.code(), Some(0), "{said}");
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breach_drill_script_runs_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("drill");
+    let said = run_script("examples/breach/run.sh", &out).await;
     for step in [
         "1. Plan",
         "2. Run",
@@ -63,18 +70,7 @@ async fn the_breach_drill_script_runs_every_step() {
 async fn the_panic_drill_script_lists_and_revokes_every_key_under_the_masters() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("panic");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/panic/run.sh");
-    let ran = tokio::process::Command::new("bash")
-        .arg(&script)
-        .env("KEYREVOKE", BIN)
-        .env("OUT", &out)
-        .env("SIM_PORT", "0")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("bash runs");
-    let said = describe(&ran);
-    assert_eq!(ran.status.code(), Some(0), "{said}");
+    let said = run_script("examples/panic/run.sh", &out).await;
     for step in ["1. Plan", "2. Run", "3. Verify"] {
         assert!(said.contains(step), "step {step:?} missing: {said}");
     }

@@ -20,10 +20,15 @@ pub struct PrivatePostgres {
 
 impl PrivatePostgres {
     /// A fresh cluster, started; None (the test skips) when the server
-    /// binaries are not installed.
+    /// binaries are not installed, except in CI, where `.ci/run` installs
+    /// them and their absence fails the test.
     pub fn start() -> Option<PrivatePostgres> {
         if !Path::new(PG_BIN).join("initdb").exists() {
-            eprintln!("skipped: no PostgreSQL server binaries in {PG_BIN}");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but there are no PostgreSQL server binaries in {PG_BIN}: .ci/pg-setup.sh installs them"
+            );
+            eprintln!("SKIPPED: no PostgreSQL server binaries in {PG_BIN}");
             return None;
         }
         let dir = tempfile::tempdir().expect("a temp dir");
