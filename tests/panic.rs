@@ -50,6 +50,22 @@ fn seen(s: &Scenario, f: impl Fn(&keyrevoke::sim::stats::StatsSnapshot) -> u64) 
         .sum()
 }
 
+/// Rate-limit refusals per exchange, and where the run's audit met them.
+fn refusals(s: &Scenario) -> String {
+    let per_exchange: Vec<String> = s
+        .sim
+        .exchanges
+        .iter()
+        .map(|(x, e)| format!("{x}: {}", e.stats.snapshot().rate_limited))
+        .collect();
+    let audit = std::fs::read_to_string(s.out().join("audit.jsonl")).unwrap_or_default();
+    let limited: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("rate") || l.contains("10006") || l.contains("429"))
+        .collect();
+    format!("{}\n{}", per_exchange.join(", "), limited.join("\n"))
+}
+
 fn master_key(s: &Scenario, x: ExchangeId) -> String {
     s.population
         .credentials
@@ -160,7 +176,8 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
     assert_eq!(
         seen(&s, |x| x.rate_limited),
         0,
-        "nothing refused for its rate"
+        "nothing refused for its rate: {}\n{said}",
+        refusals(&s)
     );
     assert_eq!(
         s.sim

@@ -82,6 +82,7 @@ impl Executor {
                 _ = self.cancel.cancelled() => return Err(ListError::Stopped(RunEnd::Interrupted)),
             }
             let permit = self.in_flight.acquire().await.expect("never closed");
+            limits.space(charges, &account).await;
             let Ok(pass) = limits.admit(&account, LIST_EGRESS) else {
                 // Paused since the grant: the grant is forfeit, wait again.
                 continue;

@@ -11,6 +11,7 @@
 //! is sent later than its IP grant, and that lateness needs the slack.
 
 use crate::pauses::{Heard, Pass, Pauses};
+use crate::spacing::{SendLogs, Window};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use keyrevoke_core::config::LimitOverride;
 use keyrevoke_core::{Charge, Tier, TierScope};
@@ -66,6 +67,10 @@ const RETRY_CAP: u32 = 500;
 pub struct ExchangeLimits {
     /// Per-account tiers: one budget per account, whichever address sends.
     account_tiers: Vec<TierLimiter>,
+    /// Each account tier's window, for the sends it counts (see
+    /// [`crate::spacing`]).
+    account_windows: Vec<Window>,
+    sent: SendLogs,
     /// Per-IP tiers, one set per egress address (DESIGN.md: "IP budgets are
     /// one per egress address").
     ip_tiers: Vec<Vec<TierLimiter>>,
@@ -133,6 +138,7 @@ impl ExchangeLimits {
         breaker_cooldown: Duration,
     ) -> Self {
         let mut account_tiers = Vec::new();
+        let mut account_windows = Vec::new();
         let mut ip_quotas = Vec::new();
         for t in tiers {
             let (capacity, period) = effective(t, overrides);
@@ -140,16 +146,21 @@ impl ExchangeLimits {
             let (quota, burst) = quota_for(capacity, period, max_weight, scale);
             match t.scope {
                 TierScope::Ip => ip_quotas.push((t.name, quota, burst)),
-                TierScope::Account => account_tiers.push(TierLimiter {
-                    name: t.name,
-                    limiter: Limiter::Account(RateLimiter::keyed(quota)),
-                    burst,
-                }),
+                TierScope::Account => {
+                    account_tiers.push(TierLimiter {
+                        name: t.name,
+                        limiter: Limiter::Account(RateLimiter::keyed(quota)),
+                        burst,
+                    });
+                    account_windows.push(Window::new(capacity, period, scale));
+                }
             }
         }
         let ip_tiers = vec![ip_tier_set(&ip_quotas)];
         ExchangeLimits {
             account_tiers,
+            account_windows,
+            sent: SendLogs::default(),
             ip_tiers,
             ip_quotas,
             next_egress: AtomicUsize::new(0),
@@ -250,6 +261,29 @@ impl ExchangeLimits {
         }
     }
 
+    /// Once granted and holding a connection slot, wait until `account`'s
+    /// real sends leave room in each of its tiers' windows, then count this
+    /// one as sent: a grant woken late cannot crowd its successor (see
+    /// [`crate::spacing`]). Call it just before [`ExchangeLimits::admit`].
+    pub async fn space(&self, charges: &[Charge], account: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mine: Vec<(usize, Window, u32)> = charges
+            .iter()
+            .filter_map(|c| {
+                let i = self.account_tiers.iter().position(|t| t.name == c.tier)?;
+                Some((i, self.account_windows[i], c.weight))
+            })
+            .collect();
+        if mine.is_empty() {
+            return;
+        }
+        while let Err(wait) = self.sent.claim(account, &mine, Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// The last check before a request of `account` leaves, after its
     /// budget was granted and it holds a connection slot: Err(wait) when a
     /// pause (or the breaker) holds it now; the budget granted is then
@@ -332,6 +366,8 @@ impl ExchangeLimits {
                 l.retain_recent();
             }
         }
+        let longest = self.account_windows.iter().map(|w| w.span).max();
+        self.sent.forget_idle(longest.unwrap_or_default());
         self.pauses.forget_ended();
     }
 }

@@ -289,6 +289,7 @@ impl<'a> Work<'a> {
                 _ = self.exec.cancel.cancelled() => return Err(Stop::Cancelled),
             }
             let _permit = self.exec.in_flight.acquire().await.expect("never closed");
+            self.limits.space(charges, &account).await;
             let Ok(pass) = self.limits.admit(&account, egress) else {
                 // Paused since the grant: the grant is forfeit, wait again.
                 continue;
