@@ -32,6 +32,7 @@ use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, retry_after, send, short,
 };
+use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
@@ -505,6 +506,8 @@ impl Connector for BinanceConnector {
             Operation::Probe => job.rate_account(None),
             Operation::ClockSync => String::new(),
             Operation::List(_) => job.rate_account(Some(Route::DeleteByMaster)),
+            Operation::Rotate(RotationCall::Test) => job.rate_account(None),
+            Operation::Rotate(_) => job.rate_account(Some(Route::DeleteByMaster)),
         }
     }
 

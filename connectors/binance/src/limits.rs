@@ -224,6 +224,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => &CLOCK_SYNC,
         Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
         Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
+        // Not rotated yet (`can_rotate` is false): never sent.
+        Operation::Rotate(_) => &[],
     }
 }
 

@@ -70,5 +70,7 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::List(ListKind::SubAccounts) => &LIST_SUB_MEMBERS,
         // sub-apikeys: the same endpoint, and budget, as a probe via the master.
         Operation::List(ListKind::SubAccountKeys) => &READ,
+        // Not rotated yet (`can_rotate` is false): never sent.
+        Operation::Rotate(_) => &[],
     }
 }

@@ -83,6 +83,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => &CLOCK_SYNC,
         // No list endpoint is used yet: nothing to discover, nothing spent.
         Operation::List(_) => &[],
+        // Not rotated here (`can_rotate` is false): never sent.
+        Operation::Rotate(_) => &[],
     }
 }
 

@@ -83,6 +83,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => SERVER_TIME.charges,
         // No discovery for MEXC yet: nothing is listed, nothing spent.
         Operation::List(_) => &[],
+        // Not rotated here (`can_rotate` is false): never sent.
+        Operation::Rotate(_) => &[],
     }
 }
 

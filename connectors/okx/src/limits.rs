@@ -97,6 +97,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => &PUBLIC,
         // No list endpoint is used yet: nothing to discover, nothing spent.
         Operation::List(_) => &[],
+        // Not rotated here (`can_rotate` is false): never sent.
+        Operation::Rotate(_) => &[],
     }
 }
 

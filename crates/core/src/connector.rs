@@ -9,6 +9,7 @@ use crate::error::{Failure, ReplyMeta};
 use crate::exchange::ExchangeId;
 use crate::key::{Credential, KeyJob};
 use crate::model::{Capability, Route};
+use crate::rotation::{CreateKey, Created, Described, NewKey, RotationCall};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub enum Operation {
     ClockSync,
     /// One page of a managing credential's listing (discovery).
     List(ListKind),
+    /// One call of a key's rotation.
+    Rotate(RotationCall),
 }
 
 impl Operation {
@@ -33,6 +36,7 @@ impl Operation {
             .map(|r| Operation::Route(*r))
             .chain([Operation::Probe, Operation::ClockSync])
             .chain(ListKind::ALL.map(Operation::List))
+            .chain(RotationCall::ALL.map(Operation::Rotate))
     }
 }
 
@@ -233,6 +237,10 @@ pub trait Connector: Send + Sync + 'static {
             Operation::ClockSync => String::new(),
             // The credential lists as it deletes: from its own budget.
             Operation::List(_) => job.rate_account(Some(Route::DeleteByMaster)),
+            // The new key tests itself from its own budget; the credential
+            // describes and creates from its own.
+            Operation::Rotate(RotationCall::Test) => job.rate_account(None),
+            Operation::Rotate(_) => job.rate_account(Some(Route::DeleteByMaster)),
         }
     }
 
@@ -267,6 +275,42 @@ pub trait Connector: Send + Sync + 'static {
     async fn discover(&self, _cred: &Credential, _page: &PageRequest) -> Result<Page, Failure> {
         Err(Failure::local(crate::error::ConnectorError::Unsupported(
             "this exchange has no documented endpoint that lists a credential's keys".into(),
+        )))
+    }
+
+    /// Whether a managing credential can replace its sub keys
+    /// ([`Connector::describe_key`], [`Connector::create_key`],
+    /// [`Connector::test_key`]).
+    fn can_rotate(&self) -> bool {
+        false
+    }
+
+    /// Read sub key `api_key` of `account` via `cred`: its permissions, IP
+    /// list and creation time. Signed afresh, sent once.
+    async fn describe_key(
+        &self,
+        _cred: &Credential,
+        _account: &str,
+        _api_key: &str,
+    ) -> Result<Described, Failure> {
+        Err(Failure::local(crate::error::ConnectorError::Unsupported(
+            "this exchange has no documented endpoint that describes a sub key".into(),
+        )))
+    }
+
+    /// Create a sub key via `cred`. Sent once, never retried blindly: a
+    /// create whose reply was lost is found again by listing its label.
+    async fn create_key(&self, _cred: &Credential, _req: &CreateKey) -> Result<Created, Failure> {
+        Err(Failure::local(crate::error::ConnectorError::Unsupported(
+            "this exchange has no documented endpoint that creates a sub key".into(),
+        )))
+    }
+
+    /// A signed read with `key`'s own secret: Ok when the exchange accepts
+    /// it.
+    async fn test_key(&self, _key: &NewKey) -> Result<Reply, Failure> {
+        Err(Failure::local(crate::error::ConnectorError::Unsupported(
+            "this exchange's keys cannot be tested".into(),
         )))
     }
 
@@ -313,7 +357,7 @@ mod tests {
         let problems = charge_problems(&TIERS, |op| match op {
             Operation::Probe => &TOO_HEAVY,
             Operation::ClockSync => &NAMELESS,
-            Operation::Route(_) | Operation::List(_) => &[],
+            Operation::Route(_) | Operation::List(_) | Operation::Rotate(_) => &[],
         });
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("over its capacity"), "{problems:?}");

@@ -14,6 +14,7 @@ pub mod http;
 pub mod inventory;
 pub mod key;
 pub mod model;
+pub mod rotation;
 pub mod secret;
 pub mod sign;
 pub mod store;
