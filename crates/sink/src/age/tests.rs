@@ -229,6 +229,11 @@ async fn a_read_only_folder_fails_the_write_and_promotes_nothing() {
         .store_pending(&secret("mm-1", "key-b", "sb"))
         .await
         .unwrap();
+    // A first rotation: a pending secret and no current one.
+    f.sink
+        .store_pending(&secret("mm-2", "key-first", "sf"))
+        .await
+        .unwrap();
     let before = f.files();
 
     let _read_only = ReadOnly::make(&f.dir().join("okx"));
@@ -247,6 +252,11 @@ async fn a_read_only_folder_fails_the_write_and_promotes_nothing() {
         matches!(&err, SinkError::Write(m) if m.contains("cannot rename")),
         "{err:?}"
     );
+    let err = f.sink.promote("okx", "mm-2", "key-first").await.unwrap_err();
+    assert!(
+        matches!(&err, SinkError::Write(m) if m.contains("cannot rename")),
+        "{err:?}"
+    );
     let err = f.sink.discard_pending("okx", "mm-1").await.unwrap_err();
     assert!(matches!(err, SinkError::Write(_)), "{err:?}");
 
@@ -257,6 +267,7 @@ async fn a_read_only_folder_fails_the_write_and_promotes_nothing() {
         "the old secret is still current"
     );
     assert_eq!(f.api_key_in("mm-1.pending.age"), "key-b");
+    assert_eq!(f.api_key_in("mm-2.pending.age"), "key-first");
 }
 
 #[tokio::test]
