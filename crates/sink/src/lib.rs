@@ -8,6 +8,13 @@
 //! the sink returns, so every call here must be idempotent: a crash between
 //! the sink's write and the journal's record repeats the call.
 
+pub mod age;
+pub mod spec;
+pub mod test_support;
+pub mod vault;
+
+pub use spec::{SinkKind, SinkSpec, open};
+
 use async_trait::async_trait;
 use keyrevoke_core::Secret;
 use serde::Serialize;
@@ -100,4 +107,65 @@ pub trait SecretSink: Send + Sync {
     /// Drop the pending secret of a key that was deleted before it was
     /// trusted. Nothing pending: Ok.
     async fn discard_pending(&self, exchange: &str, label: &str) -> Result<(), SinkError>;
+}
+
+/// The suffixes that name a label's staged secrets beside its current one
+/// (`<label>.pending`, `<label>.previous`): a label ending so would share a
+/// name with another label's staged secret.
+const STAGE_SUFFIXES: [&str; 2] = [".pending", ".previous"];
+
+/// Check that `value` can name a secret in a sink: letters, digits, `.`,
+/// `_` and `-`, not starting with `.` and not ending in a stage suffix.
+/// An exchange and a label become one file name or one Vault path segment
+/// each, so a `/`, a `..` or an empty name must never reach one.
+/// `what` names the field in the error (`label`, `exchange`).
+pub fn check_name(what: &str, value: &str) -> Result<(), SinkError> {
+    let problem = if value.is_empty() {
+        Some("is empty".to_string())
+    } else if value.starts_with('.') {
+        Some("starts with `.`".to_string())
+    } else if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        Some(format!(
+            "has `{}`; use letters, digits, `.`, `_` and `-`",
+            c.escape_default()
+        ))
+    } else {
+        STAGE_SUFFIXES
+            .iter()
+            .find(|suffix| value.ends_with(*suffix))
+            .map(|suffix| format!("ends with `{suffix}`, which names a staged secret"))
+    };
+    match problem {
+        Some(why) => Err(SinkError::Config(format!("{what} `{value}` {why}"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_leave_their_folder_or_collide_are_refused() {
+        for good in ["bot-17", "acme.mm_1", "BYBIT", "a"] {
+            assert!(check_name("label", good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            ("..", "starts with `.`"),
+            (".hidden", "starts with `.`"),
+            ("a/b", "`/`"),
+            ("a\\b", "`\\\\`"),
+            ("bot 1", "` `"),
+            ("bot-1.pending", "staged secret"),
+            ("bot-1.previous", "staged secret"),
+        ] {
+            let err = check_name("label", bad).unwrap_err().to_string();
+            assert!(err.starts_with("label `"), "{bad}: {err}");
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 }
