@@ -80,6 +80,7 @@ impl conformance::Subject for Bybit {
             passphrase: None,
             // create-sub-api: 1 per second per UID (rate-limit.mdx).
             creates_per_second: Some(1),
+            copies_ips: true,
         })
     }
 }

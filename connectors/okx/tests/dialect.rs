@@ -119,6 +119,7 @@ impl conformance::Subject for Okx {
             passphrase: Some("Rot4ted!Pass"),
             // 1 request per second per User ID.
             creates_per_second: Some(1),
+            copies_ips: true,
         })
     }
 }

@@ -83,12 +83,17 @@ pub trait Subject {
 
 /// What the rotation cases need.
 pub struct Rotation {
-    /// The key to replace: a live sub key among [`Subject::keys`], bound to
-    /// IPs that include loopback (so that the copy of its binding is seen,
-    /// and the copy can still sign from here), whose row names its account
-    /// and the managing credential that creates; its first route deletes
-    /// it through that credential.
+    /// The key to replace: a live sub key among [`Subject::keys`], usable
+    /// from loopback, whose row names its account and the managing
+    /// credential that creates; its first route deletes it through that
+    /// credential. Bound to IPs (loopback among them, so that the copy can
+    /// still sign from here) when [`Rotation::copies_ips`].
     pub old: KeyJob,
+    /// Whether the exchange shows a key's IP list in full, so that a bound
+    /// key's binding is copied. KuCoin masks it (`203.**.154`): its old
+    /// key is unbound, and its own tests check that a bound key's copy is
+    /// refused before anything is sent.
+    pub copies_ips: bool,
     /// A managing credential (its key among [`Subject::keys`]) lacking the
     /// permission the exchange documents for creating sub keys.
     pub unpermitted: Credential,

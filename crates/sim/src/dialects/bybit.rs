@@ -668,6 +668,9 @@ fn create_request(params: &Value) -> Result<CreateRequest, Reply> {
             .collect(),
         Some(_) => return Err(refuse(10001, "ips must be a string")),
     };
+    if let Some(bad) = common::first_bad_ip(&ips) {
+        return Err(refuse(10001, &format!("ips: {bad} is not an IP address")));
+    }
     Ok(CreateRequest {
         sub_uid,
         read_only,

@@ -561,6 +561,9 @@ impl Okx {
                 "Each API key can bind up to 20 IP addresses",
             );
         }
+        if common::first_bad_ip(&ips).is_some() {
+            return refuse(StatusCode::BAD_REQUEST, "51000", "Parameter ip error");
+        }
         let read_only = !perms.iter().any(|p| p == "trade");
         let key = self.sim.create_sub_key(
             caller,
