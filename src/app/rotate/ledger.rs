@@ -36,6 +36,10 @@ pub struct Record {
     /// The key in service for this label (the plan's, until a rotation
     /// of it finished).
     pub current: String,
+    /// The tag the key in service was created with, when a rotation made
+    /// it: its passphrase derives from it (see `steps::passphrase_for`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_tag: Option<String>,
     /// The label the new key was given at the exchange (`kr…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
@@ -54,6 +58,7 @@ impl Record {
         Record {
             step: Step::Idle,
             current: current.to_string(),
+            current_tag: None,
             tag: None,
             new_key: None,
             rotations: 0,

@@ -232,14 +232,24 @@ pub async fn run(opts: RotateOptions) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let promoted: Vec<(&PlannedKey, String)> = plan
+    let promoted: Vec<old_keys::OldKey> = plan
         .keys
         .iter()
         .zip(&fates)
         .filter(|(_, f)| matches!(f, Fate::Promoted { .. }))
         .filter_map(|(k, _)| {
             let r = records.get(&ledger::name(k.exchange, &k.label))?;
-            Some((k, r.current.clone()))
+            // The plan's passphrase is its key's; a key a rotation made
+            // has the one derived from its tag.
+            let passphrase = match &r.current_tag {
+                Some(tag) => Some(steps::passphrase_for(&k.via, tag)),
+                None => k.passphrase.clone(),
+            };
+            Some(old_keys::OldKey {
+                planned: k,
+                api_key: r.current.clone(),
+                passphrase,
+            })
         })
         .collect();
     if end == RunEnd::Finished && !promoted.is_empty() {
@@ -273,7 +283,7 @@ pub async fn run(opts: RotateOptions) -> i32 {
                     old_key: std::mem::replace(&mut r.current, new_key),
                 };
                 r.step = Step::Idle;
-                r.tag = None;
+                r.current_tag = r.tag.take();
                 r.why = None;
                 r.rotations += 1;
                 if let Err(e) = ledger::put(store.as_ref(), k.exchange, &k.label, r).await {

@@ -21,6 +21,13 @@ use std::sync::Arc;
 
 pub const FILE_NAME: &str = "old-keys.jsonl";
 
+/// A key to retire: its plan entry, its API key, its passphrase if any.
+pub struct OldKey<'a> {
+    pub planned: &'a PlannedKey,
+    pub api_key: String,
+    pub passphrase: Option<Secret>,
+}
+
 /// What became of each old key ((exchange, api key)): Ok once it is
 /// neutralized, else why not.
 pub type Retired = BTreeMap<(ExchangeId, String), Result<(), String>>;
@@ -32,14 +39,14 @@ pub async fn retire(
     senders: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
     store: &Arc<dyn JobStore>,
     audit: &Arc<AuditLog>,
-    olds: &[(&PlannedKey, String)],
+    olds: &[OldKey<'_>],
 ) -> Result<(Retired, RunEnd), String> {
     let path = opts.out.join(FILE_NAME);
     append_rows(&path, olds)?;
     let inventory = Inventory::open(&path, &registry::exchanges()).map_err(|e| e.to_string())?;
     let passphrases: HashMap<(ExchangeId, String), Secret> = olds
         .iter()
-        .filter_map(|(k, old)| Some(((k.exchange, old.clone()), k.passphrase.clone()?)))
+        .filter_map(|o| Some(((o.planned.exchange, o.api_key.clone()), o.passphrase.clone()?)))
         .collect();
     let source =
         Arc::new(InventorySource::new(inventory, config).with_passphrases(passphrases));
@@ -67,9 +74,9 @@ pub async fn retire(
     let mut outcomes = Retired::new();
     let wanted: HashMap<(ExchangeId, Fingerprint), String> = olds
         .iter()
-        .map(|(k, old)| ((k.exchange, Fingerprint::of(old)), old.clone()))
+        .map(|o| ((o.planned.exchange, Fingerprint::of(&o.api_key)), o.api_key.clone()))
         .collect();
-    let exchanges: HashSet<ExchangeId> = olds.iter().map(|(k, _)| k.exchange).collect();
+    let exchanges: HashSet<ExchangeId> = olds.iter().map(|o| o.planned.exchange).collect();
     for x in exchanges {
         for state in State::ALL {
             let entries = store.list(x, *state).await.map_err(|e| e.to_string())?;
@@ -93,7 +100,7 @@ pub async fn retire(
 }
 
 /// Append a row for each old key the file does not hold yet.
-fn append_rows(path: &std::path::Path, olds: &[(&PlannedKey, String)]) -> Result<(), String> {
+fn append_rows(path: &std::path::Path, olds: &[OldKey<'_>]) -> Result<(), String> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let held: HashSet<(String, String)> = existing
         .lines()
@@ -106,7 +113,12 @@ fn append_rows(path: &std::path::Path, olds: &[(&PlannedKey, String)]) -> Result
         })
         .collect();
     let mut rows = String::new();
-    for (k, old) in olds {
+    for OldKey {
+        planned: k,
+        api_key: old,
+        ..
+    } in olds
+    {
         if held.contains(&(k.exchange.to_string(), old.clone())) {
             continue;
         }
