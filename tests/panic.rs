@@ -1,6 +1,6 @@
 //! `keyrevoke panic` end to end: a user holding only master credentials on
-//! Bybit and Binance gets every key under them revoked in one command,
-//! against the simulator at the documented limits.
+//! Bybit, Binance, OKX and KuCoin gets every key under them revoked in one
+//! command, against the simulator at the documented limits.
 
 mod common;
 
@@ -9,18 +9,25 @@ use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::generate::Population;
 use std::time::Duration;
 
-const EXCHANGES: [ExchangeId; 2] = [ExchangeId::new("binance"), ExchangeId::new("bybit")];
+const BINANCE: ExchangeId = ExchangeId::new("binance");
+const BYBIT: ExchangeId = ExchangeId::new("bybit");
+const OKX: ExchangeId = ExchangeId::new("okx");
 /// Bybit lists at most 20 keys a page (list-sub-apikeys.mdx): sub accounts
 /// of 22 keys each need a second page.
 const BYBIT_KEYS_PER_SUB: usize = 22;
 
-/// Sub accounts (how many, of how many keys) under the Bybit master and
-/// under the Binance master (which deletes one key a second).
-async fn scenario(bybit: (usize, usize), binance: (usize, usize)) -> Scenario {
-    let population = Population::panic(&[ExchangeId::new("bybit")], bybit.0, bybit.1, 12).and(
-        Population::panic(&[ExchangeId::new("binance")], binance.0, binance.1, 13),
-    );
-    Scenario::with_population(&EXCHANGES, population).await
+/// Per exchange, the sub accounts (how many, of how many keys) under its
+/// master. Binance and OKX delete one key a second per master: keep theirs
+/// small.
+async fn scenario(shapes: &[(ExchangeId, usize, usize)]) -> Scenario {
+    let exchanges: Vec<ExchangeId> = shapes.iter().map(|s| s.0).collect();
+    let population = shapes
+        .iter()
+        .zip(12u64..)
+        .map(|(&(x, subs, keys), seed)| Population::panic(&[x], subs, keys, seed))
+        .reduce(Population::and)
+        .expect("at least one exchange");
+    Scenario::with_population(&exchanges, population).await
 }
 
 fn panic_args(s: &Scenario, extra: &[&str]) -> Vec<String> {
@@ -78,31 +85,33 @@ fn master_key(s: &Scenario, x: ExchangeId) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one() {
-    let s = scenario((2, BYBIT_KEYS_PER_SUB), (2, 3)).await;
+    let s = scenario(&[(BYBIT, 2, BYBIT_KEYS_PER_SUB), (BINANCE, 2, 3), (OKX, 2, 2)]).await;
     // A label only one key holds: a label names every key that bears it.
     let spared = s
         .population
         .rows
         .iter()
-        .find(|r| r.exchange == ExchangeId::new("bybit") && r.label == "user-30")
+        .find(|r| r.exchange == BYBIT && r.label == "user-30")
         .unwrap()
         .clone();
     let args = panic_args(&s, &["--spare", &spared.label, "--include-self"]);
     let out = run(&args).await;
     let said = describe(&out);
-    // Binance's master cannot delete itself: it is escalated (exit 3).
+    // Binance's and OKX's masters cannot delete themselves: they are
+    // escalated (exit 3).
     assert_eq!(out.status.code(), Some(3), "{said}");
     let sum = summary(&out);
     let found = s.population.rows.len();
-    assert_eq!(found, 2 * BYBIT_KEYS_PER_SUB + 2 * 3);
+    assert_eq!(found, 2 * BYBIT_KEYS_PER_SUB + 2 * 3 + 2 * 2);
     assert_eq!(sum["discovered"].as_array().unwrap().len(), found, "{sum}");
     assert_eq!(sum["spared"].as_array().unwrap().len(), 1, "{sum}");
     assert_eq!(sum["spared"][0]["label"], spared.label.as_str(), "{sum}");
-    // Every key found but the spared one, then both credentials: the
-    // Bybit master deletes itself, the Binance master is escalated.
-    assert_eq!(sum["total"], (found - 1 + 2) as u64, "{sum}");
+    // Every key found but the spared one, then the three credentials: the
+    // Bybit master deletes itself, the Binance and OKX masters are
+    // escalated.
+    assert_eq!(sum["total"], (found - 1 + 3) as u64, "{sum}");
     assert_eq!(sum["revoked"], (found - 1 + 1) as u64, "{sum}");
-    assert_eq!(sum["escalated"], 1, "{sum}");
+    assert_eq!(sum["escalated"], 2, "{sum}");
     for r in &s.population.rows {
         let should_live = r.api_key == spared.api_key;
         assert_eq!(
@@ -113,16 +122,9 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
             r.label
         );
     }
-    assert!(!alive(
-        &s,
-        ExchangeId::new("bybit"),
-        &master_key(&s, ExchangeId::new("bybit"))
-    ));
-    assert!(alive(
-        &s,
-        ExchangeId::new("binance"),
-        &master_key(&s, ExchangeId::new("binance"))
-    ));
+    assert!(!alive(&s, BYBIT, &master_key(&s, BYBIT)));
+    assert!(alive(&s, BINANCE, &master_key(&s, BINANCE)));
+    assert!(alive(&s, OKX, &master_key(&s, OKX)));
     // Another account's keys are not under any credential: untouched.
     let strangers: usize = s
         .sim
@@ -134,7 +136,7 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
                 .len()
         })
         .sum();
-    assert_eq!(strangers, 2, "{said}");
+    assert_eq!(strangers, 3, "{said}");
     assert_eq!(
         seen(&s, |x| x.rate_limited),
         0,
@@ -142,6 +144,7 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
     );
     assert!(s.out().join("report.json").exists(), "{said}");
     assert!(s.out().join("escalations/binance.csv").exists(), "{said}");
+    assert!(s.out().join("escalations/okx.csv").exists(), "{said}");
     // The credentials' secrets acted on the masters themselves, yet appear
     // in no file of the run, nor in its output.
     for c in &s.population.credentials {
@@ -169,7 +172,7 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
 async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() {
     // Fifteen sub UIDs: listed at once, their key listings would break
     // Bybit's 10 a second per UID; paced, none is refused.
-    let s = scenario((15, 2), (1, 3)).await;
+    let s = scenario(&[(BYBIT, 15, 2), (BINANCE, 1, 3)]).await;
     let out = run(&panic_args(&s, &[])).await;
     let said = describe(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
@@ -179,17 +182,10 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
         "nothing refused for its rate: {}\n{said}",
         refusals(&s)
     );
-    assert_eq!(
-        s.sim
-            .exchange(ExchangeId::new("bybit"))
-            .stats
-            .snapshot()
-            .lists,
-        16
-    );
+    assert_eq!(s.sim.exchange(BYBIT).stats.snapshot().lists, 16);
     let sum = summary(&out);
     assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
-    for x in EXCHANGES {
+    for x in [BYBIT, BINANCE] {
         assert!(alive(&s, x, &master_key(&s, x)), "{x} master untouched");
     }
     let fate = sum["credentials"]["bybit-master-0"].as_str().unwrap();
@@ -203,7 +199,7 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
 async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     // Binance lists one sub account's keys per second per master (Weight
     // 3000 of 180,000 a minute): six sub accounts take seconds to list.
-    let s = scenario((6, 2), (6, 2)).await;
+    let s = scenario(&[(BYBIT, 6, 2), (BINANCE, 6, 2)]).await;
     let pages = s.out().join("discovery.jsonl");
     let mut child = tokio::process::Command::new(BIN)
         .args(panic_args(&s, &[]))
@@ -233,12 +229,7 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let before_kill = recorded(&pages);
-    let binance_lists = s
-        .sim
-        .exchange(ExchangeId::new("binance"))
-        .stats
-        .snapshot()
-        .lists;
+    let binance_lists = s.sim.exchange(BINANCE).stats.snapshot().lists;
     assert!(
         before_kill < 1 + 6,
         "killed while listing: {before_kill} pages recorded"
@@ -254,30 +245,20 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     );
     // Binance: its sub-account list, then each sub account's keys on one
     // page: 7 pages in all, plus at most the one in flight when killed.
-    let total = s
-        .sim
-        .exchange(ExchangeId::new("binance"))
-        .stats
-        .snapshot()
-        .lists;
+    let total = s.sim.exchange(BINANCE).stats.snapshot().lists;
     assert!(
         (7..=8).contains(&total),
         "Binance listed {total} pages ({binance_lists} before the kill)"
     );
     // Bybit: the sub UIDs, then one page per sub UID.
-    let bybit = s
-        .sim
-        .exchange(ExchangeId::new("bybit"))
-        .stats
-        .snapshot()
-        .lists;
+    let bybit = s.sim.exchange(BYBIT).stats.snapshot().lists;
     assert!((7..=8).contains(&bybit), "Bybit listed {bybit} pages");
     assert_eq!(seen(&s, |x| x.rate_limited), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spare_that_names_no_key_found_stops_the_run_before_any_revocation() {
-    let s = scenario((1, 2), (1, 2)).await;
+    let s = scenario(&[(BYBIT, 1, 2), (BINANCE, 1, 2)]).await;
     let out = run(&panic_args(&s, &["--spare", "user-O"])).await;
     let said = describe(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");

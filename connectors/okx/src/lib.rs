@@ -10,9 +10,13 @@
 //! - OKX has no call by which a key deletes or narrows itself: a master key
 //!   (or a sub key without its master's credential) is escalated.
 //!
+//! - discovery: a master (or ND broker) lists its sub-accounts, then each
+//!   one's keys (`discover.rs`).
+//!
 //! Every OKX key has a passphrase, sent with every private call: a row or
 //! credential without one cannot sign (see `check`).
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -23,6 +27,7 @@ use endpoints::Manager;
 use errors::{Answer, Context};
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
@@ -392,6 +397,14 @@ impl Connector for OkxConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

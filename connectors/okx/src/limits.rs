@@ -9,6 +9,9 @@
 //!   (#sub-account-rest-api-reset-the-api-key-of-a-sub-account);
 //! - query sub-account API keys: 20 requests per 2 seconds, User ID
 //!   (#sub-account-rest-api-query-the-api-key-of-a-sub-account);
+//! - the sub-account list: 2 requests per 2 seconds, User ID
+//!   (#sub-account-rest-api-get-sub-account-list as python-okx copies it;
+//!   a later copy says 20: the stricter is kept);
 //! - account/config: 5 requests per 2 seconds, User ID
 //!   (#trading-account-rest-api-get-account-configuration);
 //! - public/time: 10 requests per 2 seconds, IP
@@ -19,6 +22,7 @@
 //! the broker docs, and the sub-account endpoints' are the strictest OKX
 //! documents for key management. No usage headers are documented.
 
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -27,8 +31,9 @@ pub const UID_DELETE_KEY: &str = "uid_delete_key";
 pub const UID_MODIFY_KEY: &str = "uid_modify_key";
 pub const UID_QUERY_KEY: &str = "uid_query_key";
 pub const UID_ACCOUNT_CONFIG: &str = "uid_account_config";
+pub const UID_LIST_SUB_ACCOUNTS: &str = "uid_list_sub_accounts";
 
-pub static TIERS: [Tier; 5] = [
+pub static TIERS: [Tier; 6] = [
     Tier {
         name: IP_PUBLIC,
         scope: TierScope::Ip,
@@ -59,6 +64,12 @@ pub static TIERS: [Tier; 5] = [
         capacity: 5,
         period: Duration::from_secs(2),
     },
+    Tier {
+        name: UID_LIST_SUB_ACCOUNTS,
+        scope: TierScope::Account,
+        capacity: 2,
+        period: Duration::from_secs(2),
+    },
 ];
 
 pub const fn charge(tier: &'static str, weight: u32) -> Charge {
@@ -86,6 +97,9 @@ pub fn probe_charges(own_material: bool, can_manage: bool) -> &'static [Charge] 
     }
 }
 static PUBLIC: [Charge; 1] = [charge(IP_PUBLIC, 1)];
+static LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(UID_LIST_SUB_ACCOUNTS, 1)];
+/// A sub-account's keys are listed by the sub-key query, without `apiKey`.
+static LIST_SUB_KEYS: [Charge; 1] = [charge(UID_QUERY_KEY, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -95,8 +109,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &PUBLIC,
-        // No list endpoint is used yet: nothing to discover, nothing spent.
-        Operation::List(_) => &[],
+        Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
+        Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
         // Not rotated here (`can_rotate` is false): never sent.
         Operation::Rotate(_) => &[],
     }
