@@ -12,6 +12,7 @@ use std::time::Duration;
 const BINANCE: ExchangeId = ExchangeId::new("binance");
 const BYBIT: ExchangeId = ExchangeId::new("bybit");
 const OKX: ExchangeId = ExchangeId::new("okx");
+const KUCOIN: ExchangeId = ExchangeId::new("kucoin");
 /// Bybit lists at most 20 keys a page (list-sub-apikeys.mdx): sub accounts
 /// of 22 keys each need a second page.
 const BYBIT_KEYS_PER_SUB: usize = 22;
@@ -31,12 +32,17 @@ async fn scenario(shapes: &[(ExchangeId, usize, usize)]) -> Scenario {
 }
 
 fn panic_args(s: &Scenario, extra: &[&str]) -> Vec<String> {
+    panic_args_to(s, &s.out(), extra)
+}
+
+/// The panic command line with its files in `out`.
+fn panic_args_to(s: &Scenario, out: &std::path::Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "panic".into(),
         "--config".into(),
         s.path("config.toml").display().to_string(),
         "--out".into(),
-        s.out().display().to_string(),
+        out.display().to_string(),
         "--yes".into(),
         "--json".into(),
     ];
@@ -84,7 +90,7 @@ fn master_key(s: &Scenario, x: ExchangeId) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one() {
+async fn masters_on_three_exchanges_revoke_every_key_under_them_but_the_spared_one() {
     let s = scenario(&[(BYBIT, 2, BYBIT_KEYS_PER_SUB), (BINANCE, 2, 3), (OKX, 2, 2)]).await;
     // A label only one key holds: a label names every key that bears it.
     let spared = s
@@ -264,4 +270,46 @@ async fn a_spare_that_names_no_key_found_stops_the_run_before_any_revocation() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("--spare user-O: no key found"), "{said}");
     assert_eq!(seen(&s, |x| x.deletes), 0, "nothing revoked: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kucoin_keys_found_without_their_passphrase_are_escalated_until_an_inventory_gives_it() {
+    let s = scenario(&[(KUCOIN, 2, 2)]).await;
+    let out = run(&panic_args(&s, &[])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    let sum = summary(&out);
+    assert_eq!(sum["discovered"].as_array().unwrap().len(), 4, "{sum}");
+    assert_eq!(sum["escalated"], 4, "{sum}");
+    assert_eq!(seen(&s, |x| x.deletes), 0, "no delete without a passphrase");
+    let letter = std::fs::read_to_string(s.out().join("escalations/kucoin.csv")).unwrap();
+    for r in &s.population.rows {
+        let account = r.account.as_deref().unwrap();
+        assert!(
+            letter.contains(&format!("sub account `{account}`")),
+            "the escalation names where to delete {account}'s keys:\n{letter}"
+        );
+    }
+
+    // The user finds the passphrases and gives them: a new run deletes.
+    let again = s.path("with-passphrases");
+    let inventory = s.path("inventory.csv").display().to_string();
+    let out = run(&panic_args_to(&s, &again, &["--inventory", &inventory])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(summary(&out)["revoked"], 4, "{said}");
+    for r in &s.population.rows {
+        assert!(!alive(&s, KUCOIN, &r.api_key), "{}", r.label);
+    }
+    // The passphrases came from the inventory, and went nowhere else.
+    for r in &s.population.rows {
+        let pass = r.passphrase.as_deref().unwrap();
+        for (path, bytes) in artifacts(&again) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(pass),
+                "{} holds a passphrase",
+                path.display()
+            );
+        }
+    }
 }

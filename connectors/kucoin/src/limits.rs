@@ -15,6 +15,7 @@
 //! - Weights: `endpoints.rs` (one place per endpoint).
 
 use crate::endpoints::{self, Endpoint, Pool};
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -70,6 +71,8 @@ static DISABLE_BY_MASTER: [Charge; 2] = charges_of(&endpoints::UPDATE_SUB_KEY);
 /// the same (20) in the same pool.
 static PROBE: [Charge; 2] = charges_of(&endpoints::QUERY_KEY);
 static CLOCK_SYNC: [Charge; 2] = charges_of(&endpoints::SERVER_TIME);
+static LIST_SUB_ACCOUNTS: [Charge; 2] = charges_of(&endpoints::LIST_SUB_ACCOUNTS);
+static LIST_SUB_KEYS: [Charge; 2] = charges_of(&endpoints::LIST_SUB_KEYS);
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -81,8 +84,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         ) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &CLOCK_SYNC,
-        // No list endpoint is used yet: nothing to discover, nothing spent.
-        Operation::List(_) => &[],
+        Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
+        Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
         // Not rotated here (`can_rotate` is false): never sent.
         Operation::Rotate(_) => &[],
     }

@@ -188,10 +188,12 @@ pub async fn run(opts: PanicOptions) -> i32 {
             .iter()
             .any(|s| *s == row.api_key || row.label.as_deref() == Some(s.as_str()))
     };
+    let complete = |job: &mut keyrevoke_core::KeyJob| panic_source.complete(job);
     let planner = Planner {
         source: &discovered_source,
         connectors: &connectors,
         skip: Some(&is_spared),
+        complete: Some(&complete),
     };
     let (plan, discovered, spared) = match build_plan(&planner, &credentials, &connectors, &opts) {
         Ok(p) => p,
@@ -580,6 +582,7 @@ async fn enqueue_credentials(
         source: &own,
         connectors,
         skip: None,
+        complete: None,
     };
     planner.enqueue(store).await.map_err(|e| e.to_string())?;
     Ok(())

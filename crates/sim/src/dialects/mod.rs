@@ -116,7 +116,7 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 /// Whether the simulator serves a master's listing of its sub accounts and
 /// their keys (what `keyrevoke panic` discovers with).
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
-    matches!(id, binance::ID | bybit::ID | okx::ID)
+    matches!(id, binance::ID | bybit::ID | okx::ID | kucoin::ID)
 }
 
 /// Whether the exchange's keys carry a passphrase.
