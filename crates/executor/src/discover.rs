@@ -5,14 +5,13 @@
 //! the way is simply asked again. The caller journals each page before it
 //! asks for the next.
 
-use crate::limits::ExchangeLimits;
-use crate::work::{error_kind, heard};
+use crate::send::Budget;
+use crate::work::error_kind;
 use crate::{Executor, RunEnd};
 use keyrevoke_core::discovery::{Page, PageRequest};
-use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{
-    Action, AuditEvent, ConnectorError, Credential, Failure, KeyJob, KeyMaterial, Operation, Usage,
+    Action, AuditEvent, ConnectorError, Credential, Failure, KeyJob, KeyMaterial, Operation,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -77,35 +76,20 @@ impl Executor {
         let mut rng = StdRng::from_rng(rand::thread_rng()).expect("thread_rng does not fail");
         let (mut tries, mut limited) = (0u32, 0u32);
         loop {
-            tokio::select! {
-                _ = limits.acquire(charges, &account, LIST_EGRESS) => {}
-                _ = self.cancel.cancelled() => return Err(ListError::Stopped(RunEnd::Interrupted)),
-            }
-            let permit = self.in_flight.acquire().await.expect("never closed");
-            limits.space(charges, &account).await;
-            let Ok(pass) = limits.admit(&account, LIST_EGRESS) else {
-                // Paused since the grant: the grant is forfeit, wait again.
-                continue;
+            let budget = Budget {
+                limits,
+                charges,
+                account: &account,
+                egress: LIST_EGRESS,
+                refusal_wait: self.settings.backoff.ceiling(limited),
+            };
+            let Some(result) = self
+                .send_within(&budget, || {}, || conn.discover(cred, request))
+                .await
+            else {
+                return Err(ListError::Stopped(RunEnd::Interrupted));
             };
             tries += 1;
-            let result = conn.discover(cred, request).await;
-            // Before the slot is handed on: a stop reply must hold the next
-            // request already (DESIGN.md, "Pauses").
-            let usage = match &result {
-                Ok(page) => &page.reply.usage,
-                Err(f) => &f.usage,
-            };
-            obey_usage(limits, &account, usage);
-            if let Err(Failure {
-                error: ConnectorError::RateLimited { retry_after, scope },
-                ..
-            }) = &result
-            {
-                let wait = retry_after.unwrap_or_else(|| self.settings.backoff.ceiling(limited));
-                pause(limits, *scope, &account, wait, true);
-            }
-            limits.settle(pass, heard(&result));
-            drop(permit);
             if let Err(e) = self.audit.append(list_event(&job, request, &result)).await {
                 return Err(ListError::Stopped(RunEnd::Fatal(e.to_string())));
             }
@@ -148,24 +132,6 @@ impl Executor {
                 _ = self.cancel.cancelled() => return Err(ListError::Stopped(RunEnd::Interrupted)),
             }
         }
-    }
-}
-
-/// A budget the exchange reports spent holds its scope until it resets
-/// (as for attempts: `Work::learn`).
-fn obey_usage(limits: &ExchangeLimits, account: &str, usage: &[Usage]) {
-    for u in usage {
-        if u.remaining == Some(0) {
-            let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
-            pause(limits, u.scope, account, wait, false);
-        }
-    }
-}
-
-fn pause(limits: &ExchangeLimits, scope: LimitScope, account: &str, wait: Duration, refused: bool) {
-    match scope {
-        LimitScope::Account => limits.pause_account(account, wait, refused),
-        LimitScope::Ip | LimitScope::Ban => limits.pause_ip(LIST_EGRESS, wait, refused),
     }
 }
 
