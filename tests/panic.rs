@@ -201,14 +201,12 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
-    // Binance lists one sub account's keys per second per master (Weight
-    // 3000 of 180,000 a minute): six sub accounts take seconds to list.
-    let s = scenario(&[(BYBIT, 6, 2), (BINANCE, 6, 2)]).await;
-    let pages = s.out().join("discovery.jsonl");
+/// Run `args` (files in `out`) and kill it once Binance's master has
+/// recorded three pages of its listing, before it is done.
+async fn kill_while_listing(s: &Scenario, args: &[String], out: &std::path::Path) {
+    let pages = out.join("discovery.jsonl");
     let mut child = tokio::process::Command::new(BIN)
-        .args(panic_args(&s, &[]))
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(s.path("stderr.txt")).unwrap())
@@ -226,8 +224,7 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
             tokio::time::Instant::now() < deadline,
             "listing stalled: {:?} {:?} {}",
             child.try_wait(),
-            std::fs::read_dir(s.out())
-                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()),
+            std::fs::read_dir(out).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()),
             std::fs::read_to_string(&pages).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -235,12 +232,24 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let before_kill = recorded(&pages);
-    let binance_lists = s.sim.exchange(BINANCE).stats.snapshot().lists;
     assert!(
         before_kill < 1 + 6,
         "killed while listing: {before_kill} pages recorded"
     );
+}
 
+/// Pages listed, per exchange.
+fn lists(s: &Scenario, x: ExchangeId) -> u64 {
+    s.sim.exchange(x).stats.snapshot().lists
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
+    // Binance lists one sub account's keys per second per master (Weight
+    // 3000 of 180,000 a minute): six sub accounts take seconds to list.
+    let s = scenario(&[(BYBIT, 6, 2), (BINANCE, 6, 2)]).await;
+    kill_while_listing(&s, &panic_args(&s, &[]), &s.out()).await;
+    let binance_lists = lists(&s, BINANCE);
     let out = run(&panic_args(&s, &[])).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let sum = summary(&out);
@@ -251,13 +260,13 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     );
     // Binance: its sub-account list, then each sub account's keys on one
     // page: 7 pages in all, plus at most the one in flight when killed.
-    let total = s.sim.exchange(BINANCE).stats.snapshot().lists;
+    let total = lists(&s, BINANCE);
     assert!(
         (7..=8).contains(&total),
         "Binance listed {total} pages ({binance_lists} before the kill)"
     );
     // Bybit: the sub UIDs, then one page per sub UID.
-    let bybit = s.sim.exchange(BYBIT).stats.snapshot().lists;
+    let bybit = lists(&s, BYBIT);
     assert!((7..=8).contains(&bybit), "Bybit listed {bybit} pages");
     assert_eq!(seen(&s, |x| x.rate_limited), 0);
 }
@@ -312,4 +321,40 @@ async fn kucoin_keys_found_without_their_passphrase_are_escalated_until_an_inven
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_postgresql_journal_a_resume_from_another_folder_lists_no_recorded_page_again() {
+    let Some(url) = keyrevoke::journal::test_pg_url("panic_resume_from_another_folder") else {
+        return;
+    };
+    // The journal, not the first folder, holds what was listed: a worker
+    // that lost its disk (or another machine) resumes from it.
+    let job = format!("{url}?job=panic-{}", std::process::id());
+    let s = scenario(&[(BYBIT, 6, 2), (BINANCE, 6, 2)]).await;
+    let first = s.path("first");
+    kill_while_listing(&s, &panic_args_to(&s, &first, &["--journal", &job]), &first).await;
+    let before = lists(&s, BINANCE);
+
+    let second = s.path("second");
+    let out = run(&panic_args_to(&s, &second, &["--journal", &job])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
+    assert_eq!(
+        sum["discovered"].as_array().unwrap().len(),
+        s.population.rows.len()
+    );
+    // Binance: 7 pages in all, plus at most the one in flight when killed.
+    let total = lists(&s, BINANCE);
+    assert!(
+        (7..=8).contains(&total),
+        "Binance listed {total} pages ({before} before the kill)"
+    );
+    assert!(
+        (7..=8).contains(&lists(&s, BYBIT)),
+        "Bybit listed {}",
+        lists(&s, BYBIT)
+    );
+    assert_eq!(seen(&s, |x| x.rate_limited), 0);
 }

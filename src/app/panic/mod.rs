@@ -135,7 +135,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
         .filter(|c| connectors[&c.exchange].can_discover())
         .map(|c| c.name.clone())
         .collect();
-    let log = match DiscoveryLog::open(out, &names) {
+    let log = match DiscoveryLog::open_with(out, &names, store.clone()).await {
         Ok(l) => l,
         Err(e) => return fail(format!("discovery journal in {}: {e}", out.display())),
     };
@@ -406,10 +406,11 @@ async fn discover(
                 };
                 match exec.list_page(cred, &request).await {
                     Ok(page) => {
-                        let recorded =
-                            log.lock()
-                                .await
-                                .record(&cred.name, cred.exchange, &request, &page);
+                        let recorded = log
+                            .lock()
+                            .await
+                            .record(&cred.name, cred.exchange, &request, &page)
+                            .await;
                         if let Err(e) = recorded {
                             let why = format!("cannot journal discovery: {e}");
                             return (cred.name.clone(), Listed::Stopped(RunEnd::Fatal(why)));
