@@ -192,6 +192,7 @@ pub async fn run(dir: &Path) -> Summary {
         source: &source,
         connectors: &connectors,
         skip: None,
+        complete: None,
     };
     let plan = planner.validate().expect("the inventory reads");
     assert_eq!(plan.invalid_rows, 0, "{}", plan.render_problems());

@@ -1,6 +1,6 @@
 //! `keyrevoke panic` end to end: a user holding only master credentials on
-//! Bybit and Binance gets every key under them revoked in one command,
-//! against the simulator at the documented limits.
+//! Bybit, Binance, OKX and KuCoin gets every key under them revoked in one
+//! command, against the simulator at the documented limits.
 
 mod common;
 
@@ -9,27 +9,40 @@ use keyrevoke::core::ExchangeId;
 use keyrevoke::sim::generate::Population;
 use std::time::Duration;
 
-const EXCHANGES: [ExchangeId; 2] = [ExchangeId::new("binance"), ExchangeId::new("bybit")];
+const BINANCE: ExchangeId = ExchangeId::new("binance");
+const BYBIT: ExchangeId = ExchangeId::new("bybit");
+const OKX: ExchangeId = ExchangeId::new("okx");
+const KUCOIN: ExchangeId = ExchangeId::new("kucoin");
 /// Bybit lists at most 20 keys a page (list-sub-apikeys.mdx): sub accounts
 /// of 22 keys each need a second page.
 const BYBIT_KEYS_PER_SUB: usize = 22;
 
-/// Sub accounts (how many, of how many keys) under the Bybit master and
-/// under the Binance master (which deletes one key a second).
-async fn scenario(bybit: (usize, usize), binance: (usize, usize)) -> Scenario {
-    let population = Population::panic(&[ExchangeId::new("bybit")], bybit.0, bybit.1, 12).and(
-        Population::panic(&[ExchangeId::new("binance")], binance.0, binance.1, 13),
-    );
-    Scenario::with_population(&EXCHANGES, population).await
+/// Per exchange, the sub accounts (how many, of how many keys) under its
+/// master. Binance and OKX delete one key a second per master: keep theirs
+/// small.
+async fn scenario(shapes: &[(ExchangeId, usize, usize)]) -> Scenario {
+    let exchanges: Vec<ExchangeId> = shapes.iter().map(|s| s.0).collect();
+    let population = shapes
+        .iter()
+        .zip(12u64..)
+        .map(|(&(x, subs, keys), seed)| Population::panic(&[x], subs, keys, seed))
+        .reduce(Population::and)
+        .expect("at least one exchange");
+    Scenario::with_population(&exchanges, population).await
 }
 
 fn panic_args(s: &Scenario, extra: &[&str]) -> Vec<String> {
+    panic_args_to(s, &s.out(), extra)
+}
+
+/// The panic command line with its files in `out`.
+fn panic_args_to(s: &Scenario, out: &std::path::Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "panic".into(),
         "--config".into(),
         s.path("config.toml").display().to_string(),
         "--out".into(),
-        s.out().display().to_string(),
+        out.display().to_string(),
         "--yes".into(),
         "--json".into(),
     ];
@@ -77,32 +90,34 @@ fn master_key(s: &Scenario, x: ExchangeId) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one() {
-    let s = scenario((2, BYBIT_KEYS_PER_SUB), (2, 3)).await;
+async fn masters_on_three_exchanges_revoke_every_key_under_them_but_the_spared_one() {
+    let s = scenario(&[(BYBIT, 2, BYBIT_KEYS_PER_SUB), (BINANCE, 2, 3), (OKX, 2, 2)]).await;
     // A label only one key holds: a label names every key that bears it.
     let spared = s
         .population
         .rows
         .iter()
-        .find(|r| r.exchange == ExchangeId::new("bybit") && r.label == "user-30")
+        .find(|r| r.exchange == BYBIT && r.label == "user-30")
         .unwrap()
         .clone();
     let args = panic_args(&s, &["--spare", &spared.label, "--include-self"]);
     let out = run(&args).await;
     let said = describe(&out);
-    // Binance's master cannot delete itself: it is escalated (exit 3).
+    // Binance's and OKX's masters cannot delete themselves: they are
+    // escalated (exit 3).
     assert_eq!(out.status.code(), Some(3), "{said}");
     let sum = summary(&out);
     let found = s.population.rows.len();
-    assert_eq!(found, 2 * BYBIT_KEYS_PER_SUB + 2 * 3);
+    assert_eq!(found, 2 * BYBIT_KEYS_PER_SUB + 2 * 3 + 2 * 2);
     assert_eq!(sum["discovered"].as_array().unwrap().len(), found, "{sum}");
     assert_eq!(sum["spared"].as_array().unwrap().len(), 1, "{sum}");
     assert_eq!(sum["spared"][0]["label"], spared.label.as_str(), "{sum}");
-    // Every key found but the spared one, then both credentials: the
-    // Bybit master deletes itself, the Binance master is escalated.
-    assert_eq!(sum["total"], (found - 1 + 2) as u64, "{sum}");
+    // Every key found but the spared one, then the three credentials: the
+    // Bybit master deletes itself, the Binance and OKX masters are
+    // escalated.
+    assert_eq!(sum["total"], (found - 1 + 3) as u64, "{sum}");
     assert_eq!(sum["revoked"], (found - 1 + 1) as u64, "{sum}");
-    assert_eq!(sum["escalated"], 1, "{sum}");
+    assert_eq!(sum["escalated"], 2, "{sum}");
     for r in &s.population.rows {
         let should_live = r.api_key == spared.api_key;
         assert_eq!(
@@ -113,16 +128,9 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
             r.label
         );
     }
-    assert!(!alive(
-        &s,
-        ExchangeId::new("bybit"),
-        &master_key(&s, ExchangeId::new("bybit"))
-    ));
-    assert!(alive(
-        &s,
-        ExchangeId::new("binance"),
-        &master_key(&s, ExchangeId::new("binance"))
-    ));
+    assert!(!alive(&s, BYBIT, &master_key(&s, BYBIT)));
+    assert!(alive(&s, BINANCE, &master_key(&s, BINANCE)));
+    assert!(alive(&s, OKX, &master_key(&s, OKX)));
     // Another account's keys are not under any credential: untouched.
     let strangers: usize = s
         .sim
@@ -134,7 +142,7 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
                 .len()
         })
         .sum();
-    assert_eq!(strangers, 2, "{said}");
+    assert_eq!(strangers, 3, "{said}");
     assert_eq!(
         seen(&s, |x| x.rate_limited),
         0,
@@ -142,6 +150,7 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
     );
     assert!(s.out().join("report.json").exists(), "{said}");
     assert!(s.out().join("escalations/binance.csv").exists(), "{said}");
+    assert!(s.out().join("escalations/okx.csv").exists(), "{said}");
     // The credentials' secrets acted on the masters themselves, yet appear
     // in no file of the run, nor in its output.
     for c in &s.population.credentials {
@@ -169,7 +178,7 @@ async fn masters_on_two_exchanges_revoke_every_key_under_them_but_the_spared_one
 async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() {
     // Fifteen sub UIDs: listed at once, their key listings would break
     // Bybit's 10 a second per UID; paced, none is refused.
-    let s = scenario((15, 2), (1, 3)).await;
+    let s = scenario(&[(BYBIT, 15, 2), (BINANCE, 1, 3)]).await;
     let out = run(&panic_args(&s, &[])).await;
     let said = describe(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
@@ -179,17 +188,10 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
         "nothing refused for its rate: {}\n{said}",
         refusals(&s)
     );
-    assert_eq!(
-        s.sim
-            .exchange(ExchangeId::new("bybit"))
-            .stats
-            .snapshot()
-            .lists,
-        16
-    );
+    assert_eq!(s.sim.exchange(BYBIT).stats.snapshot().lists, 16);
     let sum = summary(&out);
     assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
-    for x in EXCHANGES {
+    for x in [BYBIT, BINANCE] {
         assert!(alive(&s, x, &master_key(&s, x)), "{x} master untouched");
     }
     let fate = sum["credentials"]["bybit-master-0"].as_str().unwrap();
@@ -199,14 +201,12 @@ async fn without_include_self_the_credentials_are_left_for_the_user_to_delete() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
-    // Binance lists one sub account's keys per second per master (Weight
-    // 3000 of 180,000 a minute): six sub accounts take seconds to list.
-    let s = scenario((6, 2), (6, 2)).await;
-    let pages = s.out().join("discovery.jsonl");
+/// Run `args` (files in `out`) and kill it once Binance's master has
+/// recorded three pages of its listing, before it is done.
+async fn kill_while_listing(s: &Scenario, args: &[String], out: &std::path::Path) {
+    let pages = out.join("discovery.jsonl");
     let mut child = tokio::process::Command::new(BIN)
-        .args(panic_args(&s, &[]))
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(s.path("stderr.txt")).unwrap())
@@ -224,8 +224,7 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
             tokio::time::Instant::now() < deadline,
             "listing stalled: {:?} {:?} {}",
             child.try_wait(),
-            std::fs::read_dir(s.out())
-                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()),
+            std::fs::read_dir(out).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()),
             std::fs::read_to_string(&pages).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -233,17 +232,24 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let before_kill = recorded(&pages);
-    let binance_lists = s
-        .sim
-        .exchange(ExchangeId::new("binance"))
-        .stats
-        .snapshot()
-        .lists;
     assert!(
         before_kill < 1 + 6,
         "killed while listing: {before_kill} pages recorded"
     );
+}
 
+/// Pages listed, per exchange.
+fn lists(s: &Scenario, x: ExchangeId) -> u64 {
+    s.sim.exchange(x).stats.snapshot().lists
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
+    // Binance lists one sub account's keys per second per master (Weight
+    // 3000 of 180,000 a minute): six sub accounts take seconds to list.
+    let s = scenario(&[(BYBIT, 6, 2), (BINANCE, 6, 2)]).await;
+    kill_while_listing(&s, &panic_args(&s, &[]), &s.out()).await;
+    let binance_lists = lists(&s, BINANCE);
     let out = run(&panic_args(&s, &[])).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let sum = summary(&out);
@@ -254,33 +260,101 @@ async fn killed_while_listing_then_resumed_no_recorded_page_is_listed_again() {
     );
     // Binance: its sub-account list, then each sub account's keys on one
     // page: 7 pages in all, plus at most the one in flight when killed.
-    let total = s
-        .sim
-        .exchange(ExchangeId::new("binance"))
-        .stats
-        .snapshot()
-        .lists;
+    let total = lists(&s, BINANCE);
     assert!(
         (7..=8).contains(&total),
         "Binance listed {total} pages ({binance_lists} before the kill)"
     );
     // Bybit: the sub UIDs, then one page per sub UID.
-    let bybit = s
-        .sim
-        .exchange(ExchangeId::new("bybit"))
-        .stats
-        .snapshot()
-        .lists;
+    let bybit = lists(&s, BYBIT);
     assert!((7..=8).contains(&bybit), "Bybit listed {bybit} pages");
     assert_eq!(seen(&s, |x| x.rate_limited), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spare_that_names_no_key_found_stops_the_run_before_any_revocation() {
-    let s = scenario((1, 2), (1, 2)).await;
+    let s = scenario(&[(BYBIT, 1, 2), (BINANCE, 1, 2)]).await;
     let out = run(&panic_args(&s, &["--spare", "user-O"])).await;
     let said = describe(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("--spare user-O: no key found"), "{said}");
     assert_eq!(seen(&s, |x| x.deletes), 0, "nothing revoked: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kucoin_keys_found_without_their_passphrase_are_escalated_until_an_inventory_gives_it() {
+    let s = scenario(&[(KUCOIN, 2, 2)]).await;
+    let out = run(&panic_args(&s, &[])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    let sum = summary(&out);
+    assert_eq!(sum["discovered"].as_array().unwrap().len(), 4, "{sum}");
+    assert_eq!(sum["escalated"], 4, "{sum}");
+    assert_eq!(seen(&s, |x| x.deletes), 0, "no delete without a passphrase");
+    let letter = std::fs::read_to_string(s.out().join("escalations/kucoin.csv")).unwrap();
+    for r in &s.population.rows {
+        let account = r.account.as_deref().unwrap();
+        assert!(
+            letter.contains(&format!("sub account `{account}`")),
+            "the escalation names where to delete {account}'s keys:\n{letter}"
+        );
+    }
+
+    // The user finds the passphrases and gives them: a new run deletes.
+    let again = s.path("with-passphrases");
+    let inventory = s.path("inventory.csv").display().to_string();
+    let out = run(&panic_args_to(&s, &again, &["--inventory", &inventory])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(summary(&out)["revoked"], 4, "{said}");
+    for r in &s.population.rows {
+        assert!(!alive(&s, KUCOIN, &r.api_key), "{}", r.label);
+    }
+    // The passphrases came from the inventory, and went nowhere else.
+    for r in &s.population.rows {
+        let pass = r.passphrase.as_deref().unwrap();
+        for (path, bytes) in artifacts(&again) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(pass),
+                "{} holds a passphrase",
+                path.display()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_postgresql_journal_a_resume_from_another_folder_lists_no_recorded_page_again() {
+    let Some(url) = keyrevoke::journal::test_pg_url("panic_resume_from_another_folder") else {
+        return;
+    };
+    // The journal, not the first folder, holds what was listed: a worker
+    // that lost its disk (or another machine) resumes from it.
+    let job = format!("{url}?job=panic-{}", std::process::id());
+    let s = scenario(&[(BYBIT, 6, 2), (BINANCE, 6, 2)]).await;
+    let first = s.path("first");
+    kill_while_listing(&s, &panic_args_to(&s, &first, &["--journal", &job]), &first).await;
+    let before = lists(&s, BINANCE);
+
+    let second = s.path("second");
+    let out = run(&panic_args_to(&s, &second, &["--journal", &job])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let sum = summary(&out);
+    assert_eq!(sum["revoked"], s.population.rows.len() as u64, "{sum}");
+    assert_eq!(
+        sum["discovered"].as_array().unwrap().len(),
+        s.population.rows.len()
+    );
+    // Binance: 7 pages in all, plus at most the one in flight when killed.
+    let total = lists(&s, BINANCE);
+    assert!(
+        (7..=8).contains(&total),
+        "Binance listed {total} pages ({before} before the kill)"
+    );
+    assert!(
+        (7..=8).contains(&lists(&s, BYBIT)),
+        "Bybit listed {}",
+        lists(&s, BYBIT)
+    );
+    assert_eq!(seen(&s, |x| x.rate_limited), 0);
 }

@@ -145,7 +145,11 @@ fn assert_rotated(s: &Scenario, row: &InventoryRow, secret: &serde_json::Value, 
     want.sort();
     got.sort();
     assert_eq!(got, want, "{x} {label}: the same permissions");
-    assert_eq!(new.bound_ips(), old.bound_ips(), "{x} {label}: the same IPs");
+    assert_eq!(
+        new.bound_ips(),
+        old.bound_ips(),
+        "{x} {label}: the same IPs"
+    );
     assert_eq!(new.read_only, old.read_only, "{x} {label}");
 }
 
@@ -189,7 +193,8 @@ async fn due_keys_on_four_exchanges_rotate_into_age_files_and_the_rest_stay() {
     for (row, age) in ages_of(&s, &ages) {
         let secret = sink.read(&s, row.exchange, &row.label);
         if is_due(age) {
-            let secret = secret.unwrap_or_else(|| panic!("{} {}: no secret", row.exchange, row.label));
+            let secret =
+                secret.unwrap_or_else(|| panic!("{} {}: no secret", row.exchange, row.label));
             assert_rotated(&s, row, &secret, &said);
             new_secrets.push(secret["api_secret"].as_str().unwrap().to_string());
             let file = s.path(&format!("rotated/{}/{}.age", row.exchange, row.label));
@@ -217,15 +222,28 @@ async fn due_keys_on_four_exchanges_rotate_into_age_files_and_the_rest_stay() {
     let again = run(&rotate_args(&s, &plan, &[])).await;
     assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
     let sum = summary(&again);
-    assert_eq!((sum["due"].as_u64(), sum["rotated"].as_u64()), (Some(0), Some(0)), "{sum}");
+    assert_eq!(
+        (sum["due"].as_u64(), sum["rotated"].as_u64()),
+        (Some(0), Some(0)),
+        "{sum}"
+    );
     // --all rotates the keys in service, the new ones included.
     let all = run(&rotate_args(&s, &plan, &["--all"])).await;
     assert_eq!(all.status.code(), Some(0), "{}", describe(&all));
     assert_eq!(summary(&all)["rotated"], 32, "{}", summary(&all));
     for (row, _) in ages_of(&s, &ages) {
         let secret = sink.read(&s, row.exchange, &row.label).unwrap();
-        assert_eq!(alive_in_account(&s, row).len(), 1, "{} {}", row.exchange, row.label);
-        assert_eq!(alive_in_account(&s, row)[0].api_key, secret["api_key"].as_str().unwrap());
+        assert_eq!(
+            alive_in_account(&s, row).len(),
+            1,
+            "{} {}",
+            row.exchange,
+            row.label
+        );
+        assert_eq!(
+            alive_in_account(&s, row)[0].api_key,
+            secret["api_key"].as_str().unwrap()
+        );
     }
 }
 
@@ -281,10 +299,17 @@ async fn killed_at_random_points_then_resumed_no_key_is_lost_or_doubled() {
         // the sink serves (if any) is alive.
         for (row, _) in ages_of(&s, &ages) {
             let alive = alive_in_account(&s, row);
-            assert!(alive.len() <= 2, "{} {}: {alive:?}", row.exchange, row.label);
+            assert!(
+                alive.len() <= 2,
+                "{} {}: {alive:?}",
+                row.exchange,
+                row.label
+            );
             if let Some(secret) = sink.read(&s, row.exchange, &row.label) {
                 assert!(
-                    alive.iter().any(|k| k.api_key == secret["api_key"].as_str().unwrap()),
+                    alive
+                        .iter()
+                        .any(|k| k.api_key == secret["api_key"].as_str().unwrap()),
                     "{} {}: the current secret's key is alive (seed {seed})",
                     row.exchange,
                     row.label
@@ -301,7 +326,12 @@ async fn killed_at_random_points_then_resumed_no_key_is_lost_or_doubled() {
     }
     if !finished {
         let out = run(&rotate_args(&s, &plan, &[])).await;
-        assert_eq!(out.status.code(), Some(0), "seed {seed}: {}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "seed {seed}: {}",
+            describe(&out)
+        );
     }
     for (row, _) in ages_of(&s, &ages) {
         let secret = sink
@@ -320,7 +350,9 @@ async fn killed_at_random_points_then_resumed_no_key_is_lost_or_doubled() {
             .collect();
         let orphans = s.sim.exchange(x).keys.filter(|k| {
             k.is_alive()
-                && k.parent_uid.as_ref().is_some_and(|p| master_uids.contains(p))
+                && k.parent_uid
+                    .as_ref()
+                    .is_some_and(|p| master_uids.contains(p))
                 && !s.population.rows.iter().any(|r| {
                     sink.read(&s, x, &r.label)
                         .is_some_and(|v| v["api_key"] == k.api_key.as_str())
@@ -345,7 +377,11 @@ async fn a_sink_that_refuses_writes_leaves_the_old_key_working() {
     let said = describe(&out);
     assert_eq!(out.status.code(), Some(3), "{said}");
     let sum = summary(&out);
-    assert_eq!((sum["rotated"].as_u64(), sum["failed"].as_u64()), (Some(2), Some(2)), "{sum}");
+    assert_eq!(
+        (sum["rotated"].as_u64(), sum["failed"].as_u64()),
+        (Some(2), Some(2)),
+        "{sum}"
+    );
     for (row, _) in ages_of(&s, &ages) {
         if row.exchange == ExchangeId::new("bybit") {
             assert!(held(&s, row.exchange, &row.api_key).is_alive(), "{said}");
@@ -443,7 +479,11 @@ async fn due_keys_rotate_into_openbao_with_the_previous_version_kept() {
             assert_rotated(&s, row, secret, &said);
             new_secrets.push(secret["api_secret"].as_str().unwrap().to_string());
         } else {
-            assert_eq!(status, 404, "{} {}: not due: {body}", row.exchange, row.label);
+            assert_eq!(
+                status, 404,
+                "{} {}: not due: {body}",
+                row.exchange, row.label
+            );
         }
     }
     no_secret_in(&s, &out, &new_secrets);
@@ -463,6 +503,16 @@ async fn due_keys_rotate_into_openbao_with_the_previous_version_kept() {
         &format!("secret/data/keyrevoke/bybit/{}?version=1", row.label),
         None,
     );
-    assert_ne!(before["data"]["data"]["api_key"], now["data"]["data"]["api_key"]);
-    assert!(!held(&s, row.exchange, before["data"]["data"]["api_key"].as_str().unwrap()).is_alive());
+    assert_ne!(
+        before["data"]["data"]["api_key"],
+        now["data"]["data"]["api_key"]
+    );
+    assert!(
+        !held(
+            &s,
+            row.exchange,
+            before["data"]["data"]["api_key"].as_str().unwrap()
+        )
+        .is_alive()
+    );
 }

@@ -75,7 +75,18 @@ pub struct Planner<'a> {
     pub connectors: &'a BTreeMap<ExchangeId, Arc<dyn Connector>>,
     /// Rows left out of the job (`panic --spare`): never enqueued.
     pub skip: Option<&'a (dyn Fn(&Row) -> bool + Sync)>,
+    /// Keys found rather than typed (`panic`): this fills in the material
+    /// another inventory gives for them (`--inventory`), and a key still
+    /// missing its own secret or passphrase is no input error: it goes to
+    /// the channels that need neither, escalation at worst.
+    pub complete: Option<&'a Completion<'a>>,
 }
+
+/// Fills in a found key's own material, or says why that material is bad.
+pub type Completion<'a> = dyn Fn(&mut KeyJob) -> Result<(), String> + Sync + 'a;
+
+/// A key's own material: what a found key may lack without being invalid.
+const OWN_MATERIAL: [&str; 2] = ["api_secret", "passphrase"];
 
 impl Planner<'_> {
     pub(crate) fn plan_row(
@@ -93,10 +104,14 @@ impl Planner<'_> {
                 supported.join(", ")
             )]);
         };
-        let job = self.source.job_for(&row)?;
+        let mut job = self.source.job_for(&row)?;
+        if let Some(complete) = self.complete {
+            complete(&mut job).map_err(|e| vec![format!("{path}:{line}: {e}")])?;
+        }
         let problems: Vec<String> = conn
             .check(&job)
             .into_iter()
+            .filter(|p| self.complete.is_none() || !OWN_MATERIAL.contains(&p.field))
             .map(|p| format!("{path}:{line}: field `{}`: {}", p.field, p.message))
             .collect();
         if !problems.is_empty() {

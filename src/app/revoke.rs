@@ -156,6 +156,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         source: &source,
         connectors: &connectors,
         skip: None,
+        complete: None,
     };
     let plan = match planner.validate() {
         Ok(p) => p,

@@ -1,9 +1,13 @@
 //! Discovery: a master credential lists its sub accounts, then each sub
-//! account's keys, one page per call (see `endpoints.rs` for the sources).
+//! account's keys, one page per call (see `endpoints.rs` for the sources);
+//! a broker credential lists its broker sub accounts (by `subaccountId`,
+//! which its delete names) and their keys with the broker's endpoints.
 //! Binance numbers pages: the cursor is the next page's number.
 
 use crate::BinanceConnector;
-use crate::endpoints::{self, QUERY_SUB_KEYS, SUB_ACCOUNT_LIST};
+use crate::endpoints::{
+    self, BROKER_QUERY_SUB_KEYS, BROKER_SUB_ACCOUNT_LIST, QUERY_SUB_KEYS, SUB_ACCOUNT_LIST,
+};
 use keyrevoke_core::discovery::{FoundKey, ListKind, Page, PageRequest};
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure};
 use serde_json::Value;
@@ -14,11 +18,6 @@ impl BinanceConnector {
         cred: &Credential,
         request: &PageRequest,
     ) -> Result<Page, Failure> {
-        if cred.role == CredentialRole::Broker {
-            return Err(Failure::local(ConnectorError::Unsupported(
-                "listing a broker's sub accounts is not supported yet: list its keys in an inventory and run `revoke`".into(),
-            )));
-        }
         let page_number: u64 = match &request.cursor {
             None => 1,
             Some(c) => c.parse().map_err(|_| {
@@ -27,8 +26,15 @@ impl BinanceConnector {
                 )))
             })?,
         };
+        let broker = cred.role == CredentialRole::Broker;
         match (request.kind, request.account.as_deref()) {
+            (ListKind::SubAccounts, _) if broker => {
+                self.broker_sub_accounts_page(cred, page_number).await
+            }
             (ListKind::SubAccounts, _) => self.sub_accounts_page(cred, page_number).await,
+            (ListKind::SubAccountKeys, Some(id)) if broker => {
+                self.broker_sub_keys_page(cred, id, page_number).await
+            }
             (ListKind::SubAccountKeys, Some(email)) => {
                 self.sub_keys_page(cred, email, page_number).await
             }
@@ -101,6 +107,82 @@ impl BinanceConnector {
             next: (more && !listed.is_empty()).then(|| (page + 1).to_string()),
             reply: answer.reply,
         })
+    }
+}
+
+impl BinanceConnector {
+    /// `[{"subaccountId", "email", …}]`; a page shorter than asked is the
+    /// last (no total is given).
+    async fn broker_sub_accounts_page(
+        &self,
+        cred: &Credential,
+        page: u64,
+    ) -> Result<Page, Failure> {
+        let answer = self
+            .call_as(
+                cred,
+                &BROKER_SUB_ACCOUNT_LIST,
+                &endpoints::broker_sub_account_list_params(page),
+            )
+            .await?;
+        let listed = answer.body.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let accounts: Vec<String> = listed
+            .iter()
+            .filter_map(|a| id(&a["subaccountId"]))
+            .collect();
+        Ok(Page {
+            keys: Vec::new(),
+            accounts,
+            next: full_page(listed.len(), page),
+            reply: answer.reply,
+        })
+    }
+
+    /// `[{"subaccountId", "apikey", …}]`: no name for the key.
+    async fn broker_sub_keys_page(
+        &self,
+        cred: &Credential,
+        sub_account_id: &str,
+        page: u64,
+    ) -> Result<Page, Failure> {
+        let answer = self
+            .call_as(
+                cred,
+                &BROKER_QUERY_SUB_KEYS,
+                &endpoints::broker_sub_keys_params(sub_account_id, page),
+            )
+            .await?;
+        let listed = answer.body.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let keys = listed
+            .iter()
+            .filter_map(|k| {
+                Some(FoundKey {
+                    api_key: k["apikey"].as_str()?.to_string(),
+                    account: sub_account_id.to_string(),
+                    label: None,
+                })
+            })
+            .collect();
+        Ok(Page {
+            keys,
+            accounts: Vec::new(),
+            next: full_page(listed.len(), page),
+            reply: answer.reply,
+        })
+    }
+}
+
+/// The next page's number after a full broker page.
+fn full_page(listed: usize, page: u64) -> Option<String> {
+    (listed as u64 >= u64::from(endpoints::BROKER_PAGE_SIZE)).then(|| (page + 1).to_string())
+}
+
+/// A `subaccountId`, a string in the docs' examples (a number tolerated).
+fn id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

@@ -151,6 +151,30 @@ pub static BROKER_KEY_IP_RESTRICTION: Endpoint = Endpoint {
     limit: limits::BROKER_KEY_IP_RESTRICTION,
 };
 
+/// GET, broker: optional `subAccountId`, `page` (default 1), `size`
+/// (default and max 500). Replies an array of `{"subaccountId", "email",
+/// "tag", …, "createTime"}`, no total ("Query Sub Account",
+/// developers.binance.com `binance_link/exchange-link/account/`; the
+/// response example of openxapi's spec, GetBrokerSubAccountV1Resp).
+pub static BROKER_SUB_ACCOUNT_LIST: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/sapi/v1/broker/subAccount",
+    limit: limits::BROKER_SUB_ACCOUNT_LIST,
+};
+
+/// GET, broker: `subAccountId`; optional `subAccountApiKey`, `page`
+/// (default 1), `size` (default and max 500). Replies an array of
+/// `{"subaccountId", "apikey", "canTrade", "marginTrade", "futuresTrade"}`
+/// ("Query Sub Account Api Key"; GetBrokerSubAccountApiV1Resp).
+pub static BROKER_QUERY_SUB_KEYS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/sapi/v1/broker/subAccountApi",
+    limit: limits::BROKER_KEY_QUERY,
+};
+
+/// The largest page of both broker listings.
+pub const BROKER_PAGE_SIZE: u32 = 500;
+
 /// The IP a disabled key is bound to: TEST-NET-1 (RFC 5737), reserved for
 /// documentation and routed nowhere, so no one can call from it.
 pub const UNROUTABLE_IP: &str = "192.0.2.1";
@@ -201,6 +225,21 @@ pub fn sub_account_list_params(page: u64) -> Params {
     Params::new()
         .with("page", page.to_string())
         .with("limit", SUB_ACCOUNT_PAGE_SIZE.to_string())
+}
+
+/// One page of the broker's sub accounts, as large as allowed.
+pub fn broker_sub_account_list_params(page: u64) -> Params {
+    Params::new()
+        .with("page", page.to_string())
+        .with("size", BROKER_PAGE_SIZE.to_string())
+}
+
+/// One page of a broker sub account's keys, as large as allowed.
+pub fn broker_sub_keys_params(sub_account_id: &str, page: u64) -> Params {
+    Params::new()
+        .with("subAccountId", sub_account_id)
+        .with("page", page.to_string())
+        .with("size", BROKER_PAGE_SIZE.to_string())
 }
 
 /// One page of a sub account's keys, as large as allowed.

@@ -493,6 +493,10 @@ impl Connector for BinanceConnector {
     }
 
     fn charges_for(&self, op: Operation, job: &KeyJob) -> &'static [Charge] {
+        if let Operation::List(kind) = op {
+            // The listing credential acts as itself (no sub account named).
+            return limits::list_charges(kind, job.via.as_deref().map(|c| c.role));
+        }
         let row = limits::RowMaterial {
             own_secret: job.key.api_secret.is_some(),
             manager: Manager::of(job).map(|m| m.cred().role),

@@ -25,6 +25,12 @@
 //!   3000 that the broker's other key endpoints document, and note that the
 //!   delete allows "1 api key for each sub account per second").
 //!
+//! - The broker's listings (`GET /sapi/v1/broker/subAccount`,
+//!   `GET /sapi/v1/broker/subAccountApi`, developers.binance.com
+//!   `binance_link/exchange-link/account/` "Query Sub Account", "Query Sub
+//!   Account Api Key"): no weight could be confirmed; each is charged the
+//!   3000 of the broker's key endpoints, on a budget of its own.
+//!
 //! Binance's windows are fixed: "a 1 MINUTE interval starts every minute"
 //! (https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/rate-limits).
 
@@ -46,6 +52,8 @@ pub const UID_SUB_KEY_CREATE: &str = "uid_sub_key_create";
 pub const UID_BROKER_KEY_DELETE: &str = "uid_broker_key_delete";
 pub const UID_BROKER_KEY_PERMISSION: &str = "uid_broker_key_permission";
 pub const UID_BROKER_KEY_IP_RESTRICTION: &str = "uid_broker_key_ip_restriction";
+pub const UID_BROKER_SUB_ACCOUNT_LIST: &str = "uid_broker_sub_account_list";
+pub const UID_BROKER_KEY_QUERY: &str = "uid_broker_key_query";
 
 pub const API_IP_PER_MINUTE: u32 = 6_000;
 pub const SAPI_IP_PER_MINUTE: u32 = 12_000;
@@ -81,7 +89,7 @@ const fn uid(name: &'static str) -> Tier {
     }
 }
 
-pub static TIERS: [Tier; 12] = [
+pub static TIERS: [Tier; 14] = [
     ip(IP_API, API_IP_PER_MINUTE),
     ip(IP_API_RESTRICTIONS, SAPI_IP_PER_MINUTE),
     ip(IP_SUB_ACCOUNT_LIST, SAPI_IP_PER_MINUTE),
@@ -94,6 +102,8 @@ pub static TIERS: [Tier; 12] = [
     uid(UID_BROKER_KEY_DELETE),
     uid(UID_BROKER_KEY_PERMISSION),
     uid(UID_BROKER_KEY_IP_RESTRICTION),
+    uid(UID_BROKER_SUB_ACCOUNT_LIST),
+    uid(UID_BROKER_KEY_QUERY),
 ];
 
 /// The limit one endpoint counts against: its tier, its weight, and the
@@ -164,6 +174,8 @@ pub const SUB_KEY_IP_READ: Limit = key_endpoint(UID_SUB_KEY_IP_READ);
 /// (Create-Sub-account-API-Key).
 pub const SUB_KEY_CREATE: Limit = key_endpoint(UID_SUB_KEY_CREATE);
 pub const BROKER_KEY_DELETE: Limit = key_endpoint(UID_BROKER_KEY_DELETE);
+pub const BROKER_SUB_ACCOUNT_LIST: Limit = key_endpoint(UID_BROKER_SUB_ACCOUNT_LIST);
+pub const BROKER_KEY_QUERY: Limit = key_endpoint(UID_BROKER_KEY_QUERY);
 pub const BROKER_KEY_PERMISSION: Limit = key_endpoint(UID_BROKER_KEY_PERMISSION);
 pub const BROKER_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_BROKER_KEY_IP_RESTRICTION);
 
@@ -227,6 +239,22 @@ static LIST_SUB_KEYS: [Charge; 1] = [charge(SUB_KEY_QUERY)];
 /// key's IP restriction (its IPs), two endpoints with budgets of their own.
 static DESCRIBE: [Charge; 2] = [charge(SUB_KEY_QUERY), charge(SUB_KEY_IP_READ)];
 static CREATE: [Charge; 1] = [charge(SUB_KEY_CREATE)];
+static BROKER_LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(BROKER_SUB_ACCOUNT_LIST)];
+static BROKER_LIST_SUB_KEYS: [Charge; 1] = [charge(BROKER_KEY_QUERY)];
+
+/// What one page of a listing spends: a broker lists with its own
+/// endpoints.
+pub fn list_charges(
+    kind: ListKind,
+    role: Option<keyrevoke_core::CredentialRole>,
+) -> &'static [Charge] {
+    use keyrevoke_core::CredentialRole::Broker;
+    match (kind, role) {
+        (ListKind::SubAccounts, Some(Broker)) => &BROKER_LIST_SUB_ACCOUNTS,
+        (ListKind::SubAccountKeys, Some(Broker)) => &BROKER_LIST_SUB_KEYS,
+        _ => charges(Operation::List(kind)),
+    }
+}
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -249,6 +277,19 @@ pub fn charges(op: Operation) -> &'static [Charge] {
 mod tests {
     use super::*;
     use keyrevoke_core::connector::charge_problems;
+
+    #[test]
+    fn a_broker_lists_from_its_own_budgets() {
+        use keyrevoke_core::CredentialRole::{Broker, Master};
+        let tier = |kind, role| list_charges(kind, Some(role))[0].tier;
+        assert_eq!(
+            tier(ListKind::SubAccounts, Broker),
+            UID_BROKER_SUB_ACCOUNT_LIST
+        );
+        assert_eq!(tier(ListKind::SubAccountKeys, Broker), UID_BROKER_KEY_QUERY);
+        assert_eq!(tier(ListKind::SubAccounts, Master), IP_SUB_ACCOUNT_LIST);
+        assert_eq!(tier(ListKind::SubAccountKeys, Master), UID_SUB_KEY_QUERY);
+    }
 
     #[test]
     fn every_charge_names_a_tier_and_fits_in_it() {

@@ -462,13 +462,6 @@ async fn a_master_discovers_its_sub_accounts_then_each_ones_keys() {
         .collect();
     assert_eq!(found, vec![(SUB_KEY, SUB_EMAIL), (SUB_DUE, SUB_EMAIL)]);
     assert_eq!(keys.next, None);
-    // A broker's sub accounts are listed by other endpoints, not used yet.
-    let broker = credential(BROKER, CredentialRole::Broker);
-    let refused = conn.discover(&broker, &PageRequest::start()).await;
-    assert!(
-        matches!(refused, Err(ref f) if matches!(f.error, ConnectorError::Unsupported(_))),
-        "{refused:?}"
-    );
     assert_eq!(
         h.exchange(ExchangeId::new("binance"))
             .stats
@@ -476,4 +469,37 @@ async fn a_master_discovers_its_sub_accounts_then_each_ones_keys() {
             .lists,
         2
     );
+}
+
+#[tokio::test]
+async fn a_broker_lists_its_sub_accounts_by_id_then_their_keys_and_deletes_what_it_found() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (h, conn) = setup(Faults::default()).await;
+    let broker = credential(BROKER, CredentialRole::Broker);
+    let subs = conn.discover(&broker, &PageRequest::start()).await.unwrap();
+    assert_eq!(subs.accounts, vec![BROKER_SUB_ID]);
+    assert_eq!(subs.next, None, "a page shorter than 500 is the last");
+    let keys = conn
+        .discover(&broker, &PageRequest::keys_of(BROKER_SUB_ID))
+        .await
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    let found = &keys.keys[0];
+    assert_eq!(
+        (found.api_key.as_str(), found.account.as_str()),
+        (BROKER_SUB_KEY, BROKER_SUB_ID)
+    );
+    // What was found is what the broker's delete names.
+    let row = job(
+        BROKER_SUB_KEY,
+        false,
+        Some(broker.clone()),
+        Some(&found.account),
+    );
+    assert_eq!(conn.routes(&row)[0], Route::DeleteByBroker);
+    conn.perform(Route::DeleteByBroker, &row).await.unwrap();
+    assert_eq!(key(&h, BROKER_SUB_KEY).state, KeyState::Deleted);
+    // A plain master is refused the broker's list.
+    let master = credential(MASTER, CredentialRole::Broker);
+    assert!(conn.discover(&master, &PageRequest::start()).await.is_err());
 }

@@ -78,6 +78,28 @@ pub const CREATE_SUB_KEY: Endpoint = Endpoint {
     charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_CREATE, 1)],
     source: "bybit-exchange/docs docs/v5/user/create-subuid-apikey.mdx",
 };
+/// GET; master only, the same permissions: the sub UIDs a page at a time,
+/// for masters beyond 10,000 ("This API is applicable to the client who
+/// has over 10k sub accounts"). Query `pageSize` (up to 100), `nextCursor`
+/// (from the previous reply); replies `result.subMembers[].uid` and
+/// `result.nextCursor` ("0" means no more pages). 5 req/s per UID
+/// (`docs/v5/rate-limit/rate-limit.mdx`, User table).
+pub const LIST_SUB_MEMBERS_PAGED: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/v5/user/submembers",
+    params: &["pageSize", "nextCursor"],
+    charges: &[
+        charge(limits::IP, 1),
+        charge(limits::UID_SUB_MEMBERS_PAGED, 1),
+    ],
+    source: "bybit-exchange/docs docs/v5/user/page-subuid.mdx",
+};
+
+/// The most sub UIDs `query-sub-members` returns ("up to 10k").
+pub const SUB_MEMBERS_CAP: usize = 10_000;
+/// Sub UIDs asked for per page of `submembers`: the documented maximum.
+pub const SUB_MEMBERS_PAGE_SIZE: u32 = 100;
+
 /// GET, public: the envelope's `time` is the server time in ms.
 pub const SERVER_TIME: Endpoint = Endpoint {
     method: Method::GET,
@@ -87,7 +109,7 @@ pub const SERVER_TIME: Endpoint = Endpoint {
     source: "bybit-exchange/docs docs/v5/market/time.mdx",
 };
 
-pub static ENDPOINTS: [&Endpoint; 9] = [
+pub static ENDPOINTS: [&Endpoint; 10] = [
     &CREATE_SUB_KEY,
     &DELETE_MASTER_KEY,
     &DELETE_SUB_KEY,
@@ -96,6 +118,7 @@ pub static ENDPOINTS: [&Endpoint; 9] = [
     &QUERY_KEY,
     &LIST_SUB_KEYS,
     &LIST_SUB_MEMBERS,
+    &LIST_SUB_MEMBERS_PAGED,
     &SERVER_TIME,
 ];
 
@@ -125,6 +148,16 @@ pub fn list_sub_keys_query(sub_uid: &str, cursor: Option<&str>) -> String {
     let mut query = format!("subMemberId={sub_uid}&limit={LIST_PAGE_SIZE}");
     if let Some(c) = cursor.filter(|c| !c.is_empty()) {
         query.push_str("&cursor=");
+        query.extend(url::form_urlencoded::byte_serialize(c.as_bytes()));
+    }
+    query
+}
+
+/// One page of `submembers`, from `next_cursor` (none: the first).
+pub fn sub_members_page_query(next_cursor: Option<&str>) -> String {
+    let mut query = format!("pageSize={SUB_MEMBERS_PAGE_SIZE}");
+    if let Some(c) = next_cursor.filter(|c| !c.is_empty()) {
+        query.push_str("&nextCursor=");
         query.extend(url::form_urlencoded::byte_serialize(c.as_bytes()));
     }
     query

@@ -15,8 +15,9 @@ pub const UID_KEY_WRITE: &str = "uid_key_write";
 pub const UID_KEY_READ: &str = "uid_key_read";
 pub const UID_SUB_MEMBERS: &str = "uid_sub_members";
 pub const UID_KEY_CREATE: &str = "uid_key_create";
+pub const UID_SUB_MEMBERS_PAGED: &str = "uid_sub_members_paged";
 
-pub static TIERS: [Tier; 5] = [
+pub static TIERS: [Tier; 6] = [
     Tier {
         name: IP,
         scope: TierScope::Ip,
@@ -47,6 +48,13 @@ pub static TIERS: [Tier; 5] = [
         capacity: 1,
         period: Duration::from_secs(1),
     },
+    // `/v5/user/submembers`: 5 req/s (rate-limit.mdx, User table).
+    Tier {
+        name: UID_SUB_MEMBERS_PAGED,
+        scope: TierScope::Account,
+        capacity: 5,
+        period: Duration::from_secs(1),
+    },
 ];
 
 /// How long to stay away after an IP ban (HTTP 403), per the docs.
@@ -61,7 +69,15 @@ pub const fn charge(tier: &'static str, weight: u32) -> Charge {
 static KEY_WRITE: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_WRITE, 1)];
 static READ: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_READ, 1)];
 static PUBLIC: [Charge; 1] = [charge(IP, 1)];
-static LIST_SUB_MEMBERS: [Charge; 2] = [charge(IP, 1), charge(UID_SUB_MEMBERS, 1)];
+/// A page of sub UIDs is `query-sub-members` or, beyond its 10,000, a page
+/// of `submembers` (see `discover.rs`): the cursor decides, the charge
+/// cannot see it, so each page is paid from both endpoints' budgets and
+/// neither can be exceeded.
+static LIST_SUB_MEMBERS: [Charge; 3] = [
+    charge(IP, 1),
+    charge(UID_SUB_MEMBERS, 1),
+    charge(UID_SUB_MEMBERS_PAGED, 1),
+];
 static CREATE_SUB_KEY: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_CREATE, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {

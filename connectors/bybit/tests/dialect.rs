@@ -270,3 +270,67 @@ async fn a_master_discovers_its_sub_uids_then_each_ones_keys_page_by_page() {
     assert_eq!(second.next, None);
     assert!(second.keys.iter().all(|k| k.account == "3000"));
 }
+
+#[tokio::test]
+async fn a_master_beyond_ten_thousand_sub_uids_pages_through_submembers_and_loses_none() {
+    use keyrevoke_core::discovery::PageRequest;
+    use keyrevoke_sim::SimConfig;
+    // Limits off: 101 pages at 5 a second would take 20 s; the pacing of
+    // list calls is the executor's, tested end to end.
+    let h = keyrevoke_sim::start(SimConfig {
+        exchanges: vec![ExchangeId::new("bybit")],
+        limits: false,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let sim = h.exchange(ExchangeId::new("bybit"));
+    for k in keys() {
+        sim.keys.insert(k);
+    }
+    // 10,001 sub UIDs under the master (uid 1000), one key each.
+    for i in 0..10_001 {
+        sim.keys.insert(
+            key(
+                &format!("MANY{i:014}"),
+                &format!("{}", 50_000 + i),
+                &["SpotTrade"],
+            )
+            .sub_of("1000"),
+        );
+    }
+    let conn = testkit::connector(&h, ExchangeId::new("bybit"), BybitConnector::new);
+    let master = job("SUBKEY000000000001", false, true, None)
+        .via
+        .expect("a managing credential");
+    let capped = conn.discover(&master, &PageRequest::start()).await.unwrap();
+    assert!(
+        capped.accounts.is_empty(),
+        "a capped list is not used: {} sub UIDs",
+        capped.accounts.len()
+    );
+    let mut request = PageRequest::start().continued(capped.next.expect("the paged list"));
+    let mut seen = std::collections::HashSet::new();
+    let mut pages = 0;
+    loop {
+        let page = conn.discover(&master, &request).await.unwrap();
+        pages += 1;
+        assert!(page.accounts.len() <= 100);
+        for uid in page.accounts {
+            assert!(seen.insert(uid.clone()), "{uid} listed twice");
+        }
+        match page.next {
+            Some(next) => request = request.continued(next),
+            None => break,
+        }
+    }
+    // Every sub UID under the master: those of `keys()` and the 10,001.
+    let expected = sim
+        .keys
+        .filter(|k| k.parent_uid.as_deref() == Some("1000"))
+        .into_iter()
+        .map(|k| k.uid)
+        .collect::<std::collections::HashSet<_>>();
+    assert_eq!(seen, expected, "every sub UID, once");
+    assert_eq!(pages, expected.len().div_ceil(100));
+}

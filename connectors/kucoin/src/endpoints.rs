@@ -77,6 +77,22 @@ pub const CREATE_SUB_KEY: Endpoint = Endpoint {
     weight: 20,
 };
 
+/// Get sub-account list - Summary Info (V2): query `currentPage` (default
+/// 1), `pageSize` (default 10, max 100); `data` holds `currentPage`,
+/// `pageSize`, `totalNum`, `totalPage` and `items` (each with `subName`,
+/// `uid`, `userId`, `remarks`, …). Needs "General". kucoin-universal-sdk
+/// `spec/rest/api/openapi-account-subaccount.json` (GetSpotSubAccountsSummaryV2);
+/// legacy docs "Get Paginated List of Sub-Accounts".
+pub const LIST_SUB_ACCOUNTS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v2/sub/user",
+    pool: Pool::Management,
+    weight: 20,
+};
+
+/// Sub accounts asked for per page: the documented maximum.
+pub const SUB_ACCOUNT_PAGE_SIZE: u32 = 100;
+
 /// Get Apikey Info: "Use the api key awaiting checking to call the
 /// endpoint. Both master and sub user's api key are applicable." Answers
 /// remark, apiKey, apiVersion, permission (comma-separated: General, Spot,
@@ -149,6 +165,14 @@ pub fn list_sub_key_params<'a>(
     sub_api_key: &'a str,
 ) -> [(&'static str, &'a str); 2] {
     [("subName", sub_name), ("apiKey", sub_api_key)]
+}
+
+/// Query of one page of the master's sub accounts.
+pub fn list_sub_accounts_params(page: &str) -> [(&'static str, String); 2] {
+    [
+        ("currentPage", page.to_string()),
+        ("pageSize", SUB_ACCOUNT_PAGE_SIZE.to_string()),
+    ]
 }
 
 /// Split KuCoin's comma-separated permission string ("General,Spot").

@@ -18,7 +18,10 @@
 //!   sub account named in the row;
 //! - rotation: the master describes a sub key, creates its replacement, and
 //!   the new key tests itself (`rotate.rs`).
+//! - discovery: the master lists its sub accounts, then each one's keys
+//!   (`discover.rs`); a key found without its passphrase is escalated.
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -30,6 +33,7 @@ use endpoints::Endpoint;
 use errors::Refusal;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
@@ -481,6 +485,28 @@ impl Connector for KucoinConnector {
 
     async fn test_key(&self, key: &NewKey) -> Result<Reply, Failure> {
         self.test_new_key(key).await
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
+    }
+
+    /// A sub key its master could delete but for its passphrase (one that
+    /// `panic` found): the exact place to delete it by hand.
+    fn escalation_reason(&self, job: &KeyJob) -> Option<String> {
+        let (Some(sub_name), None) = (job.key.account.as_deref(), &job.key.passphrase) else {
+            return None;
+        };
+        if !is_master(job) {
+            return None;
+        }
+        Some(format!(
+            "KuCoin deletes a sub key only with the sub key's own passphrase, which no listing shows: on kucoin.com, Sub-Account Management, sub account `{sub_name}`, API Management, delete this key by hand (or give its passphrase with --inventory and run again)"
+        ))
     }
 
     fn escalation_contact(&self) -> EscalationContact {

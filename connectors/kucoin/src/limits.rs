@@ -15,6 +15,7 @@
 //! - Weights: `endpoints.rs` (one place per endpoint).
 
 use crate::endpoints::{self, Endpoint, Pool};
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
@@ -74,6 +75,8 @@ static CLOCK_SYNC: [Charge; 2] = charges_of(&endpoints::SERVER_TIME);
 static DESCRIBE: [Charge; 2] = charges_of(&endpoints::LIST_SUB_KEYS);
 static CREATE: [Charge; 2] = charges_of(&endpoints::CREATE_SUB_KEY);
 static TEST: [Charge; 2] = charges_of(&endpoints::QUERY_KEY);
+static LIST_SUB_ACCOUNTS: [Charge; 2] = charges_of(&endpoints::LIST_SUB_ACCOUNTS);
+static LIST_SUB_KEYS: [Charge; 2] = charges_of(&endpoints::LIST_SUB_KEYS);
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -85,8 +88,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         ) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &CLOCK_SYNC,
-        // No list endpoint is used yet: nothing to discover, nothing spent.
-        Operation::List(_) => &[],
+        Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
+        Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
         Operation::Rotate(RotationCall::Describe) => &DESCRIBE,
         Operation::Rotate(RotationCall::Create) => &CREATE,
         Operation::Rotate(RotationCall::Test) => &TEST,

@@ -446,3 +446,73 @@ async fn nothing_a_connector_reports_carries_a_secret_or_passphrase() {
         assert!(!text.contains(secret), "`{secret}` leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_master_lists_its_sub_accounts_page_by_page_then_each_ones_keys() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (h, conn) = setup(Faults::default()).await;
+    // 100 more sub accounts: with kcsub001, one more than a page of the
+    // documented maximum (pageSize 100).
+    for i in 0..100 {
+        let k = sim_key(
+            &format!("PAGED{i:03}"),
+            &format!("{}", 3000 + i),
+            &["General"],
+        )
+        .sub_of("1000")
+        .in_sub_account(&format!("paged{i:03}"))
+        .labelled(&format!("bot-{i}"));
+        h.exchange(keyrevoke_kucoin::EXCHANGE.id).keys.insert(k);
+    }
+    let master = credential(MASTER, CredentialRole::Master, true);
+    let first = conn.discover(&master, &PageRequest::start()).await.unwrap();
+    assert_eq!(first.accounts.len(), 100, "a full page");
+    assert_eq!(first.next.as_deref(), Some("2"));
+    let second = conn
+        .discover(&master, &PageRequest::start().continued("2".into()))
+        .await
+        .unwrap();
+    assert_eq!(second.accounts.len(), 1);
+    assert_eq!(second.next, None);
+    let keys = conn
+        .discover(&master, &PageRequest::keys_of("paged042"))
+        .await
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].api_key, "PAGED042");
+    assert_eq!(keys.keys[0].label.as_deref(), Some("bot-42"));
+    let both = conn
+        .discover(&master, &PageRequest::keys_of("kcsub001"))
+        .await
+        .unwrap();
+    assert_eq!(both.keys.len(), 2);
+    // Each listing reports the Management pool it spent from.
+    assert!(
+        both.reply
+            .usage
+            .iter()
+            .any(|u| u.scope == LimitScope::Account)
+    );
+}
+
+#[tokio::test]
+async fn a_discovered_sub_key_without_its_passphrase_is_escalated_with_the_page_to_delete_it() {
+    let (_h, conn) = setup(Faults::default()).await;
+    let found = KeyJob::new(
+        KeyMaterial {
+            exchange: keyrevoke_kucoin::EXCHANGE.id,
+            api_key: SUB.into(),
+            api_secret: None,
+            passphrase: None,
+            account: Some("kcsub001".into()),
+            label: None,
+        },
+        Some(credential(MASTER, CredentialRole::Master, true)),
+    );
+    assert_eq!(conn.routes(&found), vec![Route::Escalate]);
+    let why = conn.escalation_reason(&found).expect("a reason");
+    assert!(
+        why.contains("sub account `kcsub001`") && why.contains("--inventory"),
+        "{why}"
+    );
+}

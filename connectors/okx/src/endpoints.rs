@@ -84,6 +84,40 @@ pub const BROKER_QUERY_SUB_KEY: Endpoint = Endpoint {
     source: "python-okx okx/consts.py ND_SELECT_APIKEY",
 };
 
+/// GET, master only; query `enable`, `subAcct`, `after` / `before`
+/// (sub-account creation time, Unix ms: "earlier than" / "newer than"),
+/// `limit` ("The maximum is 100. The default is 100."); `data` is the
+/// sub-accounts newest first, each with `subAcct`, `uid`, `label`, `ts`
+/// (creation time, Unix ms). Rate limit "2 requests per 2 seconds", User ID
+/// in python-okx's copy of the docs (`okx/SubAccount.py`); a later copy
+/// says 20 per 2 s: the stricter is kept.
+/// #sub-account-rest-api-get-sub-account-list
+pub const LIST_SUB_ACCOUNTS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v5/users/subaccount/list",
+    params: &["enable", "subAcct", "after", "before", "limit"],
+    charges: &[charge(limits::UID_LIST_SUB_ACCOUNTS, 1)],
+    source: "docs-v5 #sub-account-rest-api-get-sub-account-list",
+};
+
+/// The ND broker's sub-account list: query `subAcct`, `page`, `limit` (max
+/// 100, default 100); `data[0]` holds `page`, `totalPage` and `details`
+/// (each with `subAcct`, `uid`, `label`, `ts`). python-okx `okx/consts.py`
+/// SUBACCOUNT_INFO and `okx/NDBroker.py` get_subaccount_info; OKX's Java
+/// SDK (okex-open-api-v5 BrokerAPI.getSubAccountInfo) sends the same three
+/// parameters. Its limit could not be confirmed: charged like the
+/// sub-account list.
+pub const BROKER_LIST_SUB_ACCOUNTS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v5/broker/nd/subaccount-info",
+    params: &["subAcct", "page", "limit"],
+    charges: &[charge(limits::UID_LIST_SUB_ACCOUNTS, 1)],
+    source: "python-okx okx/consts.py SUBACCOUNT_INFO",
+};
+
+/// Sub-accounts asked for per page: the documented maximum of both lists.
+pub const SUB_ACCOUNT_PAGE_SIZE: u32 = 100;
+
 /// GET, any key: the calling key's `uid`, `mainUid`, `label`, `ip` and
 /// `perm` (`read_only`, `trade`, `withdraw`, comma-separated). 5 requests
 /// per 2 s per User ID. #trading-account-rest-api-get-account-configuration
@@ -105,8 +139,10 @@ pub const SERVER_TIME: Endpoint = Endpoint {
     source: "docs-v5 #public-data-rest-api-get-system-time",
 };
 
-pub static ENDPOINTS: [&Endpoint; 9] = [
+pub static ENDPOINTS: [&Endpoint; 11] = [
     &CREATE_SUB_KEY,
+    &LIST_SUB_ACCOUNTS,
+    &BROKER_LIST_SUB_ACCOUNTS,
     &DELETE_SUB_KEY,
     &MODIFY_SUB_KEY,
     &QUERY_SUB_KEY,
@@ -158,6 +194,13 @@ impl Manager {
             Manager::Broker => &BROKER_QUERY_SUB_KEY,
         }
     }
+
+    pub fn list_endpoint(self) -> &'static Endpoint {
+        match self {
+            Manager::Master => &LIST_SUB_ACCOUNTS,
+            Manager::Broker => &BROKER_LIST_SUB_ACCOUNTS,
+        }
+    }
 }
 
 /// Fields in the docs' order (`subAcct` first), so that a body reads the
@@ -203,6 +246,26 @@ pub fn disable_body(sub_acct: &str, api_key: &str) -> String {
 pub fn sub_key_query(sub_acct: &str, api_key: &str) -> String {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!("subAcct={}&apiKey={}", enc(sub_acct), enc(api_key))
+}
+
+/// One page of the sub-account list: a master's continues `after` the
+/// creation time of the last sub-account it was shown (newest first), a
+/// broker's asks for a page number.
+pub fn sub_account_list_query(manager: Manager, cursor: Option<&str>) -> String {
+    let limit = SUB_ACCOUNT_PAGE_SIZE;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    match (manager, cursor) {
+        (Manager::Master, None) => format!("limit={limit}"),
+        (Manager::Master, Some(after)) => format!("after={}&limit={limit}", enc(after)),
+        (Manager::Broker, page) => format!("page={}&limit={limit}", enc(page.unwrap_or("1"))),
+    }
+}
+
+/// `subAcct=…` for the list of a sub-account's keys (no `apiKey`: all of
+/// them; the query is not paged).
+pub fn sub_keys_query(sub_acct: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!("subAcct={}", enc(sub_acct))
 }
 
 /// The names in a `perm` string (`read_only,withdraw,trade`), sorted.

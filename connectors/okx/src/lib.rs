@@ -12,9 +12,13 @@
 //! - rotation: a master describes a sub-account's key, creates its
 //!   replacement, and the new key tests itself (`rotate.rs`).
 //!
+//! - discovery: a master (or ND broker) lists its sub-accounts, then each
+//!   one's keys (`discover.rs`).
+//!
 //! Every OKX key has a passphrase, sent with every private call: a row or
 //! credential without one cannot sign (see `check`).
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -26,6 +30,7 @@ use endpoints::Manager;
 use errors::{Answer, Context};
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
@@ -417,6 +422,14 @@ impl Connector for OkxConnector {
 
     async fn test_key(&self, key: &NewKey) -> Result<Reply, Failure> {
         self.test_new_key(key).await
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

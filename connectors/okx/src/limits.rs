@@ -11,6 +11,9 @@
 //!   (#sub-account-rest-api-create-an-api-key-for-a-sub-account);
 //! - query sub-account API keys: 20 requests per 2 seconds, User ID
 //!   (#sub-account-rest-api-query-the-api-key-of-a-sub-account);
+//! - the sub-account list: 2 requests per 2 seconds, User ID
+//!   (#sub-account-rest-api-get-sub-account-list as python-okx copies it;
+//!   a later copy says 20: the stricter is kept);
 //! - account/config: 5 requests per 2 seconds, User ID
 //!   (#trading-account-rest-api-get-account-configuration);
 //! - public/time: 10 requests per 2 seconds, IP
@@ -21,6 +24,7 @@
 //! the broker docs, and the sub-account endpoints' are the strictest OKX
 //! documents for key management. No usage headers are documented.
 
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
@@ -31,8 +35,9 @@ pub const UID_MODIFY_KEY: &str = "uid_modify_key";
 pub const UID_QUERY_KEY: &str = "uid_query_key";
 pub const UID_ACCOUNT_CONFIG: &str = "uid_account_config";
 pub const UID_CREATE_KEY: &str = "uid_create_key";
+pub const UID_LIST_SUB_ACCOUNTS: &str = "uid_list_sub_accounts";
 
-pub static TIERS: [Tier; 6] = [
+pub static TIERS: [Tier; 7] = [
     Tier {
         name: IP_PUBLIC,
         scope: TierScope::Ip,
@@ -69,6 +74,12 @@ pub static TIERS: [Tier; 6] = [
         capacity: 1,
         period: Duration::from_secs(1),
     },
+    Tier {
+        name: UID_LIST_SUB_ACCOUNTS,
+        scope: TierScope::Account,
+        capacity: 2,
+        period: Duration::from_secs(2),
+    },
 ];
 
 pub const fn charge(tier: &'static str, weight: u32) -> Charge {
@@ -97,6 +108,9 @@ pub fn probe_charges(own_material: bool, can_manage: bool) -> &'static [Charge] 
 }
 static PUBLIC: [Charge; 1] = [charge(IP_PUBLIC, 1)];
 static CREATE: [Charge; 1] = [charge(UID_CREATE_KEY, 1)];
+static LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(UID_LIST_SUB_ACCOUNTS, 1)];
+/// A sub-account's keys are listed by the sub-key query, without `apiKey`.
+static LIST_SUB_KEYS: [Charge; 1] = [charge(UID_QUERY_KEY, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -106,8 +120,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &PUBLIC,
-        // No list endpoint is used yet: nothing to discover, nothing spent.
-        Operation::List(_) => &[],
+        Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
+        Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
         // Describe: the master's sub-key query; test: the new key's own
         // account/config.
         Operation::Rotate(RotationCall::Describe) => &PROBE_VIA_MANAGER,

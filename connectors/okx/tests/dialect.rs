@@ -395,3 +395,90 @@ async fn a_wrong_passphrase_in_the_inventory_falls_back_to_the_masters_view() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_master_lists_its_sub_accounts_newest_first_page_by_page_then_their_keys() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (h, conn) = setup(Faults::default()).await;
+    // 100 more sub-accounts under MASTER: with botsub001, one more than a
+    // page of the documented maximum (limit 100).
+    for i in 0..100 {
+        let k = sim_key(
+            &format!("PAGED-{i:03}"),
+            &format!("{}", 5000 + i),
+            &["trade"],
+            &["*"],
+        )
+        .sub_of("1000")
+        .in_sub_account(&format!("paged{i:03}"))
+        .labelled(&format!("bot-{i}"));
+        h.exchange(OKX).keys.insert(k);
+    }
+    let master = credential("MASTER", CredentialRole::Master);
+    let first = conn.discover(&master, &PageRequest::start()).await.unwrap();
+    assert_eq!(first.accounts.len(), 100, "a full page");
+    // Newest first: the sub-account created last (the highest UID here).
+    assert_eq!(first.accounts[0], "paged099");
+    let cursor = first.next.clone().expect("a second page");
+    let second = conn
+        .discover(&master, &PageRequest::start().continued(cursor))
+        .await
+        .unwrap();
+    assert_eq!(second.accounts, vec!["botsub001"]);
+    assert_eq!(second.next, None);
+    let keys = conn
+        .discover(&master, &PageRequest::keys_of("paged007"))
+        .await
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].api_key, "PAGED-007");
+    assert_eq!(keys.keys[0].label.as_deref(), Some("bot-7"));
+    assert_eq!(keys.next, None, "the sub-key query is not paged");
+    let both = conn
+        .discover(&master, &PageRequest::keys_of("botsub001"))
+        .await
+        .unwrap();
+    let mut found: Vec<&str> = both.keys.iter().map(|k| k.api_key.as_str()).collect();
+    found.sort();
+    assert_eq!(found, vec!["SUB-1", "SUB-2"]);
+}
+
+#[tokio::test]
+async fn an_nd_broker_lists_its_sub_accounts_by_page_and_their_keys() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (_h, conn) = setup(Faults::default()).await;
+    let broker = credential("BROKER", CredentialRole::Broker);
+    let subs = conn.discover(&broker, &PageRequest::start()).await.unwrap();
+    assert_eq!(subs.accounts, vec!["ndsub0001"]);
+    assert_eq!(subs.next, None);
+    let keys = conn
+        .discover(&broker, &PageRequest::keys_of("ndsub0001"))
+        .await
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].api_key, "ND-SUB-1");
+    // The master's list refuses a broker's ND sub-accounts (59619), and the
+    // broker's list a plain master (59608): each credential uses its own.
+    let as_master = credential("BROKER", CredentialRole::Master);
+    let refused = conn.discover(&as_master, &PageRequest::start()).await;
+    assert!(refused.is_err(), "{:?}", refused.map(|p| p.accounts));
+}
+
+#[tokio::test]
+async fn sub_account_lists_beyond_two_per_two_seconds_are_refused_with_50011() {
+    use keyrevoke_core::discovery::PageRequest;
+    let (_h, conn) = setup(Faults::default()).await;
+    let master = credential("MASTER", CredentialRole::Master);
+    for _ in 0..2 {
+        conn.discover(&master, &PageRequest::start()).await.unwrap();
+    }
+    let third = conn.discover(&master, &PageRequest::start()).await;
+    let Err(f) = third else {
+        panic!("a third list within 2 s was served")
+    };
+    assert!(
+        matches!(f.error, ConnectorError::RateLimited { .. }),
+        "{f:?}"
+    );
+    assert_eq!(f.meta.code.as_deref(), Some("50011"));
+}

@@ -12,6 +12,14 @@ use std::collections::BTreeMap;
 
 pub type EntryId = i64;
 
+/// One line of a discovery journal (`panic`): a key found (an inventory row
+/// without secrets) or a page listed. JSON, never a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiscoveryLine {
+    Key(String),
+    Page(String),
+}
+
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("journal: {0}")]
@@ -187,6 +195,24 @@ pub trait JobStore: Send + Sync {
     /// it. A journal only one process can open at a time holds it already.
     async fn hold_exclusively(&self) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    /// The discovery journal of a `panic` job, when this journal keeps it:
+    /// every line appended, in order. None: it lives in the run's folder,
+    /// beside a journal only this machine uses. A journal that workers on
+    /// other machines share keeps it, so that a run resumed anywhere never
+    /// lists again what was recorded, and rebuilds the discovered keys' file
+    /// byte for byte (entries find their rows by offset).
+    async fn discovery_lines(&self) -> Result<Option<Vec<DiscoveryLine>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Append lines to the discovery journal, all or none (called only
+    /// when [`JobStore::discovery_lines`] gives Some).
+    async fn append_discovery(&self, _lines: &[DiscoveryLine]) -> Result<(), StoreError> {
+        Err(StoreError::Journal(
+            "this journal keeps no discovery journal".into(),
+        ))
     }
 
     /// How long a claim holds an entry unless renewed (None: leases do not

@@ -1,16 +1,16 @@
-//! Single calls outside a key's revocation (a rotation's describe, create
-//! and test): paid from the same rate-limit budgets as revocations, held by
-//! the same pauses, audited like every attempt. A read is asked again when
-//! its reply was lost; a create is sent once, and a lost reply goes back to
-//! the caller, who finds what it made by listing before anything else.
+//! Single calls outside a key's revocation: a listing's pages, a rotation's
+//! describe, create and test. Paid from the same rate-limit budgets as
+//! revocations, held by the same pauses (see [`crate::send`]), audited like
+//! every attempt. A read is asked again when its reply was lost; a write is
+//! sent once, and a lost reply goes back to the caller, who finds what it
+//! made by listing before anything else.
 
-use crate::limits::ExchangeLimits;
-use crate::work::{error_kind, heard};
+use crate::send::Budget;
+use crate::work::error_kind;
 use crate::{Executor, RunEnd};
-use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{
-    Action, AuditEvent, Connector, ConnectorError, Failure, KeyJob, Operation, Reply, Usage,
+    Action, AuditEvent, Connector, ConnectorError, Failure, KeyJob, Operation, Reply,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -25,11 +25,16 @@ const MAX_RATE_LIMITED: u32 = 64;
 
 /// Single calls leave through an exchange's first connector, and so spend
 /// the IP budgets of its first egress address.
-const CALL_EGRESS: usize = 0;
+pub(crate) const CALL_EGRESS: usize = 0;
 
 /// What a successful call carries back.
 pub trait Replied {
     fn reply(&self) -> &Reply;
+
+    /// The audit's message for it, given what the call did.
+    fn said(&self, what: &str) -> String {
+        what.to_string()
+    }
 }
 
 impl Replied for Reply {
@@ -54,6 +59,19 @@ impl Replied for keyrevoke_core::discovery::Page {
     fn reply(&self) -> &Reply {
         &self.reply
     }
+
+    fn said(&self, what: &str) -> String {
+        format!(
+            "{what}: {} keys, {} sub accounts{}",
+            self.keys.len(),
+            self.accounts.len(),
+            if self.next.is_some() {
+                ", more to come"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 /// One call: who makes it, what for, and whether a lost reply may be asked
@@ -63,7 +81,7 @@ pub struct Call<'a> {
     pub job: &'a KeyJob,
     pub op: Operation,
     pub action: Action,
-    /// For the audit: what the call does (`create a sub key for bot-17`).
+    /// For the audit: what the call does (`create key kr… under 1001`).
     pub what: String,
     /// A read changes nothing: a reply lost on the way is asked again. A
     /// write is sent once.
@@ -100,43 +118,24 @@ impl Executor {
         };
         let account = conn.account_for(call.op, call.job);
         let charges = conn.charges_for(call.op, call.job);
-        let max = if call.repeatable {
-            self.settings.max_attempts.max(1)
-        } else {
-            1
-        };
+        let max = self.settings.max_attempts.max(1);
         let mut rng = StdRng::from_rng(rand::thread_rng()).expect("thread_rng does not fail");
         let (mut tries, mut limited) = (0u32, 0u32);
         loop {
-            tokio::select! {
-                _ = limits.acquire(charges, &account, CALL_EGRESS) => {}
-                _ = self.cancel.cancelled() => return Err(CallError::Stopped(RunEnd::Interrupted)),
-            }
-            let permit = self.in_flight.acquire().await.expect("never closed");
-            limits.space(charges, &account).await;
-            let Ok(pass) = limits.admit(&account, CALL_EGRESS) else {
-                // Paused since the grant: the grant is forfeit, wait again.
-                continue;
+            let budget = Budget {
+                limits,
+                charges,
+                account: &account,
+                egress: CALL_EGRESS,
+                refusal_wait: self.settings.backoff.ceiling(limited),
+            };
+            let Some(result) = self
+                .send_within(&budget, || {}, || send(conn.clone()))
+                .await
+            else {
+                return Err(CallError::Stopped(RunEnd::Interrupted));
             };
             tries += 1;
-            let result = send(conn.clone()).await;
-            // Before the slot is handed on: a stop reply must hold the next
-            // request already (DESIGN.md, "Pauses").
-            let usage = match &result {
-                Ok(r) => &r.reply().usage,
-                Err(f) => &f.usage,
-            };
-            obey_usage(limits, &account, usage);
-            if let Err(Failure {
-                error: ConnectorError::RateLimited { retry_after, scope },
-                ..
-            }) = &result
-            {
-                let wait = retry_after.unwrap_or_else(|| self.settings.backoff.ceiling(limited));
-                pause(limits, *scope, &account, wait, true);
-            }
-            limits.settle(pass, heard(&result));
-            drop(permit);
             if let Err(e) = self.audit.append(call_event(call, &result)).await {
                 return Err(CallError::Stopped(RunEnd::Fatal(e.to_string())));
             }
@@ -149,7 +148,8 @@ impl Executor {
             };
             let wait = match &failure.error {
                 // A refusal for the rate is a refusal: nothing was done, so
-                // even a write is sent again once the pause ends.
+                // even a write is sent again; the pause `send_within`
+                // ordered holds it until then.
                 ConnectorError::RateLimited { .. } => {
                     tries -= 1;
                     limited += 1;
@@ -161,13 +161,15 @@ impl Executor {
                     }
                     Duration::ZERO
                 }
-                ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_) if tries < max => {
+                ConnectorError::Transient(_) | ConnectorError::OutcomeUnknown(_)
+                    if call.repeatable && tries < max =>
+                {
                     limits.record_failure();
                     self.settings.backoff.delay(tries - 1, None, &mut rng)
                 }
                 // Refused for the clock before anything was done: a write
                 // too may be signed again.
-                ConnectorError::ClockSkew if tries < self.settings.max_attempts.max(1) => {
+                ConnectorError::ClockSkew if tries < max => {
                     let sync = conn.charges_for(Operation::ClockSync, call.job);
                     limits.acquire(sync, "", CALL_EGRESS).await;
                     if let Err(f) = conn.sync_clock().await {
@@ -182,30 +184,6 @@ impl Executor {
                 _ = self.cancel.cancelled() => return Err(CallError::Stopped(RunEnd::Interrupted)),
             }
         }
-    }
-}
-
-/// A budget the exchange reports spent holds its scope until it resets
-/// (as for attempts: `Work::learn`).
-pub(crate) fn obey_usage(limits: &ExchangeLimits, account: &str, usage: &[Usage]) {
-    for u in usage {
-        if u.remaining == Some(0) {
-            let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
-            pause(limits, u.scope, account, wait, false);
-        }
-    }
-}
-
-pub(crate) fn pause(
-    limits: &ExchangeLimits,
-    scope: LimitScope,
-    account: &str,
-    wait: Duration,
-    refused: bool,
-) {
-    match scope {
-        LimitScope::Account => limits.pause_account(account, wait, refused),
-        LimitScope::Ip | LimitScope::Ban => limits.pause_ip(CALL_EGRESS, wait, refused),
     }
 }
 
@@ -226,7 +204,7 @@ fn call_event<T: Replied>(call: &Call<'_>, result: &Result<T, Failure>) -> Audit
             e.http_status = r.reply().meta.http_status;
             e.exchange_code = r.reply().meta.code.clone();
             e.outcome = Some("ok".into());
-            e.message = Some(call.what.clone());
+            e.message = Some(r.said(&call.what));
         }
         Err(f) => {
             e.http_status = f.meta.http_status;

@@ -14,6 +14,7 @@ pub mod discover;
 pub mod limits;
 pub mod pauses;
 pub mod progress;
+mod send;
 mod spacing;
 pub mod triage;
 mod work;

@@ -2,14 +2,14 @@
 //! budgeted, journaled, audited and retried as its failure allows.
 
 use crate::limits::ExchangeLimits;
-use crate::pauses::Heard;
+use crate::send::{self, Budget, Usages};
 use crate::triage::Place;
 use crate::{Executor, Stop};
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::{AuditKind, JobEntry, Transition};
 use keyrevoke_core::{
     AuditEvent, Channel, Connector, ConnectorError, Failure, KeyJob, Liveness, Operation, Outcome,
-    Probe, Reply, Route, State, Usage,
+    Probe, Reply, Route, State,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -55,40 +55,6 @@ fn outcome_of(route: Route) -> Outcome {
         Channel::Delete => Outcome::Revoked,
         Channel::Disable => Outcome::Disabled,
         Channel::Escalate => Outcome::Escalated,
-    }
-}
-
-/// The usage headers a successful reply carried.
-trait Usages {
-    fn usage(&self) -> &[Usage];
-}
-
-impl Usages for Reply {
-    fn usage(&self) -> &[Usage] {
-        &self.usage
-    }
-}
-
-impl Usages for Probe {
-    fn usage(&self) -> &[Usage] {
-        &[]
-    }
-}
-
-impl Usages for () {
-    fn usage(&self) -> &[Usage] {
-        &[]
-    }
-}
-
-/// What a reply tells the pauses: any answer but a rate-limit refusal
-/// means the exchange takes requests again.
-pub(crate) fn heard<T>(result: &Result<T, Failure>) -> Heard {
-    match result {
-        Ok(_) => Heard::Answered,
-        Err(f) if matches!(f.error, ConnectorError::RateLimited { .. }) => Heard::Limited,
-        Err(f) if f.meta.http_status.is_some() => Heard::Answered,
-        Err(_) => Heard::Nothing,
     }
 }
 
@@ -247,11 +213,7 @@ impl<'a> Work<'a> {
         }
     }
 
-    /// Send one request of `op` once the limits allow it: budget granted,
-    /// a connection slot held, and no pause of its scope in force at that
-    /// very moment. A pause ordered while it waited (for budget or a slot)
-    /// sends it back to wait: only requests already sent when a stop reply
-    /// arrives go through (DESIGN.md, "Pauses").
+    /// Send one request of `op` once the limits allow it (see `send.rs`).
     ///
     /// Each request leaves from the next egress address in turn, spending
     /// that address's per-IP budgets and the account's shared ones.
@@ -279,61 +241,29 @@ impl<'a> Work<'a> {
         Fut: Future<Output = Result<T, Failure>>,
     {
         let account = self.conn.account_for(op, job);
-        let charges = self.conn.charges_for(op, job);
         let egress = egress.unwrap_or_else(|| self.limits.next_egress()) % self.senders.len();
         self.egress.store(egress, Ordering::Relaxed);
-        let sender = self.senders[egress].clone();
-        loop {
-            tokio::select! {
-                _ = self.limits.acquire(charges, &account, egress) => {}
-                _ = self.exec.cancel.cancelled() => return Err(Stop::Cancelled),
-            }
-            let _permit = self.exec.in_flight.acquire().await.expect("never closed");
-            self.limits.space(charges, &account).await;
-            let Ok(pass) = self.limits.admit(&account, egress) else {
-                // Paused since the grant: the grant is forfeit, wait again.
-                continue;
-            };
+        let sender = &self.senders[egress];
+        let budget = Budget {
+            limits: &self.limits,
+            charges: self.conn.charges_for(op, job),
+            account: &account,
+            egress,
+            refusal_wait: self.exec.settings.backoff.ceiling(0),
+        };
+        // A fund-moving key gives up its place ahead of the others when
+        // its first write leaves.
+        let leaving = || {
             if matches!(op, Operation::Route(_))
                 && let Some(place) = self.place.lock().unwrap().take()
             {
                 place.write_leaves();
             }
-            let result = call(sender.clone()).await;
-            // Before the slot is handed on: a stop reply must hold the next
-            // request already.
-            self.obey(op, job, &result);
-            self.limits.settle(pass, heard(&result));
-            return Ok(result);
-        }
-    }
-
-    /// Pause what a reply says to: its usage headers at zero, or a
-    /// rate-limit refusal (for the time it asks, else a first backoff
-    /// step; [`Work::rate_limited`] may lengthen it).
-    fn obey<T: Usages>(&self, op: Operation, job: &KeyJob, result: &Result<T, Failure>) {
-        match result {
-            Ok(reply) => self.learn(op, job, reply.usage()),
-            Err(f) => {
-                self.learn(op, job, &f.usage);
-                if let ConnectorError::RateLimited { retry_after, scope } = &f.error {
-                    let wait = retry_after.unwrap_or_else(|| self.exec.settings.backoff.ceiling(0));
-                    self.pause(*scope, op, job, wait, true);
-                }
-            }
-        }
-    }
-
-    /// Tighten to the exchange's own count: once no request of this kind
-    /// is left in a budget (connectors count what is left in calls, see
-    /// [`Usage::remaining`]), nothing of that scope leaves until it resets.
-    fn learn(&self, op: Operation, job: &KeyJob, usage: &[Usage]) {
-        for u in usage {
-            if u.remaining == Some(0) {
-                let wait = u.reset_after.unwrap_or(Duration::from_secs(1));
-                self.pause(u.scope, op, job, wait, false);
-            }
-        }
+        };
+        self.exec
+            .send_within(&budget, leaving, || call(sender.clone()))
+            .await
+            .ok_or(Stop::Cancelled)
     }
 
     /// React to a rate-limit reply; false once this key has met too many.
@@ -354,18 +284,17 @@ impl<'a> Work<'a> {
     }
 
     /// Stop spending the budget the exchange says is gone: the account's,
-    /// or the whole IP's. `refused`: a request was turned away for it.
+    /// or the egress address's. `refused`: a request was turned away for it.
     fn pause(&self, scope: LimitScope, op: Operation, job: &KeyJob, wait: Duration, refused: bool) {
-        match scope {
-            LimitScope::Account => {
-                self.limits
-                    .pause_account(&self.conn.account_for(op, job), wait, refused)
-            }
-            LimitScope::Ip | LimitScope::Ban => {
-                let egress = self.egress.load(Ordering::Relaxed);
-                self.limits.pause_ip(egress, wait, refused)
-            }
-        }
+        let account = self.conn.account_for(op, job);
+        let budget = Budget {
+            limits: &self.limits,
+            charges: &[],
+            account: &account,
+            egress: self.egress.load(Ordering::Relaxed),
+            refusal_wait: wait,
+        };
+        send::pause(&budget, scope, wait, refused);
     }
 
     async fn record(

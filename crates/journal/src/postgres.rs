@@ -20,7 +20,8 @@ use async_trait::async_trait;
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::State;
 use keyrevoke_core::store::{
-    Counts, EnqueueStats, EntryId, JobEntry, JobStore, KeyTiming, NewEntry, StoreError, Transition,
+    Counts, DiscoveryLine, EnqueueStats, EntryId, JobEntry, JobStore, KeyTiming, NewEntry,
+    StoreError, Transition,
 };
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -619,6 +620,50 @@ impl JobStore for PgJournal {
         Ok(())
     }
 
+    async fn discovery_lines(&self) -> Result<Option<Vec<DiscoveryLine>>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, line FROM keyrevoke_discovery WHERE job = $1 ORDER BY seq",
+        )
+        .bind(&*self.job)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("reading the discovery journal"))?;
+        rows.into_iter()
+            .map(|(kind, line)| match kind.as_str() {
+                "key" => Ok(DiscoveryLine::Key(line)),
+                "page" => Ok(DiscoveryLine::Page(line)),
+                other => Err(StoreError::Journal(format!(
+                    "discovery journal: unknown kind `{other}`"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    async fn append_discovery(&self, lines: &[DiscoveryLine]) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_error("appending to the discovery journal"))?;
+        for l in lines {
+            let (kind, line) = match l {
+                DiscoveryLine::Key(line) => ("key", line),
+                DiscoveryLine::Page(line) => ("page", line),
+            };
+            sqlx::query("INSERT INTO keyrevoke_discovery (job, kind, line) VALUES ($1, $2, $3)")
+                .bind(&*self.job)
+                .bind(kind)
+                .bind(line)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("appending to the discovery journal"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(db_error("appending to the discovery journal"))
+    }
+
     async fn exchanges_with_work(&self) -> Result<Vec<ExchangeId>, StoreError> {
         let names: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT DISTINCT exchange FROM keyrevoke_entries
@@ -736,9 +781,18 @@ mod tests {
         let second = worker(&url, &job, DEFAULT_LEASE).await;
         let other_job = worker(&url, &unique_job("hold-other"), DEFAULT_LEASE).await;
         assert!(first.hold_exclusively().await.unwrap());
-        assert!(first.hold_exclusively().await.unwrap(), "held again by its holder");
-        assert!(!second.hold_exclusively().await.unwrap(), "held by the first");
-        assert!(other_job.hold_exclusively().await.unwrap(), "another job is free");
+        assert!(
+            first.hold_exclusively().await.unwrap(),
+            "held again by its holder"
+        );
+        assert!(
+            !second.hold_exclusively().await.unwrap(),
+            "held by the first"
+        );
+        assert!(
+            other_job.hold_exclusively().await.unwrap(),
+            "another job is free"
+        );
         first.delete_job().await.unwrap();
         drop(first);
         // The holder's connection closes asynchronously once dropped.

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use keyrevoke_core::exchange::ExchangeId;
 use keyrevoke_core::model::State;
 use keyrevoke_core::store::{
-    Counts, EnqueueStats, EntryId, JobEntry, JobStore, KeyTiming, NewEntry, StoreError, Transition,
+    Counts, DiscoveryLine, EnqueueStats, EntryId, JobEntry, JobStore, KeyTiming, NewEntry,
+    StoreError, Transition,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -114,6 +115,16 @@ impl JobStore for Reconnecting {
     async fn set_planned_inventory(&self, sha256: &str) -> Result<(), StoreError> {
         self.again(|| self.inner.set_planned_inventory(sha256))
             .await
+    }
+
+    async fn discovery_lines(&self) -> Result<Option<Vec<DiscoveryLine>>, StoreError> {
+        self.again(|| self.inner.discovery_lines()).await
+    }
+
+    /// A retried append whose first try did commit leaves its lines twice:
+    /// the discovery journal reads duplicates as no-ops.
+    async fn append_discovery(&self, lines: &[DiscoveryLine]) -> Result<(), StoreError> {
+        self.again(|| self.inner.append_discovery(lines)).await
     }
 
     fn lease(&self) -> Option<Duration> {

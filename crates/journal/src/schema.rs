@@ -206,6 +206,17 @@ pub const POSTGRES_DDL: &[&str] = &[
         WHERE state IN ('pending', 'in_flight', 'unknown')",
     "CREATE INDEX IF NOT EXISTS keyrevoke_entries_by_state
         ON keyrevoke_entries (job, exchange, state, source_line)",
+    // A `panic` job's discovery journal (keys found, pages listed), in
+    // the order appended: a run resumed from any machine lists nothing
+    // recorded again (JobStore::discovery_lines).
+    "CREATE TABLE IF NOT EXISTS keyrevoke_discovery (
+        seq  BIGSERIAL PRIMARY KEY,
+        job  TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        line TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS keyrevoke_discovery_by_job
+        ON keyrevoke_discovery (job, seq)",
     // Which worker spends each shared rate-limit account's budget: one at a
     // time, so that workers together never exceed it (README, "Workers").
     // A lease lapses when its worker stops renewing it (it died); it is

@@ -14,15 +14,22 @@
 //! none is written twice. Replaying the records rebuilds what each
 //! credential still has to list, so a resumed run never lists again a page
 //! that was recorded.
+//!
+//! A journal that machines share (PostgreSQL) keeps the same lines too,
+//! each page's in one transaction before the files are written: a run
+//! resumed in another folder rebuilds both files from it, byte for byte,
+//! so the journal's entries still find their rows by offset.
 
-use keyrevoke_core::ExchangeId;
 use keyrevoke_core::discovery::{Page, PageRequest};
+use keyrevoke_core::store::DiscoveryLine;
+use keyrevoke_core::{ExchangeId, JobStore};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const KEYS_FILE: &str = "discovered.jsonl";
 pub const PAGES_FILE: &str = "discovery.jsonl";
@@ -60,12 +67,49 @@ pub struct DiscoveryLog {
     known: HashSet<(ExchangeId, String)>,
     /// Per credential, the pages still to list, in order.
     pending: BTreeMap<String, VecDeque<PageRequest>>,
+    /// The shared journal that keeps these lines too, if it does.
+    shared: Option<Arc<dyn JobStore>>,
 }
 
 impl DiscoveryLog {
     /// Open (or resume) the journal in `dir` for these credentials (names),
     /// each starting from the first page of its sub accounts.
-    pub fn open(dir: &Path, credentials: &[String]) -> io::Result<DiscoveryLog> {
+    /// When `store` keeps the discovery journal, both files are rebuilt
+    /// from it first.
+    pub async fn open_with(
+        dir: &Path,
+        credentials: &[String],
+        store: Arc<dyn JobStore>,
+    ) -> io::Result<DiscoveryLog> {
+        let Some(lines) = store.discovery_lines().await.map_err(io::Error::other)? else {
+            return Self::open_files(dir, credentials);
+        };
+        let (mut keys, mut pages) = (String::new(), String::new());
+        let mut known = HashSet::new();
+        for line in lines {
+            match line {
+                DiscoveryLine::Key(l) => {
+                    // A retried append may have left a line twice.
+                    let row: KeyRow = serde_json::from_str(&l).map_err(corrupt(KEYS_FILE))?;
+                    if known.insert((row.exchange, row.api_key)) {
+                        keys.push_str(&l);
+                        keys.push('\n');
+                    }
+                }
+                DiscoveryLine::Page(l) => {
+                    pages.push_str(&l);
+                    pages.push('\n');
+                }
+            }
+        }
+        write_private(&dir.join(KEYS_FILE), &keys)?;
+        write_private(&dir.join(PAGES_FILE), &pages)?;
+        let mut log = Self::open_files(dir, credentials)?;
+        log.shared = Some(store);
+        Ok(log)
+    }
+
+    fn open_files(dir: &Path, credentials: &[String]) -> io::Result<DiscoveryLog> {
         let keys_path = dir.join(KEYS_FILE);
         let pages_path = dir.join(PAGES_FILE);
         let key_lines = read_complete_lines(&keys_path)?;
@@ -79,6 +123,7 @@ impl DiscoveryLog {
                 .iter()
                 .map(|c| (c.clone(), VecDeque::from([PageRequest::start()])))
                 .collect(),
+            shared: None,
         };
         for line in key_lines {
             let row: KeyRow = serde_json::from_str(&line).map_err(corrupt(KEYS_FILE))?;
@@ -97,16 +142,16 @@ impl DiscoveryLog {
     }
 
     /// Record a listed page: its new keys first, then the page itself, each
-    /// durable before this returns. Returns how many keys were new.
-    pub fn record(
+    /// durable before this returns (in the shared journal first, when there
+    /// is one). Returns how many keys were new.
+    pub async fn record(
         &mut self,
         credential: &str,
         exchange: ExchangeId,
         request: &PageRequest,
         page: &Page,
     ) -> io::Result<u64> {
-        let mut rows = String::new();
-        let mut new = 0;
+        let mut lines = Vec::new();
         for k in &page.keys {
             if !self.known.insert((exchange, k.api_key.clone())) {
                 continue;
@@ -118,14 +163,11 @@ impl DiscoveryLog {
                 via: credential.to_string(),
                 label: k.label.clone(),
             };
-            rows.push_str(&serde_json::to_string(&row).expect("a row serializes"));
-            rows.push('\n');
-            new += 1;
+            lines.push(DiscoveryLine::Key(
+                serde_json::to_string(&row).expect("a row serializes"),
+            ));
         }
-        if !rows.is_empty() {
-            self.keys.write_all(rows.as_bytes())?;
-            self.keys.sync_data()?;
-        }
+        let new = lines.len() as u64;
         let record = PageRecord {
             credential: credential.to_string(),
             page: request.clone(),
@@ -133,9 +175,29 @@ impl DiscoveryLog {
             accounts: page.accounts.clone(),
             keys: page.keys.len() as u64,
         };
-        let mut line = serde_json::to_string(&record).expect("a record serializes");
-        line.push('\n');
-        self.pages.write_all(line.as_bytes())?;
+        lines.push(DiscoveryLine::Page(
+            serde_json::to_string(&record).expect("a record serializes"),
+        ));
+        if let Some(store) = &self.shared {
+            store
+                .append_discovery(&lines)
+                .await
+                .map_err(io::Error::other)?;
+        }
+        let (mut rows, mut page_line) = (String::new(), String::new());
+        for line in &lines {
+            let (text, into) = match line {
+                DiscoveryLine::Key(l) => (l, &mut rows),
+                DiscoveryLine::Page(l) => (l, &mut page_line),
+            };
+            into.push_str(text);
+            into.push('\n');
+        }
+        if !rows.is_empty() {
+            self.keys.write_all(rows.as_bytes())?;
+            self.keys.sync_data()?;
+        }
+        self.pages.write_all(page_line.as_bytes())?;
         self.pages.sync_data()?;
         self.advance(&record);
         Ok(new)
@@ -148,9 +210,11 @@ impl DiscoveryLog {
             // A credential no longer in the config: nothing left to list.
             return;
         };
-        if let Some(at) = queue.iter().position(|p| *p == record.page) {
-            queue.remove(at);
-        }
+        let Some(at) = queue.iter().position(|p| *p == record.page) else {
+            // Not pending: a line a retried append left twice.
+            return;
+        };
+        queue.remove(at);
         // A cursor that repeats the one asked for would list forever.
         if let Some(next) = record
             .next
@@ -174,6 +238,18 @@ impl DiscoveryLog {
 
 fn corrupt(file: &'static str) -> impl Fn(serde_json::Error) -> io::Error {
     move |e| io::Error::new(io::ErrorKind::InvalidData, format!("{file}: {e}"))
+}
+
+/// Replace the file with `text`, mode 0600, durably.
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_data()
 }
 
 fn append_private(path: &Path) -> io::Result<File> {
@@ -229,11 +305,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_reopened_log_continues_after_the_last_recorded_page() {
+    #[tokio::test]
+    async fn a_reopened_log_continues_after_the_last_recorded_page() {
         let dir = tempfile::tempdir().unwrap();
         let creds = vec!["m".to_string()];
-        let mut log = DiscoveryLog::open(dir.path(), &creds).unwrap();
+        let mut log = DiscoveryLog::open_files(dir.path(), &creds).unwrap();
         let start = log.next_page("m").unwrap();
         assert_eq!(start, PageRequest::start());
         log.record(
@@ -242,6 +318,7 @@ mod tests {
             &start,
             &page(&[], &["sub1", "sub2"], None),
         )
+        .await
         .unwrap();
         let first = log.next_page("m").unwrap();
         assert_eq!(first, PageRequest::keys_of("sub1"));
@@ -251,10 +328,11 @@ mod tests {
             &first,
             &page(&["K1", "K2"], &[], Some("2")),
         )
+        .await
         .unwrap();
         drop(log);
 
-        let mut log = DiscoveryLog::open(dir.path(), &creds).unwrap();
+        let mut log = DiscoveryLog::open_files(dir.path(), &creds).unwrap();
         assert_eq!(
             log.next_page("m").unwrap(),
             PageRequest::keys_of("sub1").continued("2".into()),
@@ -269,6 +347,7 @@ mod tests {
                 &again,
                 &page(&["K2", "K3"], &[], None),
             )
+            .await
             .unwrap();
         assert_eq!(new, 1);
         assert_eq!(log.next_page("m").unwrap(), PageRequest::keys_of("sub2"));
@@ -276,11 +355,39 @@ mod tests {
         assert_eq!(rows.lines().count(), 3, "{rows}");
     }
 
-    #[test]
-    fn a_torn_last_line_is_cut_and_its_page_listed_again() {
+    #[tokio::test]
+    async fn a_page_recorded_twice_is_listed_on_from_once() {
+        // A shared journal's retried append may leave a page's lines twice.
         let dir = tempfile::tempdir().unwrap();
         let creds = vec!["m".to_string()];
-        let mut log = DiscoveryLog::open(dir.path(), &creds).unwrap();
+        let mut log = DiscoveryLog::open_files(dir.path(), &creds).unwrap();
+        let start = log.next_page("m").unwrap();
+        log.record(
+            "m",
+            ExchangeId::new("bybit"),
+            &start,
+            &page(&[], &[], Some("2")),
+        )
+        .await
+        .unwrap();
+        drop(log);
+        let pages = dir.path().join(PAGES_FILE);
+        let line = std::fs::read_to_string(&pages).unwrap();
+        std::fs::write(&pages, format!("{line}{line}")).unwrap();
+        let mut log = DiscoveryLog::open_files(dir.path(), &creds).unwrap();
+        let next = log.next_page("m").unwrap();
+        assert_eq!(next, PageRequest::start().continued("2".into()));
+        log.record("m", ExchangeId::new("bybit"), &next, &page(&[], &[], None))
+            .await
+            .unwrap();
+        assert_eq!(log.next_page("m"), None, "the second page is listed once");
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_cut_and_its_page_listed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = vec!["m".to_string()];
+        let mut log = DiscoveryLog::open_files(dir.path(), &creds).unwrap();
         let start = log.next_page("m").unwrap();
         log.record(
             "m",
@@ -288,6 +395,7 @@ mod tests {
             &start,
             &page(&[], &["sub1"], None),
         )
+        .await
         .unwrap();
         drop(log);
         let mut f = OpenOptions::new()
@@ -296,7 +404,7 @@ mod tests {
             .unwrap();
         f.write_all(br#"{"credential":"m","page":{"kind":"sub_acc"#)
             .unwrap();
-        let log = DiscoveryLog::open(dir.path(), &creds).unwrap();
+        let log = DiscoveryLog::open_files(dir.path(), &creds).unwrap();
         assert_eq!(log.next_page("m").unwrap(), PageRequest::keys_of("sub1"));
         let text = std::fs::read_to_string(dir.path().join(PAGES_FILE)).unwrap();
         assert!(text.ends_with('\n') && text.lines().count() == 1, "{text}");

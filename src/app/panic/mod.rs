@@ -135,7 +135,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
         .filter(|c| connectors[&c.exchange].can_discover())
         .map(|c| c.name.clone())
         .collect();
-    let log = match DiscoveryLog::open(out, &names) {
+    let log = match DiscoveryLog::open_with(out, &names, store.clone()).await {
         Ok(l) => l,
         Err(e) => return fail(format!("discovery journal in {}: {e}", out.display())),
     };
@@ -188,10 +188,12 @@ pub async fn run(opts: PanicOptions) -> i32 {
             .iter()
             .any(|s| *s == row.api_key || row.label.as_deref() == Some(s.as_str()))
     };
+    let complete = |job: &mut keyrevoke_core::KeyJob| panic_source.complete(job);
     let planner = Planner {
         source: &discovered_source,
         connectors: &connectors,
         skip: Some(&is_spared),
+        complete: Some(&complete),
     };
     let (plan, discovered, spared) = match build_plan(&planner, &credentials, &connectors, &opts) {
         Ok(p) => p,
@@ -404,10 +406,11 @@ async fn discover(
                 };
                 match exec.list_page(cred, &request).await {
                     Ok(page) => {
-                        let recorded =
-                            log.lock()
-                                .await
-                                .record(&cred.name, cred.exchange, &request, &page);
+                        let recorded = log
+                            .lock()
+                            .await
+                            .record(&cred.name, cred.exchange, &request, &page)
+                            .await;
                         if let Err(e) = recorded {
                             let why = format!("cannot journal discovery: {e}");
                             return (cred.name.clone(), Listed::Stopped(RunEnd::Fatal(why)));
@@ -580,6 +583,7 @@ async fn enqueue_credentials(
         source: &own,
         connectors,
         skip: None,
+        complete: None,
     };
     planner.enqueue(store).await.map_err(|e| e.to_string())?;
     Ok(())

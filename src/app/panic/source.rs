@@ -55,7 +55,7 @@ impl PanicSource {
 
     /// Fill a discovered key's missing secret and passphrase from the
     /// `--inventory` row for the same key.
-    fn complete(&self, job: &mut KeyJob) -> Result<(), String> {
+    pub fn complete(&self, job: &mut KeyJob) -> Result<(), String> {
         let Some(Material { inventory, rows }) = &self.material else {
             return Ok(());
         };

@@ -8,8 +8,8 @@
 use super::plan::PlannedKey;
 use crate::app::escalation;
 use crate::app::plan::Planner;
-use crate::app::revoke::{self, RevokeOptions};
 use crate::app::registry;
+use crate::app::revoke::{self, RevokeOptions};
 use crate::app::source::InventorySource;
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::config::Config;
@@ -46,14 +46,20 @@ pub async fn retire(
     let inventory = Inventory::open(&path, &registry::exchanges()).map_err(|e| e.to_string())?;
     let passphrases: HashMap<(ExchangeId, String), Secret> = olds
         .iter()
-        .filter_map(|o| Some(((o.planned.exchange, o.api_key.clone()), o.passphrase.clone()?)))
+        .filter_map(|o| {
+            Some((
+                (o.planned.exchange, o.api_key.clone()),
+                o.passphrase.clone()?,
+            ))
+        })
         .collect();
-    let source =
-        Arc::new(InventorySource::new(inventory, config).with_passphrases(passphrases));
+    let source = Arc::new(InventorySource::new(inventory, config).with_passphrases(passphrases));
     let planner = Planner {
         source: &source,
         connectors,
         skip: None,
+        // The source fills in the passphrases itself.
+        complete: None,
     };
     planner
         .enqueue(store.as_ref())
@@ -74,7 +80,12 @@ pub async fn retire(
     let mut outcomes = Retired::new();
     let wanted: HashMap<(ExchangeId, Fingerprint), String> = olds
         .iter()
-        .map(|o| ((o.planned.exchange, Fingerprint::of(&o.api_key)), o.api_key.clone()))
+        .map(|o| {
+            (
+                (o.planned.exchange, Fingerprint::of(&o.api_key)),
+                o.api_key.clone(),
+            )
+        })
         .collect();
     let exchanges: HashSet<ExchangeId> = olds.iter().map(|o| o.planned.exchange).collect();
     for x in exchanges {

@@ -3,8 +3,8 @@
 //! and field, and nothing is sent while any remains.
 
 use keyrevoke_core::config::Config;
-use keyrevoke_core::inventory::{InputError, SecretSpec};
 use keyrevoke_core::exchange::ExchangeSet;
+use keyrevoke_core::inventory::{InputError, SecretSpec};
 use keyrevoke_core::{Credential, ExchangeId, Secret};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -115,11 +115,17 @@ pub fn load(
         if k.label.is_empty() || k.label.contains(['/', '\\']) || k.label.starts_with('.') {
             bad(
                 "label",
-                format!("`{}`: a label names a file: no slash, not empty, no leading dot", k.label),
+                format!(
+                    "`{}`: a label names a file: no slash, not empty, no leading dot",
+                    k.label
+                ),
             );
         }
         if !labels.insert((exchange, k.label.clone())) {
-            bad("label", format!("`{}` is used twice for {exchange}", k.label));
+            bad(
+                "label",
+                format!("`{}` is used twice for {exchange}", k.label),
+            );
         }
         for (field, value) in [("api_key", &k.api_key), ("account", &k.account)] {
             if value.trim().is_empty() {
@@ -131,7 +137,10 @@ pub fn load(
             Some(c) => {
                 bad(
                     "via",
-                    format!("credential `{}` is for {}, not {exchange}", k.via, c.exchange),
+                    format!(
+                        "credential `{}` is for {}, not {exchange}",
+                        k.via, c.exchange
+                    ),
                 );
                 None
             }
@@ -230,13 +239,26 @@ api_secret = "s3cret"
         .err()
         .unwrap();
         let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        assert!(shown.iter().any(|e| e.contains(":5") && e.contains("via")), "{shown:?}");
-        assert!(shown.iter().any(|e| e.contains(":12") && e.contains("label")), "{shown:?}");
         assert!(
-            shown.iter().any(|e| e.contains(":12") && e.contains("credential `acme` is for bybit")),
+            shown.iter().any(|e| e.contains(":5") && e.contains("via")),
             "{shown:?}"
         );
-        assert!(shown.iter().any(|e| e.contains("max_age_days")), "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains(":12") && e.contains("label")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains(":12") && e.contains("credential `acme` is for bybit")),
+            "{shown:?}"
+        );
+        assert!(
+            shown.iter().any(|e| e.contains("max_age_days")),
+            "{shown:?}"
+        );
     }
 
     #[test]

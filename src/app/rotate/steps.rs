@@ -19,12 +19,11 @@ use keyrevoke_core::{
     mask_key,
 };
 use keyrevoke_executor::calls::{Call, CallError};
-use keyrevoke_executor::discover::ListError;
+use keyrevoke_executor::discover::{ListError, acting_credential as acting};
 use keyrevoke_executor::{Executor, RunEnd};
 use keyrevoke_sink::{RotatedSecret, SecretSink};
 use rand::Rng;
 use sha2::Sha256;
-use std::sync::Arc;
 
 /// Creates tried for one key in one run before it is given up (each one
 /// whose reply was lost is found and deleted before the next).
@@ -105,10 +104,14 @@ impl Rotation<'_> {
                 }
                 Err(CreateEnd::Lost(why)) => {
                     self.remove_orphans(key, record).await?;
-                    return Err(self.fail(key, record, format!("create kept failing: {why}")).await);
+                    return Err(self
+                        .fail(key, record, format!("create kept failing: {why}"))
+                        .await);
                 }
                 Err(CreateEnd::Refused(why)) => {
-                    return Err(self.fail(key, record, format!("create refused: {why}")).await);
+                    return Err(self
+                        .fail(key, record, format!("create refused: {why}"))
+                        .await);
                 }
                 Err(CreateEnd::Stopped(fate)) => return Err(fate),
             }
@@ -417,22 +420,6 @@ enum CreateEnd {
     /// The exchange refused it: nothing was made.
     Refused(String),
     Stopped(Fate),
-}
-
-/// The credential as the key it acts as: describes and creates spend its
-/// own account's budget, as its deletes do.
-fn acting(cred: &Arc<Credential>) -> KeyJob {
-    KeyJob::new(
-        KeyMaterial {
-            exchange: cred.exchange,
-            api_key: cred.api_key.clone(),
-            api_secret: None,
-            passphrase: None,
-            account: None,
-            label: None,
-        },
-        Some(cred.clone()),
-    )
 }
 
 /// A fresh label for a new key at the exchange: letters and digits only,

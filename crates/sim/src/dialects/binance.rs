@@ -109,6 +109,9 @@ const BROKER_KEY_PERMISSIONS: &[(&str, &str)] = &[
     ("futuresTrade", "enableFutures"),
 ];
 
+/// Both broker listings serve at most 500 a page (their default too).
+const BROKER_PAGE_MAX: usize = 500;
+
 /// Flags that let a key act (trade or move funds); a key with none left is
 /// read-only.
 const ACTING: &[&str] = &[
@@ -135,6 +138,8 @@ enum Endpoint {
     BrokerKeyPermission,
     BrokerKeyIpRestriction,
     CreateSubKey,
+    BrokerSubAccountList,
+    BrokerQuerySubKeys,
 }
 
 /// How an endpoint is rate-limited.
@@ -164,6 +169,8 @@ impl Endpoint {
             ("POST", "/sapi/v2/sub-account/subAccountApi/ipRestriction") => SubKeyIpRestriction,
             ("GET", "/sapi/v1/sub-account/subAccountApi/ipRestriction") => GetSubKeyIpRestriction,
             ("DELETE", "/sapi/v1/broker/subAccountApi") => DeleteBrokerKey,
+            ("GET", "/sapi/v1/broker/subAccountApi") => BrokerQuerySubKeys,
+            ("GET", "/sapi/v1/broker/subAccount") => BrokerSubAccountList,
             ("POST", "/sapi/v1/broker/subAccountApi/permission") => BrokerKeyPermission,
             ("POST", "/sapi/v2/broker/subAccountApi/ipRestriction") => BrokerKeyIpRestriction,
             _ => return None,
@@ -182,7 +189,10 @@ impl Endpoint {
             | GetSubKeyIpRestriction
             | BrokerKeyIpRestriction
             | CreateSubKey => Limit::SapiUid(KEY_ENDPOINT_WEIGHT),
-            DeleteBrokerKey | BrokerKeyPermission => Limit::None,
+            // No weight documented for these (see connectors/binance limits.rs).
+            DeleteBrokerKey | BrokerKeyPermission | BrokerSubAccountList | BrokerQuerySubKeys => {
+                Limit::None
+            }
         }
     }
 
@@ -201,6 +211,8 @@ impl Endpoint {
             BrokerKeyPermission => "brokerKeyPermission",
             BrokerKeyIpRestriction => "brokerKeyIpRestriction",
             CreateSubKey => "createSubKey",
+            BrokerSubAccountList => "brokerSubAccountList",
+            BrokerQuerySubKeys => "brokerQuerySubKeys",
         }
     }
 }
@@ -539,6 +551,8 @@ impl Binance {
             Endpoint::CreateSubKey => self.create_sub_key(caller, params),
             Endpoint::QuerySubKeys => self.query_sub_keys(caller, params),
             Endpoint::SubAccountList => self.sub_account_list(caller, params),
+            Endpoint::BrokerSubAccountList => self.broker_sub_account_list(caller, params),
+            Endpoint::BrokerQuerySubKeys => self.broker_query_sub_keys(caller, params),
             Endpoint::SubKeyPermission => self.sub_key_permission(caller, params, now),
             Endpoint::SubKeyIpRestriction => self.sub_key_ip_restriction(caller, params, now),
             Endpoint::GetSubKeyIpRestriction => {
@@ -700,6 +714,75 @@ impl Binance {
             })
             .collect();
         Ok(ok(json!({ "subAccounts": listed })))
+    }
+
+    /// A broker's sub accounts (Binance Link "Query Sub Account"):
+    /// `page` (default 1), `size` (default and max 500), an array of
+    /// `{"subaccountId", "email", "tag", …}`; a sub account outlives its keys.
+    fn broker_sub_account_list(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        if !caller.is_master() || !has(caller, BROKER_ACCOUNT) {
+            return Err(rejected_key());
+        }
+        let page = bounded(params, "page", 1, 1..=usize::MAX)?;
+        let size = bounded(params, "size", BROKER_PAGE_MAX, 1..=BROKER_PAGE_MAX)?;
+        let mut ids: Vec<String> = self
+            .sim
+            .keys
+            .filter(|k| k.parent_uid.as_deref() == Some(caller.uid.as_str()))
+            .into_iter()
+            .map(|k| k.uid)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Stats::bump(&self.sim.stats.lists);
+        let listed: Vec<Value> = ids
+            .iter()
+            .skip((page - 1).saturating_mul(size))
+            .take(size)
+            .map(|id| {
+                json!({
+                    "subaccountId": id,
+                    "email": format!("vai_{id}_brokersubuser@lac.info"),
+                    "tag": "",
+                    "makerCommission": 0.001,
+                    "takerCommission": 0.001,
+                    "marginMakerCommission": -1,
+                    "marginTakerCommission": -1,
+                    "createTime": 1_544_433_328_000i64,
+                })
+            })
+            .collect();
+        Ok(ok(Value::Array(listed)))
+    }
+
+    /// A broker sub account's keys ("Query Sub Account Api Key"):
+    /// `subAccountId` (mandatory), `page`, `size` (default and max 500).
+    fn broker_query_sub_keys(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        if !caller.is_master() || !has(caller, BROKER_ACCOUNT) {
+            return Err(rejected_key());
+        }
+        let id = params.required("subAccountId")?;
+        let page = bounded(params, "page", 1, 1..=usize::MAX)?;
+        let size = bounded(params, "size", BROKER_PAGE_MAX, 1..=BROKER_PAGE_MAX)?;
+        let keys = self.sim.keys.filter(|k| {
+            k.is_alive() && k.parent_uid.as_deref() == Some(caller.uid.as_str()) && k.uid == id
+        });
+        Stats::bump(&self.sim.stats.lists);
+        let rows: Vec<Value> = keys
+            .iter()
+            .skip((page - 1).saturating_mul(size))
+            .take(size)
+            .map(|k| {
+                json!({
+                    "subaccountId": id,
+                    "apikey": k.api_key,
+                    "canTrade": !k.read_only,
+                    "marginTrade": has(k, "enableMargin"),
+                    "futuresTrade": has(k, "enableFutures"),
+                })
+            })
+            .collect();
+        Ok(ok(Value::Array(rows)))
     }
 
     fn query_sub_keys(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {

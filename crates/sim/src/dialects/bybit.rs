@@ -41,6 +41,13 @@ const UID_WRITE_PER_SEC: u32 = 5;
 const UID_READ_PER_SEC: u32 = 10;
 /// `create-sub-api`: 1 request per second per UID (rate-limit.mdx).
 const UID_CREATE_PER_SEC: u32 = 1;
+/// `/v5/user/submembers`: 5 req/s (rate-limit.mdx, User table).
+const SUB_MEMBERS_PAGED_PER_SEC: u32 = 5;
+/// `query-sub-members` returns "up to 10k" sub UIDs (subuid-list.mdx).
+const SUB_MEMBERS_CAP: usize = 10_000;
+/// `submembers` returns "up to 100 records per request" (page-subuid.mdx);
+/// the docs give no default: the simulator serves 100.
+const SUB_MEMBERS_PAGE_MAX: usize = 100;
 const DEFAULT_RECV_WINDOW: i64 = 5000;
 
 /// Permissions that let a master key delete itself or manage sub keys.
@@ -53,6 +60,7 @@ enum Endpoint {
     ServerTime,
     QueryKey,
     ListSubMembers,
+    ListSubMembersPaged,
     ListSubKeys,
     DeleteMasterKey,
     DeleteSubKey,
@@ -68,6 +76,7 @@ impl Endpoint {
             ("GET", "/v5/market/time") => ServerTime,
             ("GET", "/v5/user/query-api") => QueryKey,
             ("GET", "/v5/user/query-sub-members") => ListSubMembers,
+            ("GET", "/v5/user/submembers") => ListSubMembersPaged,
             ("GET", "/v5/user/sub-apikeys") => ListSubKeys,
             ("POST", "/v5/user/delete-api") => DeleteMasterKey,
             ("POST", "/v5/user/delete-sub-api") => DeleteSubKey,
@@ -84,6 +93,7 @@ impl Endpoint {
             Endpoint::ServerTime
                 | Endpoint::QueryKey
                 | Endpoint::ListSubMembers
+                | Endpoint::ListSubMembersPaged
                 | Endpoint::ListSubKeys
         )
     }
@@ -94,6 +104,8 @@ struct Bybit {
     uid_write: RollingWindows,
     uid_read: RollingWindows,
     uid_create: RollingWindows,
+    /// `submembers`: 5 req/s per UID.
+    uid_paged_list: RollingWindows,
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
@@ -112,6 +124,11 @@ pub fn router(sim: Arc<ExchangeSim>) -> Router {
             UID_CREATE_PER_SEC,
             Duration::from_secs(1),
             sim.meter("uid_key_create"),
+        ),
+        uid_paged_list: RollingWindows::new(
+            SUB_MEMBERS_PAGED_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_sub_members_paged"),
         ),
         sim,
     })
@@ -311,6 +328,7 @@ impl Bybit {
     ) -> Result<(u32, u32, i64), Reply> {
         let window = match endpoint {
             Endpoint::CreateSubKey => &self.uid_create,
+            Endpoint::ListSubMembersPaged => &self.uid_paged_list,
             e if e.is_write() => &self.uid_write,
             _ => &self.uid_read,
         };
@@ -359,13 +377,16 @@ impl Bybit {
             }
             // "Use master user's api key only", holding Account Transfer,
             // Subaccount Transfer or Withdrawal (subuid-list.mdx).
-            Endpoint::ListSubMembers if !caller.is_master() || !caller.has_any(MASTER_MANAGE) => {
+            Endpoint::ListSubMembers | Endpoint::ListSubMembersPaged
+                if !caller.is_master() || !caller.has_any(MASTER_MANAGE) =>
+            {
                 refuse(
                     10005,
                     "Permission denied, please check your API key permissions.",
                 )
             }
             Endpoint::ListSubMembers => self.list_sub_members(caller),
+            Endpoint::ListSubMembersPaged => self.list_sub_members_paged(caller, request.query()),
             Endpoint::ListSubKeys => self.list_sub_keys(caller, request.query()),
             // "Use master user's api key only", holding Account Transfer,
             // Subaccount Transfer or Withdrawal (create-subuid-apikey.mdx).
@@ -458,8 +479,8 @@ impl Bybit {
     }
 
     /// Every sub UID of the caller's account, deleted keys or not: a sub
-    /// account outlives its keys (`subuid-list.mdx`).
-    fn list_sub_members(&self, caller: &SimKey) -> Reply {
+    /// account outlives its keys.
+    fn sub_uids(&self, caller: &SimKey) -> Vec<String> {
         let mut uids: Vec<String> = self
             .sim
             .keys
@@ -469,21 +490,46 @@ impl Bybit {
             .collect();
         uids.sort();
         uids.dedup();
+        uids
+    }
+
+    /// `query-sub-members`: the sub UIDs, "up to 10k" (`subuid-list.mdx`).
+    fn list_sub_members(&self, caller: &SimKey) -> Reply {
+        let mut uids = self.sub_uids(caller);
+        uids.truncate(SUB_MEMBERS_CAP);
         Stats::bump(&self.sim.stats.lists);
-        let members: Vec<Value> = uids
+        ok(json!({ "subMembers": uids.iter().map(|u| member(u)).collect::<Vec<_>>() }))
+    }
+
+    /// `submembers`: `pageSize` up to 100, `nextCursor` from the previous
+    /// page, "0" when no page follows (`page-subuid.mdx`). The cursor is
+    /// the simulator's own: the position of the next sub UID.
+    fn list_sub_members_paged(&self, caller: &SimKey, query: &str) -> Reply {
+        let pairs = common::form_pairs(query);
+        let size = match common::form_value(&pairs, "pageSize").map(str::parse::<usize>) {
+            None => SUB_MEMBERS_PAGE_MAX,
+            Some(Ok(n)) if (1..=SUB_MEMBERS_PAGE_MAX).contains(&n) => n,
+            Some(_) => return refuse(10001, "pageSize must be 1 to 100"),
+        };
+        let start = match common::form_value(&pairs, "nextCursor").map(str::parse::<usize>) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return refuse(10001, "invalid nextCursor"),
+        };
+        let uids = self.sub_uids(caller);
+        Stats::bump(&self.sim.stats.lists);
+        let page: Vec<Value> = uids
             .iter()
-            .map(|uid| {
-                json!({
-                    "uid": uid,
-                    "username": format!("sub{uid}"),
-                    "memberType": 1,
-                    "status": 1,
-                    "accountMode": 5,
-                    "remark": "",
-                })
-            })
+            .skip(start)
+            .take(size)
+            .map(|u| member(u))
             .collect();
-        ok(json!({ "subMembers": members }))
+        let next = if start + size < uids.len() {
+            (start + size).to_string()
+        } else {
+            "0".to_string()
+        };
+        ok(json!({ "subMembers": page, "nextCursor": next }))
     }
 
     /// A new key of one of the caller's sub UIDs. The docs do not say what
@@ -677,6 +723,18 @@ fn create_request(params: &Value) -> Result<CreateRequest, Reply> {
         permissions,
         note: params["note"].as_str().unwrap_or_default().to_string(),
         ips,
+    })
+}
+
+/// One sub UID as both sub UID lists show it.
+fn member(uid: &str) -> Value {
+    json!({
+        "uid": uid,
+        "username": format!("sub{uid}"),
+        "memberType": 1,
+        "status": 1,
+        "accountMode": 5,
+        "remark": "",
     })
 }
 

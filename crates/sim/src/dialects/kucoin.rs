@@ -36,7 +36,14 @@
 //!   its refusals: the simulator answers the generic parameter error
 //!   400100.
 //!
-//! Sub accounts are named: a sub key's `sub_name` is its `subName`.
+//! - the sub-account list `GET /api/v2/sub/user` (kucoin-universal-sdk
+//!   `openapi-account-subaccount.json`, GetSpotSubAccountsSummaryV2):
+//!   `currentPage` (default 1), `pageSize` (default 10, 1 to 100), weight
+//!   20 in the Management pool, answered as `{currentPage, pageSize,
+//!   totalNum, totalPage, items}`.
+//!
+//! Sub accounts are named: a sub key's `sub_name` is its `subName`; a sub
+//! account exists while any key, live or deleted, names it.
 
 use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted, form_value};
 use crate::ExchangeSim;
@@ -73,6 +80,7 @@ const MAX_WHITELIST: usize = 20;
 enum Endpoint {
     ServerTime,
     QueryKey,
+    ListSubAccounts,
     ListSubKeys,
     DeleteSubKey,
     UpdateSubKey,
@@ -92,6 +100,7 @@ impl Endpoint {
             ("GET", "/api/v1/timestamp") => ServerTime,
             ("GET", "/api/v1/user/api-key") => QueryKey,
             ("GET", "/api/v1/sub/api-key") => ListSubKeys,
+            ("GET", "/api/v2/sub/user") => ListSubAccounts,
             ("DELETE", "/api/v1/sub/api-key") => DeleteSubKey,
             ("POST", "/api/v1/sub/api-key/update") => UpdateSubKey,
             ("POST", "/api/v1/sub/api-key") => CreateSubKey,
@@ -109,7 +118,10 @@ impl Endpoint {
     fn weight(self) -> u32 {
         match self {
             Endpoint::ServerTime => 3,
-            Endpoint::QueryKey | Endpoint::ListSubKeys | Endpoint::CreateSubKey => 20,
+            Endpoint::QueryKey
+            | Endpoint::ListSubKeys
+            | Endpoint::CreateSubKey
+            | Endpoint::ListSubAccounts => 20,
             Endpoint::DeleteSubKey | Endpoint::UpdateSubKey => 30,
         }
     }
@@ -418,7 +430,8 @@ impl Kucoin {
         // Managing sub keys needs a master key with "General".
         let managing = matches!(
             endpoint,
-            Endpoint::ListSubKeys
+            Endpoint::ListSubAccounts
+                | Endpoint::ListSubKeys
                 | Endpoint::DeleteSubKey
                 | Endpoint::UpdateSubKey
                 | Endpoint::CreateSubKey
@@ -448,8 +461,13 @@ impl Kucoin {
                         && filter.is_none_or(|f| f == k.api_key)
                 });
                 Stats::bump(&sim.stats.probes);
+                if filter.is_none() {
+                    // All of a sub account's keys: a listing (discovery).
+                    Stats::bump(&sim.stats.lists);
+                }
                 ok(Value::Array(keys.iter().map(key_info).collect()))
             }
+            Endpoint::ListSubAccounts => self.list_sub_accounts(caller, &pairs),
             Endpoint::DeleteSubKey => {
                 let (Some(api_key), Some(sub_name), Some(passphrase)) = (
                     form_value(&pairs, "apiKey"),
@@ -585,6 +603,54 @@ impl Kucoin {
             "permission": key.permissions.join(","),
             "ipWhitelist": masked_whitelist(&key.ips),
             "createdAt": key.created_at_ms,
+        }))
+    }
+
+    /// One page of the caller's sub accounts, in the order of their UIDs.
+    fn list_sub_accounts(&self, caller: &SimKey, pairs: &[(String, String)]) -> Reply {
+        let number = |name: &str, default: usize| match form_value(pairs, name) {
+            None => Some(default),
+            Some(v) => v.parse::<usize>().ok(),
+        };
+        let (Some(page), Some(size)) = (number("currentPage", 1), number("pageSize", 10)) else {
+            return parameter_error("currentPage and pageSize are numbers");
+        };
+        if !(1..=100).contains(&size) || page == 0 {
+            return parameter_error("pageSize is 1 to 100, currentPage from 1");
+        }
+        let mut subs: Vec<(String, String)> = self
+            .sim
+            .keys
+            .filter(|k| k.parent_uid.as_deref() == Some(caller.uid.as_str()))
+            .into_iter()
+            .filter_map(|k| Some((k.uid.clone(), k.sub_name.clone()?)))
+            .collect();
+        subs.sort();
+        subs.dedup();
+        Stats::bump(&self.sim.stats.lists);
+        let items: Vec<Value> = subs
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|(uid, name)| {
+                json!({
+                    "userId": format!("u{uid}"),
+                    "uid": uid.parse::<u64>().unwrap_or(0),
+                    "subName": name,
+                    "status": 2,
+                    "type": 0,
+                    "access": "All",
+                    "createdAt": 0,
+                    "remarks": "",
+                })
+            })
+            .collect();
+        ok(json!({
+            "currentPage": page,
+            "pageSize": size,
+            "totalNum": subs.len(),
+            "totalPage": subs.len().div_ceil(size),
+            "items": items,
         }))
     }
 

@@ -8,6 +8,7 @@ pub mod common;
 pub mod kucoin;
 pub mod mexc;
 pub mod okx;
+mod okx_lists;
 
 use crate::ExchangeSim;
 use axum::Router;
@@ -115,7 +116,7 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 /// Whether the simulator serves a master's listing of its sub accounts and
 /// their keys (what `keyrevoke panic` discovers with).
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
-    matches!(id, binance::ID | bybit::ID)
+    matches!(id, binance::ID | bybit::ID | okx::ID | kucoin::ID)
 }
 
 /// Whether the simulator serves a master's create of sub keys (what

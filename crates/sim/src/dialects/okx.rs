@@ -31,7 +31,11 @@
 //!   limits as the sub-account endpoints (the broker docs' own could not be
 //!   confirmed). A broker's master key is marked by the simulator-only
 //!   permission [`ND_BROKER`]; its sub-accounts are ND sub-accounts, which
-//!   the ordinary sub-account endpoints refuse (59619).
+//!   the ordinary sub-account endpoints refuse (59619);
+//! - the sub-account lists (`okx_lists.rs`): a master's, newest first,
+//!   `after`/`before` creation times and `limit` up to 100, 2 requests per
+//!   2 s per User ID; an ND broker's (`broker/nd/subaccount-info`), by
+//!   `page` and `limit`, charged the same.
 //!
 //! Where the docs leave a choice open, the simulator picks one and says so:
 //! a key that never existed gets 50111 (401), a deleted one 50119 (200);
@@ -75,7 +79,7 @@ pub const ND_BROKER: &str = "nd_broker";
 const PERMS: &[&str] = &["read_only", "trade", "withdraw"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Family {
+pub(super) enum Family {
     /// /api/v5/users/subaccount/…: a master and its sub-accounts.
     Users,
     /// /api/v5/broker/nd/subaccount/…: an ND broker and its sub-accounts.
@@ -95,9 +99,20 @@ enum Endpoint {
     ServerTime,
     AccountConfig,
     SubKey(Family, KeyOp),
+    ListSubAccounts(Family),
 }
 
 const ENDPOINTS: &[(&str, &str, Endpoint)] = &[
+    (
+        "GET",
+        "/api/v5/users/subaccount/list",
+        Endpoint::ListSubAccounts(Family::Users),
+    ),
+    (
+        "GET",
+        "/api/v5/broker/nd/subaccount-info",
+        Endpoint::ListSubAccounts(Family::Broker),
+    ),
     ("GET", "/api/v5/public/time", Endpoint::ServerTime),
     ("GET", "/api/v5/account/config", Endpoint::AccountConfig),
     (
@@ -157,6 +172,7 @@ struct Okx {
     /// Creates: a rolling window, so that no two creates ever pass within
     /// a second (the docs do not say whether OKX's windows are fixed).
     create: RollingWindows,
+    list: FixedWindows,
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
@@ -185,6 +201,11 @@ pub fn router(sim: Arc<ExchangeSim>) -> Router {
             CREATE_PER_SEC,
             Duration::from_secs(1),
             sim.meter("uid_create_key"),
+        ),
+        list: FixedWindows::new(
+            super::okx_lists::LIST_PER_2S,
+            Duration::from_secs(2),
+            sim.meter("uid_list_sub_accounts"),
         ),
         sim,
     })
@@ -440,7 +461,7 @@ fn ip_bound(k: &SimKey) -> bool {
     !ip_of(k).is_empty()
 }
 
-fn is_broker(k: &SimKey) -> bool {
+pub(super) fn is_broker(k: &SimKey) -> bool {
     k.permissions.iter().any(|p| p == ND_BROKER)
 }
 
@@ -464,6 +485,7 @@ impl Okx {
                 return Err(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG));
             }
             Endpoint::AccountConfig => (&self.config, "account"),
+            Endpoint::ListSubAccounts(_) => (&self.list, "list"),
             Endpoint::SubKey(f, op) => (
                 match op {
                     KeyOp::Query => &self.query,
@@ -504,6 +526,17 @@ impl Okx {
                 }]))
             }
             Endpoint::SubKey(family, op) => self.manage(family, op, caller, request),
+            Endpoint::ListSubAccounts(family) => {
+                match super::okx_lists::list_sub_accounts(
+                    &self.sim,
+                    family,
+                    caller,
+                    request.query(),
+                ) {
+                    Ok(data) => ok(data),
+                    Err((code, msg)) => refuse(StatusCode::OK, code, &msg),
+                }
+            }
         }
     }
 
@@ -688,6 +721,10 @@ impl Okx {
             }
             KeyOp::Query => {
                 Stats::bump(&sim.stats.probes);
+                if api_key.is_none() {
+                    // All of a sub-account's keys: a listing (discovery).
+                    Stats::bump(&sim.stats.lists);
+                }
                 if api_key.is_some() && live.is_empty() {
                     return no_such_key();
                 }
