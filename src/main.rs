@@ -217,6 +217,10 @@ enum Shape {
     /// One master per exchange (Bybit, Binance) holding sub accounts of
     /// --keys-per-sub labelled keys each, for `panic` to discover.
     Panic,
+    /// One master per exchange that creates sub keys, and --keys sub keys
+    /// under it, every other one older than 90 days, for `rotate`
+    /// (--write-plan-keys writes the plan's keys).
+    Rotation,
 }
 
 #[derive(Subcommand)]
@@ -258,6 +262,10 @@ struct SimArgs {
     /// Write a config pointing at the simulator.
     #[arg(long)]
     write_config: Option<PathBuf>,
+    /// Write the `[[keys]]` of a rotation plan for the generated keys
+    /// (90 days; put a `[sink]` before them).
+    #[arg(long)]
+    write_plan_keys: Option<PathBuf>,
     /// Load these keys (JSON: {"bybit": [SimKey, ...]}).
     #[arg(long)]
     seed_keys: Option<PathBuf>,
@@ -537,6 +545,11 @@ async fn sim(a: SimArgs) -> i32 {
             let per_sub = a.keys_per_sub.max(1);
             Population::panic(&exchanges, a.keys.div_ceil(per_sub), per_sub, 7)
         }
+        // Every other key past 90 days, the rest a month old.
+        Shape::Rotation => {
+            let ages: Vec<u32> = (0..a.keys).map(|i| if i % 2 == 0 { 120 } else { 30 }).collect();
+            Population::rotation(&exchanges, &ages, 7)
+        }
     };
     population.load_into(&handle);
     if let Some(p) = &a.write_inventory
@@ -547,6 +560,12 @@ async fn sim(a: SimArgs) -> i32 {
     }
     if let Some(p) = &a.write_config
         && let Err(e) = std::fs::write(p, population.config_toml(&handle.urls))
+    {
+        eprintln!("{}: {e}", p.display());
+        return exit::COULD_NOT_RUN;
+    }
+    if let Some(p) = &a.write_plan_keys
+        && let Err(e) = std::fs::write(p, population.rotation_plan_keys(90))
     {
         eprintln!("{}: {e}", p.display());
         return exit::COULD_NOT_RUN;

@@ -57,20 +57,7 @@ impl AgeSink {
 
 /// The plan for every row of the population, after `sink`.
 fn write_plan(s: &Scenario, sink: &str) -> PathBuf {
-    let mut plan = sink.to_string();
-    for r in &s.population.rows {
-        plan.push_str(&format!(
-            "\n[[keys]]\nexchange = \"{}\"\nlabel = \"{}\"\napi_key = \"{}\"\naccount = \"{}\"\nvia = \"{}\"\nmax_age_days = {MAX_AGE_DAYS}\n",
-            r.exchange,
-            r.label,
-            r.api_key,
-            r.account.as_deref().unwrap(),
-            r.via.as_deref().unwrap()
-        ));
-        if let Some(p) = &r.passphrase {
-            plan.push_str(&format!("passphrase = \"{p}\"\n"));
-        }
-    }
+    let plan = format!("{sink}{}", s.population.rotation_plan_keys(MAX_AGE_DAYS));
     let path = s.path("plan.toml");
     std::fs::write(&path, plan).unwrap();
     path

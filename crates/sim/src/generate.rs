@@ -432,6 +432,27 @@ impl Population {
         out
     }
 
+    /// The `[[keys]]` of a rotation plan for every row (the plan's
+    /// `[sink]` goes before them): each key rotated by the credential that
+    /// manages it once older than `max_age_days`.
+    pub fn rotation_plan_keys(&self, max_age_days: u32) -> String {
+        let mut plan = String::new();
+        for r in &self.rows {
+            plan.push_str(&format!(
+                "\n[[keys]]\nexchange = \"{}\"\nlabel = \"{}\"\napi_key = \"{}\"\naccount = \"{}\"\nvia = \"{}\"\nmax_age_days = {max_age_days}\n",
+                r.exchange,
+                r.label,
+                r.api_key,
+                r.account.as_deref().unwrap_or_default(),
+                r.via.as_deref().unwrap_or_default()
+            ));
+            if let Some(p) = &r.passphrase {
+                plan.push_str(&format!("passphrase = \"{p}\"\n"));
+            }
+        }
+        plan
+    }
+
     /// A config naming the credentials and pointing every exchange at `urls`.
     pub fn config_toml(&self, urls: &BTreeMap<ExchangeId, String>) -> String {
         let mut out = String::new();
