@@ -136,6 +136,19 @@ pub(super) async fn replaces_a_sub_key_with_one_of_the_same_shape<S: Subject>(r:
         S::exchange()
     );
     assert_eq!(created.key.account, account(r), "{}: {CASE}", S::exchange());
+    // What the driver may log or journal of the create never shows the
+    // new secret or passphrase.
+    let shown = format!("{created:?} {:?}", created.reply);
+    for secret in [Some(new.secret.as_str()), r.passphrase]
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            !shown.contains(secret),
+            "{}: {CASE}: a secret in {shown}",
+            S::exchange()
+        );
+    }
     assert_eq!(
         (&new.uid, &new.parent_uid),
         (&old.uid, &old.parent_uid),
