@@ -6,7 +6,7 @@ use crate::faults::Faults;
 use crate::keys::{KeyState, SimKey};
 use keyrevoke_core::discovery::{ListKind, PageRequest};
 use keyrevoke_core::rotation::{CreateKey, KeyShape, NewKey};
-use keyrevoke_core::{ConnectorError, Credential, Failure, Secret};
+use keyrevoke_core::{ConnectorError, Credential, Failure, KeyJob, KeyMaterial, Secret};
 use std::sync::atomic::Ordering;
 
 /// The label the cases give the new key.
@@ -232,6 +232,30 @@ pub(super) async fn replaces_a_sub_key_with_one_of_the_same_shape<S: Subject>(r:
         .test_key(&created.key)
         .await
         .unwrap_or_else(|f| fail::<S>(CASE, format!("after the delete: {f}")));
+
+    // A replacement is an ordinary key: the same route deletes it (as a
+    // driver does with a replacement whose secret was never stored).
+    let replacement = KeyJob::new(
+        KeyMaterial {
+            api_key: created.key.api_key.clone(),
+            passphrase: created.key.passphrase.clone(),
+            label: Some(NEW_LABEL.to_string()),
+            ..r.old.key.clone()
+        },
+        r.old.via.clone(),
+    );
+    super::space_writes::<S>().await;
+    let route = case.c.routes(&replacement)[0];
+    case.c
+        .perform(route, &replacement)
+        .await
+        .unwrap_or_else(|f| fail::<S>(CASE, format!("the replacement's delete refused: {f}")));
+    assert_eq!(
+        case.sim_key(&new.api_key).state,
+        KeyState::Deleted,
+        "{}: {CASE}: the replacement deleted by the ordinary route",
+        S::exchange()
+    );
 }
 
 pub(super) async fn a_credential_without_the_create_permission_creates_nothing<S: Subject>(
