@@ -30,6 +30,7 @@ use endpoints::Endpoint;
 use errors::Refusal;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
@@ -464,6 +465,13 @@ impl Connector for KucoinConnector {
 
     fn can_rotate(&self) -> bool {
         true
+    }
+
+    /// One sub account's keys only (`can_discover` stays false: KuCoin's
+    /// sub accounts are not listed here, so `panic` cannot start here);
+    /// what a rotation lists to find a replacement by its remark.
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.list_sub_keys(cred, page).await
     }
 
     async fn describe_key(

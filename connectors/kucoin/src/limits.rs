@@ -15,6 +15,7 @@
 //! - Weights: `endpoints.rs` (one place per endpoint).
 
 use crate::endpoints::{self, Endpoint, Pool};
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
@@ -85,8 +86,11 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         ) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &CLOCK_SYNC,
-        // No list endpoint is used yet: nothing to discover, nothing spent.
-        Operation::List(_) => &[],
+        // One sub account's keys: `sub/api-key` with `subName` alone (what a
+        // rotation lists to find a replacement by its remark). Sub accounts
+        // themselves are not listed.
+        Operation::List(ListKind::SubAccountKeys) => &DESCRIBE,
+        Operation::List(ListKind::SubAccounts) => &[],
         Operation::Rotate(RotationCall::Describe) => &DESCRIBE,
         Operation::Rotate(RotationCall::Create) => &CREATE,
         Operation::Rotate(RotationCall::Test) => &TEST,

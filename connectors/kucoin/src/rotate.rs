@@ -11,6 +11,7 @@
 
 use crate::endpoints;
 use crate::{Caller, KucoinConnector};
+use keyrevoke_core::discovery::{FoundKey, ListKind, Page, PageRequest};
 use keyrevoke_core::error::SignedBy;
 use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey};
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure, Reply, Secret};
@@ -76,6 +77,53 @@ impl KucoinConnector {
                 answer.reply.meta,
             )),
         }
+    }
+
+    /// Every key of one sub account, with its remark, in one page: what a
+    /// rotation lists to find a replacement whose secret was never stored.
+    pub(crate) async fn list_sub_keys(
+        &self,
+        cred: &Credential,
+        request: &PageRequest,
+    ) -> Result<Page, Failure> {
+        let (ListKind::SubAccountKeys, Some(sub_name)) = (request.kind, request.account.as_deref())
+        else {
+            return Err(Failure::local(ConnectorError::Unsupported(
+                "KuCoin keys are listed one sub account at a time; its sub accounts are not listed"
+                    .into(),
+            )));
+        };
+        let master = master_caller(cred)?;
+        let answer = self
+            .call(
+                &master,
+                &endpoints::LIST_SUB_KEYS,
+                &[("subName", sub_name)],
+                None,
+            )
+            .await?;
+        let keys = answer
+            .data
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                Some(FoundKey {
+                    api_key: k["apiKey"].as_str()?.to_string(),
+                    account: sub_name.to_string(),
+                    label: k["remark"]
+                        .as_str()
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string),
+                })
+            })
+            .collect();
+        Ok(Page {
+            keys,
+            accounts: Vec::new(),
+            next: None,
+            reply: answer.reply,
+        })
     }
 
     pub(crate) async fn create_sub_key(

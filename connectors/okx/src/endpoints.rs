@@ -205,6 +205,13 @@ pub fn sub_key_query(sub_acct: &str, api_key: &str) -> String {
     format!("subAcct={}&apiKey={}", enc(sub_acct), enc(api_key))
 }
 
+/// `subAcct=…` alone: the sub-key query lists every key of the sub-account
+/// (`apiKey` is optional).
+pub fn sub_keys_query(sub_acct: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!("subAcct={}", enc(sub_acct))
+}
+
 /// The names in a `perm` string (`read_only,withdraw,trade`), sorted.
 pub use keyrevoke_core::connector::permission_list as permission_names;
 

@@ -26,6 +26,7 @@ use endpoints::Manager;
 use errors::{Answer, Context};
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
@@ -400,6 +401,13 @@ impl Connector for OkxConnector {
 
     fn can_rotate(&self) -> bool {
         true
+    }
+
+    /// One sub-account's keys only (`can_discover` stays false: OKX's
+    /// sub-accounts are not listed, so `panic` cannot start here); what a
+    /// rotation lists to find a replacement by its label.
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.list_sub_keys(cred, page).await
     }
 
     async fn describe_key(

@@ -21,6 +21,7 @@
 //! the broker docs, and the sub-account endpoints' are the strictest OKX
 //! documents for key management. No usage headers are documented.
 
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
@@ -106,8 +107,11 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(Route::DeleteSelf | Route::DisableSelf | Route::Escalate) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => &PUBLIC,
-        // No list endpoint is used yet: nothing to discover, nothing spent.
-        Operation::List(_) => &[],
+        // One sub-account's keys: the sub-key query without `apiKey` (what a
+        // rotation lists to find a replacement by its label). Sub-accounts
+        // themselves are not listed.
+        Operation::List(ListKind::SubAccountKeys) => &PROBE_VIA_MANAGER,
+        Operation::List(ListKind::SubAccounts) => &[],
         // Describe: the master's sub-key query; test: the new key's own
         // account/config.
         Operation::Rotate(RotationCall::Describe) => &PROBE_VIA_MANAGER,

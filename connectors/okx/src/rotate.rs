@@ -8,6 +8,7 @@
 
 use crate::sign::Signer;
 use crate::{OkxConnector, endpoints, has_value};
+use keyrevoke_core::discovery::{FoundKey, ListKind, Page, PageRequest};
 use keyrevoke_core::error::SignedBy;
 use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey};
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure, Reply, Secret};
@@ -83,6 +84,53 @@ impl OkxConnector {
                 answer.reply.meta,
             )),
         }
+    }
+
+    /// Every key of one sub-account, with its label, in one page: what a
+    /// rotation lists to find a replacement whose secret was never stored.
+    pub(crate) async fn list_sub_keys(
+        &self,
+        cred: &Credential,
+        request: &PageRequest,
+    ) -> Result<Page, Failure> {
+        let (ListKind::SubAccountKeys, Some(sub_acct)) = (request.kind, request.account.as_deref())
+        else {
+            return Err(Failure::local(ConnectorError::Unsupported(
+                "OKX keys are listed one sub-account at a time; its sub-accounts are not listed"
+                    .into(),
+            )));
+        };
+        let answer = self
+            .call(
+                master_signer(cred)?,
+                SignedBy::ManagingCredential,
+                &endpoints::QUERY_SUB_KEY,
+                &endpoints::sub_keys_query(sub_acct),
+                None,
+            )
+            .await?;
+        let keys = answer
+            .data
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                Some(FoundKey {
+                    api_key: k["apiKey"].as_str()?.to_string(),
+                    account: sub_acct.to_string(),
+                    label: k["label"]
+                        .as_str()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string),
+                })
+            })
+            .collect();
+        Ok(Page {
+            keys,
+            accounts: Vec::new(),
+            next: None,
+            reply: answer.reply,
+        })
     }
 
     pub(crate) async fn create_sub_key(
