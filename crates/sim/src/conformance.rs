@@ -18,8 +18,9 @@
 //! - clock skew is reported as such, and a clock sync fixes it;
 //! - where the connector rotates ([`Subject::rotation`]): a described sub
 //!   key is created again with the same permissions, IPs and read-only
-//!   flag under the label given, the new key signs with its own secret and
-//!   outlives the old key's delete; a credential without the create
+//!   flag under the label given, listed under that label in its sub
+//!   account's keys, signs with its own secret, outlives the old key's
+//!   delete, and is deleted by the same route; a credential without the create
 //!   permission creates nothing; a create over the exchange's limit is a
 //!   rate limit and creates nothing.
 //!

@@ -121,6 +121,26 @@ pub async fn start(
     h
 }
 
+/// A simulator of `exchange` alone holding `keys`, its rate limits off:
+/// for tests that send refusals back to back, which the exchange counts
+/// against limits as low as one call a second.
+pub async fn start_unlimited(
+    exchange: ExchangeId,
+    keys: impl IntoIterator<Item = SimKey>,
+) -> SimHandle {
+    let h = crate::start(SimConfig {
+        exchanges: vec![exchange],
+        limits: false,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulator starts on loopback");
+    for k in keys {
+        h.exchange(exchange).keys.insert(k);
+    }
+    h
+}
+
 /// A connector built by `new` (its `Connector::new`), pointed at the
 /// simulator's `exchange`, with a 2 s request timeout and default settings.
 pub fn connector<C>(

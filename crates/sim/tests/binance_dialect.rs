@@ -645,3 +645,123 @@ async fn a_master_lists_its_sub_accounts_by_email_a_page_at_a_time() {
     let a = call(&h, SUB_KEY, "GET", SUB_ACCOUNT_LIST, "").await;
     assert_reply(&a, 401, -2015, "a sub key has no sub accounts to list");
 }
+
+#[tokio::test]
+async fn a_master_creates_a_sub_key_and_the_reply_shows_its_secret_once() {
+    let h = sim(Faults::default()).await;
+    // Create-Sub-account-API-Key's parameters, as a form body.
+    let ts = now_ms();
+    let body = format!(
+        "email=bot001%40virtual.example&apiName=bot-17&status=2&ipAddress=127.0.0.1%2C10.0.0.7&canTrade=true&canFuturesTrade=true&recvWindow=5000&timestamp={ts}"
+    );
+    let a = send_raw(
+        &h,
+        "POST",
+        SUB_KEYS,
+        Some(MASTER),
+        "",
+        &signed_query(MASTER, &body),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let reply = a.body.as_object().expect("an object");
+    let mut fields: Vec<&str> = reply.keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "apiKey",
+            "apiName",
+            "canFuturesTrade",
+            "canMarginLoanRepay",
+            "canTrade",
+            "canUniversalTransfer",
+            "canVanillaOptions",
+            "ipList",
+            "secretKey",
+            "status"
+        ],
+        "CreateSubAccountApiKeyResponse's fields"
+    );
+    assert_eq!(reply["status"], 2);
+    assert_eq!(
+        reply["ipList"],
+        serde_json::json!(["127.0.0.1", "10.0.0.7"])
+    );
+    assert_eq!(
+        (
+            reply["canTrade"].as_bool(),
+            reply["canVanillaOptions"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    let api_key = reply["apiKey"].as_str().unwrap();
+    let held = h.exchange(BINANCE).keys.get(api_key).expect("a real key");
+    assert_eq!(reply["secretKey"], held.secret.as_str());
+    // The new key signs its own read, and the master's listing shows it by
+    // name with its creation time.
+    let query = format!("recvWindow=5000&timestamp={}", now_ms());
+    let query = format!("{query}&signature={}", sign(&held.secret, &query));
+    let own = read_restrictions(&h, api_key, &query).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let listed = call(
+        &h,
+        MASTER,
+        "GET",
+        SUB_KEYS,
+        &format!("email=bot001%40virtual.example&subAccountApiKey={api_key}"),
+    )
+    .await;
+    assert_eq!(
+        listed.body["rows"][0]["apiName"], "bot-17",
+        "{}",
+        listed.body
+    );
+    assert_eq!(listed.body["rows"][0]["timestamp"], held.created_at_ms);
+}
+
+#[tokio::test]
+async fn a_create_the_docs_refuse_creates_nothing() {
+    let h = sim(Faults::default()).await;
+    for (caller, params, code) in [
+        (MASTER, "apiName=bot&status=1", -1102),
+        (MASTER, "email=bot001%40virtual.example&status=1", -1102),
+        (MASTER, "email=bot001%40virtual.example&apiName=bot", -1102),
+        // status 2 needs ipAddress, of addresses.
+        (
+            MASTER,
+            "email=bot001%40virtual.example&apiName=bot&status=2",
+            -1102,
+        ),
+        (
+            MASTER,
+            "email=bot001%40virtual.example&apiName=bot&status=2&ipAddress=127.%2A%2A.1",
+            -1130,
+        ),
+        (
+            MASTER,
+            "email=bot001%40virtual.example&apiName=bot&status=9",
+            -1130,
+        ),
+        (
+            MASTER,
+            "email=nobody%40virtual.example&apiName=bot&status=1",
+            -1130,
+        ),
+        // TRADE: the master's key must hold Enable Spot & Margin Trading.
+        (
+            TRADELESS_MASTER,
+            "email=other%40virtual.example&apiName=bot&status=1",
+            -2015,
+        ),
+        (
+            SUB_KEY,
+            "email=bot001%40virtual.example&apiName=bot&status=1",
+            -2015,
+        ),
+    ] {
+        let a = call(&h, caller, "POST", SUB_KEYS, params).await;
+        assert_eq!(a.body["code"], code, "{caller} {params}: {}", a.body);
+    }
+    assert_eq!(common::stats(&h, BINANCE).creates, 0);
+}

@@ -20,18 +20,17 @@ const SUB_KEY_2: &str = "SUBKEY00000000002";
 const QUERY_API: &str = "/v5/user/query-api";
 const DELETE_API: &str = "/v5/user/delete-api";
 
+fn keys() -> Vec<keyrevoke_sim::keys::SimKey> {
+    vec![
+        key(MASTER, "1000", &["AccountTransfer", "SubMemberTransfer"]),
+        key("TRADEONLY00000001", "1001", &["SpotTrade"]),
+        key(SUB_KEY, "2000", &["SpotTrade"]).sub_of("1000"),
+        key(SUB_KEY_2, "2000", &["AccountTransfer"]).sub_of("1000"),
+    ]
+}
+
 async fn sim(faults: Faults) -> SimHandle {
-    testkit::start(
-        BYBIT,
-        faults,
-        [
-            key(MASTER, "1000", &["AccountTransfer", "SubMemberTransfer"]),
-            key("TRADEONLY00000001", "1001", &["SpotTrade"]),
-            key(SUB_KEY, "2000", &["SpotTrade"]).sub_of("1000"),
-            key(SUB_KEY_2, "2000", &["AccountTransfer"]).sub_of("1000"),
-        ],
-    )
-    .await
+    testkit::start(BYBIT, faults, keys()).await
 }
 
 /// A request built straight from the v5 guide: prehash = timestamp +
@@ -433,4 +432,85 @@ async fn a_sub_uids_keys_are_listed_twenty_a_page_with_their_notes_and_a_cursor(
         Some(5)
     );
     assert_eq!(second.body["result"]["nextPageCursor"], "", "the last page");
+}
+
+const CREATE_SUB_API: &str = "/v5/user/create-sub-api";
+
+#[tokio::test]
+async fn a_master_creates_a_sub_key_and_the_reply_shows_its_secret_once() {
+    let h = sim(Faults::default()).await;
+    // The request example of create-subuid-apikey.mdx, for sub UID 2000,
+    // with IPs bound.
+    let body = r#"{"subuid":2000,"note":"testxxx","readOnly":0,"ips":"127.0.0.1,10.0.0.7","permissions":{"Wallet":["AccountTransfer"],"Spot":["SpotTrade"]}}"#;
+    let a = call(&h, MASTER, "POST", CREATE_SUB_API, body).await;
+    assert_eq!(a.body["retCode"], 0, "{}", a.body);
+    let result = a.body["result"].as_object().expect("a result object");
+    let mut fields: Vec<&str> = result.keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["apiKey", "id", "note", "permissions", "readOnly", "secret"],
+        "the documented response parameters"
+    );
+    assert_eq!(result["note"], "testxxx");
+    assert_eq!(result["readOnly"], 0);
+    assert_eq!(
+        result["permissions"]["Wallet"],
+        serde_json::json!(["AccountTransfer"])
+    );
+    let api_key = result["apiKey"].as_str().unwrap();
+    let held = h.exchange(BYBIT).keys.get(api_key).expect("a real key");
+    assert_eq!(result["secret"], held.secret.as_str());
+    assert_eq!(held.parent_uid.as_deref(), Some("1000"));
+    assert_eq!(held.uid, "2000");
+    assert_eq!(held.ips, ["127.0.0.1", "10.0.0.7"]);
+    // The master's listing of sub UID 2000 shows it, with its note and
+    // creation time, and never its secret.
+    let listed = call(
+        &h,
+        MASTER,
+        "GET",
+        "/v5/user/sub-apikeys",
+        "subMemberId=2000",
+    )
+    .await;
+    let entry = listed.body["result"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["apiKey"] == api_key)
+        .expect("listed")
+        .clone();
+    assert_eq!(entry["note"], "testxxx");
+    assert_eq!(entry["secret"], "******");
+    assert!(
+        entry["createdAt"].as_str().unwrap().ends_with('Z'),
+        "{entry}"
+    );
+}
+
+#[tokio::test]
+async fn a_create_missing_a_required_parameter_or_from_a_sub_key_creates_nothing() {
+    // Without limits: back-to-back refusals would meet the 1 per second.
+    let h = testkit::start_unlimited(BYBIT, keys()).await;
+    for body in [
+        r#"{"readOnly":0,"permissions":{"Spot":["SpotTrade"]}}"#,
+        r#"{"subuid":2000,"permissions":{"Spot":["SpotTrade"]}}"#,
+        r#"{"subuid":2000,"readOnly":0}"#,
+        r#"{"subuid":2000,"readOnly":0,"permissions":{}}"#,
+        r#"{"subuid":2000,"readOnly":0,"permissions":{"Spot":["Order"]}}"#,
+        r#"{"subuid":2000,"readOnly":0,"ips":"203.**.1","permissions":{"Spot":["SpotTrade"]}}"#,
+        r#"{"subuid":9999,"readOnly":0,"permissions":{"Spot":["SpotTrade"]}}"#,
+    ] {
+        let a = call(&h, MASTER, "POST", CREATE_SUB_API, body).await;
+        assert_eq!(a.body["retCode"], 10001, "{body}: {}", a.body);
+    }
+    // "Use master user's api key only", and one holding a transfer
+    // permission.
+    let body = r#"{"subuid":2000,"readOnly":0,"permissions":{"Spot":["SpotTrade"]}}"#;
+    for caller in [SUB_KEY_2, "TRADEONLY00000001"] {
+        let a = call(&h, caller, "POST", CREATE_SUB_API, body).await;
+        assert_eq!(a.body["retCode"], 10005, "{caller}: {}", a.body);
+    }
+    assert_eq!(common::stats(&h, BYBIT).creates, 0);
 }

@@ -127,6 +127,15 @@ impl<'a> Req<'a> {
         }
     }
 
+    /// Create Sub-Account API, by `api_key`, with the JSON `body`.
+    fn create_sub_key(api_key: &'a str, passphrase: &'a str, body: &'a str) -> Self {
+        Req {
+            method: "POST",
+            body,
+            ..Req::get(api_key, passphrase, SUB_KEYS, &[])
+        }
+    }
+
     /// Prehash = timestamp + METHOD + path(?query, not URL-encoded) + body.
     fn prehash(&self) -> String {
         let raw: Vec<String> = self
@@ -513,4 +522,74 @@ async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
     let a = send(&h, &again).await;
     assert_ne!(a.body["code"], "200000", "the key is gone: {}", a.body);
     common::assert_deleted_once_after(&h, KUCOIN, SUB, 2);
+}
+
+#[tokio::test]
+async fn a_master_creates_a_sub_key_and_the_reply_shows_its_secret_once() {
+    let h = sim(Faults::default()).await;
+    // Create Sub-Account API's documented fields.
+    let body = r#"{"subName":"kcsub001","passphrase":"Rotated-Pass-17","remark":"bot-17","permission":"General,Spot","ipWhitelist":"127.0.0.1,10.0.0.7"}"#;
+    let a = send(&h, &Req::create_sub_key(MASTER, "masterPass1", body)).await;
+    assert_reply(&a, 200, "200000", "create");
+    let data = a.body["data"].as_object().expect("data");
+    let mut fields: Vec<&str> = data.keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "apiKey",
+            "apiSecret",
+            "createdAt",
+            "ipWhitelist",
+            "passphrase",
+            "permission",
+            "remark",
+            "subName"
+        ],
+        "the documented response fields"
+    );
+    let api_key = data["apiKey"].as_str().unwrap();
+    let held = h.exchange(KUCOIN).keys.get(api_key).expect("a real key");
+    assert_eq!(data["apiSecret"], held.secret.as_str());
+    assert_eq!(data["createdAt"], held.created_at_ms);
+    assert_eq!(held.passphrase.as_deref(), Some("Rotated-Pass-17"));
+    assert_eq!(held.ips, ["127.0.0.1", "10.0.0.7"]);
+    // The master's list shows it, its remark, its IPs masked as the docs'
+    // examples show them.
+    let params = [("subName", "kcsub001"), ("apiKey", api_key)];
+    let listed = send(&h, &Req::get(MASTER, "masterPass1", SUB_KEYS, &params)).await;
+    assert_eq!(
+        listed.body["data"][0]["remark"], "bot-17",
+        "{}",
+        listed.body
+    );
+    assert_eq!(listed.body["data"][0]["ipWhitelist"], "127.**.1,10.**.7");
+}
+
+#[tokio::test]
+async fn a_create_the_docs_refuse_creates_nothing() {
+    let h = sim(Faults::default()).await;
+    for body in [
+        // subName, passphrase and remark are required.
+        r#"{"passphrase":"Rotated-Pass-17","remark":"bot"}"#,
+        r#"{"subName":"kcsub001","remark":"bot"}"#,
+        r#"{"subName":"kcsub001","passphrase":"Rotated-Pass-17"}"#,
+        // A passphrase of 7 to 32 characters without spaces; a remark of 1
+        // to 24.
+        r#"{"subName":"kcsub001","passphrase":"short","remark":"bot"}"#,
+        r#"{"subName":"kcsub001","passphrase":"with space 17","remark":"bot"}"#,
+        r#"{"subName":"kcsub001","passphrase":"Rotated-Pass-17","remark":"a-remark-of-25-characters"}"#,
+        // Only General, Spot, Futures, Margin, InnerTransfer can be set.
+        r#"{"subName":"kcsub001","passphrase":"Rotated-Pass-17","remark":"bot","permission":"General,Transfer"}"#,
+        r#"{"subName":"kcsub001","passphrase":"Rotated-Pass-17","remark":"bot","ipWhitelist":"127.**.1"}"#,
+        r#"{"subName":"nosuchsub","passphrase":"Rotated-Pass-17","remark":"bot"}"#,
+    ] {
+        let a = send(&h, &Req::create_sub_key(MASTER, "masterPass1", body)).await;
+        assert_reply(&a, 200, "400100", body);
+    }
+    // The create needs "General".
+    let body = r#"{"subName":"kcsub001","passphrase":"Rotated-Pass-17","remark":"bot"}"#;
+    let a = send(&h, &Req::create_sub_key(NO_GENERAL, "tradePass1", body)).await;
+    assert_reply(&a, 403, "400007", "a key without General");
+    assert_eq!(common::stats(&h, KUCOIN).creates, 0);
 }

@@ -620,3 +620,102 @@ async fn every_request_to_delete_a_key_is_counted_even_once_it_is_gone() {
     assert_eq!(reply["code"], "59506", "the second delete: {reply}");
     common::assert_deleted_once_after(&h, OKX, "SUB-A-1", 2);
 }
+
+#[tokio::test]
+async fn a_master_creates_a_sub_account_key_and_the_reply_shows_its_secret_once() {
+    let h = sim(Faults::default()).await;
+    let body = r#"{"subAcct":"subalpha1","label":"bot-17","passphrase":"Rot4ted!Pass","perm":"read_only,trade","ip":"127.0.0.1,10.0.0.7"}"#;
+    let (status, reply) = call(&h, "MASTER-BOUND", "POST", SUB_KEYS, body).await;
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (200, Some("0")),
+        "{reply}"
+    );
+    let data = reply["data"][0].as_object().expect("data[0]");
+    let mut fields: Vec<&str> = data.keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "apiKey",
+            "ip",
+            "label",
+            "passphrase",
+            "perm",
+            "secretKey",
+            "subAcct",
+            "ts"
+        ],
+        "the documented response parameters"
+    );
+    assert_eq!(data["perm"], "read_only,trade");
+    assert_eq!(data["ip"], "127.0.0.1,10.0.0.7");
+    let api_key = data["apiKey"].as_str().unwrap();
+    let held = h.exchange(OKX).keys.get(api_key).expect("a real key");
+    assert_eq!(data["secretKey"], held.secret.as_str());
+    assert_eq!(held.passphrase.as_deref(), Some("Rot4ted!Pass"));
+    assert_eq!(held.sub_name.as_deref(), Some("subalpha1"));
+    assert_eq!(data["ts"], held.created_at_ms.to_string());
+    // The sub-key query shows it under its label, without its secret.
+    let (_, listed) = get(
+        &h,
+        "MASTER-BOUND",
+        &format!("{SUB_KEYS}?subAcct=subalpha1&apiKey={api_key}"),
+    )
+    .await;
+    assert_eq!(listed["data"][0]["label"], "bot-17", "{listed}");
+    assert!(listed["data"][0].get("secretKey").is_none(), "{listed}");
+}
+
+#[tokio::test]
+async fn a_create_the_docs_refuse_creates_nothing() {
+    let h = testkit::start_unlimited(
+        OKX,
+        [
+            key(
+                "MASTER-BOUND",
+                "1000",
+                &["read_only", "trade"],
+                &["127.0.0.1"],
+            ),
+            key("MASTER-UNBOUND", "1000", &["read_only", "trade"], &["*"]),
+            key("MASTER-READER", "1000", &["read_only"], &["127.0.0.1"]),
+            key("SUB-A-1", "2000", &["read_only", "trade"], &["*"])
+                .sub_of("1000")
+                .in_sub_account("subalpha1"),
+        ],
+    )
+    .await;
+    let create = |label: &str, pass: &str, extra: &str| {
+        format!(r#"{{"subAcct":"subalpha1","label":"{label}","passphrase":"{pass}"{extra}}}"#)
+    };
+    for (caller, body, code) in [
+        ("MASTER-BOUND", create("", "Rot4ted!Pass", ""), "50014"),
+        ("MASTER-BOUND", create("bot", "", ""), "50014"),
+        // 8 to 32 characters, with lower, upper, digit and special.
+        ("MASTER-BOUND", create("bot", "rotated4pass", ""), "51000"),
+        ("MASTER-BOUND", create("bot", "R0t!", ""), "51000"),
+        (
+            "MASTER-BOUND",
+            create("bot", "Rot4ted!Pass", r#","perm":"withdraw""#),
+            "51000",
+        ),
+        (
+            "MASTER-BOUND",
+            create("bot", "Rot4ted!Pass", r#","ip":"203.**.1""#),
+            "51000",
+        ),
+        (
+            "MASTER-BOUND",
+            r#"{"subAcct":"nosuchsub","label":"bot","passphrase":"Rot4ted!Pass"}"#.to_string(),
+            "59510",
+        ),
+        ("MASTER-UNBOUND", create("bot", "Rot4ted!Pass", ""), "50035"),
+        ("MASTER-READER", create("bot", "Rot4ted!Pass", ""), "50120"),
+        ("SUB-A-1", create("bot", "Rot4ted!Pass", ""), "59500"),
+    ] {
+        let (_, reply) = call(&h, caller, "POST", SUB_KEYS, &body).await;
+        assert_eq!(reply["code"], code, "{caller} {body}: {reply}");
+    }
+    assert_eq!(common::stats(&h, OKX).creates, 0);
+}

@@ -6,7 +6,7 @@ use crate::faults::Faults;
 use crate::keys::{KeyState, SimKey};
 use keyrevoke_core::discovery::{ListKind, PageRequest};
 use keyrevoke_core::rotation::{CreateKey, KeyShape, NewKey};
-use keyrevoke_core::{ConnectorError, Credential, Failure, Secret};
+use keyrevoke_core::{ConnectorError, Credential, Failure, KeyJob, KeyMaterial, Secret};
 use std::sync::atomic::Ordering;
 
 /// The label the cases give the new key.
@@ -136,6 +136,19 @@ pub(super) async fn replaces_a_sub_key_with_one_of_the_same_shape<S: Subject>(r:
         S::exchange()
     );
     assert_eq!(created.key.account, account(r), "{}: {CASE}", S::exchange());
+    // What the driver may log or journal of the create never shows the
+    // new secret or passphrase.
+    let shown = format!("{created:?} {:?}", created.reply);
+    for (what, secret) in [
+        ("secret", Some(new.secret.as_str())),
+        ("passphrase", r.passphrase),
+    ] {
+        assert!(
+            secret.is_none_or(|s| !shown.contains(s)),
+            "{}: {CASE}: the new key's {what} shows in the create's Debug or reply",
+            S::exchange()
+        );
+    }
     assert_eq!(
         (&new.uid, &new.parent_uid),
         (&old.uid, &old.parent_uid),
@@ -174,7 +187,10 @@ pub(super) async fn replaces_a_sub_key_with_one_of_the_same_shape<S: Subject>(r:
         fail::<S>(CASE, "a test signed with another secret was accepted");
     }
 
-    if case.c.can_discover() {
+    // Every rotating connector lists one sub account's keys (with or
+    // without `can_discover`): a driver finds a replacement whose secret
+    // was never stored by its label.
+    {
         let page = case
             .c
             .discover(
@@ -219,6 +235,30 @@ pub(super) async fn replaces_a_sub_key_with_one_of_the_same_shape<S: Subject>(r:
         .test_key(&created.key)
         .await
         .unwrap_or_else(|f| fail::<S>(CASE, format!("after the delete: {f}")));
+
+    // A replacement is an ordinary key: the same route deletes it (as a
+    // driver does with a replacement whose secret was never stored).
+    let replacement = KeyJob::new(
+        KeyMaterial {
+            api_key: created.key.api_key.clone(),
+            passphrase: created.key.passphrase.clone(),
+            label: Some(NEW_LABEL.to_string()),
+            ..r.old.key.clone()
+        },
+        r.old.via.clone(),
+    );
+    super::space_writes::<S>().await;
+    let route = case.c.routes(&replacement)[0];
+    case.c
+        .perform(route, &replacement)
+        .await
+        .unwrap_or_else(|f| fail::<S>(CASE, format!("the replacement's delete refused: {f}")));
+    assert_eq!(
+        case.sim_key(&new.api_key).state,
+        KeyState::Deleted,
+        "{}: {CASE}: the replacement deleted by the ordinary route",
+        S::exchange()
+    );
 }
 
 pub(super) async fn a_credential_without_the_create_permission_creates_nothing<S: Subject>(
