@@ -440,7 +440,8 @@ async fn a_master_lists_its_sub_accounts_newest_first_page_by_page_then_their_ke
         .unwrap();
     let mut found: Vec<&str> = both.keys.iter().map(|k| k.api_key.as_str()).collect();
     found.sort();
-    assert_eq!(found, vec!["SUB-1", "SUB-2"]);
+    // Every key of the fixture's sub-account, the one to rotate too.
+    assert_eq!(found, vec!["SUB-1", "SUB-2", "SUB-ROT"]);
 }
 
 #[tokio::test]
