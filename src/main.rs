@@ -547,7 +547,9 @@ async fn sim(a: SimArgs) -> i32 {
         }
         // Every other key past 90 days, the rest a month old.
         Shape::Rotation => {
-            let ages: Vec<u32> = (0..a.keys).map(|i| if i % 2 == 0 { 120 } else { 30 }).collect();
+            let ages: Vec<u32> = (0..a.keys)
+                .map(|i| if i % 2 == 0 { 120 } else { 30 })
+                .collect();
             Population::rotation(&exchanges, &ages, 7)
         }
     };

@@ -87,3 +87,44 @@ async fn the_panic_drill_script_lists_and_revokes_every_key_under_the_masters() 
     assert_eq!(summary["escalated"], 1, "{summary}");
     assert!(said.contains("intact:"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rotation_drill_rotates_the_due_keys_once_and_the_demo_identity_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rotation");
+    let said = run_script("examples/rotation/run.sh", &out).await;
+    for step in [
+        "1. Dry run",
+        "2. Rotate",
+        "3. The next scheduled run",
+        "4. Verify",
+    ] {
+        assert!(said.contains(step), "step {step:?} missing: {said}");
+    }
+    // Four keys on each of four exchanges, every other one past 90 days.
+    assert!(
+        said.contains("rotated 8 of 8 due (8 not due, 0 failed, 0 pending) of 16 keys"),
+        "{said}"
+    );
+    assert!(
+        said.contains("rotated 0 of 0 due (16 not due, 0 failed, 0 pending) of 16 keys"),
+        "the next run finds nothing due: {said}"
+    );
+    // The example's identity opens what the run wrote.
+    let identity_text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rotation/identity.txt"),
+    )
+    .unwrap();
+    let identity: age::x25519::Identity = identity_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let file = out.join("rotated/bybit/rot-0.age");
+    let plain = age::decrypt(&identity, &std::fs::read(&file).unwrap()).unwrap();
+    let secret: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(secret["exchange"], "bybit", "{secret}");
+    assert!(secret["api_secret"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(said.contains("intact:"), "{said}");
+}

@@ -40,7 +40,6 @@ impl Usages for () {
     }
 }
 
-
 /// Where one request spends, and whom its pauses hold.
 pub(crate) struct Budget<'a> {
     pub limits: &'a ExchangeLimits,

@@ -162,8 +162,16 @@ impl ExchangeSim {
         sub_name: Option<&str>,
         shape: keys::NewKeyShape,
     ) -> SimKey {
+        // The simulator's tokens come from a seeded generator, as the
+        // population's may: never reuse an id the store already holds.
+        let api_key = loop {
+            let token = self.mint_token(shape.api_key_len);
+            if self.keys.get(&token).is_none() {
+                break token;
+            }
+        };
         let key = SimKey {
-            api_key: self.mint_token(shape.api_key_len),
+            api_key,
             secret: self.mint_token(shape.secret_len),
             passphrase: shape.passphrase,
             uid: uid.to_string(),

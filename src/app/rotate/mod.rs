@@ -493,11 +493,14 @@ fn render_summary(s: &RotateSummary) -> String {
     );
     for k in &s.keys {
         out.push_str(&format!(
-            "  {:<8} {:<20} {:<8} {}{}{}\n",
+            "  {:<8} {:<20} {:<8} {}{}{}{}\n",
             k.exchange.as_str(),
             k.label,
             k.state,
             k.key,
+            k.age_days
+                .map(|d| format!(" ({d} days old)"))
+                .unwrap_or_default(),
             k.new_key
                 .as_ref()
                 .map(|n| format!(" -> {n} ({})", k.secret))
