@@ -85,6 +85,79 @@ impl Say {
     }
 }
 
+/// How a run's evidence was left: the audit's last record and the report.
+pub struct Ended {
+    /// The audit took the run's last record.
+    pub audit_ok: bool,
+    pub reported: Result<Vec<PathBuf>, String>,
+}
+
+/// The end of every run: its last audit record (`ended`), the audit
+/// closed, then report.html and report.json from the journal and the
+/// closed audit (after closing, so that its verification sees every
+/// record).
+pub async fn close_and_report(
+    opts: &RevokeOptions,
+    config: &Config,
+    store: &dyn JobStore,
+    audit_log: Arc<AuditLog>,
+    connectors: &BTreeMap<ExchangeId, Arc<dyn keyrevoke_core::Connector>>,
+    ended: String,
+) -> Ended {
+    let note = AuditEvent {
+        kind: Some(AuditKind::Run),
+        message: Some(ended),
+        ..AuditEvent::default()
+    };
+    let audit_ok = audit_log.append(note).await.is_ok();
+    if let Ok(log) = Arc::try_unwrap(audit_log) {
+        let _ = log.close().await;
+    }
+    let reported = report::write(
+        &opts.out,
+        &report::Sources {
+            command: opts.command,
+            store,
+            journal_shown: opts.journal_shown(),
+            audit: Some(report::AuditSource {
+                path: opts.audit_path(),
+                signing_key: config.audit_signing_key.clone(),
+            }),
+            connectors,
+        },
+    )
+    .await;
+    Ended { audit_ok, reported }
+}
+
+impl Say {
+    /// Where the run's evidence is: journal, audit, escalation files (when
+    /// some were written), report.
+    pub fn evidence<E: std::fmt::Display>(
+        &self,
+        opts: &RevokeOptions,
+        ended: &Ended,
+        escalations: Option<&Result<Vec<PathBuf>, E>>,
+    ) {
+        self.line(&format!("journal:     {}", opts.journal_shown()));
+        self.line(&format!("audit:       {}", opts.audit_path().display()));
+        match escalations {
+            Some(Ok(paths)) if !paths.is_empty() => {
+                self.line(&format!("escalations: {}", opts.escalation_dir().display()))
+            }
+            Some(Err(e)) => eprintln!("{e}"),
+            _ => {}
+        }
+        match &ended.reported {
+            Ok(_) => self.line(&format!(
+                "report:      {}",
+                opts.out.join(report::HTML_NAME).display()
+            )),
+            Err(e) => eprintln!("report: {e}"),
+        }
+    }
+}
+
 pub fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     match path {
         None => Ok(Config::default()),
@@ -269,28 +342,13 @@ pub async fn run(opts: RevokeOptions) -> i32 {
 
     let counts = store.counts().await;
     let written = escalation::write(&opts.escalation_dir(), store.as_ref(), &connectors).await;
-    let end_note = AuditEvent {
-        kind: Some(AuditKind::Run),
-        message: Some(format!("run ended: {end:?}")),
-        ..AuditEvent::default()
-    };
-    let audit_ok = audit_log.append(end_note).await.is_ok();
-    if let Ok(log) = Arc::try_unwrap(audit_log) {
-        let _ = log.close().await;
-    }
-    // After the audit is closed, so that its verification sees every record.
-    let reported = report::write(
-        &opts.out,
-        &report::Sources {
-            command: opts.command,
-            store: store.as_ref(),
-            journal_shown: opts.journal_shown(),
-            audit: Some(report::AuditSource {
-                path: opts.audit_path(),
-                signing_key: config.audit_signing_key.clone(),
-            }),
-            connectors: &connectors,
-        },
+    let ended = close_and_report(
+        &opts,
+        &config,
+        store.as_ref(),
+        audit_log,
+        &connectors,
+        format!("run ended: {end:?}"),
     )
     .await;
     let summary = match counts {
@@ -301,22 +359,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         }
     };
     say.line(&summary.table());
-    say.line(&format!("journal:     {}", opts.journal_shown()));
-    say.line(&format!("audit:       {}", opts.audit_path().display()));
-    match &written {
-        Ok(paths) if !paths.is_empty() => {
-            say.line(&format!("escalations: {}", opts.escalation_dir().display()))
-        }
-        Ok(_) => {}
-        Err(e) => eprintln!("{e}"),
-    }
-    match &reported {
-        Ok(_) => say.line(&format!(
-            "report:      {}",
-            opts.out.join(report::HTML_NAME).display()
-        )),
-        Err(e) => eprintln!("report: {e}"),
-    }
+    say.evidence(&opts, &ended, Some(&written));
     if opts.json {
         println!("{}", summary.json());
     }
@@ -325,7 +368,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
             eprintln!("the run stopped: {msg}");
             exit::COULD_NOT_RUN
         }
-        _ if !audit_ok => exit::COULD_NOT_RUN,
+        _ if !ended.audit_ok => exit::COULD_NOT_RUN,
         RunEnd::Interrupted => exit::INTERRUPTED,
         RunEnd::Finished if summary.all.needs_human() || summary.all.pending > 0 => {
             exit::NEEDS_HUMAN

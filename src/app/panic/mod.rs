@@ -12,7 +12,6 @@ use super::escalation;
 use super::exit;
 use super::plan::Planner;
 use super::registry;
-use super::report;
 use super::revoke::{self, RevokeOptions, Say};
 use super::source::InventorySource;
 use super::summary::Summary;
@@ -269,25 +268,13 @@ pub async fn run(opts: PanicOptions) -> i32 {
     // 4. Escalations, audit, report, summary: as `revoke`.
     let counts = store.counts().await;
     let written = escalation::write(&opts.run.escalation_dir(), store.as_ref(), &connectors).await;
-    let audit_ok = audit_log
-        .append(note(format!("panic ended: {end:?}")))
-        .await
-        .is_ok();
-    if let Ok(log) = Arc::try_unwrap(audit_log) {
-        let _ = log.close().await;
-    }
-    let reported = report::write(
-        out,
-        &report::Sources {
-            command: "panic",
-            store: store.as_ref(),
-            journal_shown: opts.run.journal_shown(),
-            audit: Some(report::AuditSource {
-                path: opts.run.audit_path(),
-                signing_key: config.audit_signing_key.clone(),
-            }),
-            connectors: &connectors,
-        },
+    let ended = revoke::close_and_report(
+        &opts.run,
+        &config,
+        store.as_ref(),
+        audit_log,
+        &connectors,
+        format!("panic ended: {end:?}"),
     )
     .await;
     let summary = match counts {
@@ -307,23 +294,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
     for (name, what) in &plan.credentials {
         say.line(&format!("credential:  {name}: {what}"));
     }
-    say.line(&format!("journal:     {}", opts.run.journal_shown()));
-    say.line(&format!("audit:       {}", opts.run.audit_path().display()));
-    match &written {
-        Ok(paths) if !paths.is_empty() => say.line(&format!(
-            "escalations: {}",
-            opts.run.escalation_dir().display()
-        )),
-        Ok(_) => {}
-        Err(e) => eprintln!("{e}"),
-    }
-    match &reported {
-        Ok(_) => say.line(&format!(
-            "report:      {}",
-            out.join(report::HTML_NAME).display()
-        )),
-        Err(e) => eprintln!("report: {e}"),
-    }
+    say.evidence(&opts.run, &ended, Some(&written));
     if opts.run.json {
         let json = PanicSummary {
             summary: &summary,
@@ -339,7 +310,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
     }
     match end {
         RunEnd::Fatal(msg) => fail(format!("the run stopped: {msg}")),
-        _ if !audit_ok => exit::COULD_NOT_RUN,
+        _ if !ended.audit_ok => exit::COULD_NOT_RUN,
         RunEnd::Interrupted => exit::INTERRUPTED,
         RunEnd::Finished
             if summary.all.needs_human()

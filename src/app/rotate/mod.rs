@@ -13,7 +13,6 @@ mod steps;
 
 use super::exit;
 use super::registry;
-use super::report;
 use super::revoke::{self, RevokeOptions, Say};
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::store::AuditKind;
@@ -301,38 +300,18 @@ pub async fn run(opts: RotateOptions) -> i32 {
     }
 
     // 3. Audit, report, summary.
-    let audit_ok = audit_log
-        .append(note(format!("rotate ended: {end:?}")))
-        .await
-        .is_ok();
-    if let Ok(log) = Arc::try_unwrap(audit_log) {
-        let _ = log.close().await;
-    }
-    let reported = report::write(
-        out,
-        &report::Sources {
-            command: "rotate",
-            store: store.as_ref(),
-            journal_shown: opts.run.journal_shown(),
-            audit: Some(report::AuditSource {
-                path: opts.run.audit_path(),
-                signing_key: config.audit_signing_key.clone(),
-            }),
-            connectors: &connectors,
-        },
+    let ended = revoke::close_and_report(
+        &opts.run,
+        &config,
+        store.as_ref(),
+        audit_log,
+        &connectors,
+        format!("rotate ended: {end:?}"),
     )
     .await;
     let summary = summarize(&plan, &fates, &records, &record_of, sink.as_ref());
     say.line(&render_summary(&summary));
-    say.line(&format!("journal:     {}", opts.run.journal_shown()));
-    say.line(&format!("audit:       {}", opts.run.audit_path().display()));
-    match &reported {
-        Ok(_) => say.line(&format!(
-            "report:      {}",
-            out.join(report::HTML_NAME).display()
-        )),
-        Err(e) => eprintln!("report: {e}"),
-    }
+    say.evidence::<String>(&opts.run, &ended, None);
     if opts.run.json {
         println!(
             "{}",
@@ -341,7 +320,7 @@ pub async fn run(opts: RotateOptions) -> i32 {
     }
     match end {
         RunEnd::Fatal(msg) => fail(format!("the run stopped: {msg}")),
-        _ if !audit_ok => exit::COULD_NOT_RUN,
+        _ if !ended.audit_ok => exit::COULD_NOT_RUN,
         RunEnd::Interrupted => exit::INTERRUPTED,
         RunEnd::Finished if summary.failed > 0 || summary.pending > 0 => exit::NEEDS_HUMAN,
         RunEnd::Finished => exit::OK,
