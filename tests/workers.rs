@@ -262,3 +262,41 @@ async fn four_workers_at_documented_limits_share_the_job_and_no_account_is_excee
     );
     assert_eq!(done.iter().sum::<usize>(), keys, "{done:?}");
 }
+
+/// The journal holds no API key, and every call on a key needs it in full
+/// (a master names the sub key it deletes): a worker without the inventory
+/// can act on no key, so it claims none, says why, and the job is finished
+/// by the process that has the inventory, every key revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_the_inventory_claims_nothing_says_why_and_the_job_still_finishes() {
+    let Some(url) = test_pg_url("a_worker_without_the_inventory") else {
+        return;
+    };
+    let keys = 4 * SUBS_PER_MASTER;
+    let s = bybit_job(53, keys).await;
+    let journal = journal(&url, "no-inventory", 10);
+    let revoke = spawn(&revoke_args(&s, &journal));
+    until_deleted(&s, 1).await;
+    let args: Vec<String> = worker_args(&s, &journal, "worker");
+    let at = args.iter().position(|a| a == "--inventory").unwrap();
+    let without_inventory = [&args[..at], &args[at + 2..]].concat();
+    let worker = spawn(&without_inventory)
+        .wait_with_output()
+        .await
+        .expect("the worker ends");
+    assert_eq!(worker.status.code(), Some(1), "{}", describe(&worker));
+    let said = String::from_utf8_lossy(&worker.stderr);
+    assert!(
+        said.contains("--inventory is required") && said.contains("journal holds no API key"),
+        "the worker did not say why it cannot work: {said}"
+    );
+    assert_eq!(
+        audited(&s.path("worker/audit.jsonl"), "outcome"),
+        0,
+        "the worker without inventory recorded an outcome"
+    );
+
+    let out = revoke.wait_with_output().await.expect("revoke ends");
+    assert_every_key_deleted_once(&s, &out, keys);
+    assert_eq!(summary(&out)["failed"], 0, "{}", describe(&out));
+}
