@@ -35,10 +35,13 @@ impl Window {
     }
 }
 
+/// The sends of one account in one tier: when each left, and its weight.
+type SendLog = VecDeque<(Instant, u32)>;
+
 /// Send instants per (account tier, account).
 #[derive(Default)]
 pub struct SendLogs {
-    logs: Mutex<HashMap<(usize, String), VecDeque<(Instant, u32)>>>,
+    logs: Mutex<HashMap<(usize, String), SendLog>>,
 }
 
 impl SendLogs {

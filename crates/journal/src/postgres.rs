@@ -525,6 +525,42 @@ impl JobStore for PgJournal {
         tx.commit().await.map_err(db_error("renewing leases"))
     }
 
+    async fn take_account(
+        &self,
+        id: EntryId,
+        exchange: ExchangeId,
+        account: &str,
+    ) -> Result<bool, StoreError> {
+        // The lease is taken as a claim takes one: free, lapsed, or already
+        // this worker's. The entry follows the account either way: kept
+        // under it, the account's lease lives while the key is unfinished
+        // (see `renew`), and a key handed back goes to its holder.
+        sqlx::query_scalar(
+            "WITH held AS (
+                INSERT INTO keyrevoke_account_leases (job, exchange, account, owner, expires)
+                VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                ON CONFLICT (job, exchange, account) DO UPDATE
+                SET owner = EXCLUDED.owner, expires = EXCLUDED.expires
+                WHERE keyrevoke_account_leases.owner = EXCLUDED.owner
+                   OR keyrevoke_account_leases.expires <= now()
+                RETURNING account),
+             moved AS (
+                UPDATE keyrevoke_entries SET rate_account = $3
+                WHERE job = $1 AND id = $6
+                RETURNING id)
+             SELECT EXISTS (SELECT 1 FROM held)",
+        )
+        .bind(&*self.job)
+        .bind(exchange.as_str())
+        .bind(account)
+        .bind(&*self.owner)
+        .bind(self.lease_seconds())
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error("leasing a fallback route's account"))
+    }
+
     fn lease(&self) -> Option<Duration> {
         Some(self.lease)
     }

@@ -116,6 +116,16 @@ impl JobStore for Reconnecting {
             .await
     }
 
+    async fn take_account(
+        &self,
+        id: EntryId,
+        exchange: ExchangeId,
+        account: &str,
+    ) -> Result<bool, StoreError> {
+        self.again(|| self.inner.take_account(id, exchange, account))
+            .await
+    }
+
     fn lease(&self) -> Option<Duration> {
         self.inner.lease()
     }
