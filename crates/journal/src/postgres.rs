@@ -998,6 +998,57 @@ mod tests {
         holder.delete_job().await.unwrap();
     }
 
+    /// A key claimed under a master's account whose next route spends a
+    /// sub account another worker holds: the sub account is not taken, and
+    /// the key, moved to it and handed back, goes to that worker only.
+    #[tokio::test]
+    async fn a_fallback_account_held_elsewhere_sends_the_key_to_its_holder() {
+        let Some(url) = server_url("a_fallback_account_held_elsewhere") else {
+            return;
+        };
+        let job = unique_job("fallback-account");
+        let a = worker(&url, &job, DEFAULT_LEASE).await;
+        let b = worker(&url, &job, DEFAULT_LEASE).await;
+        let x = ExchangeId::new("bybit");
+        let under = |key: &str, offset: u64, account: &str| NewEntry {
+            rate_account: Some(account.to_string()),
+            ..new_entry(x, key, 0, offset)
+        };
+        let pass = a.begin_pass().await.unwrap();
+        a.enqueue(
+            pass,
+            &[
+                under("key-via-master", 0, "cred:m"),
+                under("key-of-sub", 100, "acct:s"),
+            ],
+        )
+        .await
+        .unwrap();
+        let by_a = a.claim(x, 1).await.unwrap();
+        assert_eq!(by_a.len(), 1);
+        assert_eq!(by_a[0].source.offset, 0, "a holds the master's account");
+        let by_b = b.claim(x, 1).await.unwrap();
+        assert_eq!(by_b[0].source.offset, 100, "b holds the sub account");
+
+        let key = by_a[0].id;
+        assert!(
+            !a.take_account(key, x, "acct:s").await.unwrap(),
+            "a took the sub account b holds"
+        );
+        a.release(&[key]).await.unwrap();
+        assert!(
+            a.claim(x, 10).await.unwrap().is_empty(),
+            "the key moved to b's account came back to a"
+        );
+        let again = b.claim(x, 10).await.unwrap();
+        assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![key]);
+        assert!(
+            b.take_account(key, x, "acct:s").await.unwrap(),
+            "the holder keeps its own account"
+        );
+        a.delete_job().await.unwrap();
+    }
+
     #[tokio::test]
     async fn jobs_in_one_database_do_not_see_each_other() {
         let Some(url) = server_url("jobs_in_one_database_do_not_see_each_other") else {
