@@ -24,9 +24,13 @@ const SUBS_PER_MASTER: usize = 15;
 
 /// Keys worked on at once per process: small, so that the first process
 /// does not take every master's account in its first claim and the other
-/// finds some free. And 90% of each documented limit, not 98%: several
-/// processes on two shared cores delay some sends by tens of milliseconds,
-/// which bunches a master's requests up at the exchange.
+/// finds some free. And 90% of each documented limit, not the default 98%:
+/// several processes on two shared cores delay some sends by tens of
+/// milliseconds between the client's send instant and the simulator's
+/// arrival, which bunches a master's requests up at the exchange. Keeping an
+/// account's send instants within its window (`executor/src/spacing.rs`)
+/// does not cover that: with the default, the killed-worker and four-worker
+/// tests below still met 1 to 6 refusals a run (load average about 8).
 const WIDTH: usize = 4;
 
 async fn bybit_job(seed: u64, keys: usize) -> Scenario {
