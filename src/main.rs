@@ -127,8 +127,11 @@ struct WorkerArgs {
     #[arg(long)]
     config: PathBuf,
     /// The inventory the job was planned from (the same file: checked).
+    /// Required for every key: the journal holds no API key, so a worker
+    /// without it can act on none, not even through a master's credential
+    /// (which names the key it deletes in full); it then says so and exits.
     #[arg(long)]
-    inventory: PathBuf,
+    inventory: Option<PathBuf>,
     /// Folder for this worker's audit trail.
     #[arg(long, default_value = "keyrevoke-worker")]
     out: PathBuf,

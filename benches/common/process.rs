@@ -117,16 +117,26 @@ impl Sim {
     /// audit on, as in production), killing it after `deadline`.
     pub fn revoke(&self, run: &str, deadline: Duration) -> Result<RevokeRun, String> {
         let out = self.run_dir(run);
+        let command = self.command("revoke", &out);
+        RevokeRun::measure(command, &out, deadline)
+    }
+
+    /// `keyrevoke revoke` (or `worker`) on this simulator's inventory and
+    /// config, its output in `out`.
+    pub fn command(&self, subcommand: &str, out: &Path) -> Command {
         let mut command = Command::new(BIN);
         command
-            .arg("revoke")
+            .arg(subcommand)
             .arg("--inventory")
             .arg(&self.inventory)
             .arg("--config")
             .arg(&self.config)
             .arg("--out")
-            .arg(&out)
-            .args(["--yes", "--json"]);
+            .arg(out)
+            .arg("--json");
+        if subcommand == "revoke" {
+            command.arg("--yes");
+        }
         if !self.limits {
             // The client's limiter has nothing to respect.
             command.arg("--no-rate-limits");
@@ -137,7 +147,7 @@ impl Sim {
                 command.env_remove(name);
             }
         }
-        RevokeRun::measure(command, &out, deadline)
+        command
     }
 }
 
@@ -206,7 +216,11 @@ pub struct RevokeRun {
 const POLL: Duration = Duration::from_millis(2);
 
 impl RevokeRun {
-    fn measure(mut command: Command, out: &Path, deadline: Duration) -> Result<RevokeRun, String> {
+    pub fn measure(
+        mut command: Command,
+        out: &Path,
+        deadline: Duration,
+    ) -> Result<RevokeRun, String> {
         let stdout_path = out.join("stdout.txt");
         let stderr_path = out.join("stderr.txt");
         let file = |p: &Path| File::create(p).map_err(|e| format!("{}: {e}", p.display()));

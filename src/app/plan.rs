@@ -5,7 +5,9 @@
 use super::source::InventorySource;
 use keyrevoke_core::inventory::{InputError, Row};
 use keyrevoke_core::store::{EnqueueStats, NewEntry};
-use keyrevoke_core::{Action, Channel, Connector, ExchangeId, JobStore, KeyJob, Route, StoreError};
+use keyrevoke_core::{
+    Action, Channel, Connector, ExchangeId, JobStore, KeyJob, Route, StoreError, is_shared_account,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -175,7 +177,7 @@ impl Planner<'_> {
                 continue;
             }
             let account = p.job.rate_account(Some(p.first));
-            let own_account = account.starts_with("key:");
+            let own_account = !is_shared_account(&account);
             let rank = if own_account {
                 0
             } else {

@@ -26,7 +26,9 @@ pub struct WorkerOptions {
     /// A `postgres://…?job=NAME` URL.
     pub journal: String,
     pub config: PathBuf,
-    pub inventory: PathBuf,
+    /// Required to act on any key (see [`NO_INVENTORY`]); an `Option` so
+    /// that its absence is explained rather than refused by the parser.
+    pub inventory: Option<PathBuf>,
     /// Folder for this worker's audit trail.
     pub out: PathBuf,
     /// Stop once nothing is left to claim (else wait for more work).
@@ -35,12 +37,27 @@ pub struct WorkerOptions {
     pub rate_limits: bool,
 }
 
+/// Why a worker cannot go without the inventory. Every call on a key needs
+/// its full API key: a key deleting itself signs with its own key and
+/// secret, and a master or broker deleting a sub key names that key in full
+/// (Bybit `apikey`, Binance `subAccountApiKey`, OKX `apiKey`: each
+/// connector's `src/endpoints.rs`). The journal keeps only the key's
+/// SHA-256 fingerprint and masked form, never the key itself (DESIGN
+/// "Journal"; even the escalation letter withholds it), and the config
+/// holds only the credentials' own keys. So a worker
+/// without the inventory could finish no key; it claims none, rather than
+/// take keys it could only hand back or fail.
+pub const NO_INVENTORY: &str = "--inventory is required: a worker reads every key of the job from the inventory the job was planned from. The journal holds no API key (only fingerprints and masked forms), and every call needs the full key, even a master's delete of a sub key, so without the inventory this worker could act on no key. It claims none and leaves the job to workers given the same inventory file as the `revoke` that planned it.";
+
 /// How often an idle worker asks the journal for new work.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
 /// Everything a worker needs before it sends anything; every problem is an
 /// error that names what to fix, and nothing has been sent.
 async fn join(opts: &WorkerOptions) -> Result<(Arc<dyn JobStore>, String, Inventory), String> {
+    let Some(inventory_path) = &opts.inventory else {
+        return Err(NO_INVENTORY.to_string());
+    };
     let spec = JournalSpec::parse(&opts.journal).map_err(|e| e.to_string())?;
     if matches!(spec, JournalSpec::Sqlite(_)) {
         return Err(format!(
@@ -56,14 +73,14 @@ async fn join(opts: &WorkerOptions) -> Result<(Arc<dyn JobStore>, String, Invent
         ));
     };
     let inventory =
-        Inventory::open(&opts.inventory, &registry::exchanges()).map_err(|e| e.to_string())?;
+        Inventory::open(inventory_path, &registry::exchanges()).map_err(|e| e.to_string())?;
     let ours = inventory
         .sha256()
-        .map_err(|e| format!("{}: {e}", opts.inventory.display()))?;
+        .map_err(|e| format!("{}: {e}", inventory_path.display()))?;
     if ours != planned {
         return Err(format!(
             "{}: not the inventory the job {shown} was planned from (SHA-256 {} here, {} in the journal); give every worker the same file",
-            opts.inventory.display(),
+            inventory_path.display(),
             &ours[..12],
             &planned[..planned.len().min(12)]
         ));

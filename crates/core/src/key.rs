@@ -136,6 +136,14 @@ impl KeyJob {
     }
 }
 
+/// Whether a rate-limit account (see [`KeyJob::rate_account`]) may be
+/// spent by other keys than one: a credential's or a named account's. A
+/// key's own (`key:`) account is spent by that key alone, and a clock sync
+/// (empty) by no account.
+pub fn is_shared_account(account: &str) -> bool {
+    !account.is_empty() && !account.starts_with("key:")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -215,6 +215,24 @@ pub trait JobStore: Send + Sync {
         ))
     }
 
+    /// Before a key is sent on a route that spends another shared
+    /// rate-limit account than the one it was claimed under (a fallback
+    /// route charging a sub account, say): lease `account` to this worker
+    /// and move the entry to it, so that the account's lease is kept while
+    /// the key is unfinished. False when another live worker holds the
+    /// account: the entry is moved all the same, and the caller hands the
+    /// key back for that worker to claim, so that one worker at a time
+    /// spends each account's budget. A journal one process owns holds every
+    /// account already.
+    async fn take_account(
+        &self,
+        _id: EntryId,
+        _exchange: ExchangeId,
+        _account: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     /// How long a claim holds an entry unless renewed (None: leases do not
     /// matter, one process owns the journal). Leases must be renewed well
     /// inside it.

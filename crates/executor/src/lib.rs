@@ -97,6 +97,9 @@ pub enum RunEnd {
 pub(crate) enum Stop {
     Cancelled,
     Fatal(String),
+    /// The key's next route spends an account another worker holds: the
+    /// key was moved to that account in the journal, for that worker.
+    HandedBack,
 }
 
 impl From<keyrevoke_core::StoreError> for Stop {
@@ -371,6 +374,14 @@ impl Executor {
                     me.working.lock().unwrap().remove(&id);
                     match result {
                         Ok(()) => None,
+                        Err(Stop::HandedBack) => {
+                            // At once: the account's holder may be idle,
+                            // waiting for this very key.
+                            if let Err(e) = me.store.release(&[id]).await {
+                                me.stop_fatal(e.to_string());
+                            }
+                            None
+                        }
                         Err(Stop::Cancelled) => Some(id),
                         Err(Stop::Fatal(msg)) => {
                             me.stop_fatal(msg);

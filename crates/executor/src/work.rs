@@ -9,7 +9,7 @@ use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::store::{AuditKind, JobEntry, Transition};
 use keyrevoke_core::{
     AuditEvent, Channel, Connector, ConnectorError, Failure, KeyJob, Liveness, Operation, Outcome,
-    Probe, Reply, Route, State,
+    Probe, Reply, Route, State, is_shared_account,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -148,9 +148,22 @@ impl<'a> Work<'a> {
         let earlier_refusal = (resume_at > 0)
             .then(|| self.entry.message.clone())
             .flatten();
+        // The account the key was claimed under (its journal entry's):
+        // the first route's, or the one it was handed back for.
+        let mut account = routes
+            .get(resume_at)
+            .map(|r| self.conn.account_for(Operation::Route(*r), &job));
         for route in routes.into_iter().skip(resume_at) {
             if route == Route::Escalate {
                 break;
+            }
+            let needs = self.conn.account_for(Operation::Route(route), &job);
+            if account.as_deref() != Some(needs.as_str()) && is_shared_account(&needs) {
+                let refusal = last.as_ref().map(|f| f.to_string());
+                if !self.take_account(&needs, route, refusal).await? {
+                    return Err(Stop::HandedBack);
+                }
+                account = Some(needs);
             }
             match self.try_route(&job, route).await? {
                 RouteEnd::Done(outcome) => {
@@ -174,6 +187,30 @@ impl<'a> Work<'a> {
             }
         };
         self.escalate(&job, why).await
+    }
+
+    /// A fallback route that spends another shared account: its budget
+    /// is one across workers, so this worker leases the account before
+    /// sending on it (README, "Workers"). When another worker holds it, the
+    /// key is journaled at this route (with the refusal that led here, so
+    /// nothing refused is sent again) and handed back: the account's
+    /// holder, to whom the journal has moved it, claims it next.
+    async fn take_account(
+        &mut self,
+        account: &str,
+        route: Route,
+        refusal: Option<String>,
+    ) -> Result<bool, Stop> {
+        let store = self.exec.store.clone();
+        if store
+            .take_account(self.entry.id, self.entry.exchange, account)
+            .await?
+        {
+            return Ok(true);
+        }
+        self.record(State::Pending, Some(route), None, refusal)
+            .await?;
+        Ok(false)
     }
 
     /// `--triage`: probe first. A dead key needs no write (its outcome is

@@ -542,6 +542,42 @@ impl JobStore for PgJournal {
         tx.commit().await.map_err(db_error("renewing leases"))
     }
 
+    async fn take_account(
+        &self,
+        id: EntryId,
+        exchange: ExchangeId,
+        account: &str,
+    ) -> Result<bool, StoreError> {
+        // The lease is taken as a claim takes one: free, lapsed, or already
+        // this worker's. The entry follows the account either way: kept
+        // under it, the account's lease lives while the key is unfinished
+        // (see `renew`), and a key handed back goes to its holder.
+        sqlx::query_scalar(
+            "WITH held AS (
+                INSERT INTO keyrevoke_account_leases (job, exchange, account, owner, expires)
+                VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                ON CONFLICT (job, exchange, account) DO UPDATE
+                SET owner = EXCLUDED.owner, expires = EXCLUDED.expires
+                WHERE keyrevoke_account_leases.owner = EXCLUDED.owner
+                   OR keyrevoke_account_leases.expires <= now()
+                RETURNING account),
+             moved AS (
+                UPDATE keyrevoke_entries SET rate_account = $3
+                WHERE job = $1 AND id = $6
+                RETURNING id)
+             SELECT EXISTS (SELECT 1 FROM held)",
+        )
+        .bind(&*self.job)
+        .bind(exchange.as_str())
+        .bind(account)
+        .bind(&*self.owner)
+        .bind(self.lease_seconds())
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error("leasing a fallback route's account"))
+    }
+
     fn lease(&self) -> Option<Duration> {
         Some(self.lease)
     }
@@ -1113,6 +1149,57 @@ mod tests {
             "1.2 s after claiming with an 0.8 s lease, records must have kept it"
         );
         holder.delete_job().await.unwrap();
+    }
+
+    /// A key claimed under a master's account whose next route spends a
+    /// sub account another worker holds: the sub account is not taken, and
+    /// the key, moved to it and handed back, goes to that worker only.
+    #[tokio::test]
+    async fn a_fallback_account_held_elsewhere_sends_the_key_to_its_holder() {
+        let Some(url) = server_url("a_fallback_account_held_elsewhere") else {
+            return;
+        };
+        let job = unique_job("fallback-account");
+        let a = worker(&url, &job, DEFAULT_LEASE).await;
+        let b = worker(&url, &job, DEFAULT_LEASE).await;
+        let x = ExchangeId::new("bybit");
+        let under = |key: &str, offset: u64, account: &str| NewEntry {
+            rate_account: Some(account.to_string()),
+            ..new_entry(x, key, 0, offset)
+        };
+        let pass = a.begin_pass().await.unwrap();
+        a.enqueue(
+            pass,
+            &[
+                under("key-via-master", 0, "cred:m"),
+                under("key-of-sub", 100, "acct:s"),
+            ],
+        )
+        .await
+        .unwrap();
+        let by_a = a.claim(x, 1).await.unwrap();
+        assert_eq!(by_a.len(), 1);
+        assert_eq!(by_a[0].source.offset, 0, "a holds the master's account");
+        let by_b = b.claim(x, 1).await.unwrap();
+        assert_eq!(by_b[0].source.offset, 100, "b holds the sub account");
+
+        let key = by_a[0].id;
+        assert!(
+            !a.take_account(key, x, "acct:s").await.unwrap(),
+            "a took the sub account b holds"
+        );
+        a.release(&[key]).await.unwrap();
+        assert!(
+            a.claim(x, 10).await.unwrap().is_empty(),
+            "the key moved to b's account came back to a"
+        );
+        let again = b.claim(x, 10).await.unwrap();
+        assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![key]);
+        assert!(
+            b.take_account(key, x, "acct:s").await.unwrap(),
+            "the holder keeps its own account"
+        );
+        a.delete_job().await.unwrap();
     }
 
     #[tokio::test]

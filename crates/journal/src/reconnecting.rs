@@ -127,6 +127,16 @@ impl JobStore for Reconnecting {
         self.again(|| self.inner.append_discovery(lines)).await
     }
 
+    async fn take_account(
+        &self,
+        id: EntryId,
+        exchange: ExchangeId,
+        account: &str,
+    ) -> Result<bool, StoreError> {
+        self.again(|| self.inner.take_account(id, exchange, account))
+            .await
+    }
+
     fn lease(&self) -> Option<Duration> {
         self.inner.lease()
     }

@@ -396,6 +396,46 @@ impl Population {
         pop
     }
 
+    /// Keys whose first route fails over to a route that spends another
+    /// account: on `exchange` (one where a key can delete itself and a
+    /// master its sub keys), `groups` masters whose keys may not manage
+    /// others (read-only: a master's delete is refused for permission), each
+    /// with one sub account of `keys_per_sub` keys, all with their secrets.
+    /// Half the rows name the master (`via`): its delete is tried first and
+    /// refused, and the key deletes itself from the sub account's budget;
+    /// the other half delete themselves at once, from the same budget.
+    pub fn failing_over_to_sub_accounts(
+        exchange: ExchangeId,
+        groups: usize,
+        keys_per_sub: usize,
+        seed: u64,
+    ) -> Population {
+        let mut m = Population::maker(seed);
+        let mut pop = Population::default();
+        let masters = pop.add_masters(&mut m, exchange, groups);
+        for k in pop.keys.entry(exchange).or_default().iter_mut() {
+            k.read_only = true;
+        }
+        for (g, (name, master)) in masters.iter().enumerate() {
+            let sub_uid = m.uid();
+            for i in 0..keys_per_sub {
+                let mut k = m.key(
+                    exchange,
+                    KeyKind::SelfDeletable,
+                    sub_uid.clone(),
+                    Some(master.uid.clone()),
+                );
+                k.sub_name = Some(format!("sub{sub_uid}"));
+                let via = (i % 2 == 0).then(|| name.clone());
+                let mut row = own_row(exchange, &k, via, format!("user-{g}-{i}"));
+                row.account = Some(dialects::sub_account_id(exchange, &k));
+                pop.push(exchange, k, Some(row));
+            }
+        }
+        pop.rows.shuffle(&mut m.rng);
+        pop
+    }
+
     /// `n` rows for an exchange the simulator does not serve (a defunct one,
     /// say): keys that exist only in the inventory.
     pub fn add_unserved(&mut self, exchange: ExchangeId, n: usize, seed: u64) {
