@@ -369,11 +369,11 @@ impl Reply {
         }
         match serde_json::from_slice::<Errors>(&self.body) {
             Ok(e) if !e.errors.is_empty() => {
-                format!(
-                    "{} (HTTP {})",
-                    e.errors.join("; ").trim(),
-                    self.status.as_u16()
-                )
+                // Vault's multi-errors span lines ("1 error occurred:\n\t* …"):
+                // one line, for logs and the audit.
+                let joined = e.errors.join("; ");
+                let one_line: Vec<&str> = joined.split_whitespace().collect();
+                format!("{} (HTTP {})", one_line.join(" "), self.status.as_u16())
             }
             _ => format!("HTTP {}", self.status.as_u16()),
         }

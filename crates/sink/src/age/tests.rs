@@ -252,7 +252,11 @@ async fn a_read_only_folder_fails_the_write_and_promotes_nothing() {
         matches!(&err, SinkError::Write(m) if m.contains("cannot rename")),
         "{err:?}"
     );
-    let err = f.sink.promote("okx", "mm-2", "key-first").await.unwrap_err();
+    let err = f
+        .sink
+        .promote("okx", "mm-2", "key-first")
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, SinkError::Write(m) if m.contains("cannot rename")),
         "{err:?}"

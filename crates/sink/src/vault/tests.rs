@@ -258,6 +258,7 @@ async fn a_token_without_write_policy_passes_preflight_but_cannot_store() {
         "{message}"
     );
     assert!(!message.contains(&token), "{message}");
+    assert!(!message.contains('\n'), "one line: {message:?}");
     assert!(!pending_exists(&bao), "nothing stored");
 }
 
