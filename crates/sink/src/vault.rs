@@ -170,8 +170,8 @@ impl VaultSink {
         }))
     }
 
-    /// The latest version's data at `secret_path`, or `None` when there is
-    /// none (never written, or deleted).
+    /// The data of `version` (the latest when `None`) at `secret_path`, or
+    /// `None` when there is none (never written, or deleted).
     async fn read_data(
         &self,
         secret_path: &str,
