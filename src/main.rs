@@ -27,6 +27,10 @@ enum Command {
     /// accounts' keys), sparing named ones; the credentials themselves last
     /// with --include-self.
     Panic(PanicArgs),
+    /// Replace the plan's sub keys that are due with new ones of the same
+    /// shape: create, store the new secret (age files or Vault), test it,
+    /// make it current, then delete the old key.
+    Rotate(RotateArgs),
     /// Show a job's state from its journal.
     Status {
         #[arg(long)]
@@ -174,6 +178,37 @@ struct PanicArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct RotateArgs {
+    /// TOML plan: the sink for new secrets ([sink]) and the keys ([[keys]]).
+    #[arg(long)]
+    plan: PathBuf,
+    /// TOML config: the credentials (`via`) that create and delete the sub keys.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Rotate every key of the plan, whatever its age.
+    #[arg(long)]
+    all: bool,
+    /// Folder for the journal, audit, report and the old keys' file.
+    #[arg(long, default_value = "keyrevoke-rotate")]
+    out: PathBuf,
+    /// Journal: a SQLite file (default OUT/journal.sqlite) or a postgres:// URL.
+    #[arg(long)]
+    journal: Option<String>,
+    /// Audit trail (default OUT/audit.jsonl).
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// Read each key's age and show what is due; create and delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (never asked without a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// End stdout with the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Shape {
     #[value(name = "self")]
@@ -312,6 +347,27 @@ async fn dispatch(command: Command) -> i32 {
                 spare: a.spare,
                 include_self: a.include_self,
                 inventory: a.inventory,
+            })
+            .await
+        }
+        Command::Rotate(a) => {
+            keyrevoke::app::rotate::run(keyrevoke::app::rotate::RotateOptions {
+                plan: a.plan,
+                run: revoke::RevokeOptions {
+                    inventory: PathBuf::new(),
+                    config: a.config,
+                    out: a.out,
+                    journal: a.journal,
+                    audit: a.audit,
+                    yes: a.yes,
+                    dry_run: a.dry_run,
+                    json: a.json,
+                    skip_invalid: false,
+                    rate_limits: true,
+                    command: "rotate",
+                    triage: false,
+                },
+                all: a.all,
             })
             .await
         }

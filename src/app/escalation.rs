@@ -154,3 +154,17 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .open(path)?;
     f.write_all(text.as_bytes())
 }
+
+/// Append `text` to `path` (created mode 0600), synced before Ok: rows a
+/// journal refers to by their place in the file.
+pub fn append_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}

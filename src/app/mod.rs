@@ -11,6 +11,7 @@ pub mod registry;
 pub mod report;
 pub mod report_command;
 pub mod revoke;
+pub mod rotate;
 pub mod source;
 pub mod summary;
 pub mod worker;

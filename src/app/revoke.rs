@@ -99,6 +99,11 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
 
 pub(super) fn confirm() -> bool {
     eprint!("Revoke these keys? Type 'yes' to proceed: ");
+    confirm_answer()
+}
+
+/// Read the operator's answer to a question already asked on stderr.
+pub(super) fn confirm_answer() -> bool {
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     match std::io::stdin().lock().read_line(&mut answer) {

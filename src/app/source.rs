@@ -4,9 +4,9 @@
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::{Inventory, Row};
 use keyrevoke_core::store::JobEntry;
-use keyrevoke_core::{Credential, ExchangeId, Fingerprint, KeyJob};
+use keyrevoke_core::{Credential, ExchangeId, Fingerprint, KeyJob, Secret};
 use keyrevoke_executor::KeySource;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 pub struct InventorySource {
@@ -14,6 +14,9 @@ pub struct InventorySource {
     credentials: BTreeMap<String, Arc<Credential>>,
     /// (exchange, api key) of every managing credential.
     protected: HashSet<(ExchangeId, String)>,
+    /// Passphrases the rows leave out, by (exchange, api key): a rotation
+    /// plan's, for old KuCoin keys, kept out of the file.
+    passphrases: HashMap<(ExchangeId, String), Secret>,
 }
 
 impl InventorySource {
@@ -27,7 +30,14 @@ impl InventorySource {
             inventory,
             credentials: config.credentials.clone(),
             protected,
+            passphrases: HashMap::new(),
         }
+    }
+
+    /// A source that fills in the passphrase of the rows that lack one.
+    pub fn with_passphrases(mut self, passphrases: HashMap<(ExchangeId, String), Secret>) -> Self {
+        self.passphrases = passphrases;
+        self
     }
 
     /// A source whose rows may name the run's own credentials and act on
@@ -41,9 +51,15 @@ impl InventorySource {
     /// Errors name the row's line and field.
     pub fn job_for(&self, row: &Row) -> Result<KeyJob, Vec<String>> {
         let path = self.inventory.path();
-        let material = row
+        let mut material = row
             .material(path)
             .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        if material.passphrase.is_none() {
+            material.passphrase = self
+                .passphrases
+                .get(&(row.exchange, row.api_key.clone()))
+                .cloned();
+        }
         let via = match &row.via {
             None => None,
             Some(name) => match self.credentials.get(name) {

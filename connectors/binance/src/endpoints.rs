@@ -71,6 +71,34 @@ pub static QUERY_SUB_KEYS: Endpoint = Endpoint {
     limit: limits::SUB_KEY_QUERY,
 };
 
+/// POST, master whose key holds "Enable Spot & Margin Trading" (TRADE):
+/// `email`, `apiName`, `status` (1 unrestricted, 2 trusted IPs only, 3 a
+/// third party's) mandatory; `ipAddress` (comma-separated, at most 500
+/// characters) when status is 2; `canTrade`, `canMarginLoanRepay`,
+/// `canFuturesTrade`, `canUniversalTransfer`, `canVanillaOptions` (default
+/// false). Replies `{"apiName", "apiKey", "secretKey" (shown once), the
+/// five flags, "status", "ipList"}`. Weight(UID) 3000.
+/// https://developers.binance.com/docs/sub_account/api-management/Create-Sub-account-API-Key;
+/// binance-connector-python `CreateSubAccountApiKeyResponse`. The v2 path
+/// (`/sapi/v2/sub-account/subAccountApi`) only adds the FIX API flags,
+/// which only Ed25519 keys may hold: the HMAC keys rotated here use v1.
+pub static CREATE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: SUB_KEYS_PATH,
+    limit: limits::SUB_KEY_CREATE,
+};
+
+/// GET, master: `email`, `subAccountApiKey`. Replies `{"ipRestrict"
+/// ("true"/"false", a string in the docs' example), "ipList", "updateTime",
+/// "apiKey"}`: where a sub key's IPs are read (the key listing has none).
+/// Weight(UID) 3000. binance-connector-python
+/// `GetIpRestrictionForASubAccountApiKeyResponse`.
+pub static GET_SUB_KEY_IP_RESTRICTION: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/sapi/v1/sub-account/subAccountApi/ipRestriction",
+    limit: limits::SUB_KEY_IP_READ,
+};
+
 /// GET, master: optional `email`, `isFreeze`, `page` (default 1), `limit`
 /// (default 1, max 200). Replies `{"subAccounts": [{"subUserId", "email",
 /// "remark", "isFreeze", "createTime", "isManagedSubAccount",

@@ -13,6 +13,9 @@
 //!   account's keys;
 //! - discovery: a master lists its sub accounts, then each one's keys
 //!   (`discover.rs`);
+//! - rotation: a master describes a sub key (its listing, then its IP
+//!   restriction), creates the replacement, and the new key tests itself
+//!   (`rotate.rs`);
 //! - nothing else: no Binance key can delete or restrict itself, and no
 //!   master can act on its own keys, so such keys are probed and escalated.
 
@@ -20,6 +23,7 @@ mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
+pub mod rotate;
 pub mod sign;
 
 use async_trait::async_trait;
@@ -32,7 +36,7 @@ use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, retry_after, send, short,
 };
-use keyrevoke_core::rotation::RotationCall;
+use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey, RotationCall};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
@@ -575,6 +579,27 @@ impl Connector for BinanceConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_rotate(&self) -> bool {
+        true
+    }
+
+    async fn describe_key(
+        &self,
+        cred: &Credential,
+        account: &str,
+        api_key: &str,
+    ) -> Result<Described, Failure> {
+        self.describe_sub_key(cred, account, api_key).await
+    }
+
+    async fn create_key(&self, cred: &Credential, req: &CreateKey) -> Result<Created, Failure> {
+        self.create_sub_key(cred, req).await
+    }
+
+    async fn test_key(&self, key: &NewKey) -> Result<Reply, Failure> {
+        self.test_new_key(key).await
     }
 
     fn can_discover(&self) -> bool {

@@ -30,6 +30,7 @@
 
 use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::error::LimitScope;
+use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub const UID_SUB_KEY_DELETE: &str = "uid_sub_key_delete";
 pub const UID_SUB_KEY_QUERY: &str = "uid_sub_key_query";
 pub const UID_SUB_KEY_PERMISSION: &str = "uid_sub_key_permission";
 pub const UID_SUB_KEY_IP_RESTRICTION: &str = "uid_sub_key_ip_restriction";
+pub const UID_SUB_KEY_IP_READ: &str = "uid_sub_key_ip_read";
+pub const UID_SUB_KEY_CREATE: &str = "uid_sub_key_create";
 pub const UID_BROKER_KEY_DELETE: &str = "uid_broker_key_delete";
 pub const UID_BROKER_KEY_PERMISSION: &str = "uid_broker_key_permission";
 pub const UID_BROKER_KEY_IP_RESTRICTION: &str = "uid_broker_key_ip_restriction";
@@ -78,7 +81,7 @@ const fn uid(name: &'static str) -> Tier {
     }
 }
 
-pub static TIERS: [Tier; 10] = [
+pub static TIERS: [Tier; 12] = [
     ip(IP_API, API_IP_PER_MINUTE),
     ip(IP_API_RESTRICTIONS, SAPI_IP_PER_MINUTE),
     ip(IP_SUB_ACCOUNT_LIST, SAPI_IP_PER_MINUTE),
@@ -86,6 +89,8 @@ pub static TIERS: [Tier; 10] = [
     uid(UID_SUB_KEY_QUERY),
     uid(UID_SUB_KEY_PERMISSION),
     uid(UID_SUB_KEY_IP_RESTRICTION),
+    uid(UID_SUB_KEY_IP_READ),
+    uid(UID_SUB_KEY_CREATE),
     uid(UID_BROKER_KEY_DELETE),
     uid(UID_BROKER_KEY_PERMISSION),
     uid(UID_BROKER_KEY_IP_RESTRICTION),
@@ -153,6 +158,11 @@ pub const SUB_KEY_DELETE: Limit = key_endpoint(UID_SUB_KEY_DELETE);
 pub const SUB_KEY_QUERY: Limit = key_endpoint(UID_SUB_KEY_QUERY);
 pub const SUB_KEY_PERMISSION: Limit = key_endpoint(UID_SUB_KEY_PERMISSION);
 pub const SUB_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_SUB_KEY_IP_RESTRICTION);
+/// `GET /sapi/v1/sub-account/subAccountApi/ipRestriction`: Weight(UID) 3000.
+pub const SUB_KEY_IP_READ: Limit = key_endpoint(UID_SUB_KEY_IP_READ);
+/// `POST /sapi/v1/sub-account/subAccountApi`: Weight(UID) 3000
+/// (Create-Sub-account-API-Key).
+pub const SUB_KEY_CREATE: Limit = key_endpoint(UID_SUB_KEY_CREATE);
 pub const BROKER_KEY_DELETE: Limit = key_endpoint(UID_BROKER_KEY_DELETE);
 pub const BROKER_KEY_PERMISSION: Limit = key_endpoint(UID_BROKER_KEY_PERMISSION);
 pub const BROKER_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_BROKER_KEY_IP_RESTRICTION);
@@ -213,6 +223,10 @@ pub fn charges_for_row(op: Operation, row: RowMaterial) -> &'static [Charge] {
 static CLOCK_SYNC: [Charge; 1] = [charge(SERVER_TIME)];
 static LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(SUB_ACCOUNT_LIST)];
 static LIST_SUB_KEYS: [Charge; 1] = [charge(SUB_KEY_QUERY)];
+/// Describe: the master's key listing (permissions, name, time), then the
+/// key's IP restriction (its IPs), two endpoints with budgets of their own.
+static DESCRIBE: [Charge; 2] = [charge(SUB_KEY_QUERY), charge(SUB_KEY_IP_READ)];
+static CREATE: [Charge; 1] = [charge(SUB_KEY_CREATE)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -224,8 +238,10 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => &CLOCK_SYNC,
         Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
         Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
-        // Not rotated yet (`can_rotate` is false): never sent.
-        Operation::Rotate(_) => &[],
+        Operation::Rotate(RotationCall::Describe) => &DESCRIBE,
+        Operation::Rotate(RotationCall::Create) => &CREATE,
+        // The new key reads its own restrictions.
+        Operation::Rotate(RotationCall::Test) => &PROBE_OWN,
     }
 }
 

@@ -20,6 +20,11 @@ const BROKER: &str = "BROKER0000000000000000001";
 const SUB_KEY: &str = "SUBKEY0000000000000000001";
 const BROKER_SUB_KEY: &str = "BROKERSUBKEY0000000000001";
 const LEAKED_MASTER: &str = "LEAKEDMASTER0000000000001";
+/// Due for rotation: 120 days old, bound to loopback and another IP.
+const SUB_DUE: &str = "SUBROT0000000000000000001";
+/// Another key of master account 1000, without "Enable Spot & Margin
+/// Trading", which the create (TRADE) requires.
+const MASTER_READ_ONLY: &str = "MASTERREAD000000000000001";
 const SUB_EMAIL: &str = "bot001@virtual.example";
 const BROKER_SUB_ID: &str = "4000";
 const TRADE: &str = "enableSpotAndMarginTrading";
@@ -45,6 +50,13 @@ fn keys() -> Vec<SimKey> {
         )
         .sub_of("1000")
         .in_sub_account(SUB_EMAIL),
+        testkit::key(SUB_DUE, "2000", &["enableReading", TRADE, "enableFutures"])
+            .sub_of("1000")
+            .in_sub_account(SUB_EMAIL)
+            .labelled("bot-17")
+            .bound_to(&["127.0.0.1", "203.0.113.7"])
+            .created_days_ago(120),
+        testkit::key(MASTER_READ_ONLY, "1000", &["enableReading"]),
         testkit::key(
             BROKER_SUB_KEY,
             BROKER_SUB_ID,
@@ -73,6 +85,18 @@ impl conformance::Subject for Binance {
 
     fn managed_row() -> KeyJob {
         via_master(SUB_KEY, false)
+    }
+
+    fn rotation() -> Option<conformance::Rotation> {
+        Some(conformance::Rotation {
+            old: via_master(SUB_DUE, false),
+            unpermitted: (*credential(MASTER_READ_ONLY, CredentialRole::Master)).clone(),
+            passphrase: None,
+            // Weight(UID) 3000 of 180,000 a minute: 60 creates a minute,
+            // which a burst of two does not meet.
+            creates_per_second: None,
+            copies_ips: true,
+        })
     }
 }
 
@@ -436,7 +460,7 @@ async fn a_master_discovers_its_sub_accounts_then_each_ones_keys() {
         .iter()
         .map(|k| (k.api_key.as_str(), k.account.as_str()))
         .collect();
-    assert_eq!(found, vec![(SUB_KEY, SUB_EMAIL)]);
+    assert_eq!(found, vec![(SUB_KEY, SUB_EMAIL), (SUB_DUE, SUB_EMAIL)]);
     assert_eq!(keys.next, None);
     // A broker's sub accounts are listed by other endpoints, not used yet.
     let broker = credential(BROKER, CredentialRole::Broker);

@@ -66,6 +66,18 @@ pub const LIST_SUB_MEMBERS: Endpoint = Endpoint {
     charges: &[charge(limits::IP, 1), charge(limits::UID_SUB_MEMBERS, 1)],
     source: "bybit-exchange/docs docs/v5/user/subuid-list.mdx",
 };
+/// POST; master only, holding Account Transfer, Subaccount Transfer or
+/// Withdrawal; `subuid` (integer), `readOnly` (0/1) and `permissions`
+/// (groups of names) required, `note` and `ips` (comma-separated, `*` or
+/// absent: unbound) optional; the reply holds the new key's `secret`, once.
+/// 1 request per second per UID (rate-limit.mdx).
+pub const CREATE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/v5/user/create-sub-api",
+    params: &["subuid", "readOnly", "permissions", "note", "ips"],
+    charges: &[charge(limits::IP, 1), charge(limits::UID_KEY_CREATE, 1)],
+    source: "bybit-exchange/docs docs/v5/user/create-subuid-apikey.mdx",
+};
 /// GET, public: the envelope's `time` is the server time in ms.
 pub const SERVER_TIME: Endpoint = Endpoint {
     method: Method::GET,
@@ -75,7 +87,8 @@ pub const SERVER_TIME: Endpoint = Endpoint {
     source: "bybit-exchange/docs docs/v5/market/time.mdx",
 };
 
-pub static ENDPOINTS: [&Endpoint; 8] = [
+pub static ENDPOINTS: [&Endpoint; 9] = [
+    &CREATE_SUB_KEY,
     &DELETE_MASTER_KEY,
     &DELETE_SUB_KEY,
     &UPDATE_MASTER_KEY,

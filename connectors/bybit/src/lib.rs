@@ -11,12 +11,15 @@
 //! - probe: `query-api` with the key's own secret, or the master's
 //!   `sub-apikeys` listing of the sub account named in the row;
 //! - discovery: a master lists its sub UIDs, then each one's keys
-//!   (`discover.rs`).
+//!   (`discover.rs`);
+//! - rotation: a master describes a sub key, creates its replacement, and
+//!   the new key tests itself (`rotate.rs`).
 
 mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
+pub mod rotate;
 pub mod sign;
 
 use async_trait::async_trait;
@@ -28,6 +31,7 @@ use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send};
+use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
@@ -352,6 +356,27 @@ impl Connector for BybitConnector {
 
     async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
         self.discover_page(cred, page).await
+    }
+
+    fn can_rotate(&self) -> bool {
+        true
+    }
+
+    async fn describe_key(
+        &self,
+        cred: &Credential,
+        account: &str,
+        api_key: &str,
+    ) -> Result<Described, Failure> {
+        self.describe_sub_key(cred, account, api_key).await
+    }
+
+    async fn create_key(&self, cred: &Credential, req: &CreateKey) -> Result<Created, Failure> {
+        self.create_sub_key(cred, req).await
+    }
+
+    async fn test_key(&self, key: &NewKey) -> Result<Reply, Failure> {
+        self.test_new_key(key).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

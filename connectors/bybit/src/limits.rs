@@ -3,9 +3,10 @@
 //! 600 requests per 5 s (HTTP 403 beyond, "access too frequent", at least
 //! 10 minutes off); per UID per second: delete-api, delete-sub-api,
 //! update-api, update-sub-api 5; query-api, sub-apikeys, query-sub-members
-//! 10 (each endpoint counted on its own).
+//! 10; create-sub-api 1 (each endpoint counted on its own).
 
 use keyrevoke_core::discovery::ListKind;
+use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ pub const IP: &str = "ip";
 pub const UID_KEY_WRITE: &str = "uid_key_write";
 pub const UID_KEY_READ: &str = "uid_key_read";
 pub const UID_SUB_MEMBERS: &str = "uid_sub_members";
+pub const UID_KEY_CREATE: &str = "uid_key_create";
 
-pub static TIERS: [Tier; 4] = [
+pub static TIERS: [Tier; 5] = [
     Tier {
         name: IP,
         scope: TierScope::Ip,
@@ -39,6 +41,12 @@ pub static TIERS: [Tier; 4] = [
         capacity: 10,
         period: Duration::from_secs(1),
     },
+    Tier {
+        name: UID_KEY_CREATE,
+        scope: TierScope::Account,
+        capacity: 1,
+        period: Duration::from_secs(1),
+    },
 ];
 
 /// How long to stay away after an IP ban (HTTP 403), per the docs.
@@ -54,6 +62,7 @@ static KEY_WRITE: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_WRITE, 1)];
 static READ: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_READ, 1)];
 static PUBLIC: [Charge; 1] = [charge(IP, 1)];
 static LIST_SUB_MEMBERS: [Charge; 2] = [charge(IP, 1), charge(UID_SUB_MEMBERS, 1)];
+static CREATE_SUB_KEY: [Charge; 2] = [charge(IP, 1), charge(UID_KEY_CREATE, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -70,7 +79,9 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::List(ListKind::SubAccounts) => &LIST_SUB_MEMBERS,
         // sub-apikeys: the same endpoint, and budget, as a probe via the master.
         Operation::List(ListKind::SubAccountKeys) => &READ,
-        // Not rotated yet (`can_rotate` is false): never sent.
-        Operation::Rotate(_) => &[],
+        // Describe: one page of the master's `sub-apikeys`; test: the new
+        // key's own `query-api`; both reads of their signer's UID.
+        Operation::Rotate(RotationCall::Describe | RotationCall::Test) => &READ,
+        Operation::Rotate(RotationCall::Create) => &CREATE_SUB_KEY,
     }
 }

@@ -26,8 +26,20 @@ fn keys() -> Vec<SimKey> {
             &["AccountTransfer", "SpotTrade"],
         ),
         key("TRADER000000000001", "1002", &["SpotTrade"]),
+        // Another master key of account 1000, holding no transfer permission.
+        key("MTRADE000000000001", "1000", &["SpotTrade", "Order"]),
         key("SUBKEY000000000001", "2000", &["SpotTrade"]).sub_of("1000"),
         key("SUBSELF00000000001", "2000", &["AccountTransfer"]).sub_of("1000"),
+        // Due for rotation: 120 days old, bound to loopback and another IP.
+        key(
+            "SUBROT000000000001",
+            "2000",
+            &["SpotTrade", "Order", "Position", "SubMemberTransferList"],
+        )
+        .sub_of("1000")
+        .labelled("bot-17")
+        .bound_to(&["127.0.0.1", "203.0.113.7"])
+        .created_days_ago(120),
     ]
 }
 
@@ -50,6 +62,26 @@ impl conformance::Subject for Bybit {
 
     fn managed_row() -> KeyJob {
         job("SUBKEY000000000001", false, true, Some("2000"))
+    }
+
+    fn rotation() -> Option<conformance::Rotation> {
+        Some(conformance::Rotation {
+            old: job("SUBROT000000000001", false, true, Some("2000")),
+            // A master key of the same account with no Account Transfer, Subaccount Transfer or
+            // Withdrawal (create-subuid-apikey.mdx).
+            unpermitted: Credential {
+                name: "trader".into(),
+                exchange: keyrevoke_bybit::EXCHANGE.id,
+                api_key: "MTRADE000000000001".into(),
+                api_secret: Secret::new(secret_of("MTRADE000000000001")),
+                passphrase: None,
+                role: CredentialRole::Master,
+            },
+            passphrase: None,
+            // create-sub-api: 1 per second per UID (rate-limit.mdx).
+            creates_per_second: Some(1),
+            copies_ips: true,
+        })
     }
 }
 

@@ -62,6 +62,21 @@ pub const LIST_SUB_KEYS: Endpoint = Endpoint {
     weight: 20,
 };
 
+/// Create Sub-Account API: JSON body `subName`, `passphrase` (7 to 32
+/// characters, no spaces), `remark` (1 to 24 characters), all required;
+/// `permission` (only General, Spot, Futures, Margin, InnerTransfer; default
+/// General), `ipWhitelist` (up to 20, comma-separated), `expire` (default
+/// never). Answers `subName`, `remark`, `apiKey`, `apiSecret` (shown once),
+/// `passphrase`, `permission`, `ipWhitelist`, `createdAt`. Needs "General";
+/// Management weight 20.
+/// https://www.kucoin.com/docs/rest/account/sub-account-api/create-sub-account-api
+pub const CREATE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v1/sub/api-key",
+    pool: Pool::Management,
+    weight: 20,
+};
+
 /// Get Apikey Info: "Use the api key awaiting checking to call the
 /// endpoint. Both master and sub user's api key are applicable." Answers
 /// remark, apiKey, apiVersion, permission (comma-separated: General, Spot,

@@ -15,11 +15,14 @@
 //!   credentials are refused at validation;
 //! - probe: `GET /api/v1/user/api-key` with the key's own secret and
 //!   passphrase, or the master's `GET /api/v1/sub/api-key` listing of the
-//!   sub account named in the row.
+//!   sub account named in the row;
+//! - rotation: the master describes a sub key, creates its replacement, and
+//!   the new key tests itself (`rotate.rs`).
 
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
+pub mod rotate;
 pub mod sign;
 
 use async_trait::async_trait;
@@ -32,6 +35,7 @@ use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{
     ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short,
 };
+use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Operation, Probe, Reply, Route, Secret, Tier, Usage,
@@ -456,6 +460,27 @@ impl Connector for KucoinConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_rotate(&self) -> bool {
+        true
+    }
+
+    async fn describe_key(
+        &self,
+        cred: &Credential,
+        account: &str,
+        api_key: &str,
+    ) -> Result<Described, Failure> {
+        self.describe_sub_key(cred, account, api_key).await
+    }
+
+    async fn create_key(&self, cred: &Credential, req: &CreateKey) -> Result<Created, Failure> {
+        self.create_sub_key(cred, req).await
+    }
+
+    async fn test_key(&self, key: &NewKey) -> Result<Reply, Failure> {
+        self.test_new_key(key).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

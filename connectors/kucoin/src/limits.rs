@@ -15,6 +15,7 @@
 //! - Weights: `endpoints.rs` (one place per endpoint).
 
 use crate::endpoints::{self, Endpoint, Pool};
+use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -70,6 +71,9 @@ static DISABLE_BY_MASTER: [Charge; 2] = charges_of(&endpoints::UPDATE_SUB_KEY);
 /// the same (20) in the same pool.
 static PROBE: [Charge; 2] = charges_of(&endpoints::QUERY_KEY);
 static CLOCK_SYNC: [Charge; 2] = charges_of(&endpoints::SERVER_TIME);
+static DESCRIBE: [Charge; 2] = charges_of(&endpoints::LIST_SUB_KEYS);
+static CREATE: [Charge; 2] = charges_of(&endpoints::CREATE_SUB_KEY);
+static TEST: [Charge; 2] = charges_of(&endpoints::QUERY_KEY);
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -83,8 +87,9 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => &CLOCK_SYNC,
         // No list endpoint is used yet: nothing to discover, nothing spent.
         Operation::List(_) => &[],
-        // Not rotated here (`can_rotate` is false): never sent.
-        Operation::Rotate(_) => &[],
+        Operation::Rotate(RotationCall::Describe) => &DESCRIBE,
+        Operation::Rotate(RotationCall::Create) => &CREATE,
+        Operation::Rotate(RotationCall::Test) => &TEST,
     }
 }
 

@@ -18,6 +18,12 @@ const MASTER: &str = "MASTER00000000000000001";
 const TRANSFER_KEY: &str = "OWNKEY00000000000000001";
 const TRADER: &str = "TRADER00000000000000001";
 const SUB: &str = "SUBKEY00000000000000001";
+/// Due for rotation: 120 days old, unbound.
+const SUB_DUE: &str = "SUBROT00000000000000001";
+/// Due for rotation and bound to IPs, which KuCoin shows masked.
+const SUB_BOUND: &str = "SUBIPS00000000000000001";
+/// A master key of account 1000 without "General".
+const MASTER_NO_GENERAL: &str = "MSPOT000000000000000001";
 const SUB_ODD_PASS: &str = "SUBKEY00000000000000002";
 
 /// A test key with its passphrase.
@@ -45,6 +51,18 @@ fn keys() -> Vec<SimKey> {
         sim_key(SUB_ODD_PASS, "2000", &["General"])
             .sub_of("1000")
             .in_sub_account("kcsub001"),
+        sim_key(SUB_DUE, "2000", &["General", "Spot", "Futures"])
+            .sub_of("1000")
+            .in_sub_account("kcsub001")
+            .labelled("bot-17")
+            .created_days_ago(120),
+        sim_key(SUB_BOUND, "2000", &["General", "Spot"])
+            .sub_of("1000")
+            .in_sub_account("kcsub001")
+            .labelled("bot-18")
+            .bound_to(&["127.0.0.1", "203.0.113.7"])
+            .created_days_ago(120),
+        sim_key(MASTER_NO_GENERAL, "1000", &["Spot"]),
     ]
 }
 
@@ -68,6 +86,53 @@ impl conformance::Subject for Kucoin {
     fn managed_row() -> KeyJob {
         sub_row(SUB)
     }
+
+    fn rotation() -> Option<conformance::Rotation> {
+        Some(conformance::Rotation {
+            old: sub_row(SUB_DUE),
+            // The create needs "General" (create-sub-account-api).
+            unpermitted: (*credential(MASTER_NO_GENERAL, CredentialRole::Master, true)).clone(),
+            // 7 to 32 characters, no spaces.
+            passphrase: Some("Rotated-Pass-17"),
+            // Weight 20 of a Management pool of 2000 per 30 s: a burst
+            // never meets it.
+            creates_per_second: None,
+            copies_ips: false,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_bound_key_is_described_with_its_masked_ips_and_its_copy_refused_before_sending() {
+    use keyrevoke_core::rotation::CreateKey;
+    let (h, c) = setup(Faults::default()).await;
+    let master = credential(MASTER, CredentialRole::Master, true);
+    let described = c
+        .describe_key(&master, "kcsub001", SUB_BOUND)
+        .await
+        .expect("the master lists the key");
+    assert_eq!(described.shape.ips, ["127.**.1", "203.**.7"]);
+    assert_eq!(described.shape.label.as_deref(), Some("bot-18"));
+    let sent = c.requests_sent();
+    let refused = c
+        .create_key(
+            &master,
+            &CreateKey {
+                account: "kcsub001".into(),
+                shape: described.shape,
+                label: "rotated-bot-18".into(),
+                passphrase: Some(Secret::from("Rotated-Pass-18")),
+            },
+        )
+        .await
+        .expect_err("masked IPs cannot be copied");
+    assert!(refused.to_string().contains("masked"), "{refused}");
+    assert_eq!(c.requests_sent(), sent, "nothing was sent");
+    let sim = h.exchange(keyrevoke_kucoin::EXCHANGE.id);
+    assert_eq!(
+        sim.stats.creates.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }
 
 #[tokio::test]

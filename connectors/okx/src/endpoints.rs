@@ -41,6 +41,21 @@ pub const QUERY_SUB_KEY: Endpoint = Endpoint {
     charges: &[charge(limits::UID_QUERY_KEY, 1)],
     source: "docs-v5 #sub-account-rest-api-query-the-api-key-of-a-sub-account",
 };
+/// POST, master only (bound to IP addresses, holding Trade, as the other
+/// writes); body `subAcct`, `label`, `passphrase` (required; 8 to 32
+/// characters with a lowercase and an uppercase letter, a digit and a
+/// special character), `perm` (`read_only`, `trade`, comma-separated) and
+/// `ip` (up to 20, comma-separated). The reply's `data[0]` holds `apiKey`,
+/// `secretKey` (shown once), `passphrase`, `perm`, `ip`, `label`, `ts`.
+/// 1 request per second per User ID.
+/// #sub-account-rest-api-create-an-api-key-for-a-sub-account
+pub const CREATE_SUB_KEY: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/api/v5/users/subaccount/apikey",
+    params: &["subAcct", "label", "passphrase", "perm", "ip"],
+    charges: &[charge(limits::UID_CREATE_KEY, 1)],
+    source: "docs-v5 #sub-account-rest-api-create-an-api-key-for-a-sub-account",
+};
 
 /// The ND broker's equivalents, called with the broker's master key for its
 /// broker sub-accounts: delete (`subAcct`, `apiKey`), reset (`subAcct`,
@@ -90,7 +105,8 @@ pub const SERVER_TIME: Endpoint = Endpoint {
     source: "docs-v5 #public-data-rest-api-get-system-time",
 };
 
-pub static ENDPOINTS: [&Endpoint; 8] = [
+pub static ENDPOINTS: [&Endpoint; 9] = [
+    &CREATE_SUB_KEY,
     &DELETE_SUB_KEY,
     &MODIFY_SUB_KEY,
     &QUERY_SUB_KEY,

@@ -66,6 +66,11 @@ pub const CODES: &[(&str, Class, &str)] = &[
         "rate limit reached (HTTP 200, or 429 Too Many Requests)",
     ),
     ("50013", Class::Transient, "systems are busy (HTTP 429)"),
+    (
+        "50014",
+        Class::Permanent,
+        "parameter {param0} cannot be empty (a create without its label or passphrase)",
+    ),
     ("50026", Class::UnknownIfWrite, "system error (HTTP 500)"),
     (
         "50035",
@@ -73,6 +78,9 @@ pub const CODES: &[(&str, Class, &str)] = &[
         "this endpoint requires an API key bound to IP addresses (HTTP 403)",
     ),
     ("50040", Class::RateLimit, "too frequent operations"),
+    // The sub-account's own limit: spent by the master's creates and deletes
+    // for it as for its own calls (#error-code-rest-api-public).
+    ("50061", Class::RateLimit, "sub-account rate limit reached"),
     // API class.
     (
         "50100",
@@ -123,6 +131,11 @@ pub const CODES: &[(&str, Class, &str)] = &[
         "50120",
         Class::Unsupported,
         "this API key lacks the permission for this function",
+    ),
+    (
+        "51000",
+        Class::Permanent,
+        "parameter {param0} error (a create's perm, ip or passphrase refused)",
     ),
     // Account class: sub-accounts and brokers.
     (
@@ -326,6 +339,13 @@ mod tests {
 
     #[test]
     fn rate_limits_are_per_account_when_signed_and_per_ip_when_public() {
+        assert_eq!(
+            error_for("50061", "Sub-account rate limit reached", MASTER_DELETE),
+            ConnectorError::RateLimited {
+                retry_after: None,
+                scope: LimitScope::Account
+            }
+        );
         assert_eq!(
             error_for("50011", "Rate limit reached.", MASTER_DELETE),
             ConnectorError::RateLimited {

@@ -8,7 +8,9 @@
 //! - probe: `account/config` signed with the key's own secret and
 //!   passphrase, or the credential's query of the sub-account's keys;
 //! - OKX has no call by which a key deletes or narrows itself: a master key
-//!   (or a sub key without its master's credential) is escalated.
+//!   (or a sub key without its master's credential) is escalated;
+//! - rotation: a master describes a sub-account's key, creates its
+//!   replacement, and the new key tests itself (`rotate.rs`).
 //!
 //! Every OKX key has a passphrase, sent with every private call: a row or
 //! credential without one cannot sign (see `check`).
@@ -16,6 +18,7 @@
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
+pub mod rotate;
 pub mod sign;
 
 use async_trait::async_trait;
@@ -27,6 +30,7 @@ use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send, server_time_missing};
+use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
     KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
@@ -392,6 +396,27 @@ impl Connector for OkxConnector {
 
     fn requests_sent(&self) -> u64 {
         keyrevoke_core::http::requests_sent(&self.base)
+    }
+
+    fn can_rotate(&self) -> bool {
+        true
+    }
+
+    async fn describe_key(
+        &self,
+        cred: &Credential,
+        account: &str,
+        api_key: &str,
+    ) -> Result<Described, Failure> {
+        self.describe_sub_key(cred, account, api_key).await
+    }
+
+    async fn create_key(&self, cred: &Credential, req: &CreateKey) -> Result<Created, Failure> {
+        self.create_sub_key(cred, req).await
+    }
+
+    async fn test_key(&self, key: &NewKey) -> Result<Reply, Failure> {
+        self.test_new_key(key).await
     }
 
     fn escalation_contact(&self) -> EscalationContact {

@@ -7,6 +7,8 @@
 //!   (#sub-account-rest-api-delete-the-api-key-of-sub-accounts);
 //! - modify-apikey: 1 request per second, User ID
 //!   (#sub-account-rest-api-reset-the-api-key-of-a-sub-account);
+//! - create a sub-account's API key: 1 request per second, User ID
+//!   (#sub-account-rest-api-create-an-api-key-for-a-sub-account);
 //! - query sub-account API keys: 20 requests per 2 seconds, User ID
 //!   (#sub-account-rest-api-query-the-api-key-of-a-sub-account);
 //! - account/config: 5 requests per 2 seconds, User ID
@@ -19,6 +21,7 @@
 //! the broker docs, and the sub-account endpoints' are the strictest OKX
 //! documents for key management. No usage headers are documented.
 
+use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -27,8 +30,9 @@ pub const UID_DELETE_KEY: &str = "uid_delete_key";
 pub const UID_MODIFY_KEY: &str = "uid_modify_key";
 pub const UID_QUERY_KEY: &str = "uid_query_key";
 pub const UID_ACCOUNT_CONFIG: &str = "uid_account_config";
+pub const UID_CREATE_KEY: &str = "uid_create_key";
 
-pub static TIERS: [Tier; 5] = [
+pub static TIERS: [Tier; 6] = [
     Tier {
         name: IP_PUBLIC,
         scope: TierScope::Ip,
@@ -59,6 +63,12 @@ pub static TIERS: [Tier; 5] = [
         capacity: 5,
         period: Duration::from_secs(2),
     },
+    Tier {
+        name: UID_CREATE_KEY,
+        scope: TierScope::Account,
+        capacity: 1,
+        period: Duration::from_secs(1),
+    },
 ];
 
 pub const fn charge(tier: &'static str, weight: u32) -> Charge {
@@ -86,6 +96,7 @@ pub fn probe_charges(own_material: bool, can_manage: bool) -> &'static [Charge] 
     }
 }
 static PUBLIC: [Charge; 1] = [charge(IP_PUBLIC, 1)];
+static CREATE: [Charge; 1] = [charge(UID_CREATE_KEY, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
@@ -97,8 +108,11 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::ClockSync => &PUBLIC,
         // No list endpoint is used yet: nothing to discover, nothing spent.
         Operation::List(_) => &[],
-        // Not rotated here (`can_rotate` is false): never sent.
-        Operation::Rotate(_) => &[],
+        // Describe: the master's sub-key query; test: the new key's own
+        // account/config.
+        Operation::Rotate(RotationCall::Describe) => &PROBE_VIA_MANAGER,
+        Operation::Rotate(RotationCall::Create) => &CREATE,
+        Operation::Rotate(RotationCall::Test) => &PROBE_OWN,
     }
 }
 

@@ -45,6 +45,19 @@ fn keys() -> Vec<SimKey> {
         sim_key("SUB-2", "2000", &["read_only", "trade"], &["*"])
             .sub_of("1000")
             .in_sub_account("botsub001"),
+        // Due for rotation: 120 days old, bound to loopback and another IP.
+        sim_key(
+            "SUB-ROT",
+            "2000",
+            &["read_only", "trade"],
+            &["127.0.0.1", "203.0.113.7"],
+        )
+        .sub_of("1000")
+        .in_sub_account("botsub001")
+        .labelled("bot-17")
+        .created_days_ago(120),
+        // Another key of master account 1000, bound, read-only: no Trade.
+        sim_key("MASTER-RO", "1000", &["read_only"], &["127.0.0.1"]),
         sim_key("SUB-U", "2100", &["read_only", "trade"], &["*"])
             .sub_of("1100")
             .in_sub_account("botsub002"),
@@ -95,6 +108,19 @@ impl conformance::Subject for Okx {
     /// no IP ban.
     fn documents_ip_ban() -> bool {
         false
+    }
+
+    fn rotation() -> Option<conformance::Rotation> {
+        Some(conformance::Rotation {
+            old: master_job("SUB-ROT", false),
+            // Creating needs Trade (#sub-account-rest-api-create-an-api-key-for-a-sub-account).
+            unpermitted: (*credential("MASTER-RO", CredentialRole::Master)).clone(),
+            // 8 to 32 characters: lowercase, uppercase, digit, special.
+            passphrase: Some("Rot4ted!Pass"),
+            // 1 request per second per User ID.
+            creates_per_second: Some(1),
+            copies_ips: true,
+        })
     }
 }
 

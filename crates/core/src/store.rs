@@ -168,6 +168,27 @@ pub trait JobStore: Send + Sync {
         Ok(())
     }
 
+    /// Record `value` under `name` for this job, durably before Ok (a
+    /// rotation's steps); the last value recorded under a name wins.
+    async fn put_record(&self, _name: &str, _value: &str) -> Result<(), StoreError> {
+        Err(StoreError::Journal(
+            "this journal keeps no named records".into(),
+        ))
+    }
+
+    /// Every named record of this job whose name starts with `prefix`, by
+    /// name.
+    async fn records(&self, _prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Hold this job for this process alone until it exits (`rotate`: two
+    /// runs of one job never overlap). Ok(false): another process holds
+    /// it. A journal only one process can open at a time holds it already.
+    async fn hold_exclusively(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     /// How long a claim holds an entry unless renewed (None: leases do not
     /// matter, one process owns the journal). Leases must be renewed well
     /// inside it.

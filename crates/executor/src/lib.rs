@@ -9,6 +9,7 @@
 //! any exchange.
 
 pub mod backoff;
+pub mod calls;
 pub mod discover;
 pub mod limits;
 pub mod pauses;

@@ -36,6 +36,9 @@ const ENQUEUE_ROWS_PER_STATEMENT: usize = 5000;
 /// Serializes schema creation between workers starting at once
 /// (`CREATE TABLE IF NOT EXISTS` races otherwise). "keyrevok" in ASCII.
 const SCHEMA_LOCK_KEY: i64 = 0x6b65_7972_6576_6f6b;
+/// The advisory-lock class of [`JobStore::hold_exclusively`] ("krev"); the
+/// second key is the job name's hash.
+const HOLD_LOCK_CLASS: i32 = 0x6b72_6576;
 
 /// A job journal in PostgreSQL, shared by any number of workers.
 pub struct PgJournal {
@@ -44,6 +47,8 @@ pub struct PgJournal {
     owner: Arc<str>,
     lease: Duration,
     commits: GroupCommit,
+    /// The connection holding the job (see [`JobStore::hold_exclusively`]).
+    holder: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
 
 impl PgJournal {
@@ -94,6 +99,7 @@ impl PgJournal {
             owner,
             lease,
             commits,
+            holder: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -129,6 +135,11 @@ impl PgJournal {
                 .await
                 .map_err(db_error("deleting a test job"))?;
         }
+        sqlx::query("DELETE FROM keyrevoke_meta WHERE left(key, length($1)) = $1")
+            .bind(format!("job:{}:", self.job))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error("deleting a test job"))?;
         Ok(())
     }
 
@@ -136,6 +147,11 @@ impl PgJournal {
     /// `keyrevoke_meta` per job, so that no table changes shape.
     fn planned_inventory_key(&self) -> String {
         format!("job:{}:inventory_sha256", self.job)
+    }
+
+    /// Where the job's named records live in `keyrevoke_meta`.
+    fn record_prefix(&self) -> String {
+        format!("job:{}:record:", self.job)
     }
 
     fn lease_seconds(&self) -> f64 {
@@ -529,6 +545,59 @@ impl JobStore for PgJournal {
         Some(self.lease)
     }
 
+    async fn put_record(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO keyrevoke_meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(format!("{}{name}", self.record_prefix()))
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("recording a named record"))?;
+        Ok(())
+    }
+
+    async fn records(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let own = self.record_prefix();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM keyrevoke_meta WHERE left(key, length($1)) = $1 ORDER BY key",
+        )
+        .bind(format!("{own}{prefix}"))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("reading named records"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k[own.len()..].to_string(), v))
+            .collect())
+    }
+
+    async fn hold_exclusively(&self) -> Result<bool, StoreError> {
+        // A session-level advisory lock on a connection kept out of the
+        // pool for the life of this journal: PostgreSQL releases it when
+        // the process (and so the connection) ends, however it ends.
+        let mut holder = self.holder.lock().await;
+        if holder.is_some() {
+            return Ok(true);
+        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_error("taking a connection to hold the job"))?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(HOLD_LOCK_CLASS)
+            .bind(&*self.job)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error("holding the job"))?;
+        if held {
+            *holder = Some(conn.detach());
+        }
+        Ok(held)
+    }
+
     async fn planned_inventory(&self) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar("SELECT value FROM keyrevoke_meta WHERE key = $1")
             .bind(self.planned_inventory_key())
@@ -657,6 +726,35 @@ mod tests {
         };
     }
 
+    #[tokio::test]
+    async fn one_process_holds_a_job_until_its_connection_ends() {
+        let Some(url) = server_url("one_process_holds_a_job_until_its_connection_ends") else {
+            return;
+        };
+        let job = unique_job("hold");
+        let first = worker(&url, &job, DEFAULT_LEASE).await;
+        let second = worker(&url, &job, DEFAULT_LEASE).await;
+        let other_job = worker(&url, &unique_job("hold-other"), DEFAULT_LEASE).await;
+        assert!(first.hold_exclusively().await.unwrap());
+        assert!(first.hold_exclusively().await.unwrap(), "held again by its holder");
+        assert!(!second.hold_exclusively().await.unwrap(), "held by the first");
+        assert!(other_job.hold_exclusively().await.unwrap(), "another job is free");
+        first.delete_job().await.unwrap();
+        drop(first);
+        // The holder's connection closes asynchronously once dropped.
+        let mut held = false;
+        for _ in 0..50 {
+            if second.hold_exclusively().await.unwrap() {
+                held = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(held, "free once the holder is gone");
+        second.delete_job().await.unwrap();
+        other_job.delete_job().await.unwrap();
+    }
+
     /// A journal of schema version 1 in a schema of its own (the tables of
     /// the shared test database stay at the current version for the tests
     /// running beside this one).
@@ -749,6 +847,7 @@ mod tests {
     shared_scenario!(timings_keep_the_first_claim_and_the_outcome_time);
     shared_scenario!(released_entries_can_be_claimed_again);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
+    shared_scenario!(named_records_keep_the_last_value_by_name);
     shared_scenario!(an_unknown_id_fails_only_its_own_record);
     shared_scenario!(
         renewed_leases_stay_released_ones_come_back,

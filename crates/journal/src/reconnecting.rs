@@ -120,6 +120,20 @@ impl JobStore for Reconnecting {
         self.inner.lease()
     }
 
+    async fn put_record(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.again(|| self.inner.put_record(name, value)).await
+    }
+
+    async fn records(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.again(|| self.inner.records(prefix)).await
+    }
+
+    async fn hold_exclusively(&self) -> Result<bool, StoreError> {
+        // Not retried: a hold taken on a connection that then broke is
+        // gone, and a second try would report another holder as this one.
+        self.inner.hold_exclusively().await
+    }
+
     async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {
         self.again(|| self.inner.timings()).await
     }

@@ -51,6 +51,10 @@ const RELEASE_IDS_PER_STATEMENT: usize = 10_000;
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 /// A job journal in one SQLite file.
+/// Named records live in `meta` under this prefix, apart from the
+/// journal's own keys (`schema_version`).
+const RECORD_PREFIX: &str = "record:";
+
 pub struct SqliteJournal {
     path: PathBuf,
     /// One connection: SQLite serializes writers anyway, and one connection
@@ -594,6 +598,34 @@ impl JobStore for SqliteJournal {
         rows.iter().map(decode_entry).collect()
     }
 
+    async fn put_record(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        // The writer connection commits with synchronous=FULL: durable on Ok.
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(format!("{RECORD_PREFIX}{name}"))
+        .bind(value)
+        .execute(&self.writer)
+        .await
+        .map_err(db_error("recording a named record"))?;
+        Ok(())
+    }
+
+    async fn records(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )
+        .bind(format!("{RECORD_PREFIX}{prefix}"))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db_error("reading named records"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k[RECORD_PREFIX.len()..].to_string(), v))
+            .collect())
+    }
+
     async fn timings(&self) -> Result<Vec<KeyTiming>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {TIMING_COLUMNS}, started_at, finished_at FROM entries
@@ -659,6 +691,7 @@ mod tests {
     );
     shared_scenario!(an_unknown_id_fails_only_its_own_record);
     shared_scenario!(record_updates_fields_and_keeps_the_last_probe);
+    shared_scenario!(named_records_keep_the_last_value_by_name);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_thousand_concurrent_records_all_land_in_shared_commits() {

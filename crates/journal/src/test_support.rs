@@ -635,3 +635,20 @@ pub async fn renewed_leases_stay_released_ones_come_back(journal: &dyn JobStore)
         "only the released entry comes back"
     );
 }
+
+/// Named records: the last value under a name wins, a prefix selects, and
+/// a name that merely contains the prefix later on is not selected.
+pub async fn named_records_keep_the_last_value_by_name(store: &dyn JobStore) {
+    store.put_record("rotate:bybit/a", "1").await.unwrap();
+    store.put_record("rotate:bybit/b", "2").await.unwrap();
+    store.put_record("rotate:bybit/a", "3").await.unwrap();
+    store.put_record("other:rotate:x", "4").await.unwrap();
+    assert_eq!(
+        store.records("rotate:").await.unwrap(),
+        vec![
+            ("rotate:bybit/a".to_string(), "3".to_string()),
+            ("rotate:bybit/b".to_string(), "2".to_string()),
+        ]
+    );
+    assert!(store.records("nothing:").await.unwrap().is_empty());
+}

@@ -15,7 +15,13 @@
 //! - the exchange's rate-limit reply and an IP ban become `RateLimited`
 //!   (the ban with scope `Ban`), and nothing took effect;
 //! - a gateway timeout after the exchange acted is an unknown outcome;
-//! - clock skew is reported as such, and a clock sync fixes it.
+//! - clock skew is reported as such, and a clock sync fixes it;
+//! - where the connector rotates ([`Subject::rotation`]): a described sub
+//!   key is created again with the same permissions, IPs and read-only
+//!   flag under the label given, the new key signs with its own secret and
+//!   outlives the old key's delete; a credential without the create
+//!   permission creates nothing; a create over the exchange's limit is a
+//!   rate limit and creates nothing.
 //!
 //! The signing vectors are checked by each connector's `sign.rs` tests with
 //! [`crate::testkit::vectors`].
@@ -67,6 +73,36 @@ pub trait Subject {
     fn writes_per_second() -> Option<u32> {
         None
     }
+
+    /// The rotation cases' material; none for a connector that does not
+    /// rotate.
+    fn rotation() -> Option<Rotation> {
+        None
+    }
+}
+
+/// What the rotation cases need.
+pub struct Rotation {
+    /// The key to replace: a live sub key among [`Subject::keys`], usable
+    /// from loopback, whose row names its account and the managing
+    /// credential that creates; its first route deletes it through that
+    /// credential. Bound to IPs (loopback among them, so that the copy can
+    /// still sign from here) when [`Rotation::copies_ips`].
+    pub old: KeyJob,
+    /// Whether the exchange shows a key's IP list in full, so that a bound
+    /// key's binding is copied. KuCoin masks it (`203.**.154`): its old
+    /// key is unbound, and its own tests check that a bound key's copy is
+    /// refused before anything is sent.
+    pub copies_ips: bool,
+    /// A managing credential (its key among [`Subject::keys`]) lacking the
+    /// permission the exchange documents for creating sub keys.
+    pub unpermitted: Credential,
+    /// The passphrase the creator chooses for the new key, where the
+    /// exchange asks for one (OKX, KuCoin).
+    pub passphrase: Option<&'static str>,
+    /// Creates the exchange allows one account per second, when so few
+    /// that a burst meets the limit (Bybit, OKX: one).
+    pub creates_per_second: Option<u32>,
 }
 
 /// Run every case, each against a fresh simulator; the first that fails
@@ -81,7 +117,14 @@ pub async fn run<S: Subject>() {
     an_ip_ban_is_a_ban::<S>().await;
     a_timeout_after_the_exchange_acted_is_an_unknown_outcome::<S>().await;
     clock_skew_is_reported_then_fixed_by_a_sync::<S>().await;
+    if let Some(rotation) = S::rotation() {
+        rotation::replaces_a_sub_key_with_one_of_the_same_shape::<S>(&rotation).await;
+        rotation::a_credential_without_the_create_permission_creates_nothing::<S>(&rotation).await;
+        rotation::a_create_over_the_limit_is_a_rate_limit_and_creates_nothing::<S>(&rotation).await;
+    }
 }
+
+mod rotation;
 
 struct Case<S: Subject> {
     h: SimHandle,

@@ -98,6 +98,7 @@ impl Maker {
             read_only: false,
             ips: vec!["*".into()],
             state: KeyState::Alive,
+            created_at_ms: keyrevoke_core::http::unix_ms(),
         }
     }
 
@@ -321,6 +322,38 @@ impl Population {
         pop
     }
 
+    /// What `keyrevoke rotate` meets: on each of `exchanges` whose
+    /// simulator creates sub keys, one master (the credential
+    /// `<exchange>-master-0`) and, for each entry of `ages_days`, a sub key
+    /// in a sub account of its own, created that many days ago and
+    /// labelled `rot-<i>` (the row's `label` too), in that order. Where the
+    /// exchange shows IP lists in full, every other key (the first, the
+    /// third…) is bound to loopback and a documentation address, so that a
+    /// rotation has IPs to copy and the copy still signs from here; KuCoin's keys are unbound
+    /// (its lists mask IPs, which a rotation cannot copy). The rows name
+    /// the sub account and the master (`via`) and carry no secret; a
+    /// KuCoin row carries the key's passphrase, which its delete needs.
+    pub fn rotation(exchanges: &[ExchangeId], ages_days: &[u32], seed: u64) -> Population {
+        let mut m = Population::maker(seed);
+        let mut pop = Population::default();
+        for &x in exchanges {
+            if !dialects::master_can_create_sub_keys(x) {
+                continue;
+            }
+            let masters = pop.add_masters(&mut m, x, 1);
+            let (name, master) = &masters[0];
+            for (i, days) in ages_days.iter().enumerate() {
+                let (mut k, row) = m.sub_key(x, master, name, format!("rot-{i}"));
+                k.created_at_ms = keyrevoke_core::http::unix_ms() - i64::from(*days) * 86_400_000;
+                if dialects::shows_sub_key_ips(x) && i % 2 == 0 {
+                    k.ips = vec!["127.0.0.1".into(), format!("203.0.113.{}", i % 250 + 1)];
+                }
+                pop.push(x, k, Some(row));
+            }
+        }
+        pop
+    }
+
     /// Both populations, for one simulator (each exchange's keys must come
     /// from one of them only).
     pub fn and(mut self, other: Population) -> Population {
@@ -451,6 +484,57 @@ fn own_row(exchange: ExchangeId, k: &SimKey, via: Option<String>, label: String)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotation_population_gives_each_key_its_age_under_one_master() {
+        let exchanges = [
+            ExchangeId::new("bybit"),
+            ExchangeId::new("okx"),
+            ExchangeId::new("kucoin"),
+            ExchangeId::new("binance"),
+            ExchangeId::new("coinbase"),
+        ];
+        let ages = [120, 10, 91, 0];
+        let now = keyrevoke_core::http::unix_ms();
+        let pop = Population::rotation(&exchanges, &ages, 3);
+        assert!(
+            !pop.keys.contains_key(&ExchangeId::new("coinbase")),
+            "no master creates Coinbase keys"
+        );
+        for x in &exchanges[..4] {
+            let held = &pop.keys[x];
+            assert_eq!(held.len(), 1 + ages.len(), "{x}: the master and its subs");
+            let master = &held[0];
+            assert!(master.is_master());
+            for (i, days) in ages.iter().enumerate() {
+                let k = &held[1 + i];
+                assert_eq!(k.parent_uid.as_ref(), Some(&master.uid), "{x}");
+                let age_ms = now - k.created_at_ms;
+                let want = i64::from(*days) * 86_400_000;
+                assert!(
+                    (age_ms - want).abs() < 60_000,
+                    "{x}: key {i} is {age_ms} ms old, not {days} days"
+                );
+                assert!(k.allows_loopback(), "{x}: key {i} signs from here");
+                let row = pop
+                    .rows
+                    .iter()
+                    .find(|r| r.api_key == k.api_key)
+                    .expect("a row per sub key");
+                assert_eq!(row.label, format!("rot-{i}"));
+                assert_eq!(row.via.as_deref(), Some(format!("{x}-master-0").as_str()));
+                assert!(row.account.is_some() && row.api_secret.is_none(), "{x}");
+            }
+            let bound = held.iter().filter(|k| !k.bound_ips().is_empty()).count();
+            let expect_bound = if dialects::shows_sub_key_ips(*x) {
+                // The OKX master is bound too (dialects::master_ips).
+                2 + usize::from(*x == ExchangeId::new("okx"))
+            } else {
+                0
+            };
+            assert_eq!(bound, expect_bound, "{x}: keys bound to IPs");
+        }
+    }
 
     #[test]
     fn a_3commas_breach_puts_every_key_under_a_master_that_deletes_it() {

@@ -41,6 +41,10 @@ pub struct SimKey {
     pub ips: Vec<String>,
     #[serde(default = "alive")]
     pub state: KeyState,
+    /// When the key was created (Unix ms), as the exchange's listings and
+    /// key queries report it; a key loaded without one was created now.
+    #[serde(default = "keyrevoke_core::http::unix_ms")]
+    pub created_at_ms: i64,
 }
 
 fn unbound() -> Vec<String> {
@@ -65,11 +69,33 @@ impl SimKey {
         self.ips.is_empty() || self.ips.iter().any(|ip| ip == "*" || ip == "127.0.0.1")
     }
 
+    /// The IPs the key is bound to, none when unbound (`*`).
+    pub fn bound_ips(&self) -> Vec<String> {
+        self.ips.iter().filter(|ip| *ip != "*").cloned().collect()
+    }
+
     pub fn has_any(&self, permissions: &[&str]) -> bool {
         self.permissions
             .iter()
             .any(|p| permissions.contains(&p.as_str()))
     }
+}
+
+/// What a create call asks of a new key (see
+/// [`crate::ExchangeSim::create_sub_key`]).
+#[derive(Clone, Debug)]
+pub struct NewKeyShape {
+    /// Its note, label, remark or name, as given.
+    pub label: String,
+    pub permissions: Vec<String>,
+    pub read_only: bool,
+    /// Bound IPs; empty for unbound.
+    pub ips: Vec<String>,
+    /// The passphrase its creator chose (OKX, KuCoin).
+    pub passphrase: Option<String>,
+    /// The lengths of the id and secret the exchange issues.
+    pub api_key_len: usize,
+    pub secret_len: usize,
 }
 
 /// All keys of one simulated exchange.

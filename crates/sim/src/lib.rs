@@ -140,6 +140,51 @@ impl ExchangeSim {
         key
     }
 
+    /// A fresh random token of `len` characters (letters and digits), as a
+    /// create call issues for a new key's id or secret.
+    pub fn mint_token(&self, len: usize) -> String {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = self.rng.lock().unwrap();
+        (0..len)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+
+    /// Create a key of sub account `uid` (named `sub_name` where the
+    /// exchange names them) under `master`, shaped as `shape`, as each
+    /// dialect's create call does: a fresh id and secret, created now,
+    /// held alive, and counted.
+    pub fn create_sub_key(
+        &self,
+        master: &SimKey,
+        uid: &str,
+        sub_name: Option<&str>,
+        shape: keys::NewKeyShape,
+    ) -> SimKey {
+        let key = SimKey {
+            api_key: self.mint_token(shape.api_key_len),
+            secret: self.mint_token(shape.secret_len),
+            passphrase: shape.passphrase,
+            uid: uid.to_string(),
+            parent_uid: Some(master.uid.clone()),
+            sub_name: sub_name.map(str::to_string),
+            label: Some(shape.label),
+            permissions: shape.permissions,
+            read_only: shape.read_only,
+            ips: if shape.ips.is_empty() {
+                vec!["*".into()]
+            } else {
+                shape.ips
+            },
+            state: keys::KeyState::Alive,
+            created_at_ms: self.now_ms(),
+        };
+        self.keys.insert(key.clone());
+        Stats::bump(&self.stats.creates);
+        key
+    }
+
     /// Delete a key, as each dialect's delete call does, and count it.
     pub fn delete_key(&self, api_key: &str) {
         self.keys

@@ -71,6 +71,8 @@ counters!(
     refused,
     // Listing calls answered: sub accounts, or a sub account's keys.
     lists,
+    // Keys created by a master's create call (rotation).
+    creates,
 );
 
 impl Stats {

@@ -29,6 +29,9 @@ pub fn now_s() -> i64 {
     now_ms().div_euclid(1000)
 }
 
+/// One day in ms.
+pub const DAY_MS: i64 = 86_400_000;
+
 /// The secret of a test key, unless a test gives it another: derived from
 /// the key's id, so that a test can sign for any key it names.
 pub fn secret_of(api_key: &str) -> String {
@@ -51,6 +54,7 @@ pub fn key(api_key: &str, uid: &str, permissions: &[&str]) -> SimKey {
         read_only: false,
         ips: vec!["*".into()],
         state: KeyState::Alive,
+        created_at_ms: now_ms(),
     }
 }
 
@@ -81,6 +85,12 @@ impl SimKey {
 
     pub fn with_secret(mut self, secret: impl Into<String>) -> SimKey {
         self.secret = secret.into();
+        self
+    }
+
+    /// Created `days` days ago (a key due for rotation, or not).
+    pub fn created_days_ago(mut self, days: u32) -> SimKey {
+        self.created_at_ms = now_ms() - i64::from(days) * DAY_MS;
         self
     }
 

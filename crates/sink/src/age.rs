@@ -268,7 +268,11 @@ impl SecretSink for AgeSink {
             let pending = inner.path(&exchange, &label, Stage::Pending);
             match std::fs::remove_file(&pending) {
                 Ok(()) => sync_dir(&inner.exchange_dir(&exchange)),
-                Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                // Nothing pending: none written, or no folder it could be
+                // in (a path that is not a folder holds no file).
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                    Ok(())
+                }
                 Err(e) => Err(write_error("remove", &pending, e)),
             }
         })

@@ -28,6 +28,17 @@
 //!   permission alike. No code says "no such key": a master naming a key the
 //!   sub account does not hold is refused with -1130.
 //!
+//! - creating a sub key (developers.binance.com `sub_account/api-management/Create-Sub-account-API-Key`,
+//!   binance-connector-python `CreateSubAccountApiKeyResponse`): `POST
+//!   /sapi/v1/sub-account/subAccountApi` (TRADE: the master's key holds
+//!   "Enable Spot & Margin Trading"), Weight(UID) 3000; `email`, `apiName`,
+//!   `status` (1 unrestricted, 2 trusted IPs: `ipAddress` required)
+//!   mandatory, the `can*` flags optional (default false); the reply holds
+//!   `apiName`, `apiKey`, `secretKey` (once), the flags, `status`,
+//!   `ipList`. Status 3 (a third party's IP whitelist) is not simulated: it
+//!   is refused with -1130. The key listing's `timestamp` is the key's
+//!   creation time here (the docs do not name it).
+//!
 //! Sub accounts of a master are named by email (`SimKey::sub_name`); Binance
 //! Link sub accounts by `subAccountId` (the sub key's `uid`). A master is a
 //! broker when it holds the marker [`BROKER_ACCOUNT`].
@@ -36,7 +47,7 @@ use super::common::{
     self, Answer, Dialect, FormParams as Params, OverIpLimit, Request, Unrouted, split_signature,
 };
 use crate::ExchangeSim;
-use crate::keys::SimKey;
+use crate::keys::{NewKeyShape, SimKey};
 use crate::limits::FixedWindows;
 use crate::stats::Stats;
 use axum::Router;
@@ -123,6 +134,7 @@ enum Endpoint {
     DeleteBrokerKey,
     BrokerKeyPermission,
     BrokerKeyIpRestriction,
+    CreateSubKey,
 }
 
 /// How an endpoint is rate-limited.
@@ -145,6 +157,7 @@ impl Endpoint {
             ("GET", "/api/v3/time") => ServerTime,
             ("GET", "/sapi/v1/account/apiRestrictions") => ApiRestrictions,
             ("DELETE", "/sapi/v1/sub-account/subAccountApi") => DeleteSubKey,
+            ("POST", "/sapi/v1/sub-account/subAccountApi") => CreateSubKey,
             ("GET", "/sapi/v1/sub-account/subAccountApi") => QuerySubKeys,
             ("GET", "/sapi/v1/sub-account/list") => SubAccountList,
             ("POST", "/sapi/v1/sub-account/subAccountApiPermission") => SubKeyPermission,
@@ -167,7 +180,8 @@ impl Endpoint {
             | SubKeyPermission
             | SubKeyIpRestriction
             | GetSubKeyIpRestriction
-            | BrokerKeyIpRestriction => Limit::SapiUid(KEY_ENDPOINT_WEIGHT),
+            | BrokerKeyIpRestriction
+            | CreateSubKey => Limit::SapiUid(KEY_ENDPOINT_WEIGHT),
             DeleteBrokerKey | BrokerKeyPermission => Limit::None,
         }
     }
@@ -186,6 +200,7 @@ impl Endpoint {
             DeleteBrokerKey => "deleteBrokerKey",
             BrokerKeyPermission => "brokerKeyPermission",
             BrokerKeyIpRestriction => "brokerKeyIpRestriction",
+            CreateSubKey => "createSubKey",
         }
     }
 }
@@ -521,6 +536,7 @@ impl Binance {
                 Ok(ok(restrictions(caller)))
             }
             Endpoint::DeleteSubKey => self.delete_sub_key(caller, params),
+            Endpoint::CreateSubKey => self.create_sub_key(caller, params),
             Endpoint::QuerySubKeys => self.query_sub_keys(caller, params),
             Endpoint::SubAccountList => self.sub_account_list(caller, params),
             Endpoint::SubKeyPermission => self.sub_key_permission(caller, params, now),
@@ -575,6 +591,71 @@ impl Binance {
     fn delete(&self, target: &SimKey) -> Reply {
         self.sim.delete_key(&target.api_key);
         ok(json!({}))
+    }
+
+    /// A new key of the caller's sub account `email`, as the parameters ask.
+    fn create_sub_key(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
+        if !caller.is_master() || !has(caller, TRADE) {
+            return Err(rejected_key());
+        }
+        let email = params.required("email")?;
+        let api_name = params.required("apiName")?;
+        let ips: Vec<String> = match params.required("status")? {
+            "1" => Vec::new(),
+            "2" => {
+                let list: Vec<String> = params
+                    .required("ipAddress")?
+                    .split(',')
+                    .map(|ip| ip.trim().to_string())
+                    .filter(|ip| !ip.is_empty())
+                    .collect();
+                if list.is_empty() || common::first_bad_ip(&list).is_some() {
+                    return Err(invalid("ipAddress"));
+                }
+                list
+            }
+            _ => return Err(invalid("status")),
+        };
+        let mut permissions = vec!["enableReading".to_string()];
+        for (param, flag) in SUB_KEY_PERMISSIONS {
+            if params.flag(param)? == Some(true) {
+                permissions.push(flag.to_string());
+            }
+        }
+        let own = |k: &SimKey| {
+            k.parent_uid.as_deref() == Some(caller.uid.as_str())
+                && k.sub_name.as_deref() == Some(email)
+        };
+        let Some(sibling) = self.sim.keys.filter(own).into_iter().next() else {
+            return Err(invalid("email"));
+        };
+        let read_only = !ACTING.iter().any(|f| permissions.iter().any(|p| p == f));
+        let key = self.sim.create_sub_key(
+            caller,
+            &sibling.uid,
+            Some(email),
+            NewKeyShape {
+                label: api_name.to_string(),
+                permissions,
+                read_only,
+                ips,
+                passphrase: None,
+                api_key_len: 64,
+                secret_len: 64,
+            },
+        );
+        let restricted = !unbound(&key);
+        let mut body = json!({
+            "apiName": api_name,
+            "apiKey": key.api_key,
+            "secretKey": key.secret,
+            "status": if restricted { 2 } else { 1 },
+            "ipList": if restricted { key.ips.clone() } else { Vec::new() },
+        });
+        for (param, flag) in SUB_KEY_PERMISSIONS {
+            body[*param] = json!(has(&key, flag));
+        }
+        Ok(ok(body))
     }
 
     fn delete_sub_key(&self, caller: &SimKey, params: &Params) -> Result<Reply, Reply> {
@@ -642,7 +723,7 @@ impl Binance {
             .skip((page - 1) * size)
             .take(size)
             .map(|k| {
-                let mut row = json!({ "email": email, "apiName": k.label.as_deref().unwrap_or("key"), "apikey": k.api_key, "timestamp": 1_600_000_000_000i64 });
+                let mut row = json!({ "email": email, "apiName": k.label.as_deref().unwrap_or("key"), "apikey": k.api_key, "timestamp": k.created_at_ms });
                 for (param, flag) in SUB_KEY_PERMISSIONS {
                     row[*param] = json!(has(k, flag));
                 }
@@ -796,7 +877,7 @@ impl Binance {
 
 /// `GET /sapi/v1/account/apiRestrictions` for a key.
 fn restrictions(k: &SimKey) -> Value {
-    let mut body = json!({ "ipRestrict": !unbound(k), "createTime": 1_600_000_000_000i64 });
+    let mut body = json!({ "ipRestrict": !unbound(k), "createTime": k.created_at_ms });
     for flag in FLAGS {
         body[*flag] = json!(has(k, flag));
     }

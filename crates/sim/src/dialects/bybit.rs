@@ -21,7 +21,7 @@
 use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted};
 use crate::ExchangeSim;
 use crate::faults;
-use crate::keys::SimKey;
+use crate::keys::{NewKeyShape, SimKey};
 use crate::limits::RollingWindows;
 use crate::stats::Stats;
 use axum::Router;
@@ -39,6 +39,8 @@ pub const ID: keyrevoke_core::ExchangeId = keyrevoke_core::ExchangeId::new("bybi
 pub const IP_LIMIT: (u32, Duration) = (600, Duration::from_secs(5));
 const UID_WRITE_PER_SEC: u32 = 5;
 const UID_READ_PER_SEC: u32 = 10;
+/// `create-sub-api`: 1 request per second per UID (rate-limit.mdx).
+const UID_CREATE_PER_SEC: u32 = 1;
 const DEFAULT_RECV_WINDOW: i64 = 5000;
 
 /// Permissions that let a master key delete itself or manage sub keys.
@@ -56,6 +58,7 @@ enum Endpoint {
     DeleteSubKey,
     UpdateMasterKey,
     UpdateSubKey,
+    CreateSubKey,
 }
 
 impl Endpoint {
@@ -70,6 +73,7 @@ impl Endpoint {
             ("POST", "/v5/user/delete-sub-api") => DeleteSubKey,
             ("POST", "/v5/user/update-api") => UpdateMasterKey,
             ("POST", "/v5/user/update-sub-api") => UpdateSubKey,
+            ("POST", "/v5/user/create-sub-api") => CreateSubKey,
             _ => return None,
         })
     }
@@ -89,6 +93,7 @@ struct Bybit {
     sim: Arc<ExchangeSim>,
     uid_write: RollingWindows,
     uid_read: RollingWindows,
+    uid_create: RollingWindows,
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
@@ -102,6 +107,11 @@ pub fn router(sim: Arc<ExchangeSim>) -> Router {
             UID_READ_PER_SEC,
             Duration::from_secs(1),
             sim.meter("uid_key_read"),
+        ),
+        uid_create: RollingWindows::new(
+            UID_CREATE_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_key_create"),
         ),
         sim,
     })
@@ -299,10 +309,10 @@ impl Bybit {
         caller: &SimKey,
         now: i64,
     ) -> Result<(u32, u32, i64), Reply> {
-        let window = if endpoint.is_write() {
-            &self.uid_write
-        } else {
-            &self.uid_read
+        let window = match endpoint {
+            Endpoint::CreateSubKey => &self.uid_create,
+            e if e.is_write() => &self.uid_write,
+            _ => &self.uid_read,
         };
         if !self.sim.limits {
             // Nothing is counted, so nothing is used: headers claiming an
@@ -357,6 +367,13 @@ impl Bybit {
             }
             Endpoint::ListSubMembers => self.list_sub_members(caller),
             Endpoint::ListSubKeys => self.list_sub_keys(caller, request.query()),
+            // "Use master user's api key only", holding Account Transfer,
+            // Subaccount Transfer or Withdrawal (create-subuid-apikey.mdx).
+            Endpoint::CreateSubKey if !caller.is_master() || !may_manage(caller) => refuse(
+                10005,
+                "Permission denied, please check your API key permissions.",
+            ),
+            Endpoint::CreateSubKey => self.create_sub_key(caller, &params),
             Endpoint::DeleteMasterKey | Endpoint::UpdateMasterKey => {
                 if !caller.is_master() || !may_manage(caller) {
                     return refuse(
@@ -469,6 +486,66 @@ impl Bybit {
         ok(json!({ "subMembers": members }))
     }
 
+    /// A new key of one of the caller's sub UIDs. The docs do not say what
+    /// a sub UID that is not the caller's gets: the generic parameter
+    /// error 10001, as for a foreign `apikey`. The reply is the
+    /// documented one: the new key's secret shown once.
+    fn create_sub_key(&self, caller: &SimKey, params: &Value) -> Reply {
+        let request = match create_request(params) {
+            Ok(r) => r,
+            Err(refusal) => return refusal,
+        };
+        let is_own_sub = self.sim.keys.any(|k| {
+            k.uid == request.sub_uid && k.parent_uid.as_deref() == Some(caller.uid.as_str())
+        });
+        if !is_own_sub {
+            return refuse(
+                10001,
+                "params error: subuid is not a sub member of this account",
+            );
+        }
+        let key = self.sim.create_sub_key(
+            caller,
+            &request.sub_uid,
+            None,
+            NewKeyShape {
+                label: request.note,
+                permissions: request.permissions,
+                read_only: request.read_only,
+                ips: request.ips,
+                passphrase: None,
+                api_key_len: 18,
+                secret_len: 36,
+            },
+        );
+        // The permission groups a sub key may hold, as the example reply
+        // shows them (Derivatives is set by the account's mode).
+        let mut permissions = grouped_permissions(&key.permissions);
+        if let Some(groups) = permissions.as_object_mut() {
+            groups.retain(|g, _| {
+                [
+                    "ContractTrade",
+                    "Spot",
+                    "Wallet",
+                    "Options",
+                    "CopyTrading",
+                    "BlockTrade",
+                    "Exchange",
+                    "NFT",
+                ]
+                .contains(&g.as_str())
+            });
+        }
+        ok(json!({
+            "id": "1",
+            "note": key.label.clone().unwrap_or_default(),
+            "apiKey": key.api_key,
+            "readOnly": if key.read_only { 1 } else { 0 },
+            "secret": key.secret,
+            "permissions": permissions,
+        }))
+    }
+
     fn list_sub_keys(&self, caller: &SimKey, query: &str) -> Reply {
         if !caller.is_master() {
             return refuse(
@@ -504,13 +581,15 @@ impl Bybit {
             .take(limit)
             .map(|k| {
                 json!({
+                    "id": "1",
                     "apiKey": k.api_key,
                     "note": k.label.clone().unwrap_or_default(),
+                    "status": 1,
+                    "createdAt": created_at(k),
                     "ips": k.ips,
                     "permissions": grouped_permissions(&k.permissions),
                     "readOnly": k.read_only,
                     "secret": "******",
-                    "status": 1,
                     "type": 1,
                     "flag": "hmac",
                 })
@@ -525,11 +604,87 @@ impl Bybit {
     }
 }
 
+/// `createdAt` as the listing shows it, `2023-08-25T06:42:39Z`
+/// (list-sub-apikeys.mdx): whole seconds.
+fn created_at(k: &SimKey) -> String {
+    let iso = common::iso8601(k.created_at_ms);
+    format!("{}Z", &iso[..19])
+}
+
+/// The body of `create-sub-api` as create-subuid-apikey.mdx documents it:
+/// `subuid` (integer) and `readOnly` (0 or 1) required, `permissions` an
+/// object of groups of which at least one must be passed, `note` and `ips`
+/// (a comma-separated string, `*` or absent: unbound) optional.
+struct CreateRequest {
+    sub_uid: String,
+    read_only: bool,
+    permissions: Vec<String>,
+    note: String,
+    ips: Vec<String>,
+}
+
+fn create_request(params: &Value) -> Result<CreateRequest, Reply> {
+    let sub_uid = match &params["subuid"] {
+        Value::Number(n) if n.is_u64() => n.to_string(),
+        _ => return Err(refuse(10001, "subuid is required and must be an integer")),
+    };
+    let read_only = match params["readOnly"].as_i64() {
+        Some(0) => false,
+        Some(1) => true,
+        _ => return Err(refuse(10001, "readOnly is required: 0 or 1")),
+    };
+    let Some(groups) = params["permissions"].as_object() else {
+        return Err(refuse(10001, "permissions is required"));
+    };
+    let mut permissions = Vec::new();
+    for (group, names) in groups {
+        let Some(names) = names.as_array() else {
+            return Err(refuse(
+                10001,
+                &format!("permissions.{group} must be an array"),
+            ));
+        };
+        for name in names {
+            match name.as_str() {
+                Some(n) if group_of(n) == group => permissions.push(n.to_string()),
+                _ => {
+                    return Err(refuse(
+                        10001,
+                        &format!("permissions.{group}: unknown permission {name}"),
+                    ));
+                }
+            }
+        }
+    }
+    if groups.is_empty() {
+        return Err(refuse(10001, "permissions: one type must be passed"));
+    }
+    let ips = match params.get("ips") {
+        None => Vec::new(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|ip| ip.trim().to_string())
+            .filter(|ip| !ip.is_empty() && ip != "*")
+            .collect(),
+        Some(_) => return Err(refuse(10001, "ips must be a string")),
+    };
+    if let Some(bad) = common::first_bad_ip(&ips) {
+        return Err(refuse(10001, &format!("ips: {bad} is not an IP address")));
+    }
+    Ok(CreateRequest {
+        sub_uid,
+        read_only,
+        permissions,
+        note: params["note"].as_str().unwrap_or_default().to_string(),
+        ips,
+    })
+}
+
 /// `query-api`'s `result` for a key.
 fn key_info(k: &SimKey) -> Value {
     json!({
         "id": "1",
-        "note": "",
+        "note": k.label.clone().unwrap_or_default(),
         "apiKey": k.api_key,
         "readOnly": if k.read_only { 1 } else { 0 },
         "secret": "",
@@ -544,16 +699,6 @@ fn key_info(k: &SimKey) -> Value {
 
 /// Bybit reports permissions by group (`apikey-info.mdx`).
 fn grouped_permissions(names: &[String]) -> Value {
-    let group_of = |p: &str| match p {
-        "AccountTransfer" | "SubMemberTransfer" | "SubMemberTransferList" | "Withdraw" => "Wallet",
-        "SpotTrade" => "Spot",
-        "Order" | "Position" => "ContractTrade",
-        "OptionsTrade" => "Options",
-        "DerivativesTrade" => "Derivatives",
-        "ExchangeHistory" => "Exchange",
-        "Earn" => "Earn",
-        _ => "Other",
-    };
     let mut groups = serde_json::Map::new();
     for g in [
         "ContractTrade",
@@ -575,6 +720,22 @@ fn grouped_permissions(names: &[String]) -> Value {
         }
     }
     Value::Object(groups)
+}
+
+/// The group a permission is reported and created in (apikey-info.mdx,
+/// create-subuid-apikey.mdx).
+fn group_of(permission: &str) -> &'static str {
+    match permission {
+        "AccountTransfer" | "SubMemberTransfer" | "SubMemberTransferList" | "Withdraw" => "Wallet",
+        "SpotTrade" => "Spot",
+        "Order" | "Position" => "ContractTrade",
+        "OptionsTrade" => "Options",
+        "DerivativesTrade" => "Derivatives",
+        "ExchangeHistory" => "Exchange",
+        "CopyTrading" => "CopyTrading",
+        "Earn" => "Earn",
+        _ => "Other",
+    }
 }
 
 /// Permission sets of synthetic keys, in `query-api`'s names.

@@ -358,6 +358,14 @@ pub fn json_object(body: &[u8]) -> Option<Value> {
     }
 }
 
+/// The first entry of an IP list to bind a key to that is not an IP
+/// address (a masked `203.**.154`, say), if any.
+pub fn first_bad_ip(ips: &[String]) -> Option<&str> {
+    ips.iter()
+        .map(String::as_str)
+        .find(|ip| ip.parse::<std::net::IpAddr>().is_err())
+}
+
 /// Unix ms as ISO 8601 UTC with milliseconds, `2023-11-14T22:13:20.123Z`
 /// (civil-from-days, proleptic Gregorian).
 pub fn iso8601(ms: i64) -> String {

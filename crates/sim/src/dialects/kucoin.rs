@@ -23,13 +23,24 @@
 //!   the front limit per IP, 500 per 10 s, error code 1015, 30 s block
 //!   (https://www.kucoin.com/docs/basic-info/request-rate-limit/rest-api);
 //! - endpoints (docs-new api-3470130, -3470136, -3470137, -3470139,
-//!   -3470156): weights 20, 20, 30, 30, 3.
+//!   -3470156): weights 20, 20, 30, 30, 3;
+//! - creating a sub key (Create Sub-Account API,
+//!   https://www.kucoin.com/docs/rest/account/sub-account-api/create-sub-account-api):
+//!   `POST /api/v1/sub/api-key`, a master key with "General", Management
+//!   weight 20; JSON body `subName`, `passphrase` (7 to 32 characters, no
+//!   spaces), `remark` (1 to 24 characters) required, `permission`
+//!   (General, Spot, Futures, Margin, InnerTransfer; default General),
+//!   `ipWhitelist` (up to 20), `expire` optional; the reply's `data` holds
+//!   `subName`, `remark`, `apiKey`, `apiSecret`, `passphrase`,
+//!   `permission`, `ipWhitelist`, `createdAt`. The docs give no codes for
+//!   its refusals: the simulator answers the generic parameter error
+//!   400100.
 //!
 //! Sub accounts are named: a sub key's `sub_name` is its `subName`.
 
 use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted, form_value};
 use crate::ExchangeSim;
-use crate::keys::SimKey;
+use crate::keys::{NewKeyShape, SimKey};
 use crate::stats::Stats;
 use crate::usage::TierMeter;
 use axum::Router;
@@ -65,6 +76,7 @@ enum Endpoint {
     ListSubKeys,
     DeleteSubKey,
     UpdateSubKey,
+    CreateSubKey,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +94,7 @@ impl Endpoint {
             ("GET", "/api/v1/sub/api-key") => ListSubKeys,
             ("DELETE", "/api/v1/sub/api-key") => DeleteSubKey,
             ("POST", "/api/v1/sub/api-key/update") => UpdateSubKey,
+            ("POST", "/api/v1/sub/api-key") => CreateSubKey,
             _ => return None,
         })
     }
@@ -96,7 +109,7 @@ impl Endpoint {
     fn weight(self) -> u32 {
         match self {
             Endpoint::ServerTime => 3,
-            Endpoint::QueryKey | Endpoint::ListSubKeys => 20,
+            Endpoint::QueryKey | Endpoint::ListSubKeys | Endpoint::CreateSubKey => 20,
             Endpoint::DeleteSubKey | Endpoint::UpdateSubKey => 30,
         }
     }
@@ -405,7 +418,10 @@ impl Kucoin {
         // Managing sub keys needs a master key with "General".
         let managing = matches!(
             endpoint,
-            Endpoint::ListSubKeys | Endpoint::DeleteSubKey | Endpoint::UpdateSubKey
+            Endpoint::ListSubKeys
+                | Endpoint::DeleteSubKey
+                | Endpoint::UpdateSubKey
+                | Endpoint::CreateSubKey
         );
         if managing && (!caller.is_master() || !caller.has_any(&["General"])) {
             return refuse(
@@ -449,19 +465,14 @@ impl Kucoin {
                 sim.delete_key(&target.api_key);
                 ok(json!({ "subName": sub_name, "apiKey": api_key }))
             }
+            Endpoint::CreateSubKey => match json_params(request) {
+                Ok(params) => self.create_sub_key(caller, &params),
+                Err(refusal) => refusal,
+            },
             Endpoint::UpdateSubKey => {
-                let json_body = request
-                    .header(header::CONTENT_TYPE.as_str())
-                    .is_some_and(|v| v.starts_with("application/json"));
-                if !json_body {
-                    return refuse(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "415000",
-                        "Unsupported Media Type",
-                    );
-                }
-                let Some(params) = common::json_object(&request.body) else {
-                    return parameter_error("the body is not a JSON object");
+                let params = match json_params(request) {
+                    Ok(p) => p,
+                    Err(refusal) => return refusal,
                 };
                 let text = |name: &str| params.get(name).and_then(Value::as_str);
                 let (Some(api_key), Some(sub_name), Some(passphrase)) =
@@ -507,6 +518,76 @@ impl Kucoin {
         }
     }
 
+    /// A new key of the caller's sub account `subName`, as the body asks.
+    fn create_sub_key(&self, caller: &SimKey, params: &Value) -> Reply {
+        let text = |name: &str| params.get(name).and_then(Value::as_str);
+        let (Some(sub_name), Some(passphrase), Some(remark)) =
+            (text("subName"), text("passphrase"), text("remark"))
+        else {
+            return parameter_error("subName, passphrase and remark are required");
+        };
+        if !(7..=32).contains(&passphrase.chars().count()) || passphrase.contains(' ') {
+            return parameter_error("passphrase: 7 to 32 characters, no spaces");
+        }
+        if !(1..=24).contains(&remark.chars().count()) {
+            return parameter_error("remark: 1 to 24 characters");
+        }
+        let permissions = split_list(text("permission").unwrap_or("General"));
+        if permissions
+            .iter()
+            .any(|p| !SETTABLE_PERMISSIONS.contains(&p.as_str()))
+        {
+            return parameter_error(
+                "only General, Spot, Futures, Margin, InnerTransfer can be set",
+            );
+        }
+        let ips = split_list(text("ipWhitelist").unwrap_or(""));
+        if ips.len() > MAX_WHITELIST {
+            return parameter_error("at most 20 IPs");
+        }
+        if let Some(bad) = common::first_bad_ip(&ips) {
+            return parameter_error(&format!("ipWhitelist: {bad} is not an IP address"));
+        }
+        // A sub account exists while any key, live or deleted, names it.
+        let Some(sibling) = self
+            .sim
+            .keys
+            .filter(|k| {
+                k.parent_uid.as_deref() == Some(caller.uid.as_str())
+                    && k.sub_name.as_deref() == Some(sub_name)
+            })
+            .into_iter()
+            .next()
+        else {
+            return parameter_error("sub account does not exist");
+        };
+        let read_only = permissions.iter().all(|p| p == "General");
+        let key = self.sim.create_sub_key(
+            caller,
+            &sibling.uid,
+            Some(sub_name),
+            NewKeyShape {
+                label: remark.to_string(),
+                permissions,
+                read_only,
+                ips,
+                passphrase: Some(passphrase.to_string()),
+                api_key_len: 24,
+                secret_len: 36,
+            },
+        );
+        ok(json!({
+            "subName": sub_name,
+            "remark": remark,
+            "apiKey": key.api_key,
+            "apiSecret": key.secret,
+            "passphrase": passphrase,
+            "permission": key.permissions.join(","),
+            "ipWhitelist": masked_whitelist(&key.ips),
+            "createdAt": key.created_at_ms,
+        }))
+    }
+
     /// The caller's live sub key `api_key` in sub account `sub_name`, if the
     /// quoted passphrase is the sub key's own. The docs give no code for
     /// these refusals; the simulator answers the generic parameter error.
@@ -535,6 +616,22 @@ impl Kucoin {
     }
 }
 
+/// A JSON object body, sent as JSON (415000 otherwise).
+fn json_params(request: &Request) -> Result<Value, Reply> {
+    let json_body = request
+        .header(header::CONTENT_TYPE.as_str())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json_body {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "415000",
+            "Unsupported Media Type",
+        ));
+    }
+    common::json_object(&request.body)
+        .ok_or_else(|| parameter_error("the body is not a JSON object"))
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
@@ -558,11 +655,11 @@ fn masked_whitelist(ips: &[String]) -> String {
 /// `user/api-key`'s `data` (and one item of `sub/api-key`).
 fn key_info(k: &SimKey) -> Value {
     let mut info = json!({
-        "remark": "",
+        "remark": k.label.clone().unwrap_or_default(),
         "apiKey": k.api_key,
         "apiVersion": 3,
         "permission": k.permissions.join(","),
-        "createdAt": 0,
+        "createdAt": k.created_at_ms,
         "uid": k.uid.parse::<u64>().unwrap_or(0),
         "isMaster": k.is_master(),
     });

@@ -118,6 +118,18 @@ pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
     matches!(id, binance::ID | bybit::ID)
 }
 
+/// Whether the simulator serves a master's create of sub keys (what
+/// `keyrevoke rotate` replaces a key with).
+pub fn master_can_create_sub_keys(id: ExchangeId) -> bool {
+    matches!(id, binance::ID | bybit::ID | kucoin::ID | okx::ID)
+}
+
+/// Whether the exchange shows a sub key's IP list in full, so that a
+/// rotation can copy it (KuCoin masks it: `203.**.154`).
+pub fn shows_sub_key_ips(id: ExchangeId) -> bool {
+    matches!(id, binance::ID | bybit::ID | okx::ID)
+}
+
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
     matches!(id, okx::ID | kucoin::ID)

@@ -16,6 +16,16 @@
 //! - sub-account key management (#sub-account-rest-api-*): master keys
 //!   only, bound to IP addresses (50035) and holding Trade (50120) for the
 //!   writes; sub-accounts named by `subAcct` (`SimKey::sub_name`);
+//! - creating a sub-account's key (#sub-account-rest-api-create-an-api-key-for-a-sub-account):
+//!   `POST /api/v5/users/subaccount/apikey` with `subAcct`, `label`,
+//!   `passphrase` required, `perm` (`read_only`, `trade`) and `ip` (up to
+//!   20, comma-separated) optional; the reply's `data[0]` holds `subAcct`,
+//!   `label`, `apiKey`, `secretKey`, `passphrase`, `perm`, `ip`, `ts`; 1
+//!   request per second per User ID. The passphrase's documented rules (8
+//!   to 32 characters with a lowercase and an uppercase letter, a digit and
+//!   a special character) are checked; a refusal is the general parameter
+//!   error 51000, the docs naming no code of its own that could be
+//!   confirmed;
 //! - the ND broker's equivalents under /api/v5/broker/nd/subaccount/
 //!   (docs-v5/broker_en; python-okx `okx/NDBroker.py`), given the same
 //!   limits as the sub-account endpoints (the broker docs' own could not be
@@ -30,8 +40,9 @@
 
 use super::common::{self, Answer, Dialect, OverIpLimit, Request, Unrouted};
 use crate::ExchangeSim;
+use crate::keys::NewKeyShape;
 use crate::keys::SimKey;
-use crate::limits::FixedWindows;
+use crate::limits::{FixedWindows, RollingWindows};
 use crate::stats::Stats;
 use axum::Router;
 use axum::body::Body;
@@ -52,6 +63,7 @@ const TIMESTAMP_TOLERANCE_MS: i64 = 30_000;
 const DELETE_PER_SEC: u32 = 1;
 const MODIFY_PER_SEC: u32 = 1;
 const QUERY_PER_2S: u32 = 20;
+const CREATE_PER_SEC: u32 = 1;
 const CONFIG_PER_2S: u32 = 5;
 const RATE_LIMIT_MSG: &str =
     "Rate limit reached. Please refer to API documentation and throttle requests accordingly.";
@@ -75,6 +87,7 @@ enum KeyOp {
     Query,
     Modify,
     Delete,
+    Create,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +104,11 @@ const ENDPOINTS: &[(&str, &str, Endpoint)] = &[
         "GET",
         "/api/v5/users/subaccount/apikey",
         Endpoint::SubKey(Family::Users, KeyOp::Query),
+    ),
+    (
+        "POST",
+        "/api/v5/users/subaccount/apikey",
+        Endpoint::SubKey(Family::Users, KeyOp::Create),
     ),
     (
         "POST",
@@ -136,6 +154,9 @@ struct Okx {
     modify: FixedWindows,
     query: FixedWindows,
     config: FixedWindows,
+    /// Creates: a rolling window, so that no two creates ever pass within
+    /// a second (the docs do not say whether OKX's windows are fixed).
+    create: RollingWindows,
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
@@ -159,6 +180,11 @@ pub fn router(sim: Arc<ExchangeSim>) -> Router {
             CONFIG_PER_2S,
             Duration::from_secs(2),
             sim.meter("uid_account_config"),
+        ),
+        create: RollingWindows::new(
+            CREATE_PER_SEC,
+            Duration::from_secs(1),
+            sim.meter("uid_create_key"),
         ),
         sim,
     })
@@ -430,12 +456,20 @@ impl Okx {
         }
         let (window, family) = match endpoint {
             Endpoint::ServerTime => return Ok(()),
+            Endpoint::SubKey(_, KeyOp::Create) => {
+                if self.create.hit(&caller.uid, now, 1).allowed {
+                    return Ok(());
+                }
+                Stats::bump(&self.sim.stats.rate_limited);
+                return Err(refuse(StatusCode::OK, "50011", RATE_LIMIT_MSG));
+            }
             Endpoint::AccountConfig => (&self.config, "account"),
             Endpoint::SubKey(f, op) => (
                 match op {
                     KeyOp::Query => &self.query,
                     KeyOp::Modify => &self.modify,
                     KeyOp::Delete => &self.delete,
+                    KeyOp::Create => unreachable!("creates are counted above"),
                 },
                 if f == Family::Users {
                     "users"
@@ -471,6 +505,85 @@ impl Okx {
             }
             Endpoint::SubKey(family, op) => self.manage(family, op, caller, request),
         }
+    }
+
+    /// A new key of `sub_acct`, in the sub-account of `sibling` (one of its
+    /// keys, live or not), as the create call's body asks.
+    fn create(&self, caller: &SimKey, sub_acct: &str, sibling: &SimKey, params: &Value) -> Reply {
+        let field = |name: &str| match params.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "51000",
+                &format!("Parameter {name} error"),
+            )),
+        };
+        let (label, passphrase, perm, ip) = match (
+            field("label"),
+            field("passphrase"),
+            field("perm"),
+            field("ip"),
+        ) {
+            (Ok(l), Ok(p), Ok(perm), Ok(ip)) => (l, p, perm, ip),
+            (Err(r), ..) | (_, Err(r), ..) | (.., Err(r), _) | (.., Err(r)) => return r,
+        };
+        let Some(label) = label.filter(|l| !l.is_empty()) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "50014",
+                "Parameter label can not be empty.",
+            );
+        };
+        let Some(passphrase) = passphrase.filter(|p| !p.is_empty()) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "50014",
+                "Parameter passphrase can not be empty.",
+            );
+        };
+        if !passphrase_is_valid(&passphrase) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "51000",
+                "Parameter passphrase error",
+            );
+        }
+        let perms = list_of(perm.as_deref().unwrap_or("read_only"));
+        if perms.iter().any(|p| p != "read_only" && p != "trade") {
+            return refuse(StatusCode::BAD_REQUEST, "51000", "Parameter perm error");
+        }
+        let ips = list_of(ip.as_deref().unwrap_or(""));
+        if ips.len() > 20 {
+            return refuse(
+                StatusCode::OK,
+                "59503",
+                "Each API key can bind up to 20 IP addresses",
+            );
+        }
+        if common::first_bad_ip(&ips).is_some() {
+            return refuse(StatusCode::BAD_REQUEST, "51000", "Parameter ip error");
+        }
+        let read_only = !perms.iter().any(|p| p == "trade");
+        let key = self.sim.create_sub_key(
+            caller,
+            &sibling.uid,
+            Some(sub_acct),
+            NewKeyShape {
+                label,
+                permissions: perms,
+                read_only,
+                ips,
+                passphrase: Some(passphrase),
+                api_key_len: 36,
+                secret_len: 32,
+            },
+        );
+        let mut view = key_view(&key);
+        view["subAcct"] = json!(sub_acct);
+        view["secretKey"] = json!(key.secret);
+        view["passphrase"] = json!(key.passphrase);
+        ok(json!([view]))
     }
 
     fn manage(&self, family: Family, op: KeyOp, caller: &SimKey, request: &Request) -> Reply {
@@ -527,8 +640,8 @@ impl Okx {
                 "Parameter subAcct can not be empty.",
             );
         };
-        let api_key = text("apiKey");
-        if op != KeyOp::Query && api_key.is_none() {
+        let api_key = text("apiKey").filter(|_| op != KeyOp::Create);
+        if matches!(op, KeyOp::Modify | KeyOp::Delete) && api_key.is_none() {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "50014",
@@ -563,6 +676,16 @@ impl Okx {
         }
         let no_such_key = || refuse(StatusCode::OK, "59506", "API key doesn't exist.");
         match op {
+            KeyOp::Create => {
+                // The sub-account's UID, from any of its keys, live or
+                // deleted: a sub-account outlives its keys.
+                let sibling = live
+                    .first()
+                    .cloned()
+                    .or_else(|| sim.keys.filter(in_sub).into_iter().next())
+                    .expect("the sub-account exists (checked above)");
+                self.create(caller, &sub_acct, &sibling, &params)
+            }
             KeyOp::Query => {
                 Stats::bump(&sim.stats.probes);
                 if api_key.is_some() && live.is_empty() {
@@ -647,12 +770,31 @@ impl Okx {
 /// A key as the sub-key query shows it.
 fn key_view(k: &SimKey) -> Value {
     json!({
-        "label": "",
+        "label": k.label.clone().unwrap_or_default(),
         "apiKey": k.api_key,
         "perm": perm_of(k),
         "ip": ip_of(k),
-        "ts": "1700000000000",
+        "ts": k.created_at_ms.to_string(),
     })
+}
+
+/// The documented passphrase rules of a created key: 8 to 32 characters,
+/// with a lowercase and an uppercase letter, a digit and a special
+/// character.
+fn passphrase_is_valid(p: &str) -> bool {
+    (8..=32).contains(&p.chars().count())
+        && p.chars().any(|c| c.is_ascii_lowercase())
+        && p.chars().any(|c| c.is_ascii_uppercase())
+        && p.chars().any(|c| c.is_ascii_digit())
+        && p.chars().any(|c| !c.is_ascii_alphanumeric())
+}
+
+/// A comma-separated list, trimmed, without empty items.
+fn list_of(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Permission sets of synthetic keys, in account/config's `perm` names.
