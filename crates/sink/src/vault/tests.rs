@@ -341,7 +341,7 @@ async fn preflight_names_a_bad_token_a_mount_that_is_not_kv_v2_and_an_unreachabl
     );
 
     let address = bao.address().to_string();
-    drop(bao);
+    bao.stop();
     let gone = VaultSink::new(
         Url::parse(&address).unwrap(),
         Secret::from("t"),
