@@ -109,13 +109,37 @@ fn write_error(what: &str, path: &Path, e: std::io::Error) -> SinkError {
     SinkError::Write(format!("cannot {what} `{}`: {e}", path.display()))
 }
 
-/// Create `dir` and any missing parent, each 0700 from the start.
+/// Create `dir` and any missing ancestor, each 0700 from the start, and
+/// sync the folder holding each new one: a secret's file is durable only
+/// once every folder on its path is.
 fn create_private_dir(dir: &Path) -> Result<(), SinkError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(dir)
-        .map_err(|e| write_error("create folder", dir, e))
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !exists(at)? {
+        missing.push(at);
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => break,
+        }
+    }
+    for new_dir in missing.into_iter().rev() {
+        match DirBuilder::new().mode(DIR_MODE).create(new_dir) {
+            Ok(()) => {}
+            // Another run created it meanwhile.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && new_dir.is_dir() => continue,
+            Err(e) => return Err(write_error("create folder", new_dir, e)),
+        }
+        sync_dir(holder(new_dir))?;
+    }
+    Ok(())
+}
+
+/// The folder that holds `path` (`.` for a bare relative name).
+fn holder(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// A rename or removal is durable once the folder holding it is synced.
@@ -129,7 +153,7 @@ fn sync_dir(dir: &Path) -> Result<(), SinkError> {
 /// renamed over it, the folder synced. On failure the temporary file is
 /// removed and `target` is as it was.
 fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), SinkError> {
-    let dir = target.parent().expect("a sink file has a folder");
+    let dir = holder(target);
     let name = target.file_name().expect("a sink file has a name");
     let temp = dir.join(format!(
         ".{}.{}.{:016x}.tmp",

@@ -146,8 +146,10 @@ impl SinkSpec {
     }
 
     /// `recipients` and the lines of `recipients_file` together, each with
-    /// the place it came from for errors. The file has age's recipients
-    /// file format: one per line, `#` comments and blank lines ignored.
+    /// the place it came from for errors. The file has the format of
+    /// `age -R` recipients files (age(1), "Recipient files"): one per line,
+    /// lines starting with `#` and empty lines ignored, as the age crate's
+    /// own identity-file parser does.
     fn age_recipients(&self, plan_dir: &Path) -> Result<Vec<(String, String)>, SinkError> {
         let mut found = Vec::new();
         for (i, r) in self.recipients.iter().flatten().enumerate() {

@@ -137,6 +137,12 @@ impl OpenBao {
         }
     }
 
+    /// Kill the server now (dropping it does the same), e.g. to see what
+    /// a client does when Vault goes away.
+    pub fn stop(self) {
+        drop(self);
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn address(&self) -> &str {
         &self.address
@@ -320,7 +326,7 @@ mod tests {
         assert_eq!(status, 403, "the root token is the one set");
         let address = bao.address().to_string();
         let pid = bao.child.id();
-        drop(bao);
+        bao.stop();
         assert!(
             http_call(&address, "t", "GET", "sys/health", None).is_err(),
             "still listening after drop"

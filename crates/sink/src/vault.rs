@@ -170,8 +170,8 @@ impl VaultSink {
         }))
     }
 
-    /// The latest version's data at `secret_path`, or `None` when there is
-    /// none (never written, or deleted).
+    /// The data of `version` (the latest when `None`) at `secret_path`, or
+    /// `None` when there is none (never written, or deleted).
     async fn read_data(
         &self,
         secret_path: &str,
@@ -249,36 +249,36 @@ impl VaultSink {
     ) -> Result<(), SinkError> {
         let current = self.secret_path(exchange, label)?;
         let pending_path = format!("{current}{PENDING_SUFFIX}");
-        let already_current = state.current_api_key.as_deref() == Some(api_key);
+        let pending_key = |p: &SecretData| p.get("api_key").map(|k| k.to_string());
+        if state.current_api_key.as_deref() == Some(api_key) {
+            // Promoted already. A pending copy of the same key is what a
+            // promotion cut between its write and its delete leaves; a
+            // pending secret of another key belongs to a later rotation.
+            if state.pending.as_ref().and_then(pending_key).as_deref() == Some(api_key) {
+                self.delete(&pending_path).await?;
+            }
+            return Ok(());
+        }
         let Some(pending) = state.pending else {
-            return if already_current {
-                Ok(())
-            } else {
-                Err(SinkError::Write(format!(
-                    "nothing to promote: no pending secret at {} and the current one is not key {}",
-                    self.data_path(&pending_path),
-                    mask_key(api_key)
-                )))
-            };
+            return Err(SinkError::Write(format!(
+                "nothing to promote: no pending secret at {} and the current one is not key {}",
+                self.data_path(&pending_path),
+                mask_key(api_key)
+            )));
         };
-        let pending_key = pending.get("api_key").map(|k| k.as_str()).unwrap_or("");
-        if pending_key != api_key {
+        let stored_key = pending_key(&pending).unwrap_or_default();
+        if stored_key != api_key {
             return Err(SinkError::Write(format!(
                 "the pending secret at {} is for key {}, not {}; nothing promoted",
                 self.data_path(&pending_path),
-                mask_key(pending_key),
+                mask_key(&stored_key),
                 mask_key(api_key)
             )));
         }
-        // Written already by a promotion cut before it deleted the pending
-        // path: writing again would only add a duplicate version.
-        if !already_current {
-            let data_json = Zeroizing::new(
-                serde_json::to_string(&pending).expect("a map of strings serializes"),
-            );
-            self.write_data(&current, &data_json, Some(state.current_version))
-                .await?;
-        }
+        let data_json =
+            Zeroizing::new(serde_json::to_string(&pending).expect("a map of strings serializes"));
+        self.write_data(&current, &data_json, Some(state.current_version))
+            .await?;
         self.delete(&pending_path).await
     }
 
@@ -369,11 +369,11 @@ impl Reply {
         }
         match serde_json::from_slice::<Errors>(&self.body) {
             Ok(e) if !e.errors.is_empty() => {
-                format!(
-                    "{} (HTTP {})",
-                    e.errors.join("; ").trim(),
-                    self.status.as_u16()
-                )
+                // Vault's multi-errors span lines ("1 error occurred:\n\t* …"):
+                // one line, for logs and the audit.
+                let joined = e.errors.join("; ");
+                let one_line: Vec<&str> = joined.split_whitespace().collect();
+                format!("{} (HTTP {})", one_line.join(" "), self.status.as_u16())
             }
             _ => format!("HTTP {}", self.status.as_u16()),
         }

@@ -364,3 +364,21 @@ fn set_immutable(dir: &Path, on: bool) {
         );
     }
 }
+
+#[tokio::test]
+async fn every_missing_folder_on_the_path_is_created_private() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ops").join("keys").join("rotated");
+    let recipient = Identity::generate().to_public().to_string();
+    let sink = AgeSink::new(dir.clone(), &[("r".into(), recipient)]).unwrap();
+    sink.preflight().await.unwrap();
+    sink.store_pending(&secret("mm-1", "k", "s")).await.unwrap();
+    for folder in [
+        root.path().join("ops"),
+        root.path().join("ops/keys"),
+        dir.clone(),
+        dir.join("okx"),
+    ] {
+        assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+    }
+}

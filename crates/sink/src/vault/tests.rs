@@ -187,6 +187,25 @@ async fn a_promotion_cut_after_its_write_only_deletes_the_pending_path_when_repe
 }
 
 #[tokio::test]
+async fn a_promotion_repeated_after_the_next_rotation_stored_leaves_that_one_pending() {
+    let bao =
+        openbao!("a_promotion_repeated_after_the_next_rotation_stored_leaves_that_one_pending");
+    let sink = sink(&bao);
+    sink.store_pending(&secret("key-a", "sa")).await.unwrap();
+    sink.promote("okx", "mm-1", "key-a").await.unwrap();
+    sink.store_pending(&secret("key-b", "sb")).await.unwrap();
+
+    sink.promote("okx", "mm-1", "key-a").await.unwrap();
+    assert_eq!(current_version(&bao), 1);
+    assert_eq!(api_key_at(&bao, CURRENT), "key-a");
+    assert_eq!(
+        api_key_at(&bao, PENDING),
+        "key-b",
+        "the next rotation's secret is kept"
+    );
+}
+
+#[tokio::test]
 async fn a_pending_secret_of_another_key_is_not_promoted() {
     let bao = openbao!("a_pending_secret_of_another_key_is_not_promoted");
     let sink = sink(&bao);
@@ -258,6 +277,7 @@ async fn a_token_without_write_policy_passes_preflight_but_cannot_store() {
         "{message}"
     );
     assert!(!message.contains(&token), "{message}");
+    assert!(!message.contains('\n'), "one line: {message:?}");
     assert!(!pending_exists(&bao), "nothing stored");
 }
 
@@ -321,7 +341,7 @@ async fn preflight_names_a_bad_token_a_mount_that_is_not_kv_v2_and_an_unreachabl
     );
 
     let address = bao.address().to_string();
-    drop(bao);
+    bao.stop();
     let gone = VaultSink::new(
         Url::parse(&address).unwrap(),
         Secret::from("t"),
