@@ -71,11 +71,16 @@ pub struct ExchangeLimits {
     /// [`crate::spacing`]).
     account_windows: Vec<Window>,
     sent: SendLogs,
+    /// Each egress address's real sends per IP tier.
+    sent_from_ip: SendLogs,
     /// Per-IP tiers, one set per egress address (DESIGN.md: "IP budgets are
     /// one per egress address").
     ip_tiers: Vec<Vec<TierLimiter>>,
     /// The per-IP tiers' quotas, to build a set for each egress address.
     ip_quotas: Vec<(&'static str, Quota, u32)>,
+    /// The per-IP tiers' windows, for the sends each address makes (see
+    /// [`crate::spacing`]).
+    ip_windows: Vec<(&'static str, Window)>,
     /// The egress address the next request leaves from (round robin).
     next_egress: AtomicUsize,
     retry_budget: Mutex<RetryBudget>,
@@ -140,12 +145,16 @@ impl ExchangeLimits {
         let mut account_tiers = Vec::new();
         let mut account_windows = Vec::new();
         let mut ip_quotas = Vec::new();
+        let mut ip_windows = Vec::new();
         for t in tiers {
             let (capacity, period) = effective(t, overrides);
             let max_weight = max_weights.get(t.name).copied().unwrap_or(1);
             let (quota, burst) = quota_for(capacity, period, max_weight, scale);
             match t.scope {
-                TierScope::Ip => ip_quotas.push((t.name, quota, burst)),
+                TierScope::Ip => {
+                    ip_quotas.push((t.name, quota, burst));
+                    ip_windows.push((t.name, Window::new(capacity, period, scale)));
+                }
                 TierScope::Account => {
                     account_tiers.push(TierLimiter {
                         name: t.name,
@@ -161,8 +170,10 @@ impl ExchangeLimits {
             account_tiers,
             account_windows,
             sent: SendLogs::default(),
+            sent_from_ip: SendLogs::default(),
             ip_tiers,
             ip_quotas,
+            ip_windows,
             next_egress: AtomicUsize::new(0),
             retry_budget: Mutex::new(RetryBudget {
                 fifths: RETRY_RESERVE * FIFTHS_PER_RETRY,
@@ -262,25 +273,35 @@ impl ExchangeLimits {
     }
 
     /// Once granted and holding a connection slot, wait until `account`'s
-    /// real sends leave room in each of its tiers' windows, then count this
-    /// one as sent: a grant woken late cannot crowd its successor (see
+    /// and `egress`'s real sends leave room in each of their tiers'
+    /// windows, then count this one as sent: a grant woken late cannot crowd its successor (see
     /// [`crate::spacing`]). Call it just before [`ExchangeLimits::admit`].
-    pub async fn space(&self, charges: &[Charge], account: &str) {
+    pub async fn space(&self, charges: &[Charge], account: &str, egress: usize) {
         if !self.enabled {
             return;
         }
-        let mine: Vec<(usize, Window, u32)> = charges
-            .iter()
-            .filter_map(|c| {
-                let i = self.account_tiers.iter().position(|t| t.name == c.tier)?;
-                Some((i, self.account_windows[i], c.weight))
-            })
-            .collect();
-        if mine.is_empty() {
-            return;
+        let mut mine: Vec<(usize, Window, u32)> = Vec::new();
+        let mut address: Vec<(usize, Window, u32)> = Vec::new();
+        for c in charges {
+            if let Some(i) = self.account_tiers.iter().position(|t| t.name == c.tier) {
+                mine.push((i, self.account_windows[i], c.weight));
+            } else if let Some(i) = self.ip_windows.iter().position(|(n, _)| *n == c.tier) {
+                address.push((i, self.ip_windows[i].1, c.weight));
+            }
         }
-        while let Err(wait) = self.sent.claim(account, &mine, Instant::now()) {
-            tokio::time::sleep(wait).await;
+        // An address's sends are logged under its pause scope's name, apart
+        // from every account (the tier indexes of the two kinds differ).
+        let ip = ip_pause(egress);
+        for (log, who, windows) in [
+            (&self.sent, account, &mine),
+            (&self.sent_from_ip, ip.as_str(), &address),
+        ] {
+            if windows.is_empty() {
+                continue;
+            }
+            while let Err(wait) = log.claim(who, windows, Instant::now()) {
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 

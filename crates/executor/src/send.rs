@@ -77,7 +77,7 @@ impl Executor {
                 _ = self.cancel.cancelled() => return None,
             }
             let _permit = self.in_flight.acquire().await.expect("never closed");
-            limits.space(charges, account).await;
+            limits.space(charges, account, egress).await;
             let Ok(pass) = limits.admit(account, egress) else {
                 // Paused since the grant: the grant is forfeit, wait again.
                 continue;
