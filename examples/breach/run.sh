@@ -18,25 +18,12 @@ out=${OUT:-breach-drill}
 sim_port=${SIM_PORT:-18401}
 export KEYREVOKE_AUDIT_KEY=${KEYREVOKE_AUDIT_KEY:-breach-drill-signing-key}
 
+source "$here/../sim.sh"
 step() { printf '\n== %s\n' "$*"; }
 
 step "0. Start the simulator (the same keys as inventory.csv: seed 7)"
-sim_log=$(mktemp)
-"$keyrevoke" sim --exchanges binance,bybit,kucoin,okx --port "$sim_port" \
-    --keys 6 --shape breach3c --subs-per-master 3 >"$sim_log" 2>&1 &
-sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null; rm -f "$sim_log"' EXIT
-for _ in $(seq 100); do
-    grep -q '^{' "$sim_log" && break
-    kill -0 "$sim_pid" 2>/dev/null || { cat "$sim_log"; exit 1; }
-    sleep 0.1
-done
-urls=$(head -n 1 "$sim_log")
-echo "$urls"
-for x in binance bybit kucoin okx; do
-    url=$(printf '%s' "$urls" | grep -o "\"$x\":\"[^\"]*\"" | cut -d'"' -f4)
-    export "KEYREVOKE_${x^^}_URL=$url"
-done
+start_sim --exchanges binance,bybit,kucoin,okx --port "$sim_port" \
+    --keys 6 --shape breach3c --subs-per-master 3
 
 revoke=("$keyrevoke" revoke --inventory "$here/inventory.csv" --config "$here/config.toml" --out "$out")
 

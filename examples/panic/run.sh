@@ -19,25 +19,12 @@ keyrevoke=${KEYREVOKE:-keyrevoke}
 out=${OUT:-panic-drill}
 sim_port=${SIM_PORT:-18411}
 
+source "$here/../sim.sh"
 step() { printf '\n== %s\n' "$*"; }
 
 step "0. Start the simulator (the masters of config.toml: seed 7)"
-sim_log=$(mktemp)
-"$keyrevoke" sim --exchanges binance,bybit --port "$sim_port" \
-    --keys 6 --shape panic --keys-per-sub 3 >"$sim_log" 2>&1 &
-sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null; rm -f "$sim_log"' EXIT
-for _ in $(seq 100); do
-    grep -q '^{' "$sim_log" && break
-    kill -0 "$sim_pid" 2>/dev/null || { cat "$sim_log"; exit 1; }
-    sleep 0.1
-done
-urls=$(head -n 1 "$sim_log")
-echo "$urls"
-for x in binance bybit; do
-    url=$(printf '%s' "$urls" | grep -o "\"$x\":\"[^\"]*\"" | cut -d'"' -f4)
-    export "KEYREVOKE_${x^^}_URL=$url"
-done
+start_sim --exchanges binance,bybit --port "$sim_port" \
+    --keys 6 --shape panic --keys-per-sub 3
 
 panic=("$keyrevoke" panic --config "$here/config.toml" --out "$out" --spare user-0)
 

@@ -18,21 +18,13 @@ out=${OUT:-rotation-drill}
 sim_port=${SIM_PORT:-18421}
 mkdir -p "$out"
 
+source "$here/../sim.sh"
 step() { printf '\n== %s\n' "$*"; }
 
 step "0. Start the simulator (4 sub keys per exchange, seed 7)"
-sim_log=$(mktemp)
-"$keyrevoke" sim --exchanges bybit,okx,kucoin,binance --port "$sim_port" \
+start_sim --exchanges bybit,okx,kucoin,binance --port "$sim_port" \
     --keys 4 --shape rotation \
-    --write-config "$out/config.toml" --write-plan-keys "$out/plan-keys.toml" >"$sim_log" 2>&1 &
-sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null; rm -f "$sim_log"' EXIT
-for _ in $(seq 100); do
-    grep -q '^{' "$sim_log" && break
-    kill -0 "$sim_pid" 2>/dev/null || { cat "$sim_log"; exit 1; }
-    sleep 0.1
-done
-head -n 1 "$sim_log"
+    --write-config "$out/config.toml" --write-plan-keys "$out/plan-keys.toml"
 # The plan: this folder's [sink], the simulator's keys. Its folder is
 # $out, so the new secrets land in $out/rotated.
 cat "$here/plan.toml" "$out/plan-keys.toml" >"$out/plan.toml"
