@@ -63,6 +63,18 @@ pub const LIST_SUB_KEYS: Endpoint = Endpoint {
     source: "gateio/gateapi-python docs/SubAccountApi.md, list_sub_account_keys",
 };
 
+/// `GET /sub_accounts`, main account: `list[SubAccount]` (`user_id`,
+/// `login_name`, `remark`, `state`, `type`, `create_time`), every sub
+/// account in one reply (no paging is documented); without `type`, "only
+/// sub-accounts will be listed".
+pub const LIST_SUB_ACCOUNTS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v4/sub_accounts",
+    params: &[],
+    charges: &[charge(limits::UID_SUB_ACCOUNT_LIST, 1)],
+    source: "gateio/gateapi-python docs/SubAccountApi.md, list_sub_accounts",
+};
+
 /// `GET /account/detail`, any key: `user_id`, `ip_whitelist`,
 /// `currency_pairs`, `key: {mode}`, `tier`. A dead key: 401 `INVALID_KEY`.
 pub const ACCOUNT_DETAIL: Endpoint = Endpoint {
@@ -83,7 +95,8 @@ pub const SERVER_TIME: Endpoint = Endpoint {
 };
 
 /// Every endpoint above, for the check against `limits.rs`.
-pub static ENDPOINTS: [&Endpoint; 6] = [
+pub static ENDPOINTS: [&Endpoint; 7] = [
+    &LIST_SUB_ACCOUNTS,
     &DELETE_SUB_KEY,
     &GET_SUB_KEY,
     &UPDATE_SUB_KEY,

@@ -11,9 +11,12 @@
 //! - probe: the main account's listing of the sub account's keys when a
 //!   credential is given (it names the key's permissions), else the key's
 //!   own `GET /api/v4/account/detail`;
+//! - discovery: the main account lists its sub accounts, then each one's
+//!   keys (`discover.rs`);
 //! - nothing else: no call lets a key delete or restrict itself, or the main
 //!   account act on its own keys, so such keys are probed and escalated.
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -23,6 +26,7 @@ use async_trait::async_trait;
 use errors::{Answer, ReplyContext};
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{LimitScope, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
@@ -325,6 +329,14 @@ impl Connector for GateConnector {
             )
             .await?;
         Ok(())
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn requests_sent(&self) -> u64 {

@@ -16,6 +16,7 @@
 //! rate-limit table could not be read here.
 
 use crate::endpoints;
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ pub const UID_SUB_KEY_DELETE: &str = "uid_sub_key_delete";
 pub const UID_SUB_KEY_GET: &str = "uid_sub_key_get";
 pub const UID_SUB_KEY_UPDATE: &str = "uid_sub_key_update";
 pub const UID_SUB_KEY_LIST: &str = "uid_sub_key_list";
+pub const UID_SUB_ACCOUNT_LIST: &str = "uid_sub_account_list";
 pub const UID_ACCOUNT_DETAIL: &str = "uid_account_detail";
 pub const IP_PUBLIC: &str = "ip_public";
 
@@ -41,7 +43,12 @@ const fn tier(name: &'static str, scope: TierScope, capacity: u32) -> Tier {
     }
 }
 
-pub static TIERS: [Tier; 6] = [
+pub static TIERS: [Tier; 7] = [
+    tier(
+        UID_SUB_ACCOUNT_LIST,
+        TierScope::Account,
+        SUB_ACCOUNT_PER_WINDOW,
+    ),
     tier(
         UID_SUB_KEY_DELETE,
         TierScope::Account,
@@ -75,8 +82,8 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(_) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => endpoints::SERVER_TIME.charges,
-        // No discovery for Gate yet: nothing is listed, nothing spent.
-        Operation::List(_) => &[],
+        Operation::List(ListKind::SubAccounts) => endpoints::LIST_SUB_ACCOUNTS.charges,
+        Operation::List(ListKind::SubAccountKeys) => endpoints::LIST_SUB_KEYS.charges,
         // Not rotated here (`can_rotate` is false): never sent.
         Operation::Rotate(_) => &[],
     }

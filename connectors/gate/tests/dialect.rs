@@ -32,6 +32,7 @@ fn keys() -> Vec<SimKey> {
             .labelled("bot-2"),
         // A main account whose key cannot manage sub accounts.
         key(READER, "520000", &["spot"]),
+        key("gateSTRANGER00000000000000000001", "530001", &["spot"]).sub_of("530000"),
     ]
 }
 
@@ -201,4 +202,47 @@ async fn rows_that_name_no_numeric_sub_account_are_reported() {
     assert_eq!(named[0].field, "account");
     let missing = c.check(&row(SUB, false, Some(MASTER), None));
     assert_eq!(missing[0].field, "account");
+}
+
+#[tokio::test]
+async fn the_main_account_lists_its_sub_accounts_then_each_ones_keys() {
+    use keyrevoke_core::discovery::{ListKind, PageRequest};
+    let (_h, c) = setup().await;
+    assert!(c.can_discover());
+    let main = credential(MASTER);
+    let accounts = c.discover(&main, &PageRequest::start()).await.unwrap();
+    assert_eq!(accounts.accounts, vec![SUB_ACCOUNT]);
+    assert_eq!(accounts.next, None);
+    let keys = c
+        .discover(
+            &main,
+            &PageRequest {
+                kind: ListKind::SubAccountKeys,
+                account: Some(SUB_ACCOUNT.into()),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut found: Vec<(String, Option<String>)> = keys
+        .keys
+        .iter()
+        .map(|k| (k.api_key.clone(), k.label.clone()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (SUB.to_string(), Some("bot-1".to_string())),
+            (OTHER_SUB.to_string(), Some("bot-2".to_string())),
+        ]
+    );
+    assert!(keys.keys.iter().all(|k| k.account == SUB_ACCOUNT));
+    // A key that may not manage sub accounts lists nothing.
+    let refused = c.discover(&credential(READER), &PageRequest::start()).await;
+    assert!(
+        matches!(refused, Err(ref f) if matches!(f.error, ConnectorError::Unsupported(_))),
+        "{:?}",
+        refused.err()
+    );
 }

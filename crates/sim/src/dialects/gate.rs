@@ -67,6 +67,7 @@ const MAX_IPS: usize = 20;
 pub enum Endpoint {
     ServerTime,
     AccountDetail,
+    ListSubAccounts,
     ListSubKeys,
     GetSubKey,
     UpdateSubKey,
@@ -79,6 +80,7 @@ impl Endpoint {
         Some(match (method.as_str(), rest) {
             ("GET", "/spot/time") => Endpoint::ServerTime,
             ("GET", "/account/detail") => Endpoint::AccountDetail,
+            ("GET", "/sub_accounts") => Endpoint::ListSubAccounts,
             _ => match (method.as_str(), sub_key_path(path)?) {
                 ("GET", (_, None)) => Endpoint::ListSubKeys,
                 ("GET", (_, Some(_))) => Endpoint::GetSubKey,
@@ -316,6 +318,9 @@ impl Gate {
             Stats::bump(&self.sim.stats.probes);
             return Ok(ok(account_detail(caller)));
         }
+        if endpoint == Endpoint::ListSubAccounts {
+            return self.list_sub_accounts(caller);
+        }
         let (user_id, key) = sub_key_path(request.uri.path()).expect("routed by its path");
         self.own_sub_account(
             caller,
@@ -345,9 +350,38 @@ impl Gate {
         }
     }
 
-    /// The caller is a main account holding the permission, and the sub
-    /// account is one of its own.
-    fn own_sub_account(&self, caller: &SimKey, user_id: &str, writes: bool) -> Result<(), Reply> {
+    /// Every sub account of the caller's, in one reply.
+    fn list_sub_accounts(&self, caller: &SimKey) -> Result<Reply, Reply> {
+        self.may_manage(caller, false)?;
+        Stats::bump(&self.sim.stats.lists);
+        let mut uids: Vec<String> = self
+            .sim
+            .keys
+            .filter(|k| k.parent_uid.as_deref() == Some(&caller.uid))
+            .into_iter()
+            .map(|k| k.uid)
+            .collect();
+        uids.sort();
+        uids.dedup();
+        let accounts: Vec<Value> = uids
+            .iter()
+            .map(|uid| {
+                json!({
+                    "remark": "",
+                    "login_name": format!("sub{uid}"),
+                    "user_id": uid.parse::<i64>().unwrap_or_default(),
+                    "state": 1,
+                    "type": 0,
+                    "create_time": 1_597_026_383i64,
+                })
+            })
+            .collect();
+        Ok(ok(Value::Array(accounts)))
+    }
+
+    /// The caller is a main account holding the permission (not read-only
+    /// for `writes`).
+    fn may_manage(&self, caller: &SimKey, writes: bool) -> Result<(), Reply> {
         if !caller.is_master() || !caller.permissions.iter().any(|p| p == ACCOUNT) {
             return Err(refuse(
                 StatusCode::FORBIDDEN,
@@ -362,6 +396,12 @@ impl Gate {
                 "API key is read-only",
             ));
         }
+        Ok(())
+    }
+
+    /// The caller may manage sub accounts, and this one is its own.
+    fn own_sub_account(&self, caller: &SimKey, user_id: &str, writes: bool) -> Result<(), Reply> {
+        self.may_manage(caller, writes)?;
         let own = |k: &SimKey| k.uid == user_id && k.parent_uid.as_deref() == Some(&caller.uid);
         if self.sim.keys.any(own) {
             Ok(())

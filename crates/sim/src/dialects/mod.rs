@@ -123,7 +123,10 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 /// Whether the simulator serves a master's listing of its sub accounts and
 /// their keys (what `keyrevoke panic` discovers with).
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
-    matches!(id, binance::ID | bybit::ID | okx::ID | kucoin::ID)
+    matches!(
+        id,
+        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID
+    )
 }
 
 /// Whether the simulator serves a master's create of sub keys (what
