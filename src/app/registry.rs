@@ -69,6 +69,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_mexc::MexcConnector::new,
         )
     }),
+    (keyrevoke_gate::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_gate::EXCHANGE.id,
+            keyrevoke_gate::DEFAULT_BASE_URL,
+            keyrevoke_gate::GateConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),

@@ -21,43 +21,41 @@
 //! master act on its own keys: a leaked master key can only be probed and
 //! escalated.
 
-use crate::limits::{self, Limit};
+use crate::limits;
 use crate::sign::Params;
-use reqwest::Method;
-
-/// One endpoint: how it is called and the limit it counts against.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    pub method: Method,
-    pub path: &'static str,
-    pub limit: Limit,
-}
+use keyrevoke_core::endpoint::{Endpoint, Method};
 
 pub const SUB_KEYS_PATH: &str = "/sapi/v1/sub-account/subAccountApi";
 pub const API_RESTRICTIONS_PATH: &str = "/sapi/v1/account/apiRestrictions";
 
 /// GET, public: `{"serverTime": ms}`.
-pub static SERVER_TIME: Endpoint = Endpoint {
+pub const SERVER_TIME: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/v3/time",
-    limit: limits::SERVER_TIME,
+    params: &[],
+    charges: &[limits::SERVER_TIME],
+    source: "binance/binance-spot-api-docs rest-api.md, \"Check server time\"",
 };
 
 /// GET, signed with the key itself, any key: `ipRestrict`, `enableReading`,
 /// `enableWithdrawals`, `enableInternalTransfer`, `permitsUniversalTransfer`,
 /// `enableSpotAndMarginTrading`, … Weight(IP) 1.
-pub static API_RESTRICTIONS: Endpoint = Endpoint {
+pub const API_RESTRICTIONS: Endpoint = Endpoint {
     method: Method::GET,
     path: API_RESTRICTIONS_PATH,
-    limit: limits::API_RESTRICTIONS,
+    params: &[],
+    charges: &[limits::API_RESTRICTIONS],
+    source: "binance/binance-connector-python clients/wallet account_api.py, get_api_key_permission",
 };
 
 /// DELETE, master: `email`, `subAccountApiKey`. Replies `{}`. Asset
 /// sub-accounts are not supported; the caller must pass the KYC IP check.
-pub static DELETE_SUB_KEY: Endpoint = Endpoint {
+pub const DELETE_SUB_KEY: Endpoint = Endpoint {
     method: Method::DELETE,
     path: SUB_KEYS_PATH,
-    limit: limits::SUB_KEY_DELETE,
+    params: &["email", "subAccountApiKey"],
+    charges: &[limits::SUB_KEY_DELETE],
+    source: "developers.binance.com/docs/sub_account/api-management Delete-Sub-account-API-Key",
 };
 
 /// GET, master: `email`; optional `subAccountApiKey` (exact match), `page`
@@ -65,10 +63,12 @@ pub static DELETE_SUB_KEY: Endpoint = Endpoint {
 /// [{"email", "apiName", "apikey", "canTrade", "canMarginLoanRepay",
 /// "canFuturesTrade", "canUniversalTransfer", "canVanillaOptions",
 /// "timestamp"}]}`.
-pub static QUERY_SUB_KEYS: Endpoint = Endpoint {
+pub const QUERY_SUB_KEYS: Endpoint = Endpoint {
     method: Method::GET,
     path: SUB_KEYS_PATH,
-    limit: limits::SUB_KEY_QUERY,
+    params: &["email", "subAccountApiKey", "page", "size"],
+    charges: &[limits::SUB_KEY_QUERY],
+    source: "binance/binance-connector-python clients/sub_account api_management_api.py (query sub-account API keys)",
 };
 
 /// POST, master whose key holds "Enable Spot & Margin Trading" (TRADE):
@@ -82,10 +82,22 @@ pub static QUERY_SUB_KEYS: Endpoint = Endpoint {
 /// binance-connector-python `CreateSubAccountApiKeyResponse`. The v2 path
 /// (`/sapi/v2/sub-account/subAccountApi`) only adds the FIX API flags,
 /// which only Ed25519 keys may hold: the HMAC keys rotated here use v1.
-pub static CREATE_SUB_KEY: Endpoint = Endpoint {
+pub const CREATE_SUB_KEY: Endpoint = Endpoint {
     method: Method::POST,
     path: SUB_KEYS_PATH,
-    limit: limits::SUB_KEY_CREATE,
+    params: &[
+        "email",
+        "apiName",
+        "status",
+        "ipAddress",
+        "canTrade",
+        "canMarginLoanRepay",
+        "canFuturesTrade",
+        "canUniversalTransfer",
+        "canVanillaOptions",
+    ],
+    charges: &[limits::SUB_KEY_CREATE],
+    source: "developers.binance.com/docs/sub_account/api-management Create-Sub-account-API-Key",
 };
 
 /// GET, master: `email`, `subAccountApiKey`. Replies `{"ipRestrict"
@@ -93,10 +105,12 @@ pub static CREATE_SUB_KEY: Endpoint = Endpoint {
 /// "apiKey"}`: where a sub key's IPs are read (the key listing has none).
 /// Weight(UID) 3000. binance-connector-python
 /// `GetIpRestrictionForASubAccountApiKeyResponse`.
-pub static GET_SUB_KEY_IP_RESTRICTION: Endpoint = Endpoint {
+pub const GET_SUB_KEY_IP_RESTRICTION: Endpoint = Endpoint {
     method: Method::GET,
     path: "/sapi/v1/sub-account/subAccountApi/ipRestriction",
-    limit: limits::SUB_KEY_IP_READ,
+    params: &["email", "subAccountApiKey"],
+    charges: &[limits::SUB_KEY_IP_READ],
+    source: "developers.binance.com/docs/sub_account/api-management Get-IP-Restriction-for-a-Sub-account-API-Key",
 };
 
 /// GET, master: optional `email`, `isFreeze`, `page` (default 1), `limit`
@@ -104,51 +118,77 @@ pub static GET_SUB_KEY_IP_RESTRICTION: Endpoint = Endpoint {
 /// "remark", "isFreeze", "createTime", "isManagedSubAccount",
 /// "isAssetManagementSubAccount"}]}`, no total. Weight(IP) 1
 /// (https://developers.binance.com/docs/sub_account/account-management/Query-Sub-account-List).
-pub static SUB_ACCOUNT_LIST: Endpoint = Endpoint {
+pub const SUB_ACCOUNT_LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/sapi/v1/sub-account/list",
-    limit: limits::SUB_ACCOUNT_LIST,
+    params: &["page", "limit"],
+    charges: &[limits::SUB_ACCOUNT_LIST],
+    source: "developers.binance.com/docs/sub_account/account-management Query-Sub-account-List",
 };
 
 /// POST, master: `email`, `subAccountApiKey`, optional `canTrade`,
 /// `canMarginLoanRepay`, `canFuturesTrade`, `canUniversalTransfer`,
 /// `canVanillaOptions`.
-pub static SUB_KEY_PERMISSION: Endpoint = Endpoint {
+pub const SUB_KEY_PERMISSION: Endpoint = Endpoint {
     method: Method::POST,
     path: "/sapi/v1/sub-account/subAccountApiPermission",
-    limit: limits::SUB_KEY_PERMISSION,
+    params: &[
+        "email",
+        "subAccountApiKey",
+        "canTrade",
+        "canMarginLoanRepay",
+        "canFuturesTrade",
+        "canUniversalTransfer",
+        "canVanillaOptions",
+    ],
+    charges: &[limits::SUB_KEY_PERMISSION],
+    source: "binance/binance-connector-python clients/sub_account api_management_api.py (sub-account API permission)",
 };
 
 /// POST, master with "Enable Spot & Margin Trading": `email`,
 /// `subAccountApiKey`, `status` (1 unrestricted, 2 trusted IPs only),
 /// `ipAddress` (comma-separated).
-pub static SUB_KEY_IP_RESTRICTION: Endpoint = Endpoint {
+pub const SUB_KEY_IP_RESTRICTION: Endpoint = Endpoint {
     method: Method::POST,
     path: "/sapi/v2/sub-account/subAccountApi/ipRestriction",
-    limit: limits::SUB_KEY_IP_RESTRICTION,
+    params: &["email", "subAccountApiKey", "status", "ipAddress"],
+    charges: &[limits::SUB_KEY_IP_RESTRICTION],
+    source: "developers.binance.com/docs/sub_account/api-management Add-IP-Restriction-for-Sub-Account-API-key",
 };
 
 /// DELETE, broker with "trade" enabled: `subAccountId`, `subAccountApiKey`;
 /// "1 api key for each sub account per second". Replies `{}`.
-pub static DELETE_BROKER_KEY: Endpoint = Endpoint {
+pub const DELETE_BROKER_KEY: Endpoint = Endpoint {
     method: Method::DELETE,
     path: "/sapi/v1/broker/subAccountApi",
-    limit: limits::BROKER_KEY_DELETE,
+    params: &["subAccountId", "subAccountApiKey"],
+    charges: &[limits::BROKER_KEY_DELETE],
+    source: "developers.binance.com/docs/binance_link/exchange-link/account Delete-Sub-Account-Api-Key",
 };
 
 /// POST, broker with "trade" enabled: `subAccountId`, `subAccountApiKey`,
 /// `canTrade`, `marginTrade`, `futuresTrade` (all mandatory).
-pub static BROKER_KEY_PERMISSION: Endpoint = Endpoint {
+pub const BROKER_KEY_PERMISSION: Endpoint = Endpoint {
     method: Method::POST,
     path: "/sapi/v1/broker/subAccountApi/permission",
-    limit: limits::BROKER_KEY_PERMISSION,
+    params: &[
+        "subAccountId",
+        "subAccountApiKey",
+        "canTrade",
+        "marginTrade",
+        "futuresTrade",
+    ],
+    charges: &[limits::BROKER_KEY_PERMISSION],
+    source: "developers.binance.com/docs/binance_link/exchange-link/account Change-Sub-Account-Api-Permission",
 };
 
 /// POST, broker: `subAccountId`, `subAccountApiKey`, `status`, `ipAddress`.
-pub static BROKER_KEY_IP_RESTRICTION: Endpoint = Endpoint {
+pub const BROKER_KEY_IP_RESTRICTION: Endpoint = Endpoint {
     method: Method::POST,
     path: "/sapi/v2/broker/subAccountApi/ipRestriction",
-    limit: limits::BROKER_KEY_IP_RESTRICTION,
+    params: &["subAccountId", "subAccountApiKey", "status", "ipAddress"],
+    charges: &[limits::BROKER_KEY_IP_RESTRICTION],
+    source: "developers.binance.com/docs/binance_link/exchange-link/account Update-IP-Restriction-for-Sub-Account-API-key-For-Master-Account",
 };
 
 /// GET, broker: optional `subAccountId`, `page` (default 1), `size`
@@ -156,21 +196,43 @@ pub static BROKER_KEY_IP_RESTRICTION: Endpoint = Endpoint {
 /// "tag", …, "createTime"}`, no total ("Query Sub Account",
 /// developers.binance.com `binance_link/exchange-link/account/`; the
 /// response example of openxapi's spec, GetBrokerSubAccountV1Resp).
-pub static BROKER_SUB_ACCOUNT_LIST: Endpoint = Endpoint {
+pub const BROKER_SUB_ACCOUNT_LIST: Endpoint = Endpoint {
     method: Method::GET,
     path: "/sapi/v1/broker/subAccount",
-    limit: limits::BROKER_SUB_ACCOUNT_LIST,
+    params: &["page", "size"],
+    charges: &[limits::BROKER_SUB_ACCOUNT_LIST],
+    source: "developers.binance.com/docs/binance_link/exchange-link/account Query-Sub-Account",
 };
 
 /// GET, broker: `subAccountId`; optional `subAccountApiKey`, `page`
 /// (default 1), `size` (default and max 500). Replies an array of
 /// `{"subaccountId", "apikey", "canTrade", "marginTrade", "futuresTrade"}`
 /// ("Query Sub Account Api Key"; GetBrokerSubAccountApiV1Resp).
-pub static BROKER_QUERY_SUB_KEYS: Endpoint = Endpoint {
+pub const BROKER_QUERY_SUB_KEYS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/sapi/v1/broker/subAccountApi",
-    limit: limits::BROKER_KEY_QUERY,
+    params: &["subAccountId", "subAccountApiKey", "page", "size"],
+    charges: &[limits::BROKER_KEY_QUERY],
+    source: "developers.binance.com/docs/binance_link/exchange-link/account Query-Sub-Account-Api-Key",
 };
+
+/// Every endpoint above, for the check against `limits.rs`.
+pub static ENDPOINTS: [&Endpoint; 14] = [
+    &SERVER_TIME,
+    &API_RESTRICTIONS,
+    &DELETE_SUB_KEY,
+    &QUERY_SUB_KEYS,
+    &CREATE_SUB_KEY,
+    &GET_SUB_KEY_IP_RESTRICTION,
+    &SUB_ACCOUNT_LIST,
+    &SUB_KEY_PERMISSION,
+    &SUB_KEY_IP_RESTRICTION,
+    &DELETE_BROKER_KEY,
+    &BROKER_KEY_PERMISSION,
+    &BROKER_KEY_IP_RESTRICTION,
+    &BROKER_SUB_ACCOUNT_LIST,
+    &BROKER_QUERY_SUB_KEYS,
+];
 
 /// The largest page of both broker listings.
 pub const BROKER_PAGE_SIZE: u32 = 500;
@@ -282,4 +344,48 @@ pub fn broker_key_strip_params(sub_account_id: &str, api_key: &str) -> Params {
         .with("canTrade", "false")
         .with("marginTrade", "false")
         .with("futuresTrade", "false")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyrevoke_core::endpoint::endpoint_problems;
+
+    #[test]
+    fn every_endpoint_charges_documented_tiers() {
+        assert_eq!(
+            endpoint_problems(&limits::TIERS, &ENDPOINTS),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn every_endpoint_is_counted_on_one_budget_of_its_own() {
+        // limits::limit_of reads the one charge (see limits.rs's notes).
+        for e in ENDPOINTS {
+            assert_eq!(e.charges.len(), 1, "{} {}", e.method, e.path);
+        }
+    }
+
+    #[test]
+    fn builders_send_the_documented_parameters_in_order() {
+        let names = |p: &Params| p.names().collect::<Vec<_>>();
+        let cases: [(Params, &Endpoint); 9] = [
+            (sub_key_params("e", "k"), &DELETE_SUB_KEY),
+            (find_sub_key_params("e", "k"), &QUERY_SUB_KEYS),
+            (sub_account_list_params(1), &SUB_ACCOUNT_LIST),
+            (sub_key_strip_params("e", "k"), &SUB_KEY_PERMISSION),
+            (sub_key_ip_lock_params("e", "k"), &SUB_KEY_IP_RESTRICTION),
+            (broker_key_params("s", "k"), &DELETE_BROKER_KEY),
+            (broker_key_strip_params("s", "k"), &BROKER_KEY_PERMISSION),
+            (
+                broker_key_ip_lock_params("s", "k"),
+                &BROKER_KEY_IP_RESTRICTION,
+            ),
+            (broker_sub_account_list_params(1), &BROKER_SUB_ACCOUNT_LIST),
+        ];
+        for (params, endpoint) in &cases {
+            assert_eq!(names(params), endpoint.params, "{}", endpoint.path);
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! Binance's codes mapped to keyrevoke's error taxonomy: a table, read by one
-//! function. Source: binance/binance-spot-api-docs `errors.md` (codes are
+//! Every Binance reply becomes a result here: the HTTP status first (418,
+//! 429, 5xx), then the `{"code", "msg"}` table, read by one function. Source: binance/binance-spot-api-docs `errors.md` (codes are
 //! shared by /api and /sapi; "Codes are universal, but messages can vary")
 //! and `rest-api.md` ("HTTP Return Codes": 5XX means "the execution status is
 //! UNKNOWN and could have been a success").
@@ -11,8 +11,11 @@
 //! do this (next channel), and a probe decides liveness only from evidence
 //! that is unambiguous (the master's listing of the sub account).
 
-use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::LimitScope;
+use crate::limits::Limit;
+use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short};
+use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
+use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +146,116 @@ pub fn error_for(
             message: msg.to_string(),
         },
     }
+}
+
+/// What the reply's circumstances add to its status and code.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyContext {
+    /// The budget of the endpoint called, and the header reporting it.
+    pub limit: Limit,
+    pub mutating: bool,
+    /// How long to stay away after a 418 without `Retry-After`.
+    pub ip_ban_pause: Duration,
+    /// Time left in the current one-minute window, by the exchange's clock.
+    pub window_left: Duration,
+}
+
+/// A successful reply: its JSON and what to record.
+pub struct Answer {
+    pub body: Value,
+    pub reply: Reply,
+}
+
+/// The used weight the endpoint's header reports, as calls of this
+/// endpoint's weight still possible in this minute.
+fn usage_from(raw: &RawResponse, cx: &ReplyContext) -> Vec<Usage> {
+    let limit = &cx.limit;
+    let Some(used) = raw.header_number::<u64>(limit.used_header) else {
+        return Vec::new();
+    };
+    let left = u64::from(limit.capacity).saturating_sub(used) / u64::from(limit.weight.max(1));
+    vec![Usage {
+        scope: limit.scope,
+        remaining: Some(left),
+        reset_after: Some(cx.window_left),
+    }]
+}
+
+/// The error an HTTP status carries by itself, whatever the body says.
+/// rest-api.md, "HTTP Return Codes" and "IP Limits": 418 is an IP ban, 429
+/// a broken limit, each with `Retry-After` in seconds.
+fn status_error(raw: &RawResponse, cx: &ReplyContext) -> Option<ConnectorError> {
+    let wait = retry_after(&raw.headers);
+    match raw.status {
+        418 => Some(ConnectorError::RateLimited {
+            retry_after: wait.or(Some(cx.ip_ban_pause)),
+            scope: LimitScope::Ban,
+        }),
+        429 => Some(ConnectorError::RateLimited {
+            retry_after: wait
+                .or_else(|| (cx.limit.scope == LimitScope::Account).then_some(cx.window_left)),
+            scope: cx.limit.scope,
+        }),
+        _ => None,
+    }
+}
+
+/// Read one reply: a rate limit or ban by its status, a 5xx as unknown
+/// (for a write) or transient, then the code table, then success.
+pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure> {
+    let usage = usage_from(&raw, cx);
+    let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
+    let error = parsed.as_ref().and_then(error_of);
+    let meta = ReplyMeta {
+        http_status: Some(raw.status),
+        code: error.as_ref().map(|(c, _)| c.to_string()),
+        message: error.as_ref().map(|(_, m)| m.clone()),
+    };
+    if let Some(e) = status_error(&raw, cx) {
+        let meta = ReplyMeta {
+            message: meta.message.clone().or_else(|| Some(short(&raw.body))),
+            ..meta
+        };
+        return Err(Failure::new(e, meta).with_usage(usage));
+    }
+    // 5XX: "the execution status is UNKNOWN and could have been a success".
+    if raw.status >= 500 {
+        let f = classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx is a failure");
+        return Err(f.with_usage(usage));
+    }
+    if let Some((code, msg)) = error {
+        let wait = retry_after(&raw.headers);
+        let e = error_for(code, &msg, cx.mutating, cx.limit.scope, wait);
+        return Err(Failure::new(e, meta).with_usage(usage));
+    }
+    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+        return Err(f.with_usage(usage));
+    }
+    match parsed {
+        Some(body) => Ok(Answer {
+            body,
+            reply: Reply { meta, usage },
+        }),
+        None => Err(Failure::new(
+            ConnectorError::unreadable_reply(cx.mutating),
+            ReplyMeta {
+                message: Some(short(&raw.body)),
+                ..meta
+            },
+        )),
+    }
+}
+
+/// `{"code": <negative>, "msg": …}`: Binance's error body, whatever the HTTP
+/// status (errors.md: "Any endpoint can return an ERROR").
+fn error_of(body: &Value) -> Option<(i64, String)> {
+    let code = body.get("code")?.as_i64().filter(|c| *c < 0)?;
+    let msg = body
+        .get("msg")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Some((code, msg))
 }
 
 #[cfg(test)]

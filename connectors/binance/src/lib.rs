@@ -27,19 +27,18 @@ pub mod rotate;
 pub mod sign;
 
 use async_trait::async_trait;
-use endpoints::Endpoint;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::discovery::{Page, PageRequest};
-use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::endpoint::Endpoint;
+
+use errors::{Answer, ReplyContext};
 use keyrevoke_core::exchange::ExchangeName;
-use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, retry_after, send, short,
-};
+use keyrevoke_core::http::{ExchangeClock, PreparedRequest, RawResponse, send};
 use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey, RotationCall};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier,
 };
 use limits::Limit;
 use serde_json::Value;
@@ -57,12 +56,6 @@ pub struct BinanceConnector {
     clock: ExchangeClock,
     recv_window_ms: u64,
     ip_ban_pause: Duration,
-}
-
-/// A successful reply: its JSON and what to record.
-struct Answer {
-    body: Value,
-    reply: Reply,
 }
 
 /// Who manages a sub key, and how Binance names its sub account to them.
@@ -98,18 +91,6 @@ impl<'a> Manager<'a> {
             Manager::Master { cred, .. } | Manager::Broker { cred, .. } => cred,
         }
     }
-}
-
-/// `{"code": <negative>, "msg": …}`: Binance's error body, whatever the HTTP
-/// status (errors.md: "Any endpoint can return an ERROR").
-fn error_of(body: &Value) -> Option<(i64, String)> {
-    let code = body.get("code")?.as_i64().filter(|c| *c < 0)?;
-    let msg = body
-        .get("msg")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Some((code, msg))
 }
 
 /// Errors worth retrying the whole route for rather than settling on what
@@ -156,7 +137,7 @@ impl BinanceConnector {
         );
         let mutating = request.mutating;
         let raw = send(&self.client, &self.base, request).await?;
-        self.read_reply(raw, &endpoint.limit, mutating)
+        self.read_reply(raw, &limits::limit_of(endpoint), mutating)
     }
 
     async fn call_as(
@@ -175,81 +156,21 @@ impl BinanceConnector {
         Duration::from_millis((period - self.clock.now_ms().rem_euclid(period)) as u64)
     }
 
-    /// The used weight the endpoint's header reports, as calls of this
-    /// endpoint's weight still possible in this minute.
-    fn usage_from(&self, raw: &RawResponse, limit: &Limit) -> Vec<Usage> {
-        let Some(used) = raw.header_number::<u64>(limit.used_header) else {
-            return Vec::new();
-        };
-        let left = u64::from(limit.capacity).saturating_sub(used) / u64::from(limit.weight.max(1));
-        vec![Usage {
-            scope: limit.scope,
-            remaining: Some(left),
-            reset_after: Some(self.window_left()),
-        }]
-    }
-
     fn read_reply(
         &self,
         raw: RawResponse,
         limit: &Limit,
         mutating: bool,
     ) -> Result<Answer, Failure> {
-        let usage = self.usage_from(&raw, limit);
-        let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
-        let error = parsed.as_ref().and_then(error_of);
-        let meta = ReplyMeta {
-            http_status: Some(raw.status),
-            code: error.as_ref().map(|(c, _)| c.to_string()),
-            message: error.as_ref().map(|(_, m)| m.clone()),
-        };
-        let wait = retry_after(&raw.headers);
-        // rest-api.md, "HTTP Return Codes" and "IP Limits": 418 is an IP ban,
-        // 429 a broken limit, each with `Retry-After` in seconds.
-        let limited = match raw.status {
-            418 => Some(ConnectorError::RateLimited {
-                retry_after: wait.or(Some(self.ip_ban_pause)),
-                scope: LimitScope::Ban,
-            }),
-            429 => Some(ConnectorError::RateLimited {
-                retry_after: wait
-                    .or_else(|| (limit.scope == LimitScope::Account).then(|| self.window_left())),
-                scope: limit.scope,
-            }),
-            _ => None,
-        };
-        if let Some(e) = limited {
-            let meta = ReplyMeta {
-                message: meta.message.clone().or_else(|| Some(short(&raw.body))),
-                ..meta
-            };
-            return Err(Failure::new(e, meta).with_usage(usage));
-        }
-        // 5XX: "the execution status is UNKNOWN and could have been a success".
-        if raw.status >= 500 {
-            let f = classify_status(raw.status, mutating, &raw.body).expect("a 5xx is a failure");
-            return Err(f.with_usage(usage));
-        }
-        if let Some((code, msg)) = error {
-            let e = errors::error_for(code, &msg, mutating, limit.scope, wait);
-            return Err(Failure::new(e, meta).with_usage(usage));
-        }
-        if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
-            return Err(f.with_usage(usage));
-        }
-        match parsed {
-            Some(body) => Ok(Answer {
-                body,
-                reply: Reply { meta, usage },
-            }),
-            None => Err(Failure::new(
-                ConnectorError::unreadable_reply(mutating),
-                ReplyMeta {
-                    message: Some(short(&raw.body)),
-                    ..meta
-                },
-            )),
-        }
+        errors::read_reply(
+            raw,
+            &ReplyContext {
+                limit: *limit,
+                mutating,
+                ip_ban_pause: self.ip_ban_pause,
+                window_left: self.window_left(),
+            },
+        )
     }
 
     fn manager(job: &KeyJob) -> Result<Manager<'_>, Failure> {
@@ -573,7 +494,7 @@ impl Connector for BinanceConnector {
         let request = PreparedRequest::get(endpoint.path);
         self.clock
             .sync(&self.client, &self.base, request, |raw| {
-                let answer = self.read_reply(raw, &endpoint.limit, false)?;
+                let answer = self.read_reply(raw, &limits::limit_of(endpoint), false)?;
                 // rest-api.md, "Check server time": `{"serverTime": 1499827319559}`.
                 Ok(answer.body["serverTime"].as_i64())
             })

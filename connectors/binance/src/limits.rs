@@ -35,6 +35,7 @@
 //! (https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/rate-limits).
 
 use keyrevoke_core::discovery::ListKind;
+use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
@@ -106,8 +107,9 @@ pub static TIERS: [Tier; 14] = [
     uid(UID_BROKER_KEY_QUERY),
 ];
 
-/// The limit one endpoint counts against: its tier, its weight, and the
-/// header that reports the weight used in the current minute.
+/// What a reply's usage header is read against: the tier the endpoint's
+/// charge names, the weight it spends there, and the header that reports
+/// the weight used in the current minute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
     pub tier: &'static str,
@@ -117,97 +119,76 @@ pub struct Limit {
     pub used_header: &'static str,
 }
 
-const fn limit(
-    tier: &'static str,
-    weight: u32,
-    capacity: u32,
-    scope: LimitScope,
-    used_header: &'static str,
-) -> Limit {
+/// The limit an endpoint counts against. Every Binance endpoint is counted
+/// on one budget of its own (see the module notes), so it has one charge;
+/// its tier gives the capacity and the scope, and the scope (and /api
+/// against /sapi) the header.
+pub fn limit_of(endpoint: &Endpoint) -> Limit {
+    let charge = endpoint.charges[0];
+    let tier = TIERS
+        .iter()
+        .find(|t| t.name == charge.tier)
+        .expect("an endpoint charges a tier of TIERS (see endpoints.rs's test)");
+    let (scope, used_header) = match (tier.scope, tier.name) {
+        (TierScope::Ip, IP_API) => (LimitScope::Ip, USED_WEIGHT_API),
+        (TierScope::Ip, _) => (LimitScope::Ip, USED_WEIGHT_SAPI_IP),
+        (TierScope::Account, _) => (LimitScope::Account, USED_WEIGHT_SAPI_UID),
+    };
     Limit {
-        tier,
-        weight,
-        capacity,
+        tier: tier.name,
+        weight: charge.weight,
+        capacity: tier.capacity,
         scope,
         used_header,
     }
 }
 
-pub const SERVER_TIME: Limit = limit(
-    IP_API,
-    1,
-    API_IP_PER_MINUTE,
-    LimitScope::Ip,
-    USED_WEIGHT_API,
-);
-pub const API_RESTRICTIONS: Limit = limit(
-    IP_API_RESTRICTIONS,
-    1,
-    SAPI_IP_PER_MINUTE,
-    LimitScope::Ip,
-    USED_WEIGHT_SAPI_IP,
-);
-/// `GET /sapi/v1/sub-account/list`: Weight(IP) 1 (Query-Sub-account-List).
-pub const SUB_ACCOUNT_LIST: Limit = limit(
-    IP_SUB_ACCOUNT_LIST,
-    1,
-    SAPI_IP_PER_MINUTE,
-    LimitScope::Ip,
-    USED_WEIGHT_SAPI_IP,
-);
-const fn key_endpoint(tier: &'static str) -> Limit {
-    limit(
-        tier,
-        KEY_ENDPOINT_WEIGHT,
-        SAPI_UID_PER_MINUTE,
-        LimitScope::Account,
-        USED_WEIGHT_SAPI_UID,
-    )
+pub const fn charge(tier: &'static str, weight: u32) -> Charge {
+    Charge { tier, weight }
 }
-pub const SUB_KEY_DELETE: Limit = key_endpoint(UID_SUB_KEY_DELETE);
-pub const SUB_KEY_QUERY: Limit = key_endpoint(UID_SUB_KEY_QUERY);
-pub const SUB_KEY_PERMISSION: Limit = key_endpoint(UID_SUB_KEY_PERMISSION);
-pub const SUB_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_SUB_KEY_IP_RESTRICTION);
+
+/// `GET /api/v3/time`: weight 1.
+pub const SERVER_TIME: Charge = charge(IP_API, 1);
+/// `GET /sapi/v1/account/apiRestrictions`: Weight(IP) 1.
+pub const API_RESTRICTIONS: Charge = charge(IP_API_RESTRICTIONS, 1);
+/// `GET /sapi/v1/sub-account/list`: Weight(IP) 1 (Query-Sub-account-List).
+pub const SUB_ACCOUNT_LIST: Charge = charge(IP_SUB_ACCOUNT_LIST, 1);
+const fn key_endpoint(tier: &'static str) -> Charge {
+    charge(tier, KEY_ENDPOINT_WEIGHT)
+}
+pub const SUB_KEY_DELETE: Charge = key_endpoint(UID_SUB_KEY_DELETE);
+pub const SUB_KEY_QUERY: Charge = key_endpoint(UID_SUB_KEY_QUERY);
+pub const SUB_KEY_PERMISSION: Charge = key_endpoint(UID_SUB_KEY_PERMISSION);
+pub const SUB_KEY_IP_RESTRICTION: Charge = key_endpoint(UID_SUB_KEY_IP_RESTRICTION);
 /// `GET /sapi/v1/sub-account/subAccountApi/ipRestriction`: Weight(UID) 3000.
-pub const SUB_KEY_IP_READ: Limit = key_endpoint(UID_SUB_KEY_IP_READ);
+pub const SUB_KEY_IP_READ: Charge = key_endpoint(UID_SUB_KEY_IP_READ);
 /// `POST /sapi/v1/sub-account/subAccountApi`: Weight(UID) 3000
 /// (Create-Sub-account-API-Key).
-pub const SUB_KEY_CREATE: Limit = key_endpoint(UID_SUB_KEY_CREATE);
-pub const BROKER_KEY_DELETE: Limit = key_endpoint(UID_BROKER_KEY_DELETE);
-pub const BROKER_SUB_ACCOUNT_LIST: Limit = key_endpoint(UID_BROKER_SUB_ACCOUNT_LIST);
-pub const BROKER_KEY_QUERY: Limit = key_endpoint(UID_BROKER_KEY_QUERY);
-pub const BROKER_KEY_PERMISSION: Limit = key_endpoint(UID_BROKER_KEY_PERMISSION);
-pub const BROKER_KEY_IP_RESTRICTION: Limit = key_endpoint(UID_BROKER_KEY_IP_RESTRICTION);
+pub const SUB_KEY_CREATE: Charge = key_endpoint(UID_SUB_KEY_CREATE);
+pub const BROKER_KEY_DELETE: Charge = key_endpoint(UID_BROKER_KEY_DELETE);
+pub const BROKER_SUB_ACCOUNT_LIST: Charge = key_endpoint(UID_BROKER_SUB_ACCOUNT_LIST);
+pub const BROKER_KEY_QUERY: Charge = key_endpoint(UID_BROKER_KEY_QUERY);
+pub const BROKER_KEY_PERMISSION: Charge = key_endpoint(UID_BROKER_KEY_PERMISSION);
+pub const BROKER_KEY_IP_RESTRICTION: Charge = key_endpoint(UID_BROKER_KEY_IP_RESTRICTION);
 
-const fn charge(l: Limit) -> Charge {
-    Charge {
-        tier: l.tier,
-        weight: l.weight,
-    }
-}
-
-static DELETE_BY_MASTER: [Charge; 1] = [charge(SUB_KEY_DELETE)];
-static DELETE_BY_BROKER: [Charge; 1] = [charge(BROKER_KEY_DELETE)];
+static DELETE_BY_MASTER: [Charge; 1] = [SUB_KEY_DELETE];
+static DELETE_BY_BROKER: [Charge; 1] = [BROKER_KEY_DELETE];
 /// A disable binds the key to an unroutable IP, then strips its permissions:
 /// two calls, the master's or the broker's endpoints after the credential
 /// ([`charges_for_row`]); [`charges`] names both pairs.
 static DISABLE: [Charge; 4] = [
-    charge(SUB_KEY_IP_RESTRICTION),
-    charge(SUB_KEY_PERMISSION),
-    charge(BROKER_KEY_IP_RESTRICTION),
-    charge(BROKER_KEY_PERMISSION),
+    SUB_KEY_IP_RESTRICTION,
+    SUB_KEY_PERMISSION,
+    BROKER_KEY_IP_RESTRICTION,
+    BROKER_KEY_PERMISSION,
 ];
-static DISABLE_BY_MASTER: [Charge; 2] =
-    [charge(SUB_KEY_IP_RESTRICTION), charge(SUB_KEY_PERMISSION)];
-static DISABLE_BY_BROKER: [Charge; 2] = [
-    charge(BROKER_KEY_IP_RESTRICTION),
-    charge(BROKER_KEY_PERMISSION),
-];
+static DISABLE_BY_MASTER: [Charge; 2] = [SUB_KEY_IP_RESTRICTION, SUB_KEY_PERMISSION];
+static DISABLE_BY_BROKER: [Charge; 2] = [BROKER_KEY_IP_RESTRICTION, BROKER_KEY_PERMISSION];
 /// A probe reads the key's own restrictions, or the master's key listing of
 /// the sub account (or both, when the first cannot tell).
-static PROBE: [Charge; 2] = [charge(API_RESTRICTIONS), charge(SUB_KEY_QUERY)];
-static PROBE_OWN: [Charge; 1] = [charge(API_RESTRICTIONS)];
-static PROBE_VIA_MASTER: [Charge; 1] = [charge(SUB_KEY_QUERY)];
+static PROBE: [Charge; 2] = [API_RESTRICTIONS, SUB_KEY_QUERY];
+static PROBE_OWN: [Charge; 1] = [API_RESTRICTIONS];
+static PROBE_VIA_MASTER: [Charge; 1] = [SUB_KEY_QUERY];
 
 /// Who acts for a row, as far as the budget is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,15 +213,15 @@ pub fn charges_for_row(op: Operation, row: RowMaterial) -> &'static [Charge] {
         _ => charges(op),
     }
 }
-static CLOCK_SYNC: [Charge; 1] = [charge(SERVER_TIME)];
-static LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(SUB_ACCOUNT_LIST)];
-static LIST_SUB_KEYS: [Charge; 1] = [charge(SUB_KEY_QUERY)];
+static CLOCK_SYNC: [Charge; 1] = [SERVER_TIME];
+static LIST_SUB_ACCOUNTS: [Charge; 1] = [SUB_ACCOUNT_LIST];
+static LIST_SUB_KEYS: [Charge; 1] = [SUB_KEY_QUERY];
 /// Describe: the master's key listing (permissions, name, time), then the
 /// key's IP restriction (its IPs), two endpoints with budgets of their own.
-static DESCRIBE: [Charge; 2] = [charge(SUB_KEY_QUERY), charge(SUB_KEY_IP_READ)];
-static CREATE: [Charge; 1] = [charge(SUB_KEY_CREATE)];
-static BROKER_LIST_SUB_ACCOUNTS: [Charge; 1] = [charge(BROKER_SUB_ACCOUNT_LIST)];
-static BROKER_LIST_SUB_KEYS: [Charge; 1] = [charge(BROKER_KEY_QUERY)];
+static DESCRIBE: [Charge; 2] = [SUB_KEY_QUERY, SUB_KEY_IP_READ];
+static CREATE: [Charge; 1] = [SUB_KEY_CREATE];
+static BROKER_LIST_SUB_ACCOUNTS: [Charge; 1] = [BROKER_SUB_ACCOUNT_LIST];
+static BROKER_LIST_SUB_KEYS: [Charge; 1] = [BROKER_KEY_QUERY];
 
 /// What one page of a listing spends: a broker lists with its own
 /// endpoints.

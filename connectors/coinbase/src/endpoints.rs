@@ -6,6 +6,8 @@
 //! "Creating API Keys"; the Advanced Trade API reference lists no key
 //! management call). So keyrevoke only probes a Coinbase key and escalates it.
 
+use crate::limits::{self, charge};
+use keyrevoke_core::endpoint::{Endpoint, Method};
 use url::Url;
 
 /// Production base URL (coinbase-advanced-py `constants.py`: `BASE_URL =
@@ -18,14 +20,29 @@ pub const PRODUCTION_HOST: &str = "api.coinbase.com";
 /// (operationId `RetailBrokerageApi_GetApiKeyPermissions`); coinbase-advanced-py
 /// `rest/data_api.py` `get_api_key_permissions` and
 /// `rest/types/data_api_types.py` `GetAPIKeyPermissionsResponse`.
-pub const KEY_PERMISSIONS: &str = "/api/v3/brokerage/key_permissions";
+pub const KEY_PERMISSIONS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v3/brokerage/key_permissions",
+    params: &[],
+    charges: &[charge(limits::USER_PRIVATE, 1)],
+    source: "docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/data-api/get-api-key-permissions",
+};
 
 /// GET, public: `{"iso", "epochSeconds", "epochMillis"}` (the epochs as
 /// int64, which the gRPC gateway writes as strings). Source:
 /// docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/public/get-server-time
 /// (`coinbase.retail.rest.proxy.common.ExtendedTimestamp`);
 /// coinbase-advanced-py `rest/public.py` `get_unix_time`.
-pub const SERVER_TIME: &str = "/api/v3/brokerage/time";
+pub const SERVER_TIME: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v3/brokerage/time",
+    params: &[],
+    charges: &[charge(limits::IP_PUBLIC, 1)],
+    source: "docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/public/get-server-time",
+};
+
+/// Every endpoint above, for the check against `limits.rs`.
+pub static ENDPOINTS: [&Endpoint; 2] = [&KEY_PERMISSIONS, &SERVER_TIME];
 
 /// `key_permissions` fields, in the order reports list them.
 pub const PERMISSION_FIELDS: [&str; 3] = ["can_view", "can_trade", "can_transfer"];
@@ -63,13 +80,22 @@ pub fn jwt_uri(method: &str, host: &str, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keyrevoke_core::endpoint::endpoint_problems;
+
+    #[test]
+    fn every_endpoint_charges_documented_tiers() {
+        assert_eq!(
+            endpoint_problems(&limits::TIERS, &ENDPOINTS),
+            Vec::<String>::new()
+        );
+    }
 
     #[test]
     fn the_uri_names_the_configured_host_and_a_non_default_port() {
         let prod = Url::parse("https://api.coinbase.com").unwrap();
         assert_eq!(jwt_host(&prod), "api.coinbase.com");
         assert_eq!(
-            jwt_uri("GET", &jwt_host(&prod), KEY_PERMISSIONS),
+            jwt_uri("GET", &jwt_host(&prod), KEY_PERMISSIONS.path),
             "GET api.coinbase.com/api/v3/brokerage/key_permissions"
         );
         let explicit_default = Url::parse("https://api.coinbase.com:443/").unwrap();

@@ -10,8 +10,11 @@
 //! #132 quote it). Should such an error body ever arrive with HTTP 200, the
 //! `error` name is classified by the second table.
 
-use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::LimitScope;
+use crate::limits;
+use keyrevoke_core::error::{LimitScope, ReplyMeta};
+use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short, unix_ms};
+use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
+use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +107,83 @@ pub fn error_for(
     }
 }
 
+/// A successful reply: its JSON body and what to record.
+pub struct Answer {
+    pub body: Value,
+    pub reply: Reply,
+}
+
+/// Classify a reply by its HTTP status (the errors table), then by an
+/// error body, whatever its status.
+pub fn read_reply(raw: RawResponse, mutating: bool) -> Result<Answer, Failure> {
+    let usage = usage_from(&raw);
+    let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
+    let error_name = parsed
+        .as_ref()
+        .and_then(|v| v["error"].as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let message = parsed
+        .as_ref()
+        .and_then(|v| {
+            v["message"]
+                .as_str()
+                .or_else(|| v["error_details"].as_str())
+        })
+        .map(short)
+        .unwrap_or_else(|| short(raw.body.trim()));
+    let meta = ReplyMeta {
+        http_status: Some(raw.status),
+        code: error_name.clone(),
+        message: Some(message.clone()),
+    };
+    let reset = retry_after(&raw.headers).or_else(|| usage.iter().find_map(|u| u.reset_after));
+    if let Some(class) = class_of_status(raw.status) {
+        let code = error_name.unwrap_or_else(|| format!("HTTP {}", raw.status));
+        return Err(Failure::new(error_for(class, &code, &message, reset), meta).with_usage(usage));
+    }
+    if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
+        return Err(f.with_usage(usage));
+    }
+    let Some(body) = parsed else {
+        return Err(
+            Failure::new(ConnectorError::unreadable_reply(mutating), meta).with_usage(usage),
+        );
+    };
+    if let Some(name) = error_name {
+        let class = class_of_name(&name);
+        return Err(Failure::new(error_for(class, &name, &message, reset), meta).with_usage(usage));
+    }
+    Ok(Answer {
+        body,
+        reply: Reply {
+            meta: ReplyMeta {
+                http_status: Some(raw.status),
+                code: None,
+                message: None,
+            },
+            usage,
+        },
+    })
+}
+
+/// `x-ratelimit-remaining` and `x-ratelimit-reset`. The reset's unit is not
+/// documented: a value past 10^9 is read as a Unix time in seconds, a
+/// smaller one as seconds from now.
+fn usage_from(raw: &RawResponse) -> Vec<Usage> {
+    let number = |name: &str| raw.header_number::<f64>(name);
+    let remaining = number(limits::HEADER_REMAINING).map(|v| v.max(0.0) as u64);
+    let reset_after = number(limits::HEADER_RESET).map(|v| {
+        let secs = if v > 1e9 {
+            v - unix_ms() as f64 / 1000.0
+        } else {
+            v
+        };
+        Duration::from_millis((secs * 1000.0).clamp(0.0, 60_000.0) as u64)
+    });
+    Usage::reported(LimitScope::Account, remaining, reset_after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +226,72 @@ mod tests {
                 message: "not found".into()
             }
         );
+    }
+
+    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        RawResponse {
+            status,
+            headers: map,
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn replies_are_read_by_status_then_by_an_error_body_even_under_http_200() {
+        let f = read_reply(raw(401, &[], "Unauthorized\n"), false)
+            .err()
+            .unwrap();
+        assert!(matches!(f.error, ConnectorError::KeyDead(_)), "{f:?}");
+        assert_eq!(f.meta.message.as_deref(), Some("Unauthorized"));
+        let body = r#"{"error":"PERMISSION_DENIED","error_details":"Missing required scopes","message":"Missing required scopes"}"#;
+        let f = read_reply(raw(403, &[], body), false).err().unwrap();
+        assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
+        assert_eq!(f.meta.code.as_deref(), Some("PERMISSION_DENIED"));
+        let f = read_reply(raw(200, &[], body), false).err().unwrap();
+        assert!(
+            matches!(f.error, ConnectorError::Unsupported(_)),
+            "an error body under 200: {f:?}"
+        );
+        let f = read_reply(
+            raw(
+                429,
+                &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1")],
+                "{}",
+            ),
+            false,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            f.error,
+            ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(1)),
+                scope: LimitScope::Account
+            }
+        );
+        assert_eq!(f.usage[0].remaining, Some(0));
+        let f = read_reply(raw(503, &[], "busy"), false).err().unwrap();
+        assert!(matches!(f.error, ConnectorError::Transient(_)), "{f:?}");
+        let f = read_reply(raw(200, &[], "<html>"), false).err().unwrap();
+        assert!(
+            matches!(f.error, ConnectorError::Transient(_)),
+            "unreadable: {f:?}"
+        );
+        let ok = read_reply(
+            raw(
+                200,
+                &[("x-ratelimit-remaining", "29")],
+                r#"{"can_view":true}"#,
+            ),
+            false,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(ok.body["can_view"], true);
+        assert_eq!(ok.reply.usage[0].remaining, Some(29));
     }
 }

@@ -16,24 +16,21 @@ pub mod limits;
 pub mod sign;
 
 use async_trait::async_trait;
+use errors::Answer;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
 use keyrevoke_core::exchange::ExchangeName;
-use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short, unix_ms,
-};
+use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send, unix_ms};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, ExchangeId, Failure, Fingerprint, KeyJob,
-    Liveness, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    Liveness, Operation, Probe, Reply, Route, Secret, Tier,
 };
-use reqwest::Method;
 use serde_json::Value;
 use sign::{KeyFormatError, Signer};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 use url::Url;
 
 /// Coinbase's ccxt id, and the older ccxt spellings operators' exports still carry.
@@ -65,12 +62,6 @@ pub struct CoinbaseConnector {
     unconfirmed_401: Mutex<HashMap<Fingerprint, i64>>,
 }
 
-/// A successful reply: its JSON body and what to record.
-struct Answer {
-    body: Value,
-    reply: Reply,
-}
-
 impl CoinbaseConnector {
     pub fn new(client: reqwest::Client, base: Url, _settings: &ExchangeSettings) -> Self {
         let jwt_host = endpoints::jwt_host(&base);
@@ -92,71 +83,14 @@ impl CoinbaseConnector {
             host: &self.jwt_host,
         };
         let request = signer
-            .sign(Method::GET, endpoints::KEY_PERMISSIONS, self.clock.now_ms())
+            .sign(
+                endpoints::KEY_PERMISSIONS.method,
+                endpoints::KEY_PERMISSIONS.path,
+                self.clock.now_ms(),
+            )
             .map_err(|e| Failure::local(ConnectorError::Unsupported(e.to_string())))?;
         let raw = send(&self.client, &self.base, request).await?;
-        self.read_reply(raw, false)
-    }
-
-    /// Classify a reply by its HTTP status (the errors table), then by an
-    /// error body, whatever its status.
-    fn read_reply(&self, raw: RawResponse, mutating: bool) -> Result<Answer, Failure> {
-        let usage = usage_from(&raw);
-        let parsed: Option<Value> = serde_json::from_str(&raw.body).ok();
-        let error_name = parsed
-            .as_ref()
-            .and_then(|v| v["error"].as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let message = parsed
-            .as_ref()
-            .and_then(|v| {
-                v["message"]
-                    .as_str()
-                    .or_else(|| v["error_details"].as_str())
-            })
-            .map(short)
-            .unwrap_or_else(|| short(raw.body.trim()));
-        let meta = ReplyMeta {
-            http_status: Some(raw.status),
-            code: error_name.clone(),
-            message: Some(message.clone()),
-        };
-        let reset = keyrevoke_core::http::retry_after(&raw.headers)
-            .or_else(|| usage.iter().find_map(|u| u.reset_after));
-        if let Some(class) = errors::class_of_status(raw.status) {
-            let code = error_name.unwrap_or_else(|| format!("HTTP {}", raw.status));
-            return Err(
-                Failure::new(errors::error_for(class, &code, &message, reset), meta)
-                    .with_usage(usage),
-            );
-        }
-        if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
-            return Err(f.with_usage(usage));
-        }
-        let Some(body) = parsed else {
-            return Err(
-                Failure::new(ConnectorError::unreadable_reply(mutating), meta).with_usage(usage),
-            );
-        };
-        if let Some(name) = error_name {
-            let class = errors::class_of_name(&name);
-            return Err(
-                Failure::new(errors::error_for(class, &name, &message, reset), meta)
-                    .with_usage(usage),
-            );
-        }
-        Ok(Answer {
-            body,
-            reply: Reply {
-                meta: ReplyMeta {
-                    http_status: Some(raw.status),
-                    code: None,
-                    message: None,
-                },
-                usage,
-            },
-        })
+        errors::read_reply(raw, false)
     }
 
     fn clock_is_fresh(&self, now_ms: i64) -> bool {
@@ -235,23 +169,6 @@ fn alive(body: &Value, meta: ReplyMeta) -> Probe {
         .map(|f| f.to_string())
         .collect();
     Probe::alive(permissions, &[endpoints::FUND_MOVING_PERMISSION], meta)
-}
-
-/// `x-ratelimit-remaining` and `x-ratelimit-reset`. The reset's unit is not
-/// documented: a value past 10^9 is read as a Unix time in seconds, a
-/// smaller one as seconds from now.
-fn usage_from(raw: &RawResponse) -> Vec<Usage> {
-    let number = |name: &str| raw.header_number::<f64>(name);
-    let remaining = number(limits::HEADER_REMAINING).map(|v| v.max(0.0) as u64);
-    let reset_after = number(limits::HEADER_RESET).map(|v| {
-        let secs = if v > 1e9 {
-            v - unix_ms() as f64 / 1000.0
-        } else {
-            v
-        };
-        Duration::from_millis((secs * 1000.0).clamp(0.0, 60_000.0) as u64)
-    });
-    Usage::reported(LimitScope::Account, remaining, reset_after)
 }
 
 /// `epochMillis`, else `epochSeconds`, as the gateway's strings or numbers.
@@ -347,11 +264,11 @@ impl Connector for CoinbaseConnector {
     }
 
     async fn sync_clock(&self) -> Result<(), Failure> {
-        let request = PreparedRequest::get(endpoints::SERVER_TIME);
+        let request = PreparedRequest::get(endpoints::SERVER_TIME.path);
         let received = self
             .clock
             .sync(&self.client, &self.base, request, |raw| {
-                let answer = self.read_reply(raw, false).map_err(|mut f| {
+                let answer = errors::read_reply(raw, false).map_err(|mut f| {
                     // A public endpoint: its limit is the IP's, not a user's.
                     if let ConnectorError::RateLimited { scope, .. } = &mut f.error {
                         *scope = LimitScope::Ip;
@@ -409,7 +326,7 @@ mod tests {
 
     fn connector() -> CoinbaseConnector {
         CoinbaseConnector::new(
-            keyrevoke_core::http::build_client(Duration::from_secs(1)),
+            keyrevoke_core::http::build_client(std::time::Duration::from_secs(1)),
             Url::parse(DEFAULT_BASE_URL).unwrap(),
             &ExchangeSettings::default(),
         )
@@ -458,77 +375,6 @@ mod tests {
                 .is_empty()
         );
         assert!(c.check(&job(Some(ED25519_SECRET), None)).is_empty());
-    }
-
-    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, value.parse().unwrap());
-        }
-        RawResponse {
-            status,
-            headers: map,
-            body: body.to_string(),
-        }
-    }
-
-    #[test]
-    fn replies_are_read_by_status_then_by_an_error_body_even_under_http_200() {
-        let c = connector();
-        let f = c
-            .read_reply(raw(401, &[], "Unauthorized\n"), false)
-            .err()
-            .unwrap();
-        assert!(matches!(f.error, ConnectorError::KeyDead(_)), "{f:?}");
-        assert_eq!(f.meta.message.as_deref(), Some("Unauthorized"));
-        let body = r#"{"error":"PERMISSION_DENIED","error_details":"Missing required scopes","message":"Missing required scopes"}"#;
-        let f = c.read_reply(raw(403, &[], body), false).err().unwrap();
-        assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
-        assert_eq!(f.meta.code.as_deref(), Some("PERMISSION_DENIED"));
-        let f = c.read_reply(raw(200, &[], body), false).err().unwrap();
-        assert!(
-            matches!(f.error, ConnectorError::Unsupported(_)),
-            "an error body under 200: {f:?}"
-        );
-        let f = c
-            .read_reply(
-                raw(
-                    429,
-                    &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1")],
-                    "{}",
-                ),
-                false,
-            )
-            .err()
-            .unwrap();
-        assert_eq!(
-            f.error,
-            ConnectorError::RateLimited {
-                retry_after: Some(Duration::from_secs(1)),
-                scope: LimitScope::Account
-            }
-        );
-        assert_eq!(f.usage[0].remaining, Some(0));
-        let f = c.read_reply(raw(503, &[], "busy"), false).err().unwrap();
-        assert!(matches!(f.error, ConnectorError::Transient(_)), "{f:?}");
-        let f = c.read_reply(raw(200, &[], "<html>"), false).err().unwrap();
-        assert!(
-            matches!(f.error, ConnectorError::Transient(_)),
-            "unreadable: {f:?}"
-        );
-        let ok = c
-            .read_reply(
-                raw(
-                    200,
-                    &[("x-ratelimit-remaining", "29")],
-                    r#"{"can_view":true}"#,
-                ),
-                false,
-            )
-            .ok()
-            .unwrap();
-        assert_eq!(ok.body["can_view"], true);
-        assert_eq!(ok.reply.usage[0].remaining, Some(29));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! 1.8.4 `coinbase/constants.py` `RATE_LIMIT_HEADERS`). No IP ban is
 //! documented for Advanced Trade.
 
+use crate::endpoints;
 use keyrevoke_core::{Charge, Operation, Tier, TierScope};
 use std::time::Duration;
 
@@ -35,21 +36,17 @@ pub const HEADER_LIMIT: &str = "x-ratelimit-limit";
 pub const HEADER_REMAINING: &str = "x-ratelimit-remaining";
 pub const HEADER_RESET: &str = "x-ratelimit-reset";
 
-const fn charge(tier: &'static str, weight: u32) -> Charge {
+pub const fn charge(tier: &'static str, weight: u32) -> Charge {
     Charge { tier, weight }
 }
-
-/// `key_permissions`, signed by the key itself.
-static PROBE: [Charge; 1] = [charge(USER_PRIVATE, 1)];
-/// `time`, public.
-static PUBLIC: [Charge; 1] = [charge(IP_PUBLIC, 1)];
 
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
         // No route sends anything: Coinbase keys are only escalated.
         Operation::Route(_) => &[],
-        Operation::Probe => &PROBE,
-        Operation::ClockSync => &PUBLIC,
+        // `key_permissions`, signed by the key itself.
+        Operation::Probe => endpoints::KEY_PERMISSIONS.charges,
+        Operation::ClockSync => endpoints::SERVER_TIME.charges,
         // No list endpoint is used yet: nothing to discover, nothing spent.
         Operation::List(_) => &[],
         // Not rotated here (`can_rotate` is false): never sent.

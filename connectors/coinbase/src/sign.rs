@@ -471,7 +471,11 @@ mod tests {
             host: "api.coinbase.com",
         };
         let req = signer
-            .sign(Method::GET, endpoints::KEY_PERMISSIONS, 1_700_000_000_999)
+            .sign(
+                Method::GET,
+                endpoints::KEY_PERMISSIONS.path,
+                1_700_000_000_999,
+            )
             .unwrap();
         let auth = &req
             .headers
@@ -501,7 +505,11 @@ mod tests {
         assert_eq!(sig.len(), 64, "ES256 signatures are r‖s");
         assert!(verify(jwt, &parse_secret(secret.expose()).unwrap()));
         let again = signer
-            .sign(Method::GET, endpoints::KEY_PERMISSIONS, 1_700_000_000_999)
+            .sign(
+                Method::GET,
+                endpoints::KEY_PERMISSIONS.path,
+                1_700_000_000_999,
+            )
             .unwrap();
         assert_ne!(
             again.headers, req.headers,

@@ -1,5 +1,6 @@
 //! The KuCoin endpoints keyrevoke calls, one place each: method, path,
-//! parameters, rate-limit pool and weight.
+//! parameters, and what each spends: one unit of the front (per-IP) limit
+//! and its weight in its resource pool (`limits.rs`).
 //!
 //! Sources: the docs page named beside each endpoint, and the official SDK's
 //! spec (github.com/Kucoin/kucoin-universal-sdk, `spec/rest/api/openapi-account-subaccount.json`,
@@ -7,24 +8,8 @@
 //! `api_account.py`, `api_market.py` of PyPI kucoin-universal-sdk 1.3.2
 //! print the same pool and weight).
 
-use reqwest::Method;
-
-/// Which rate-limit pool a call spends (https://www.kucoin.com/docs-new/rate-limit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pool {
-    /// Per UID; the sub-account and key-management calls.
-    Management,
-    /// Per IP; public calls.
-    Public,
-}
-
-/// One KuCoin REST call.
-pub struct Endpoint {
-    pub method: Method,
-    pub path: &'static str,
-    pub pool: Pool,
-    pub weight: u32,
-}
+use crate::limits::{management, public};
+use keyrevoke_core::endpoint::{Endpoint, Method};
 
 /// Delete sub-account API: the master deletes a sub key. Query (DELETE
 /// carries its params in the URL): `apiKey`, `subName`, `passphrase` (the sub
@@ -35,8 +20,9 @@ pub struct Endpoint {
 pub const DELETE_SUB_KEY: Endpoint = Endpoint {
     method: Method::DELETE,
     path: "/api/v1/sub/api-key",
-    pool: Pool::Management,
-    weight: 30,
+    params: &["apiKey", "subName", "passphrase"],
+    charges: &management(30),
+    source: "https://www.kucoin.com/docs-new/api-3470137",
 };
 
 /// Modify sub-account API: JSON body `subName`, `apiKey`, `passphrase`
@@ -47,8 +33,15 @@ pub const DELETE_SUB_KEY: Endpoint = Endpoint {
 pub const UPDATE_SUB_KEY: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/v1/sub/api-key/update",
-    pool: Pool::Management,
-    weight: 30,
+    params: &[
+        "subName",
+        "apiKey",
+        "passphrase",
+        "permission",
+        "ipWhitelist",
+    ],
+    charges: &management(30),
+    source: "https://www.kucoin.com/docs-new/api-3470139",
 };
 
 /// Get sub-account API List: query `subName` (required), `apiKey`
@@ -58,8 +51,9 @@ pub const UPDATE_SUB_KEY: Endpoint = Endpoint {
 pub const LIST_SUB_KEYS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/v1/sub/api-key",
-    pool: Pool::Management,
-    weight: 20,
+    params: &["subName", "apiKey"],
+    charges: &management(20),
+    source: "https://www.kucoin.com/docs-new/api-3470136",
 };
 
 /// Create Sub-Account API: JSON body `subName`, `passphrase` (7 to 32
@@ -73,8 +67,15 @@ pub const LIST_SUB_KEYS: Endpoint = Endpoint {
 pub const CREATE_SUB_KEY: Endpoint = Endpoint {
     method: Method::POST,
     path: "/api/v1/sub/api-key",
-    pool: Pool::Management,
-    weight: 20,
+    params: &[
+        "subName",
+        "passphrase",
+        "remark",
+        "permission",
+        "ipWhitelist",
+    ],
+    charges: &management(20),
+    source: "https://www.kucoin.com/docs/rest/account/sub-account-api/create-sub-account-api",
 };
 
 /// Get sub-account list - Summary Info (V2): query `currentPage` (default
@@ -86,8 +87,9 @@ pub const CREATE_SUB_KEY: Endpoint = Endpoint {
 pub const LIST_SUB_ACCOUNTS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/v2/sub/user",
-    pool: Pool::Management,
-    weight: 20,
+    params: &["currentPage", "pageSize"],
+    charges: &management(20),
+    source: "Kucoin/kucoin-universal-sdk spec/rest/api/openapi-account-subaccount.json, GetSpotSubAccountsSummaryV2",
 };
 
 /// Sub accounts asked for per page: the documented maximum.
@@ -101,8 +103,9 @@ pub const SUB_ACCOUNT_PAGE_SIZE: u32 = 100;
 pub const QUERY_KEY: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/v1/user/api-key",
-    pool: Pool::Management,
-    weight: 20,
+    params: &[],
+    charges: &management(20),
+    source: "https://www.kucoin.com/docs-new/api-3470130",
 };
 
 /// Get Server Time: public; `data` is the server time in ms.
@@ -110,9 +113,21 @@ pub const QUERY_KEY: Endpoint = Endpoint {
 pub const SERVER_TIME: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/v1/timestamp",
-    pool: Pool::Public,
-    weight: 3,
+    params: &[],
+    charges: &public(3),
+    source: "https://www.kucoin.com/docs-new/api-3470156",
 };
+
+/// Every endpoint above, for the check against `limits.rs`.
+pub static ENDPOINTS: [&Endpoint; 7] = [
+    &DELETE_SUB_KEY,
+    &UPDATE_SUB_KEY,
+    &LIST_SUB_KEYS,
+    &CREATE_SUB_KEY,
+    &LIST_SUB_ACCOUNTS,
+    &QUERY_KEY,
+    &SERVER_TIME,
+];
 
 /// The code of a successful reply (docs-new "Authentication"; every
 /// response example).
@@ -181,6 +196,33 @@ pub use keyrevoke_core::connector::permission_list as permission_names;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits;
+    use keyrevoke_core::endpoint::endpoint_problems;
+
+    #[test]
+    fn every_endpoint_charges_documented_tiers() {
+        assert_eq!(
+            endpoint_problems(&limits::TIERS, &ENDPOINTS),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn builders_send_the_documented_parameters_in_order() {
+        let delete = delete_sub_key_params("k", "s", "p").map(|(n, _)| n);
+        assert_eq!(delete.as_slice(), DELETE_SUB_KEY.params);
+        let listing = list_sub_key_params("s", "k").map(|(n, _)| n);
+        assert_eq!(listing.as_slice(), LIST_SUB_KEYS.params);
+        let page = list_sub_accounts_params("1").map(|(n, _)| n);
+        assert_eq!(page.as_slice(), LIST_SUB_ACCOUNTS.params);
+        let body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&disable_sub_key_body("k", "s", "p")).unwrap();
+        let mut sent: Vec<&str> = body.keys().map(String::as_str).collect();
+        let mut documented = UPDATE_SUB_KEY.params.to_vec();
+        sent.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(sent, documented);
+    }
 
     #[test]
     fn the_disable_body_has_the_fields_the_official_sdk_sends() {

@@ -1,5 +1,5 @@
-//! KuCoin's codes mapped to keyrevoke's error taxonomy: a table, read by one
-//! function.
+//! Every KuCoin reply becomes a result here (`read_reply`): its code table,
+//! read by one function, and the HTTP status of a reply without a code.
 //!
 //! Sources: the gateway codes of https://www.kucoin.com/docs-new/error-code/websocket
 //! ("GATEWAY ERROR CODE": 400001..400012, partner 4002xx), the system codes
@@ -15,8 +15,11 @@
 //! with a wrong sub passphrase); such refusals fall to the permanent default,
 //! and the executor's probe (the master's listing) then tells dead from alive.
 
-use keyrevoke_core::ConnectorError;
-use keyrevoke_core::error::{LimitScope, SignedBy};
+use crate::endpoints::SUCCESS_CODE;
+use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short};
+use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
+use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +134,104 @@ pub fn error_for(r: Refusal<'_>) -> ConnectorError {
         Class::ServerError => ConnectorError::Transient(detail()),
         Class::Permanent => permanent(),
     }
+}
+
+/// What the reply's circumstances add to its status and code.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyContext {
+    pub signed_by: SignedBy,
+    /// Whether the call changes state (a server error leaves it unknown).
+    pub mutating: bool,
+    /// How long the front limit blocks an IP, when its 429 gives no time.
+    pub front_block: Duration,
+    /// The pool the endpoint spends, and its weight there (`limits::pool_of`).
+    pub pool_scope: LimitScope,
+    pub pool_weight: u32,
+}
+
+/// A successful reply: its `data` and what to record.
+pub struct Answer {
+    pub data: Value,
+    pub reply: Reply,
+}
+
+/// `gw-ratelimit-remaining` (quota left) and `gw-ratelimit-reset` (ms until
+/// the pool refills), docs-new/rate-limit "3. Request Header".
+/// The pool's `gw-ratelimit-remaining` counts weight; the executor reads
+/// `remaining` as calls: what is left, in calls of this endpoint's weight
+/// (20 left of a pool cannot pay a delete of 30: none left).
+fn usage_from(raw: &RawResponse, cx: &ReplyContext) -> Vec<Usage> {
+    Usage::reported(
+        cx.pool_scope,
+        raw.header_number::<u64>("gw-ratelimit-remaining")
+            .map(|weight| weight / u64::from(cx.pool_weight.max(1))),
+        raw.header_number("gw-ratelimit-reset")
+            .map(Duration::from_millis),
+    )
+}
+
+/// Read one reply. KuCoin puts its code in a JSON body whatever the HTTP
+/// status (see the notes above), so the envelope is read first; only a
+/// reply without one is read by its HTTP status (the front limit's 429,
+/// a 5xx, anything else unreadable).
+pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure> {
+    let usage = usage_from(&raw, cx);
+    let reset_after = usage.iter().find_map(|u| u.reset_after);
+    let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
+        http_status: Some(raw.status),
+        code,
+        message,
+    };
+    let envelope = serde_json::from_str::<Value>(&raw.body)
+        .ok()
+        .filter(|v| v.get("code").is_some());
+    let Some(envelope) = envelope else {
+        // No envelope: the front (Cloudflare) limit answers HTTP 429
+        // "error code: 1015" and blocks the IP for 30 s.
+        if raw.status == 429 {
+            let error = ConnectorError::RateLimited {
+                retry_after: Some(retry_after(&raw.headers).unwrap_or(cx.front_block)),
+                scope: LimitScope::Ip,
+            };
+            return Err(Failure::new(error, meta(None, Some(short(&raw.body)))).with_usage(usage));
+        }
+        if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+            return Err(f.with_usage(usage));
+        }
+        return Err(Failure::new(
+            ConnectorError::unreadable_reply(cx.mutating),
+            meta(None, Some(short(&raw.body))),
+        ));
+    };
+    let code = match &envelope["code"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let msg = envelope["msg"].as_str().unwrap_or("").to_string();
+    let meta = meta(
+        Some(code.clone()),
+        Some(msg.clone()).filter(|m| !m.is_empty()),
+    );
+    if code == SUCCESS_CODE && raw.status == 200 {
+        return Ok(Answer {
+            data: envelope["data"].clone(),
+            reply: Reply { meta, usage },
+        });
+    }
+    let error = match code.parse::<i64>() {
+        Ok(code) => error_for(Refusal {
+            code,
+            msg: &msg,
+            signed_by: cx.signed_by,
+            mutating: cx.mutating,
+            reset_after,
+        }),
+        Err(_) => ConnectorError::Permanent {
+            code: code.clone(),
+            message: msg.clone(),
+        },
+    };
+    Err(Failure::new(error, meta).with_usage(usage))
 }
 
 #[cfg(test)]

@@ -29,22 +29,19 @@ pub mod rotate;
 pub mod sign;
 
 use async_trait::async_trait;
-use endpoints::Endpoint;
-use errors::Refusal;
+use errors::{Answer, ReplyContext};
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::discovery::{Page, PageRequest};
-use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
+use keyrevoke_core::endpoint::Endpoint;
+use keyrevoke_core::error::{ReplyMeta, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
-use keyrevoke_core::http::{
-    ExchangeClock, PreparedRequest, RawResponse, classify_status, send, short,
-};
+use keyrevoke_core::http::{ExchangeClock, PreparedRequest, RawResponse, send};
 use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Operation, Probe, Reply, Route, Secret, Tier, Usage,
+    KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
 };
-use serde_json::Value;
 use sign::{DEFAULT_KEY_VERSION, Signer};
 use std::time::Duration;
 use url::Url;
@@ -58,12 +55,6 @@ pub struct KucoinConnector {
     base: Url,
     clock: ExchangeClock,
     front_block: Duration,
-}
-
-/// A successful reply: its `data` and what to record.
-struct Answer {
-    data: Value,
-    reply: Reply,
 }
 
 /// The key that signs one call, and whose key it is.
@@ -125,69 +116,17 @@ impl KucoinConnector {
         signed_by: SignedBy,
         endpoint: &Endpoint,
     ) -> Result<Answer, Failure> {
-        let usage = usage_from(&raw, endpoint);
-        let reset_after = usage.iter().find_map(|u| u.reset_after);
-        let meta = |code: Option<String>, message: Option<String>| ReplyMeta {
-            http_status: Some(raw.status),
-            code,
-            message,
-        };
-        // KuCoin puts its code in a JSON body whatever the HTTP status
-        // (errors.rs); read it first.
-        let envelope = serde_json::from_str::<Value>(&raw.body)
-            .ok()
-            .filter(|v| v.get("code").is_some());
-        let Some(envelope) = envelope else {
-            // No envelope: the front (Cloudflare) limit answers HTTP 429
-            // "error code: 1015" and blocks the IP for 30 s.
-            if raw.status == 429 {
-                let error = ConnectorError::RateLimited {
-                    retry_after: Some(
-                        keyrevoke_core::http::retry_after(&raw.headers).unwrap_or(self.front_block),
-                    ),
-                    scope: LimitScope::Ip,
-                };
-                return Err(
-                    Failure::new(error, meta(None, Some(short(&raw.body)))).with_usage(usage)
-                );
-            }
-            if let Some(f) = classify_status(raw.status, mutating, &raw.body) {
-                return Err(f.with_usage(usage));
-            }
-            return Err(Failure::new(
-                ConnectorError::unreadable_reply(mutating),
-                meta(None, Some(short(&raw.body))),
-            ));
-        };
-        let code = match &envelope["code"] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let msg = envelope["msg"].as_str().unwrap_or("").to_string();
-        let meta = meta(
-            Some(code.clone()),
-            Some(msg.clone()).filter(|m| !m.is_empty()),
-        );
-        if code == endpoints::SUCCESS_CODE && raw.status == 200 {
-            return Ok(Answer {
-                data: envelope["data"].clone(),
-                reply: Reply { meta, usage },
-            });
-        }
-        let error = match code.parse::<i64>() {
-            Ok(code) => errors::error_for(Refusal {
-                code,
-                msg: &msg,
+        let (pool_scope, pool_weight) = limits::pool_of(endpoint);
+        errors::read_reply(
+            raw,
+            &ReplyContext {
                 signed_by,
                 mutating,
-                reset_after,
-            }),
-            Err(_) => ConnectorError::Permanent {
-                code: code.clone(),
-                message: msg.clone(),
+                front_block: self.front_block,
+                pool_scope,
+                pool_weight,
             },
-        };
-        Err(Failure::new(error, meta).with_usage(usage))
+        )
     }
 
     fn own_key(job: &KeyJob) -> Result<Caller<'_>, Failure> {
@@ -304,29 +243,6 @@ impl KucoinConnector {
 
 fn alive(permissions: Vec<String>, meta: ReplyMeta) -> Probe {
     Probe::alive(permissions, &endpoints::FUND_MOVING_PERMISSIONS, meta)
-}
-
-/// Which budget an endpoint's usage headers speak of.
-fn usage_scope(endpoint: &Endpoint) -> LimitScope {
-    match endpoint.pool {
-        endpoints::Pool::Management => LimitScope::Account,
-        endpoints::Pool::Public => LimitScope::Ip,
-    }
-}
-
-/// `gw-ratelimit-remaining` (quota left) and `gw-ratelimit-reset` (ms until
-/// the pool refills), docs-new/rate-limit "3. Request Header".
-/// The pool's `gw-ratelimit-remaining` counts weight; the executor reads
-/// `remaining` as calls: what is left, in calls of this endpoint's weight
-/// (20 left of a pool cannot pay a delete of 30: none left).
-fn usage_from(raw: &RawResponse, endpoint: &Endpoint) -> Vec<Usage> {
-    Usage::reported(
-        usage_scope(endpoint),
-        raw.header_number::<u64>("gw-ratelimit-remaining")
-            .map(|weight| weight / u64::from(endpoint.weight.max(1))),
-        raw.header_number("gw-ratelimit-reset")
-            .map(Duration::from_millis),
-    )
 }
 
 static CAPABILITIES: [Capability; 4] = [

@@ -14,8 +14,10 @@
 //!   500/10s ... block 30s", error code 1015.
 //! - Weights: `endpoints.rs` (one place per endpoint).
 
-use crate::endpoints::{self, Endpoint, Pool};
+use crate::endpoints;
 use keyrevoke_core::discovery::ListKind;
+use keyrevoke_core::endpoint::Endpoint;
+use keyrevoke_core::error::LimitScope;
 use keyrevoke_core::rotation::RotationCall;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
@@ -49,53 +51,56 @@ pub static TIERS: [Tier; 3] = [
 /// How long the front limit blocks an IP that exceeded it.
 pub const FRONT_IP_BLOCK: Duration = Duration::from_secs(30);
 
-const fn charges_of(e: &Endpoint) -> [Charge; 2] {
-    let pool = match e.pool {
-        Pool::Management => MANAGEMENT_UID,
-        Pool::Public => PUBLIC_IP,
-    };
-    [
-        Charge {
-            tier: FRONT_IP,
-            weight: 1,
-        },
-        Charge {
-            tier: pool,
-            weight: e.weight,
-        },
-    ]
+/// What a call in the Management pool (per UID: sub-account and key
+/// management) spends: one unit of the front limit and its weight there.
+pub const fn management(weight: u32) -> [Charge; 2] {
+    [charge(FRONT_IP, 1), charge(MANAGEMENT_UID, weight)]
 }
 
-static DELETE_BY_MASTER: [Charge; 2] = charges_of(&endpoints::DELETE_SUB_KEY);
-static DISABLE_BY_MASTER: [Charge; 2] = charges_of(&endpoints::UPDATE_SUB_KEY);
+/// What a call in the Public pool (per IP) spends.
+pub const fn public(weight: u32) -> [Charge; 2] {
+    [charge(FRONT_IP, 1), charge(PUBLIC_IP, weight)]
+}
+
+const fn charge(tier: &'static str, weight: u32) -> Charge {
+    Charge { tier, weight }
+}
+
+/// The pool an endpoint's `gw-ratelimit-*` headers speak of (every charge
+/// but the front limit's, which no header reports), and its weight there.
+pub fn pool_of(endpoint: &Endpoint) -> (LimitScope, u32) {
+    let pool = endpoint
+        .charges
+        .iter()
+        .find(|c| c.tier != FRONT_IP)
+        .expect("every KuCoin endpoint spends a pool (endpoints.rs)");
+    let scope = if pool.tier == MANAGEMENT_UID {
+        LimitScope::Account
+    } else {
+        LimitScope::Ip
+    };
+    (scope, pool.weight)
+}
+
 /// Own-key probe (`user/api-key`) and master listing (`sub/api-key`) weigh
 /// the same (20) in the same pool.
-static PROBE: [Charge; 2] = charges_of(&endpoints::QUERY_KEY);
-static CLOCK_SYNC: [Charge; 2] = charges_of(&endpoints::SERVER_TIME);
-static DESCRIBE: [Charge; 2] = charges_of(&endpoints::LIST_SUB_KEYS);
-static CREATE: [Charge; 2] = charges_of(&endpoints::CREATE_SUB_KEY);
-static TEST: [Charge; 2] = charges_of(&endpoints::QUERY_KEY);
-static LIST_SUB_ACCOUNTS: [Charge; 2] = charges_of(&endpoints::LIST_SUB_ACCOUNTS);
-static LIST_SUB_KEYS: [Charge; 2] = charges_of(&endpoints::LIST_SUB_KEYS);
-
 pub fn charges(op: Operation) -> &'static [Charge] {
     match op {
-        Operation::Route(Route::DeleteByMaster) => &DELETE_BY_MASTER,
-        Operation::Route(Route::DisableByMaster) => &DISABLE_BY_MASTER,
+        Operation::Route(Route::DeleteByMaster) => endpoints::DELETE_SUB_KEY.charges,
+        Operation::Route(Route::DisableByMaster) => endpoints::UPDATE_SUB_KEY.charges,
         // Never sent: no such KuCoin call is made (see lib.rs).
         Operation::Route(
             Route::DeleteSelf | Route::DisableSelf | Route::DeleteByBroker | Route::Escalate,
         ) => &[],
-        Operation::Probe => &PROBE,
-        Operation::ClockSync => &CLOCK_SYNC,
-        Operation::List(ListKind::SubAccounts) => &LIST_SUB_ACCOUNTS,
-        Operation::List(ListKind::SubAccountKeys) => &LIST_SUB_KEYS,
-        Operation::Rotate(RotationCall::Describe) => &DESCRIBE,
-        Operation::Rotate(RotationCall::Create) => &CREATE,
-        Operation::Rotate(RotationCall::Test) => &TEST,
+        Operation::Probe => endpoints::QUERY_KEY.charges,
+        Operation::ClockSync => endpoints::SERVER_TIME.charges,
+        Operation::List(ListKind::SubAccounts) => endpoints::LIST_SUB_ACCOUNTS.charges,
+        Operation::List(ListKind::SubAccountKeys) => endpoints::LIST_SUB_KEYS.charges,
+        Operation::Rotate(RotationCall::Describe) => endpoints::LIST_SUB_KEYS.charges,
+        Operation::Rotate(RotationCall::Create) => endpoints::CREATE_SUB_KEY.charges,
+        Operation::Rotate(RotationCall::Test) => endpoints::QUERY_KEY.charges,
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

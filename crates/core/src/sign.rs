@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256, Sha512};
 
 /// HMAC-SHA256 of `message` keyed by `secret`.
 pub fn hmac_sha256(secret: &str, message: &str) -> [u8; 32] {
@@ -22,6 +22,19 @@ pub fn hmac_sha256(secret: &str, message: &str) -> [u8; 32] {
 /// Lowercase hex HMAC-SHA256 (Bybit, Binance).
 pub fn hmac_sha256_hex(secret: &str, message: &str) -> String {
     hex::encode(hmac_sha256(secret, message))
+}
+
+/// Lowercase hex HMAC-SHA512 (Gate APIv4).
+pub fn hmac_sha512_hex(secret: &str, message: &str) -> String {
+    let mut mac =
+        Hmac::<Sha512>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Lowercase hex SHA-512 (Gate APIv4 hashes the body into its prehash).
+pub fn sha512_hex(message: &str) -> String {
+    hex::encode(Sha512::digest(message.as_bytes()))
 }
 
 /// Standard (padded) Base64 HMAC-SHA256 (OKX, KuCoin).

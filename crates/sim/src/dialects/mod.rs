@@ -5,6 +5,7 @@ pub mod binance;
 pub mod bybit;
 pub mod coinbase;
 pub mod common;
+pub mod gate;
 pub mod kucoin;
 pub mod mexc;
 pub mod okx;
@@ -24,6 +25,7 @@ pub const SUPPORTED: &[ExchangeId] = &[
     kucoin::ID,
     coinbase::ID,
     mexc::ID,
+    gate::ID,
 ];
 
 /// The exchanges the simulator speaks, as names an operator may give.
@@ -46,6 +48,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         kucoin::ID => Some(kucoin::router),
         okx::ID => Some(okx::router),
         mexc::ID => Some(mexc::router),
+        gate::ID => Some(gate::router),
         _ => None,
     }
 }
@@ -59,6 +62,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         kucoin::ID => kucoin::IP_LIMIT,
         okx::ID => okx::IP_LIMIT,
         mexc::ID => mexc::IP_LIMIT,
+        gate::ID => gate::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -72,6 +76,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         kucoin::ID => kucoin::synthetic_permissions(kind),
         okx::ID => okx::synthetic_permissions(kind),
         mexc::ID => mexc::synthetic_permissions(kind),
+        gate::ID => gate::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -94,6 +99,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         okx::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         // MEXC names sub accounts (`subAccount`).
         mexc::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
+        // Gate numbers sub accounts (`user_id`).
+        gate::ID => key.uid.clone(),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -109,14 +116,17 @@ pub fn key_can_delete_itself(id: ExchangeId) -> bool {
 pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID
+        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID | gate::ID
     )
 }
 
 /// Whether the simulator serves a master's listing of its sub accounts and
 /// their keys (what `keyrevoke panic` discovers with).
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
-    matches!(id, binance::ID | bybit::ID | okx::ID | kucoin::ID)
+    matches!(
+        id,
+        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID
+    )
 }
 
 /// Whether the simulator serves a master's create of sub keys (what
