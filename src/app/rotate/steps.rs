@@ -167,9 +167,7 @@ impl Rotation<'_> {
         record.new_key = None;
         // Recorded before it is sent: a key the exchange makes is always
         // findable by this label, whatever happens next.
-        self.put(key, record)
-            .await
-            .map_err(|f| CreateEnd::Stopped(f))?;
+        self.put(key, record).await.map_err(CreateEnd::Stopped)?;
         let request = CreateKey {
             account: key.account.clone(),
             shape: shape.clone(),
@@ -206,9 +204,7 @@ impl Rotation<'_> {
         };
         record.step = Step::Created;
         record.new_key = Some(created.api_key.clone());
-        self.put(key, record)
-            .await
-            .map_err(|f| CreateEnd::Stopped(f))?;
+        self.put(key, record).await.map_err(CreateEnd::Stopped)?;
         Ok(created)
     }
 
