@@ -8,3 +8,9 @@ pub const COULD_NOT_RUN: i32 = 1;
 pub const NEEDS_HUMAN: i32 = 3;
 /// Interrupted; the journal resumes the job.
 pub const INTERRUPTED: i32 = 130;
+
+/// Say why the command cannot run, and exit with [`COULD_NOT_RUN`].
+pub fn could_not_run(why: impl std::fmt::Display) -> i32 {
+    eprintln!("{why}");
+    COULD_NOT_RUN
+}

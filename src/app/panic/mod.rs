@@ -9,7 +9,7 @@ mod plan;
 mod source;
 
 use super::escalation;
-use super::exit;
+use super::exit::{self, could_not_run as fail};
 use super::plan::Planner;
 use super::registry;
 use super::revoke::{self, RevokeOptions, Say};
@@ -64,11 +64,6 @@ struct PanicSummary<'a> {
     not_discovered: BTreeMap<String, String>,
     /// What became of each credential itself.
     credentials: BTreeMap<String, String>,
-}
-
-fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("{msg}");
-    exit::COULD_NOT_RUN
 }
 
 pub async fn run(opts: PanicOptions) -> i32 {

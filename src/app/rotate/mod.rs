@@ -11,7 +11,7 @@ mod old_keys;
 pub mod plan;
 mod steps;
 
-use super::exit;
+use super::exit::{self, could_not_run as fail};
 use super::registry;
 use super::revoke::{self, RevokeOptions, Say};
 use keyrevoke_audit::AuditLog;
@@ -75,11 +75,6 @@ struct RotateSummary {
     pending: usize,
     sink: String,
     keys: Vec<KeyReport>,
-}
-
-fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("{msg}");
-    exit::COULD_NOT_RUN
 }
 
 pub async fn run(opts: RotateOptions) -> i32 {
