@@ -165,6 +165,44 @@ impl PreparedRequest {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// How this request differs from one an official SDK or ccxt sent to
+    /// `origin` (`https://api.example.com`), captured as `{"method", "url",
+    /// "headers": {name: value}, "body"}` in the shared vectors: method,
+    /// URL, every header (no more, no fewer) and body. Empty when they are
+    /// the same byte for byte; the connectors' vector tests assert that.
+    pub fn differences_from_captured(
+        &self,
+        origin: &str,
+        captured: &serde_json::Value,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, ours: Option<&str>, theirs: Option<&str>| {
+            if ours != theirs {
+                out.push(format!("{what}: ours {ours:?}, captured {theirs:?}"));
+            }
+        };
+        differ(
+            "method",
+            Some(self.method.as_str()),
+            captured["method"].as_str(),
+        );
+        let url = format!("{origin}{}", self.path_and_query);
+        differ("url", Some(&url), captured["url"].as_str());
+        let theirs = captured["headers"].as_object();
+        for (name, value) in theirs.into_iter().flatten() {
+            differ(&format!("header {name}"), self.header(name), value.as_str());
+        }
+        differ("body", self.body.as_deref(), captured["body"].as_str());
+        let count = theirs.map_or(0, |h| h.len());
+        if count != self.headers.len() {
+            out.push(format!(
+                "headers: ours {:?}, captured {count}",
+                self.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+            ));
+        }
+        out
+    }
 }
 
 impl std::fmt::Debug for PreparedRequest {
