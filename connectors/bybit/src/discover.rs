@@ -5,7 +5,6 @@
 
 use crate::{BybitConnector, Caller, endpoints};
 use keyrevoke_core::discovery::{FoundKey, ListKind, Page, PageRequest};
-use keyrevoke_core::error::SignedBy;
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure};
 use serde_json::Value;
 
@@ -20,11 +19,7 @@ impl BybitConnector {
                 "Bybit keys are listed by master keys, not broker credentials".into(),
             )));
         }
-        let caller = Caller {
-            api_key: &cred.api_key,
-            secret: &cred.api_secret,
-            signed_by: SignedBy::ManagingCredential,
-        };
+        let caller = Caller::credential(cred);
         match (request.kind, request.account.as_deref()) {
             (ListKind::SubAccounts, _) => match request.cursor.as_deref() {
                 None => self.all_sub_members(&caller).await,

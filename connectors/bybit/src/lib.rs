@@ -24,6 +24,7 @@ pub mod sign;
 
 use async_trait::async_trait;
 use errors::Answer;
+pub(crate) use keyrevoke_core::Caller;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::discovery::{Page, PageRequest};
@@ -34,7 +35,7 @@ use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send};
 use keyrevoke_core::rotation::{CreateKey, Created, Described, NewKey};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
+    KeyJob, Operation, Probe, Reply, Route, Tier,
 };
 use serde_json::Value;
 use sign::{DEFAULT_RECV_WINDOW_MS, Signer};
@@ -51,32 +52,6 @@ pub struct BybitConnector {
     clock: ExchangeClock,
     recv_window_ms: u64,
     ip_ban_pause: Duration,
-}
-
-/// The key that signs one call, and whose key it is.
-struct Caller<'a> {
-    api_key: &'a str,
-    secret: &'a Secret,
-    signed_by: SignedBy,
-}
-
-impl<'a> Caller<'a> {
-    fn own_key(job: &'a KeyJob) -> Result<Self, Failure> {
-        Ok(Caller {
-            api_key: &job.key.api_key,
-            secret: job.own_secret()?,
-            signed_by: SignedBy::TargetKey,
-        })
-    }
-
-    fn master(job: &'a KeyJob) -> Result<Self, Failure> {
-        let cred = job.managing_credential()?;
-        Ok(Caller {
-            api_key: &cred.api_key,
-            secret: &cred.api_secret,
-            signed_by: SignedBy::ManagingCredential,
-        })
-    }
 }
 
 impl BybitConnector {
@@ -164,7 +139,7 @@ impl BybitConnector {
     }
 
     async fn act_as_master(&self, job: &KeyJob, delete: bool) -> Result<Reply, Failure> {
-        let caller = Caller::master(job)?;
+        let caller = Caller::managing(job)?;
         let (path, body) = if delete {
             (
                 &endpoints::DELETE_SUB_KEY,
@@ -182,7 +157,7 @@ impl BybitConnector {
 
     /// Look for the key in its sub account's key list, page by page.
     async fn probe_via_master(&self, job: &KeyJob, sub_uid: &str) -> Result<Probe, Failure> {
-        let caller = Caller::master(job)?;
+        let caller = Caller::managing(job)?;
         let mut cursor = String::new();
         loop {
             let query = endpoints::list_sub_keys_query(sub_uid, Some(&cursor));

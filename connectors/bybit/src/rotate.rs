@@ -7,7 +7,6 @@
 //! create call takes them back by group.
 
 use crate::{BybitConnector, Caller, endpoints};
-use keyrevoke_core::error::SignedBy;
 use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey};
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure, Reply, Secret};
 use serde_json::{Map, Value, json};
@@ -25,11 +24,7 @@ impl BybitConnector {
                 "Bybit sub keys are created by master keys, not broker credentials".into(),
             )));
         }
-        Ok(Caller {
-            api_key: &cred.api_key,
-            secret: &cred.api_secret,
-            signed_by: SignedBy::ManagingCredential,
-        })
+        Ok(Caller::credential(cred))
     }
 
     /// One page of the largest size of `sub-apikeys`: a sub UID holds no
@@ -120,11 +115,7 @@ impl BybitConnector {
     }
 
     pub(crate) async fn test_new_key(&self, key: &NewKey) -> Result<Reply, Failure> {
-        let caller = Caller {
-            api_key: &key.api_key,
-            secret: &key.api_secret,
-            signed_by: SignedBy::TargetKey,
-        };
+        let caller = Caller::new_key(key);
         let answer = self.call(&caller, &endpoints::QUERY_KEY, "", None).await?;
         Ok(answer.reply)
     }

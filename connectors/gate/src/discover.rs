@@ -6,7 +6,6 @@
 use crate::endpoints::{self, LIST_SUB_ACCOUNTS, LIST_SUB_KEYS};
 use crate::{Caller, GateConnector};
 use keyrevoke_core::discovery::{FoundKey, ListKind, Page, PageRequest};
-use keyrevoke_core::error::SignedBy;
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure};
 use serde_json::Value;
 
@@ -22,11 +21,7 @@ impl GateConnector {
                 "Gate's sub accounts are listed by the main account",
             ));
         }
-        let main = Caller {
-            api_key: &cred.api_key,
-            secret: &cred.api_secret,
-            signed_by: SignedBy::ManagingCredential,
-        };
+        let main = Caller::credential(cred);
         match (request.kind, request.account.as_deref()) {
             (ListKind::SubAccounts, _) => {
                 let answer = self

@@ -24,6 +24,7 @@ pub mod sign;
 
 use async_trait::async_trait;
 use errors::{Answer, ReplyContext};
+pub(crate) use keyrevoke_core::Caller;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem};
 use keyrevoke_core::discovery::{Page, PageRequest};
@@ -33,7 +34,7 @@ use keyrevoke_core::exchange::ExchangeName;
 use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send};
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Liveness, Operation, Probe, Reply, Route, Secret, Tier,
+    KeyJob, Liveness, Operation, Probe, Reply, Route, Tier,
 };
 use sign::Signer;
 use url::Url;
@@ -46,13 +47,6 @@ pub struct GateConnector {
     client: reqwest::Client,
     base: Url,
     clock: ExchangeClock,
-}
-
-/// The key that signs one call, and whose key it is.
-struct Caller<'a> {
-    api_key: &'a str,
-    secret: &'a Secret,
-    signed_by: SignedBy,
 }
 
 /// A main-account credential and the sub account the row names.
@@ -69,11 +63,7 @@ impl<'a> Master<'a> {
     }
 
     fn caller(&self) -> Caller<'a> {
-        Caller {
-            api_key: &self.cred.api_key,
-            secret: &self.cred.api_secret,
-            signed_by: SignedBy::ManagingCredential,
-        }
+        Caller::credential(self.cred)
     }
 }
 
@@ -202,11 +192,7 @@ impl GateConnector {
     /// The key's own account detail: alive (its permissions are not shown
     /// there), or dead by `INVALID_KEY`.
     async fn probe_self(&self, job: &KeyJob) -> Result<Probe, Failure> {
-        let caller = Caller {
-            api_key: &job.key.api_key,
-            secret: job.own_secret()?,
-            signed_by: SignedBy::TargetKey,
-        };
+        let caller = Caller::own_key(job)?;
         let endpoint = &endpoints::ACCOUNT_DETAIL;
         match self.call(&caller, endpoint, endpoint.path, None).await {
             Ok(answer) => Ok(Probe {

@@ -17,6 +17,7 @@ pub mod sign;
 
 use async_trait::async_trait;
 use errors::{Answer, ReplyContext};
+pub(crate) use keyrevoke_core::Caller;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem, permission_list};
 use keyrevoke_core::endpoint::Endpoint;
@@ -26,7 +27,7 @@ use keyrevoke_core::http::{ExchangeClock, PreparedRequest, send};
 use keyrevoke_core::sign::Params;
 use keyrevoke_core::{
     Capability, Charge, Connector, ConnectorError, Credential, CredentialRole, ExchangeId, Failure,
-    KeyJob, Operation, Probe, Reply, Route, Secret, Tier,
+    KeyJob, Operation, Probe, Reply, Route, Tier,
 };
 use sign::{DEFAULT_RECV_WINDOW_MS, Signer};
 use std::time::Duration;
@@ -44,13 +45,6 @@ pub struct MexcConnector {
     ip_ban_pause: Duration,
 }
 
-/// The key that signs one call, and whose key it is.
-struct Caller<'a> {
-    api_key: &'a str,
-    secret: &'a Secret,
-    signed_by: SignedBy,
-}
-
 /// A master credential and the sub account the row names.
 struct Master<'a> {
     cred: &'a Credential,
@@ -65,11 +59,7 @@ impl<'a> Master<'a> {
     }
 
     fn caller(&self) -> Caller<'a> {
-        Caller {
-            api_key: &self.cred.api_key,
-            secret: &self.cred.api_secret,
-            signed_by: SignedBy::ManagingCredential,
-        }
+        Caller::credential(self.cred)
     }
 }
 
@@ -132,11 +122,7 @@ impl MexcConnector {
 
     /// The key's own account: alive with its flags, or dead by 10072.
     async fn probe_self(&self, job: &KeyJob) -> Result<Probe, Failure> {
-        let caller = Caller {
-            api_key: &job.key.api_key,
-            secret: job.own_secret()?,
-            signed_by: SignedBy::TargetKey,
-        };
+        let caller = Caller::own_key(job)?;
         match self
             .call(&caller, &endpoints::ACCOUNT, &Params::new())
             .await

@@ -144,6 +144,48 @@ pub fn is_shared_account(account: &str) -> bool {
     !account.is_empty() && !account.starts_with("key:")
 }
 
+/// The key that signs one call, and whose key it is (which the reply's
+/// refusals are read against: see [`crate::error::SignedBy`]).
+pub struct Caller<'a> {
+    pub api_key: &'a str,
+    pub secret: &'a Secret,
+    pub signed_by: crate::error::SignedBy,
+}
+
+impl<'a> Caller<'a> {
+    /// The target key, with its own secret.
+    pub fn own_key(job: &'a KeyJob) -> Result<Self, Failure> {
+        Ok(Caller {
+            api_key: &job.key.api_key,
+            secret: job.own_secret()?,
+            signed_by: crate::error::SignedBy::TargetKey,
+        })
+    }
+
+    /// The job's managing credential.
+    pub fn managing(job: &'a KeyJob) -> Result<Self, Failure> {
+        Ok(Caller::credential(job.managing_credential()?))
+    }
+
+    /// A credential acting on keys it manages (deleting, listing, creating).
+    pub fn credential(cred: &'a Credential) -> Self {
+        Caller {
+            api_key: &cred.api_key,
+            secret: &cred.api_secret,
+            signed_by: crate::error::SignedBy::ManagingCredential,
+        }
+    }
+
+    /// A key just created, testing itself with its own secret.
+    pub fn new_key(key: &'a crate::rotation::NewKey) -> Self {
+        Caller {
+            api_key: &key.api_key,
+            secret: &key.api_secret,
+            signed_by: crate::error::SignedBy::TargetKey,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

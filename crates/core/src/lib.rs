@@ -22,7 +22,7 @@ pub mod store;
 pub use connector::{Charge, Connector, Liveness, Operation, Probe, Reply, Tier, TierScope, Usage};
 pub use error::{ConnectorError, Failure};
 pub use exchange::{ExchangeId, ExchangeName, ExchangeSet};
-pub use key::{Credential, CredentialRole, KeyJob, KeyMaterial, is_shared_account};
+pub use key::{Caller, Credential, CredentialRole, KeyJob, KeyMaterial, is_shared_account};
 pub use model::{Action, Capability, Channel, Outcome, Route, State};
 pub use secret::{Fingerprint, Secret, mask_key};
 pub use store::{AuditEvent, AuditSink, EntryId, JobEntry, JobStore, StoreError};
