@@ -9,7 +9,7 @@
 
 use crate::BinanceConnector;
 use crate::endpoints::{self, IP_RESTRICTED, LISTED_FLAGS};
-use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey};
+use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey, listed_key};
 use keyrevoke_core::sign::Params;
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure, Reply, Secret};
 use serde_json::Value;
@@ -42,17 +42,13 @@ impl BinanceConnector {
                 &endpoints::find_sub_key_params(email, api_key),
             )
             .await?;
-        let rows = listing.body["rows"].as_array();
-        let Some(row) = rows
-            .into_iter()
-            .flatten()
-            .find(|r| r["apikey"].as_str() == Some(api_key))
-        else {
-            return Err(Failure::new(
-                ConnectorError::KeyDead(format!("sub account {email} lists no such key")),
-                listing.reply.meta,
-            ));
-        };
+        let row = listed_key(
+            &listing.body["rows"],
+            "apikey",
+            api_key,
+            email,
+            &listing.reply.meta,
+        )?;
         let mut shape = shape_of(row);
         let restriction = self
             .call_as(

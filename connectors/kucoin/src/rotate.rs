@@ -12,7 +12,7 @@
 use crate::endpoints;
 use crate::{Caller, KucoinConnector};
 use keyrevoke_core::error::SignedBy;
-use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey};
+use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey, listed_key};
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure, Reply, Secret};
 use serde_json::{Value, json};
 
@@ -60,22 +60,17 @@ impl KucoinConnector {
         let answer = self
             .call(&master, &endpoints::LIST_SUB_KEYS, &params, None)
             .await?;
-        let found = answer
-            .data
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|k| k["apiKey"].as_str() == Some(api_key));
-        match found {
-            Some(k) => Ok(Described {
-                shape: shape_of(k),
-                reply: answer.reply,
-            }),
-            None => Err(Failure::new(
-                ConnectorError::KeyDead(format!("sub account {sub_name} lists no such key")),
-                answer.reply.meta,
-            )),
-        }
+        let k = listed_key(
+            &answer.data,
+            "apiKey",
+            api_key,
+            sub_name,
+            &answer.reply.meta,
+        )?;
+        Ok(Described {
+            shape: shape_of(k),
+            reply: answer.reply,
+        })
     }
 
     pub(crate) async fn create_sub_key(

@@ -9,7 +9,7 @@
 use crate::sign::Signer;
 use crate::{OkxConnector, endpoints, has_value};
 use keyrevoke_core::error::SignedBy;
-use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey};
+use keyrevoke_core::rotation::{CreateKey, Created, Described, KeyShape, NewKey, listed_key};
 use keyrevoke_core::{ConnectorError, Credential, CredentialRole, Failure, Reply, Secret};
 use serde::Serialize;
 use serde_json::Value;
@@ -67,22 +67,17 @@ impl OkxConnector {
                 None,
             )
             .await?;
-        let found = answer
-            .data
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|k| k["apiKey"].as_str() == Some(api_key));
-        match found {
-            Some(k) => Ok(Described {
-                shape: shape_of(k),
-                reply: answer.reply,
-            }),
-            None => Err(Failure::new(
-                ConnectorError::KeyDead(format!("sub-account {sub_acct} lists no such key")),
-                answer.reply.meta,
-            )),
-        }
+        let k = listed_key(
+            &answer.data,
+            "apiKey",
+            api_key,
+            sub_acct,
+            &answer.reply.meta,
+        )?;
+        Ok(Described {
+            shape: shape_of(k),
+            reply: answer.reply,
+        })
     }
 
     pub(crate) async fn create_sub_key(

@@ -83,3 +83,51 @@ pub struct Created {
     pub key: NewKey,
     pub reply: Reply,
 }
+
+/// The entry for `api_key` in a listing's array of keys (`items`), whose
+/// key id is in field `id_field`; a listing of sub account `account` that
+/// holds no such key says the key is gone (dead, or not under that
+/// account).
+pub fn listed_key<'a>(
+    items: &'a serde_json::Value,
+    id_field: &str,
+    api_key: &str,
+    account: &str,
+    meta: &crate::error::ReplyMeta,
+) -> Result<&'a serde_json::Value, crate::error::Failure> {
+    items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k[id_field].as_str() == Some(api_key))
+        .ok_or_else(|| {
+            crate::error::Failure::new(
+                crate::error::ConnectorError::KeyDead(format!(
+                    "sub account {account} lists no such key"
+                )),
+                meta.clone(),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_listed_key_is_found_by_its_id_and_a_missing_one_is_dead() {
+        let items = json!([{"apiKey": "A", "n": 1}, {"apiKey": "B", "n": 2}]);
+        let meta = crate::error::ReplyMeta::default();
+        assert_eq!(
+            listed_key(&items, "apiKey", "B", "s1", &meta).unwrap()["n"],
+            2
+        );
+        let dead = listed_key(&items, "apiKey", "C", "s1", &meta).unwrap_err();
+        assert!(matches!(
+            dead.error,
+            crate::error::ConnectorError::KeyDead(_)
+        ));
+        assert!(listed_key(&json!(null), "apiKey", "A", "s1", &meta).is_err());
+    }
+}
