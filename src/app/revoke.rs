@@ -11,7 +11,6 @@ use super::summary::Summary;
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::Inventory;
-use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{AuditEvent, AuditSink, ExchangeId, JobStore, State};
 use keyrevoke_executor::progress::Progress;
 use keyrevoke_executor::{CancellationToken, Executor, KeySource, Parts, RunEnd, Settings};
@@ -70,6 +69,28 @@ impl RevokeOptions {
     }
 }
 
+impl RevokeOptions {
+    /// The run's folder created, its journal and audit opened (a torn
+    /// audit tail left by a crash repaired, and said).
+    pub async fn open_evidence(
+        &self,
+        config: &Config,
+    ) -> Result<(Arc<dyn JobStore>, Arc<AuditLog>), String> {
+        std::fs::create_dir_all(&self.out)
+            .map_err(|e| format!("cannot create {}: {e}", self.out.display()))?;
+        let store = keyrevoke_journal::open_journal(&self.journal_spec())
+            .await
+            .map_err(|e| e.to_string())?;
+        let (audit_log, report) =
+            AuditLog::open(&self.audit_path(), config.audit_signing_key.clone())
+                .map_err(|e| e.to_string())?;
+        if let Some(repair) = &report.repaired {
+            eprintln!("audit: repaired a torn last line left by a crash ({repair:?})");
+        }
+        Ok((store, Arc::new(audit_log)))
+    }
+}
+
 /// Human text goes to stderr when stdout carries JSON.
 pub struct Say {
     pub json: bool,
@@ -104,12 +125,7 @@ pub async fn close_and_report(
     connectors: &BTreeMap<ExchangeId, Arc<dyn keyrevoke_core::Connector>>,
     ended: String,
 ) -> Ended {
-    let note = AuditEvent {
-        kind: Some(AuditKind::Run),
-        message: Some(ended),
-        ..AuditEvent::default()
-    };
-    let audit_ok = audit_log.append(note).await.is_ok();
+    let audit_ok = audit_log.append(AuditEvent::run_note(ended)).await.is_ok();
     if let Ok(log) = Arc::try_unwrap(audit_log) {
         let _ = log.close().await;
     }
@@ -262,29 +278,13 @@ pub async fn run(opts: RevokeOptions) -> i32 {
         eprintln!("not confirmed; nothing sent");
         return exit::COULD_NOT_RUN;
     }
-    if let Err(e) = std::fs::create_dir_all(&opts.out) {
-        eprintln!("cannot create {}: {e}", opts.out.display());
-        return exit::COULD_NOT_RUN;
-    }
-    let store = match keyrevoke_journal::open_journal(&opts.journal_spec()).await {
-        Ok(s) => s,
+    let (store, audit_log) = match opts.open_evidence(&config).await {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("{e}");
             return exit::COULD_NOT_RUN;
         }
     };
-    let (audit_log, report) =
-        match AuditLog::open(&opts.audit_path(), config.audit_signing_key.clone()) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("{e}");
-                return exit::COULD_NOT_RUN;
-            }
-        };
-    if let Some(repair) = &report.repaired {
-        eprintln!("audit: repaired a torn last line left by a crash ({repair:?})");
-    }
-    let audit_log = Arc::new(audit_log);
     let stats = match planner.enqueue(store.as_ref()).await {
         Ok(s) => s,
         Err(e) => {
@@ -316,14 +316,10 @@ pub async fn run(opts: RevokeOptions) -> i32 {
             stats.resumed
         ));
     }
-    let run_note = AuditEvent {
-        kind: Some(AuditKind::Run),
-        message: Some(format!(
-            "run started: {} valid rows, {} new, {} resumed, {} duplicates",
-            plan.valid_rows, stats.inserted, stats.resumed, stats.duplicates
-        )),
-        ..AuditEvent::default()
-    };
+    let run_note = AuditEvent::run_note(format!(
+        "run started: {} valid rows, {} new, {} resumed, {} duplicates",
+        plan.valid_rows, stats.inserted, stats.resumed, stats.duplicates
+    ));
     if let Err(e) = audit_log.append(run_note).await {
         eprintln!("{e}");
         return exit::COULD_NOT_RUN;

@@ -13,7 +13,6 @@ use super::source::InventorySource;
 use super::summary::Summary;
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::inventory::Inventory;
-use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{AuditEvent, AuditSink, JobStore};
 use keyrevoke_executor::RunEnd;
 use keyrevoke_journal::JournalSpec;
@@ -123,11 +122,7 @@ pub async fn run(opts: WorkerOptions) -> i32 {
             return exit::COULD_NOT_RUN;
         }
     };
-    let note = |message: String| AuditEvent {
-        kind: Some(AuditKind::Run),
-        message: Some(message),
-        ..AuditEvent::default()
-    };
+    let note = AuditEvent::run_note;
     if let Err(e) = audit_log
         .append(note(format!("worker joined {shown}")))
         .await

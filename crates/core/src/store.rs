@@ -277,6 +277,17 @@ pub struct AuditEvent {
     pub message: Option<String>,
 }
 
+impl AuditEvent {
+    /// A run-level record (started, resumed, stopped, ended).
+    pub fn run_note(message: impl Into<String>) -> AuditEvent {
+        AuditEvent {
+            kind: Some(AuditKind::Run),
+            message: Some(message.into()),
+            ..AuditEvent::default()
+        }
+    }
+}
+
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     /// Append a record. Durable when it returns; an error stops the run.

@@ -19,7 +19,6 @@ use discovery_log::DiscoveryLog;
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::{Inventory, Row};
-use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{
     AuditEvent, AuditSink, Connector, Credential, ExchangeId, JobStore, Route, mask_key,
 };
@@ -104,22 +103,10 @@ pub async fn run(opts: PanicOptions) -> i32 {
         }
     };
     let out = &opts.run.out;
-    if let Err(e) = std::fs::create_dir_all(out) {
-        return fail(format!("cannot create {}: {e}", out.display()));
-    }
-    let store = match keyrevoke_journal::open_journal(&opts.run.journal_spec()).await {
-        Ok(s) => s,
+    let (store, audit_log) = match opts.run.open_evidence(&config).await {
+        Ok(opened) => opened,
         Err(e) => return fail(e),
     };
-    let (audit_log, audit_report) =
-        match AuditLog::open(&opts.run.audit_path(), config.audit_signing_key.clone()) {
-            Ok(a) => a,
-            Err(e) => return fail(e),
-        };
-    if let Some(repair) = &audit_report.repaired {
-        eprintln!("audit: repaired a torn last line left by a crash ({repair:?})");
-    }
-    let audit_log = Arc::new(audit_log);
     let credentials: Vec<Arc<Credential>> = config.credentials.values().cloned().collect();
     let panic_source = Arc::new(PanicSource::new(credentials.clone(), material));
 
@@ -133,11 +120,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(format!("discovery journal in {}: {e}", out.display())),
     };
-    let note = |message: String| AuditEvent {
-        kind: Some(AuditKind::Run),
-        message: Some(message),
-        ..AuditEvent::default()
-    };
+    let note = AuditEvent::run_note;
     if let Err(e) = audit_log
         .append(note(format!(
             "panic started: {} credentials list their keys",

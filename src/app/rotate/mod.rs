@@ -15,7 +15,6 @@ use super::exit::{self, could_not_run as fail};
 use super::registry;
 use super::revoke::{self, RevokeOptions, Say};
 use keyrevoke_audit::AuditLog;
-use keyrevoke_core::store::AuditKind;
 use keyrevoke_core::{AuditEvent, AuditSink, Connector, ExchangeId, JobStore, mask_key};
 use keyrevoke_executor::progress::Progress;
 use keyrevoke_executor::{CancellationToken, Executor, KeySource, Parts, RunEnd, Settings};
@@ -116,12 +115,8 @@ pub async fn run(opts: RotateOptions) -> i32 {
         Ok(s) => s,
         Err(msg) => return fail(msg),
     };
-    let out = &opts.run.out;
-    if let Err(e) = std::fs::create_dir_all(out) {
-        return fail(format!("cannot create {}: {e}", out.display()));
-    }
-    let store = match keyrevoke_journal::open_journal(&opts.run.journal_spec()).await {
-        Ok(s) => s,
+    let (store, audit_log) = match opts.run.open_evidence(&config).await {
+        Ok(opened) => opened,
         Err(e) => return fail(e),
     };
     match store.hold_exclusively().await {
@@ -138,15 +133,6 @@ pub async fn run(opts: RotateOptions) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let (audit_log, audit_report) =
-        match AuditLog::open(&opts.run.audit_path(), config.audit_signing_key.clone()) {
-            Ok(a) => a,
-            Err(e) => return fail(e),
-        };
-    if let Some(repair) = &audit_report.repaired {
-        eprintln!("audit: repaired a torn last line left by a crash ({repair:?})");
-    }
-    let audit_log = Arc::new(audit_log);
     let record_of = |k: &PlannedKey| {
         records
             .get(&ledger::name(k.exchange, &k.label))
@@ -160,11 +146,7 @@ pub async fn run(opts: RotateOptions) -> i32 {
             return fail("not confirmed; nothing rotated");
         }
     }
-    let note = |message: String| AuditEvent {
-        kind: Some(AuditKind::Run),
-        message: Some(message),
-        ..AuditEvent::default()
-    };
+    let note = AuditEvent::run_note;
     if let Err(e) = audit_log
         .append(note(format!(
             "rotate started: {} keys in the plan, new secrets to {}",
