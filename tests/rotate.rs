@@ -92,6 +92,15 @@ fn alive_in_account(s: &Scenario, row: &InventoryRow) -> Vec<SimKey> {
         .filter(|k| k.uid == uid && k.is_alive())
 }
 
+/// Sub keys the simulator created, on every exchange.
+fn creates(s: &Scenario) -> u64 {
+    s.sim
+        .exchanges
+        .values()
+        .map(|x| x.stats.snapshot().creates)
+        .sum()
+}
+
 fn is_due(age: u32) -> bool {
     age >= MAX_AGE_DAYS
 }
@@ -204,6 +213,8 @@ async fn due_keys_on_four_exchanges_rotate_into_age_files_and_the_rest_stay() {
         .map(|x| x.stats.snapshot().rate_limited)
         .sum();
     assert_eq!(limited, 0, "nothing refused for its rate");
+    // What the simulator received: one create per due key, no more.
+    assert_eq!(creates(&s), 16, "one create per due key");
 
     // The next scheduled run: the new keys are young, nothing is due.
     let again = run(&rotate_args(&s, &plan, &[])).await;

@@ -471,6 +471,68 @@ mod tests {
         );
     }
 
+    /// Grants that arrive together (tasks woken late, then at once) still
+    /// leave no more than the account's capacity in any window, and an
+    /// address's likewise: the sends are spaced where they leave.
+    #[tokio::test]
+    async fn requests_granted_together_leave_spaced_within_each_window() {
+        static TIERS: [Tier; 2] = [
+            Tier {
+                name: "ip",
+                scope: TierScope::Ip,
+                capacity: 3,
+                period: Duration::from_millis(300),
+            },
+            Tier {
+                name: "acct",
+                scope: TierScope::Account,
+                capacity: 2,
+                period: Duration::from_millis(200),
+            },
+        ];
+        static ACCOUNT: [Charge; 1] = [Charge {
+            tier: "acct",
+            weight: 1,
+        }];
+        static ADDRESS: [Charge; 1] = [Charge {
+            tier: "ip",
+            weight: 1,
+        }];
+        let limits = ExchangeLimits::new(
+            &TIERS,
+            &BTreeMap::new(),
+            &HashMap::new(),
+            DEFAULT_SCALE,
+            true,
+            3,
+            Duration::from_millis(50),
+        );
+        let start = Instant::now();
+        for _ in 0..3 {
+            limits.space(&ACCOUNT, "a", 0).await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(200),
+            "the third of a 2-per-200 ms account waited for the window: {:?}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        limits.space(&ACCOUNT, "b", 0).await;
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "another account is free"
+        );
+        let start = Instant::now();
+        for _ in 0..4 {
+            limits.space(&ADDRESS, "", 1).await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(300),
+            "the fourth of a 3-per-300 ms address waited: {:?}",
+            start.elapsed()
+        );
+    }
+
     #[tokio::test]
     async fn a_request_granted_budget_before_a_ban_is_not_admitted_during_it() {
         static TIERS: [Tier; 1] = [Tier {
