@@ -24,8 +24,8 @@
 //!   permission creates nothing; a create over the exchange's limit is a
 //!   rate limit and creates nothing.
 //!
-//! The signing vectors are checked by each connector's `sign.rs` tests with
-//! [`crate::testkit::vectors`].
+//! - the signer reproduces the exchange's published examples and every
+//!   captured official-SDK or ccxt request, byte for byte ([`signing`]).
 
 use crate::SimHandle;
 use crate::faults::Faults;
@@ -80,6 +80,10 @@ pub trait Subject {
     fn rotation() -> Option<Rotation> {
         None
     }
+
+    /// The exchange's published signing examples and the captured requests
+    /// (`test_data/*.json`), rebuilt by the connector.
+    fn signing() -> signing::Signing;
 }
 
 /// What the rotation cases need.
@@ -109,6 +113,7 @@ pub struct Rotation {
 /// Run every case, each against a fresh simulator; the first that fails
 /// panics, naming itself.
 pub async fn run<S: Subject>() {
+    signs_as_documented_and_as_captured::<S>();
     deletes_once::<S>().await;
     a_dead_key_is_not_deleted_again_and_probes_dead::<S>().await;
     falls_back_to_disable::<S>().await;
@@ -126,6 +131,17 @@ pub async fn run<S: Subject>() {
 }
 
 mod rotation;
+pub mod signing;
+
+fn signs_as_documented_and_as_captured<S: Subject>() {
+    let mismatches = signing::mismatches(&S::signing());
+    assert!(
+        mismatches.is_empty(),
+        "{}: the signer differs from the vectors:\n{}",
+        S::exchange(),
+        mismatches.join("\n")
+    );
+}
 
 struct Case<S: Subject> {
     h: SimHandle,
