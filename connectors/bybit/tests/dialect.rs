@@ -108,6 +108,7 @@ impl conformance::Subject for Bybit {
                 file: "test_data/ccxt_vectors.json",
                 json: include_str!("../test_data/ccxt_vectors.json"),
                 origin: "https://api.bybit.com",
+                ignore_headers: &[],
                 build: ccxt_request,
             }],
         }

@@ -136,6 +136,7 @@ impl conformance::Subject for Mexc {
                 file: "test_data/ccxt_vectors.json",
                 json: include_str!("../test_data/ccxt_vectors.json"),
                 origin: "https://api.mexc.com",
+                ignore_headers: &[],
                 build: ccxt_request,
             }],
         }

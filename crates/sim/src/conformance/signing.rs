@@ -34,6 +34,11 @@ pub struct Captured {
     pub json: &'static str,
     /// The origin the captured URLs start with (`https://api.gateio.ws`).
     pub origin: &'static str,
+    /// Headers left out of the comparison, on both sides: ones the client
+    /// adds that are no part of the exchange's authentication (python-okx's
+    /// `x-simulated-trading`), or that clients send or not as they please;
+    /// say why beside each.
+    pub ignore_headers: &'static [&'static str],
     /// The connector's request for one vector, built by its own endpoint
     /// table and signer with the vector's credentials and clock; `None`
     /// for a vector it has no builder for (the case then fails).
@@ -79,15 +84,30 @@ fn captured_mismatches(file: &Captured) -> Vec<String> {
         let what = v["what"].as_str().unwrap_or("(unnamed)");
         match (file.build)(v) {
             None => out.push(format!("`{what}`: the connector has no builder for it")),
-            Some(built) => out.extend(
+            Some(mut built) => out.extend({
+                let ignored = |name: &str| {
+                    file.ignore_headers
+                        .iter()
+                        .any(|i| i.eq_ignore_ascii_case(name))
+                };
+                built.headers.retain(|(name, _)| !ignored(name));
                 built
-                    .differences_from_captured(file.origin, &v["request"])
+                    .differences_from_captured(file.origin, &without(file.ignore_headers, v))
                     .into_iter()
-                    .map(|d| format!("`{what}`: {d}")),
-            ),
+                    .map(|d| format!("`{what}`: {d}"))
+            }),
         }
     }
     out
+}
+
+/// The vector's request, less the headers to ignore.
+fn without(ignore: &[&str], vector: &Value) -> Value {
+    let mut request = vector["request"].clone();
+    if let Some(headers) = request["headers"].as_object_mut() {
+        headers.retain(|name, _| !ignore.iter().any(|i| i.eq_ignore_ascii_case(name)));
+    }
+    request
 }
 
 /// The vector's credentials: (api key, secret, passphrase if any).
@@ -137,6 +157,7 @@ mod tests {
                 file: "v.json",
                 json: FILE,
                 origin: "https://x.test",
+                ignore_headers: &[],
                 build,
             }],
         }
