@@ -82,7 +82,12 @@ fn captured_mismatches(file: &Captured) -> Vec<String> {
     let mut out = Vec::new();
     for v in vectors {
         let what = v["what"].as_str().unwrap_or("(unnamed)");
-        match (file.build)(v) {
+        // A file may give one clock for all its vectors.
+        let mut v = v.clone();
+        if v["clock_ms"].is_null() {
+            v["clock_ms"] = parsed["clock_ms"].clone();
+        }
+        match (file.build)(&v) {
             None => out.push(format!("`{what}`: the connector has no builder for it")),
             Some(mut built) => out.extend({
                 let ignored = |name: &str| {
@@ -92,7 +97,7 @@ fn captured_mismatches(file: &Captured) -> Vec<String> {
                 };
                 built.headers.retain(|(name, _)| !ignored(name));
                 built
-                    .differences_from_captured(file.origin, &without(file.ignore_headers, v))
+                    .differences_from_captured(file.origin, &without(file.ignore_headers, &v))
                     .into_iter()
                     .map(|d| format!("`{what}`: {d}"))
             }),
