@@ -163,9 +163,7 @@ const ORIGIN: &str = "https://api.kucoin.com";
 /// parameter builders, with the key version the client announced (the
 /// official SDK says 3, ccxt 2; both sign the passphrase alike). The
 /// official SDK's disable body carries `"expire":"-1"`, the documented
-/// default that ours leaves out: the same request, so its bytes are signed
-/// and the signature must agree; any other difference in content is ours
-/// and shows.
+/// default that ours leaves out: the same request (`signing::body_as_sent`).
 fn vector_request(v: &serde_json::Value) -> Option<PreparedRequest> {
     let (sub_key, sub) = ("5e1b5c1d2f3a4b5c6d7e8f90", "kcsub001");
     let what = v["what"].as_str()?;
@@ -199,19 +197,13 @@ fn vector_request(v: &serde_json::Value) -> Option<PreparedRequest> {
     } else {
         return None;
     };
-    let theirs = v["request"]["body"].as_str();
-    let content = |b: &str| {
-        let mut json: serde_json::Value = serde_json::from_str(b).ok()?;
-        let fields = json.as_object_mut()?;
-        if fields.get("expire").and_then(|e| e.as_str()) == Some("-1") {
+    let body = signing::body_as_sent(body, v, |json| {
+        if let Some(fields) = json.as_object_mut()
+            && fields.get("expire").and_then(|e| e.as_str()) == Some("-1")
+        {
             fields.remove("expire");
         }
-        Some(json)
-    };
-    let body = match (body, theirs) {
-        (Some(ours), Some(theirs)) if content(&ours) == content(theirs) => Some(theirs.to_string()),
-        (ours, _) => ours,
-    };
+    });
     let (api_key, secret, passphrase) = signing::credentials(v);
     let (secret, passphrase) = (Secret::from(secret), Secret::from(passphrase?));
     let announced = v["request"]["headers"][HEADER_KEY_VERSION].as_str();

@@ -125,6 +125,24 @@ pub fn credentials(vector: &Value) -> (&str, &str, Option<&str>) {
     )
 }
 
+/// The body to sign for a vector: the client's own bytes where they hold
+/// the same JSON as ours once `same` has normalized both (clients format
+/// JSON their own way: python's `json.dumps` puts spaces after separators,
+/// and what a client signs is what it sends, so the signature over its
+/// bytes must agree); ours otherwise, so a difference in content shows.
+pub fn body_as_sent(ours: Option<String>, vector: &Value, same: fn(&mut Value)) -> Option<String> {
+    let content = |text: &str| {
+        serde_json::from_str::<Value>(text).ok().map(|mut json| {
+            same(&mut json);
+            json
+        })
+    };
+    match (ours, vector["request"]["body"].as_str()) {
+        (Some(ours), Some(theirs)) if content(&ours) == content(theirs) => Some(theirs.to_string()),
+        (ours, _) => ours,
+    }
+}
+
 /// The vector's frozen clock, in milliseconds.
 pub fn clock_ms(vector: &Value) -> i64 {
     vector["clock_ms"].as_i64().unwrap_or_default()
