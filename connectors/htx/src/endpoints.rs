@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(sent, documented, "permission and ipAddresses always sent");
         assert_eq!(disable["permission"], READ_ONLY);
         assert_eq!(disable["ipAddresses"], UNROUTABLE_IP);
-        assert_eq!(json_body(&[("a\"b", Value::from("x\"y"))]), r#"{"a\"b":"x\"y"}"#);
+        assert_eq!(
+            json_body(&[("a\"b", Value::from("x\"y"))]),
+            r#"{"a\"b":"x\"y"}"#
+        );
     }
 
     #[test]

@@ -360,13 +360,20 @@ mod tests {
         );
         assert!(matches!(
             error(
-                raw(200, &[], &gateway("Signature not valid: Verification failure [校验失败]")),
+                raw(
+                    200,
+                    &[],
+                    &gateway("Signature not valid: Verification failure [校验失败]")
+                ),
                 m
             ),
             ConnectorError::Permanent { .. }
         ));
         assert!(matches!(
-            error(raw(200, &[], &gateway("Incorrect IP address [IP地址错误]")), m),
+            error(
+                raw(200, &[], &gateway("Incorrect IP address [IP地址错误]")),
+                m
+            ),
             ConnectorError::Unsupported(_)
         ));
         assert_eq!(
@@ -383,7 +390,10 @@ mod tests {
             ConnectorError::Unsupported(_)
         ));
         assert!(matches!(
-            error(raw(200, &[], r#"{"code":2002,"message":"invalid field value"}"#), m),
+            error(
+                raw(200, &[], r#"{"code":2002,"message":"invalid field value"}"#),
+                m
+            ),
             ConnectorError::Permanent { .. }
         ));
         assert!(matches!(
@@ -396,7 +406,11 @@ mod tests {
         ));
         assert!(matches!(
             error(
-                raw(200, &[], r#"{"status":"error","err-code":"gateway-internal-error","err-msg":"busy"}"#),
+                raw(
+                    200,
+                    &[],
+                    r#"{"status":"error","err-code":"gateway-internal-error","err-msg":"busy"}"#
+                ),
                 m
             ),
             ConnectorError::OutcomeUnknown(_)
@@ -430,7 +444,11 @@ mod tests {
         // The same code in a 200 is a rate limit too.
         assert!(matches!(
             error(
-                raw(200, &[], r#"{"status":"error","err-code":"base-request-exceed-frequency-limit","err-msg":"x"}"#),
+                raw(
+                    200,
+                    &[],
+                    r#"{"status":"error","err-code":"base-request-exceed-frequency-limit","err-msg":"x"}"#
+                ),
                 cx(SignedBy::TargetKey, false)
             ),
             ConnectorError::RateLimited { .. }
@@ -454,9 +472,12 @@ mod tests {
         .unwrap();
         assert_eq!(ok.body, 1_700_000_000_123i64);
         assert!(
-            read_reply(raw(200, &[], "<html>"), &cx(SignedBy::ManagingCredential, true))
-                .err()
-                .is_some_and(|f| matches!(f.error, ConnectorError::OutcomeUnknown(_))),
+            read_reply(
+                raw(200, &[], "<html>"),
+                &cx(SignedBy::ManagingCredential, true)
+            )
+            .err()
+            .is_some_and(|f| matches!(f.error, ConnectorError::OutcomeUnknown(_))),
             "an unreadable reply to a write"
         );
     }

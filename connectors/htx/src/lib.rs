@@ -162,7 +162,10 @@ impl HtxConnector {
                 ..Probe::cannot_tell()
             });
         };
-        match keys.iter().find(|k| k["accessKey"].as_str() == Some(api_key)) {
+        match keys
+            .iter()
+            .find(|k| k["accessKey"].as_str() == Some(api_key))
+        {
             Some(k) => {
                 let mut probe = Probe::alive(
                     endpoints::permission_names(k),

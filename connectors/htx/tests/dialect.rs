@@ -38,10 +38,20 @@ fn keys() -> Vec<SimKey> {
         key(OTHER_SUB, SUB_USER, &["readOnly"])
             .sub_of(PARENT_UID)
             .labelled("bot-2"),
-        key("htxSUBKEY0-00000000-00000000-00003", OTHER_SUB_USER, &["readOnly"]).sub_of(PARENT_UID),
+        key(
+            "htxSUBKEY0-00000000-00000000-00003",
+            OTHER_SUB_USER,
+            &["readOnly"],
+        )
+        .sub_of(PARENT_UID),
         // A parent whose key holds no Trade permission.
         key(READER, "320000", &["readOnly"]),
-        key("htxSTRANGER-00000000-00000000-0001", "330001", &["readOnly"]).sub_of("330000"),
+        key(
+            "htxSTRANGER-00000000-00000000-0001",
+            "330001",
+            &["readOnly"],
+        )
+        .sub_of("330000"),
     ]
 }
 
@@ -263,8 +273,7 @@ async fn a_key_probes_itself_by_its_uid() {
     let p = c.probe(&j).await.unwrap();
     assert_eq!(p.liveness, Liveness::Alive, "bound elsewhere: alive");
     assert_eq!(p.permissions, vec!["ip_restricted"]);
-    sim.keys
-        .update(OTHER_SUB, |k| k.state = KeyState::Deleted);
+    sim.keys.update(OTHER_SUB, |k| k.state = KeyState::Deleted);
     assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Dead);
 }
 
@@ -276,7 +285,10 @@ async fn rows_that_name_no_numeric_sub_user_are_reported() {
     assert_eq!(named[0].field, "account");
     let missing = c.check(&row(SUB, false, Some(PARENT), None));
     assert_eq!(missing[0].field, "account");
-    assert!(c.check(&row(SUB, true, None, None)).is_empty(), "no credential, nothing to name");
+    assert!(
+        c.check(&row(SUB, true, None, None)).is_empty(),
+        "no credential, nothing to name"
+    );
 }
 
 #[tokio::test]
@@ -325,8 +337,12 @@ async fn a_long_sub_user_list_is_followed_page_by_page() {
     let mut many = vec![key(PARENT, PARENT_UID, &["readOnly", "trade"])];
     for i in 0..150 {
         many.push(
-            key(&format!("htxMANY{i:04}"), &(400_000 + i).to_string(), &["readOnly"])
-                .sub_of(PARENT_UID),
+            key(
+                &format!("htxMANY{i:04}"),
+                &(400_000 + i).to_string(),
+                &["readOnly"],
+            )
+            .sub_of(PARENT_UID),
         );
     }
     let h = testkit::start_unlimited(keyrevoke_htx::EXCHANGE.id, many).await;

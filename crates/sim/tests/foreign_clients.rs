@@ -482,8 +482,12 @@ async fn htx_accepts_requests_signed_by_ccxt() {
         |c| {
             vec![
                 key(&c.api_key, "300000", &["readOnly", "trade"]).with_secret(&c.secret),
-                key("aaaaaaaa-bbbbbbbb-cccccccc-ddddd", "310001", &["readOnly", "trade"])
-                    .sub_of("300000"),
+                key(
+                    "aaaaaaaa-bbbbbbbb-cccccccc-ddddd",
+                    "310001",
+                    &["readOnly", "trade"],
+                )
+                .sub_of("300000"),
             ]
         },
         no_extra,

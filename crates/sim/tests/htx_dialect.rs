@@ -130,7 +130,9 @@ async fn a_request_signed_as_the_docs_describe_is_accepted_and_its_body_is_not_s
         .await;
     assert_eq!(a.body, json!({ "code": 200, "data": null }));
     assert_eq!(held(&h, SUB).state, KeyState::Deleted);
-    let a = Signing::new(PARENT, "GET", "/v2/user/uid").send(&h, "").await;
+    let a = Signing::new(PARENT, "GET", "/v2/user/uid")
+        .send(&h, "")
+        .await;
     assert_eq!(a.body, json!({ "code": 200, "data": 600000 }));
 }
 
@@ -186,10 +188,16 @@ async fn a_timestamp_beyond_sixty_seconds_or_not_in_the_documented_format_is_ref
 async fn only_the_owning_parent_with_trade_deletes_and_a_deleted_key_is_unknown() {
     let h = sim().await;
     let body = deletion(610001, SUB);
-    let a = Signing::new(OTHER_PARENT, "POST", DELETE).send(&h, &body).await;
+    let a = Signing::new(OTHER_PARENT, "POST", DELETE)
+        .send(&h, &body)
+        .await;
     assert_eq!(a.body["code"], 2002, "not its sub user: {:?}", a.body);
     let a = Signing::new(SUB, "POST", DELETE).send(&h, &body).await;
-    assert_eq!(a.body["code"], 1002, "a sub user manages no keys: {:?}", a.body);
+    assert_eq!(
+        a.body["code"], 1002,
+        "a sub user manages no keys: {:?}",
+        a.body
+    );
     let a = Signing::new(READER, "POST", DELETE).send(&h, &body).await;
     assert_eq!(a.body["err-msg"], NO_PERMISSION, "{:?}", a.body);
     assert_eq!(held(&h, SUB).state, KeyState::Alive);
@@ -267,7 +275,11 @@ async fn sub_users_are_listed_and_queried_by_their_parent_only() {
     let mut foreign = Signing::new(PARENT, "GET", "/v2/user/api-key");
     foreign.params = vec![("uid", "710001".into())];
     let a = foreign.send(&h, "").await;
-    assert_eq!(a.body["code"], 2002, "another parent's sub user: {:?}", a.body);
+    assert_eq!(
+        a.body["code"], 2002,
+        "another parent's sub user: {:?}",
+        a.body
+    );
 }
 
 /// 10 requests per second per key: a burst of 25 within two seconds at
@@ -279,7 +291,9 @@ async fn a_key_over_ten_requests_a_second_is_refused_with_the_usage_headers() {
     let mut accepted = 0;
     let mut refused = Vec::new();
     for _ in 0..25 {
-        let a = Signing::new(PARENT, "GET", "/v2/user/uid").send(&h, "").await;
+        let a = Signing::new(PARENT, "GET", "/v2/user/uid")
+            .send(&h, "")
+            .await;
         if a.status == 429 {
             refused.push(a);
         } else {

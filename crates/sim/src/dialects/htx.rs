@@ -245,8 +245,10 @@ impl Dialect for Htx {
 /// The text HTX signs, rebuilt from the request as received: the other
 /// pairs decoded, encoded again the documented way, sorted by name.
 fn prehash(request: &Request, pairs: &[(String, String)]) -> String {
-    let mut signed: Vec<&(String, String)> =
-        pairs.iter().filter(|(name, _)| name != "Signature").collect();
+    let mut signed: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(name, _)| name != "Signature")
+        .collect();
     signed.sort_by(|a, b| a.0.cmp(&b.0));
     let query = signed
         .iter()
@@ -370,9 +372,10 @@ impl Htx {
         }
         let access_key = common::form_value(&pairs, "accessKey").filter(|k| !k.is_empty());
         Stats::bump(&self.sim.stats.probes);
-        let keys = self.sim.keys.filter(|k| {
-            k.is_alive() && k.uid == uid && access_key.is_none_or(|a| a == k.api_key)
-        });
+        let keys = self
+            .sim
+            .keys
+            .filter(|k| k.is_alive() && k.uid == uid && access_key.is_none_or(|a| a == k.api_key));
         Ok(ok(Value::Array(keys.iter().map(api_key_info).collect())))
     }
 
@@ -382,7 +385,9 @@ impl Htx {
         let pairs = common::form_pairs(request.query());
         let from: u64 = match common::form_value(&pairs, "fromId") {
             None | Some("") => 0,
-            Some(v) => v.parse().map_err(|_| invalid("invalid field value: fromId"))?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("invalid field value: fromId"))?,
         };
         Stats::bump(&self.sim.stats.lists);
         let mut uids: Vec<u64> = self
@@ -509,7 +514,11 @@ fn ip_list(list: &str) -> Result<Vec<String>, Reply> {
     if ips.len() > MAX_IPS || !ips.iter().all(valid) {
         return Err(invalid("invalid field value: ipAddresses"));
     }
-    Ok(if ips.is_empty() { vec!["*".into()] } else { ips })
+    Ok(if ips.is_empty() {
+        vec!["*".into()]
+    } else {
+        ips
+    })
 }
 
 /// A UID as HTX shows it: a number.
