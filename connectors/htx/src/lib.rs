@@ -323,7 +323,9 @@ impl Connector for HtxConnector {
     fn escalation_contact(&self) -> EscalationContact {
         EscalationContact {
             // The docs name api_service@huobi.com for API questions; no
-            // address for compromised keys is published.
+            // address for compromised keys is published. Unconfirmed: the
+            // support and API-key pages on htx.com (the docs link the older
+            // www.huobi.pro/apikey/ and www.hbg.com/zh-cn/apikey/).
             security_team: "HTX customer support (online chat at https://www.htx.com/support), or api_service@huobi.com",
             api_management_page: "https://www.htx.com/en-us/apikey/",
         }
