@@ -1,6 +1,7 @@
 //! `keyrevoke panic` end to end: a user holding only master credentials on
-//! Bybit, Binance, OKX and KuCoin gets every key under them revoked in one
-//! command, against the simulator at the documented limits.
+//! Bybit, Binance, OKX and KuCoin (and HTX, on its own) gets every key under
+//! them revoked in one command, against the simulator at the documented
+//! limits.
 
 mod common;
 
