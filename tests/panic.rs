@@ -1,6 +1,7 @@
 //! `keyrevoke panic` end to end: a user holding only master credentials on
-//! Bybit, Binance, OKX and KuCoin gets every key under them revoked in one
-//! command, against the simulator at the documented limits.
+//! Bybit, Binance, OKX and KuCoin (and HTX, on its own) gets every key under
+//! them revoked in one command, against the simulator at the documented
+//! limits.
 
 mod common;
 
@@ -357,4 +358,35 @@ async fn with_a_postgresql_journal_a_resume_from_another_folder_lists_no_recorde
         lists(&s, BYBIT)
     );
     assert_eq!(seen(&s, |x| x.rate_limited), 0);
+}
+
+/// HTX: the parent lists its sub users, then each one's keys, and every
+/// key found is deleted at 10 requests a second per key, none refused;
+/// the parent's own key, and another parent's sub key that no credential
+/// sees, stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_htx_parent_has_every_key_of_its_sub_users_revoked() {
+    const HTX: ExchangeId = ExchangeId::new("htx");
+    let s = scenario(&[(HTX, 3, 4)]).await;
+    let out = run(&panic_args(&s, &[])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let sum = summary(&out);
+    assert_eq!(sum["discovered"].as_array().unwrap().len(), 12, "{sum}");
+    assert_eq!(sum["revoked"], 12, "{sum}");
+    for r in &s.population.rows {
+        assert!(!alive(&s, HTX, &r.api_key), "{} still alive", r.label);
+    }
+    assert!(alive(&s, HTX, &master_key(&s, HTX)), "the parent untouched");
+    assert_eq!(
+        s.sim.exchange(HTX).keys.count_alive(),
+        3,
+        "the parent's key, the other parent's and its sub key"
+    );
+    assert_eq!(
+        seen(&s, |x| x.rate_limited),
+        0,
+        "nothing refused for its rate: {}\n{said}",
+        refusals(&s)
+    );
 }

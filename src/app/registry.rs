@@ -78,6 +78,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_gate::GateConnector::new,
         )
     }),
+    (keyrevoke_htx::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_htx::EXCHANGE.id,
+            keyrevoke_htx::DEFAULT_BASE_URL,
+            keyrevoke_htx::HtxConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),

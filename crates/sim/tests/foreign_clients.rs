@@ -470,3 +470,36 @@ async fn coinbase_accepts_jwts_built_by_coinbase_advanced_py() {
         r.status == 200 && r.body["can_view"] == Value::Bool(true)
     });
 }
+
+#[tokio::test]
+async fn htx_accepts_requests_signed_by_ccxt() {
+    let answered = replay_all(
+        ExchangeId::new("htx"),
+        &[(
+            "ccxt",
+            include_str!("../../../connectors/htx/test_data/ccxt_vectors.json"),
+        )],
+        |c| {
+            vec![
+                key(&c.api_key, "300000", &["readOnly", "trade"]).with_secret(&c.secret),
+                key(
+                    "aaaaaaaa-bbbbbbbb-cccccccc-ddddd",
+                    "310001",
+                    &["readOnly", "trade"],
+                )
+                .sub_of("300000"),
+            ]
+        },
+        no_extra,
+        // `api-signature-not-valid` (key, signature, time, IP), no auth
+        // parameters, malformed ones.
+        |r| {
+            matches!(
+                r.body["err-code"].as_str(),
+                Some("api-signature-not-valid" | "login-required" | "api-signature-check-failed")
+            )
+        },
+    )
+    .await;
+    assert_all(&answered, |r| r.status == 200 && r.body["code"] == 200);
+}
