@@ -140,6 +140,7 @@ impl conformance::Subject for Htx {
                 file: "test_data/ccxt_vectors.json",
                 json: include_str!("../test_data/ccxt_vectors.json"),
                 origin: "https://api.huobi.pro",
+                ignore_headers: &[],
                 build: ccxt_request,
             }],
         }
