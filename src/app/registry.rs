@@ -78,6 +78,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_gate::GateConnector::new,
         )
     }),
+    (keyrevoke_bitget::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_bitget::EXCHANGE.id,
+            keyrevoke_bitget::DEFAULT_BASE_URL,
+            keyrevoke_bitget::BitgetConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),
