@@ -335,13 +335,16 @@ async fn a_broker_deletes_its_sub_accounts_key_and_only_through_the_broker_route
         c.routes(&broker),
         vec![Route::DeleteByBroker, Route::Escalate]
     );
+    // Each route refuses the other role's credential before sending.
     let master = row(SUB, false, true, Some(MASTER), Some(SUB_ACCOUNT));
+    let before = c.requests_sent();
     assert!(is_unsupported(
         c.perform(Route::DeleteByBroker, &master).await
     ));
     assert!(is_unsupported(
         c.perform(Route::DeleteByMaster, &broker).await
     ));
+    assert_eq!(c.requests_sent(), before, "nothing was sent");
     assert_eq!(held(&h, SUB).state, KeyState::Alive);
     c.perform(Route::DeleteByBroker, &broker)
         .await

@@ -98,7 +98,11 @@ async fn a_modify_that_omits_the_ip_list_empties_the_whitelist() {
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.body["code"], "00000");
     let k = held(&h, SUB);
-    assert!(k.allows_loopback(), "open to every address: {:?}", k.ips);
+    assert_eq!(
+        k.bound_ips(),
+        Vec::<String>::new(),
+        "bound to no IP: open to every address"
+    );
     assert_eq!(
         k.permissions,
         vec!["read", "spot_trade", "wallet_withdraw"],
@@ -235,4 +239,31 @@ async fn only_the_owning_main_account_deletes_and_a_dead_key_is_an_invalid_acces
     let dead = send(&h, SUB, "GET", "/api/v2/spot/account/info", "").await;
     assert_eq!(dead.status, 400);
     assert_eq!(dead.body["code"], "40006");
+}
+
+/// Each endpoint has its own budget per UID per second: the sub-account
+/// list's second call within a second is a 429, while the account
+/// information, a budget of its own, still answers.
+#[tokio::test]
+async fn each_endpoint_spends_its_own_per_second_budget_per_uid() {
+    let h = testkit::start(
+        BITGET,
+        keyrevoke_sim::faults::Faults::default(),
+        [key(MAIN, "600000", &[UTA_MGT])
+            .with_passphrase(pass(MAIN))
+            .bound_to(&["127.0.0.1"])],
+    )
+    .await;
+    // Early in a second of the simulator's clock: a window boundary between
+    // the two calls would refill it.
+    while now_ms() % 1000 > 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let path = "/api/v2/user/virtual-subaccount-list";
+    let first = send(&h, MAIN, "GET", path, "").await;
+    let second = send(&h, MAIN, "GET", path, "").await;
+    assert_eq!((first.status, second.status), (200, 429), "1 per second");
+    assert_eq!(second.body["code"], "429");
+    let a = send(&h, MAIN, "GET", "/api/v2/spot/account/info", "").await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
 }
