@@ -25,6 +25,18 @@
 //!
 //! Every private call carries the signing key's passphrase
 //! (`ACCESS-PASSPHRASE`): a credential without one cannot act (`check`).
+//!
+//! Confirmed in Bitget's pages (stored copies of bitget.com/api-doc and
+//! its mirrors) and the official SDK: the signing scheme and headers, each
+//! endpoint's path, parameters, reply and rate limit as cited in
+//! `endpoints.rs`, the modify's rules for an omitted `ipList` and an empty
+//! `permList`, and that no key deletes itself. Not confirmed, and chosen
+//! conservatively: the HTTP status of a refusal (400 is assumed; only the
+//! code is read), the timestamp window (30 s, as the simulator holds it),
+//! the public time's 20 per second per IP, the code for a sub key the main
+//! account names that is gone (refusals stay permanent; the listing
+//! decides), that the modify's `passphrase` is the sub key's own, and which
+//! main-key permission the v2 sub-account calls require.
 
 mod discover;
 pub mod endpoints;
