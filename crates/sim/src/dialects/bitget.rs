@@ -59,7 +59,8 @@ use std::time::Duration;
 
 pub const ID: ExchangeId = ExchangeId::new("bitget");
 
-/// The public time: 20 per second per IP (the only public call served).
+/// The public time: 20 per second per IP (the only public call served;
+/// its route in [`CALLS`] says the same).
 pub const IP_LIMIT: (u32, Duration) = (20, Duration::from_secs(1));
 const SECOND: Duration = Duration::from_secs(1);
 /// The largest gap between `ACCESS-TIMESTAMP` and the server's clock.
@@ -115,56 +116,75 @@ pub enum Endpoint {
     ListSubAccounts,
 }
 
-const ENDPOINTS: [(&str, &str, Endpoint, u32); 7] = [
-    ("GET", "/api/v2/public/time", Endpoint::ServerTime, 20),
-    ("GET", "/api/v2/spot/account/info", Endpoint::AccountInfo, 1),
-    (
-        "POST",
-        "/api/v3/user/delete-sub-api",
-        Endpoint::DeleteSubKey,
-        10,
-    ),
-    (
-        "POST",
-        "/api/v3/broker/delete-sub-apikey",
-        Endpoint::BrokerDeleteSubKey,
-        20,
-    ),
-    (
-        "POST",
-        "/api/v2/user/modify-virtual-subaccount-apikey",
-        Endpoint::ModifySubKey,
-        5,
-    ),
-    (
-        "GET",
-        "/api/v2/user/virtual-subaccount-apikey-list",
-        Endpoint::ListSubKeys,
-        5,
-    ),
-    (
-        "GET",
-        "/api/v2/user/virtual-subaccount-list",
-        Endpoint::ListSubAccounts,
-        1,
-    ),
+/// One routed call: its method and path, its documented calls per second
+/// (per UID; the public time's per IP), and the tier its usage is metered
+/// under.
+struct Call {
+    method: &'static str,
+    path: &'static str,
+    endpoint: Endpoint,
+    per_second: u32,
+    tier: &'static str,
+}
+
+const CALLS: [Call; 7] = [
+    Call {
+        method: "GET",
+        path: "/api/v2/public/time",
+        endpoint: Endpoint::ServerTime,
+        per_second: 20,
+        tier: "ip_public_time",
+    },
+    Call {
+        method: "GET",
+        path: "/api/v2/spot/account/info",
+        endpoint: Endpoint::AccountInfo,
+        per_second: 1,
+        tier: "uid_account_info",
+    },
+    Call {
+        method: "POST",
+        path: "/api/v3/user/delete-sub-api",
+        endpoint: Endpoint::DeleteSubKey,
+        per_second: 10,
+        tier: "uid_sub_key_delete",
+    },
+    Call {
+        method: "POST",
+        path: "/api/v3/broker/delete-sub-apikey",
+        endpoint: Endpoint::BrokerDeleteSubKey,
+        per_second: 20,
+        tier: "uid_broker_sub_key_delete",
+    },
+    Call {
+        method: "POST",
+        path: "/api/v2/user/modify-virtual-subaccount-apikey",
+        endpoint: Endpoint::ModifySubKey,
+        per_second: 5,
+        tier: "uid_virtual_sub_key_modify",
+    },
+    Call {
+        method: "GET",
+        path: "/api/v2/user/virtual-subaccount-apikey-list",
+        endpoint: Endpoint::ListSubKeys,
+        per_second: 5,
+        tier: "uid_virtual_sub_key_list",
+    },
+    Call {
+        method: "GET",
+        path: "/api/v2/user/virtual-subaccount-list",
+        endpoint: Endpoint::ListSubAccounts,
+        per_second: 1,
+        tier: "uid_virtual_sub_account_list",
+    },
 ];
 
 impl Endpoint {
     fn parse(method: &Method, path: &str) -> Option<Endpoint> {
-        ENDPOINTS
+        CALLS
             .iter()
-            .find(|(m, p, _, _)| *m == method.as_str() && *p == path)
-            .map(|(_, _, e, _)| *e)
-    }
-
-    /// Its documented calls per second per UID.
-    fn per_second(self) -> u32 {
-        ENDPOINTS
-            .iter()
-            .find(|(_, _, e, _)| *e == self)
-            .map(|(_, _, _, n)| *n)
-            .expect("every endpoint is in the table")
+            .find(|r| r.method == method.as_str() && r.path == path)
+            .map(|r| r.endpoint)
     }
 }
 
@@ -175,10 +195,13 @@ struct Bitget {
 }
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
-    let per_endpoint = ENDPOINTS
+    let per_endpoint = CALLS
         .iter()
-        .filter(|(_, _, e, _)| *e != Endpoint::ServerTime)
-        .map(|(_, _, e, n)| (*e, FixedWindows::new(*n, SECOND, sim.meter("uid_endpoint"))))
+        .filter(|r| r.endpoint != Endpoint::ServerTime)
+        .map(|r| {
+            let windows = FixedWindows::new(r.per_second, SECOND, sim.meter(r.tier));
+            (r.endpoint, windows)
+        })
         .collect();
     common::router(Bitget { sim, per_endpoint })
 }
@@ -359,7 +382,6 @@ impl Bitget {
             return None;
         }
         let (_, windows) = self.per_endpoint.iter().find(|(e, _)| *e == endpoint)?;
-        debug_assert_eq!(windows.capacity, endpoint.per_second());
         let verdict = windows.hit(&format!("{endpoint:?}:{}", caller.uid), now, 1);
         if verdict.allowed {
             return None;
@@ -648,8 +670,11 @@ mod tests {
 
     #[test]
     fn every_endpoint_is_routed_by_its_method_and_path() {
-        for (m, p, e, _) in ENDPOINTS {
-            assert_eq!(Endpoint::parse(&m.parse().unwrap(), p), Some(e));
+        for r in CALLS {
+            assert_eq!(
+                Endpoint::parse(&r.method.parse().unwrap(), r.path),
+                Some(r.endpoint)
+            );
         }
         assert_eq!(
             Endpoint::parse(&Method::GET, "/api/v3/user/delete-sub-api"),
