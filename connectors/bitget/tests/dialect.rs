@@ -16,7 +16,7 @@ use keyrevoke_sim::conformance::{
     self,
     signing::{self, Captured, Published, Signing},
 };
-use keyrevoke_sim::dialects::bitget::{ND_BROKER, UTA_MGT};
+use keyrevoke_sim::dialects::bitget::{CLASSIC, ND_BROKER, UTA_MGT};
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
 use keyrevoke_sim::testkit::{self, key, secret_of};
@@ -30,6 +30,9 @@ const OTHER_SUB: &str = "bg_SUBKEY0000000000000000000000002";
 const READER: &str = "bg_READER0000000000000000000000001";
 const BROKER: &str = "bg_BROKER0000000000000000000000001";
 const BROKER_SUB: &str = "bg_BROKERSUB000000000000000000001";
+/// A key of a classic account's sub account, which the v3 delete refuses.
+const CLASSIC_SUB: &str = "bg_CLASSIC0000000000000000000001";
+const CLASSIC_ACCOUNT: &str = "510002";
 const MASTER_UID: &str = "500000";
 const SUB_ACCOUNT: &str = "510001";
 const BROKER_UID: &str = "530000";
@@ -62,6 +65,9 @@ fn keys() -> Vec<SimKey> {
         bitget_key(READER, "520000", &["read", "spot_trade"]),
         bitget_key(BROKER, BROKER_UID, &[ND_BROKER]).bound_to(&["127.0.0.1"]),
         bitget_key(BROKER_SUB, BROKER_SUB_ACCOUNT, &["read", "spot_trade"]).sub_of(BROKER_UID),
+        bitget_key(CLASSIC_SUB, CLASSIC_ACCOUNT, &[CLASSIC, "read", "transfer"])
+            .sub_of(MASTER_UID)
+            .labelled("classic-bot"),
     ]
 }
 
@@ -384,7 +390,8 @@ async fn the_main_account_lists_its_sub_accounts_then_each_ones_keys() {
     assert!(c.can_discover());
     let main = credential(MASTER, CredentialRole::Master);
     let accounts = c.discover(&main, &PageRequest::start()).await.unwrap();
-    assert_eq!(accounts.accounts, vec![SUB_ACCOUNT]);
+    // Newest (highest UID) first.
+    assert_eq!(accounts.accounts, vec![CLASSIC_ACCOUNT, SUB_ACCOUNT]);
     assert_eq!(accounts.next, None);
     let keys = c
         .discover(&main, &PageRequest::keys_of(SUB_ACCOUNT))
@@ -451,5 +458,34 @@ async fn sub_accounts_past_one_page_are_all_listed() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), listed.len(), "listed twice");
-    assert_eq!(listed.len(), sub_accounts + 1, "every sub account");
+    // The master's two sub accounts of `keys()` besides.
+    assert_eq!(listed.len(), sub_accounts + 2, "every sub account");
+}
+
+/// Where the delete is not available (a classic account's sub key), the
+/// refusal is neither a death nor an unknown outcome, so the routes go on
+/// to the disable, which leaves the key without permission and unreachable.
+#[tokio::test]
+async fn a_classic_accounts_sub_key_refused_by_the_delete_is_disabled_instead() {
+    let (h, c) = setup().await;
+    let j = row(
+        CLASSIC_SUB,
+        false,
+        true,
+        Some(MASTER),
+        Some(CLASSIC_ACCOUNT),
+    );
+    match c.perform(Route::DeleteByMaster, &j).await {
+        Err(f) => assert!(matches!(f.error, ConnectorError::Permanent { .. }), "{f:?}"),
+        Ok(_) => panic!("a classic account's key was deleted by the v3 call"),
+    }
+    assert_eq!(held(&h, CLASSIC_SUB).state, KeyState::Alive);
+    assert_eq!(c.probe(&j).await.unwrap().liveness, Liveness::Alive);
+    c.perform(Route::DisableByMaster, &j)
+        .await
+        .expect("disabled");
+    let p = c.probe(&j).await.unwrap();
+    assert_eq!(p.permissions, Vec::<String>::new());
+    assert_eq!(p.can_move_funds, Some(false));
+    assert!(!held(&h, CLASSIC_SUB).allows_loopback());
 }

@@ -34,9 +34,9 @@
 //!   main account (or broker) names that is not its sub key's is 40037; a
 //!   sub account that is not the caller's is 40017 "Parameter verification
 //!   failed"; a main key that is not IP-bound is refused 40018 by the v2
-//!   sub-account calls; a key that is not a main account's is 40014. The
-//!   simulator does not hold account modes: every sub key may be deleted
-//!   by the v3 call (Bitget refuses classic sub accounts' keys there).
+//!   sub-account calls; a key that is not a main account's is 40014. A
+//!   classic account's sub key (marked [`CLASSIC`]) is refused by the v3
+//!   delete with 40017.
 //!
 //! A sub account is numbered (`SimKey::uid`); its keys' permissions are
 //! held by their `permList` names; the modify's reply never echoes a
@@ -72,6 +72,13 @@ pub const UTA_MGT: &str = "uta_mgt";
 /// Simulator-only marker (not a Bitget permission, never shown): the key is
 /// an ND broker's main key.
 pub const ND_BROKER: &str = "nd_broker";
+/// Simulator-only marker (never shown): the sub key's account is a classic
+/// account, whose keys the v3 delete refuses ("only supports deleting API
+/// Keys of sub-accounts under a unified account"); the v2 modify still
+/// reaches them.
+pub const CLASSIC: &str = "classic_account";
+/// The markers above: held with a key's permissions, shown nowhere.
+const MARKERS: [&str; 2] = [ND_BROKER, CLASSIC];
 /// The `permList` names a sub key may hold (the modify's page, both
 /// versions).
 pub const PERM_LIST: [&str; 10] = [
@@ -409,7 +416,12 @@ impl Bitget {
                 }
                 let body = body_of(request)?;
                 let api_key = present(&body, "apiKey")?;
-                self.own_sub_key(caller, None, api_key)?;
+                if self.own_sub_key(caller, None, api_key)?.has_any(&[CLASSIC]) {
+                    return Err(refuse(
+                        "40017",
+                        "Only sub-accounts under a unified account are supported",
+                    ));
+                }
                 self.sim.delete_key(api_key);
                 Ok(ok(now, json!({})))
             }
@@ -525,8 +537,14 @@ impl Bitget {
             .sim
             .keys
             .update(api_key, |k| {
-                if let Some(p) = permissions {
+                if let Some(mut p) = permissions {
                     k.read_only = p.iter().all(|name| name == "read");
+                    p.extend(
+                        k.permissions
+                            .iter()
+                            .filter(|m| MARKERS.contains(&m.as_str()))
+                            .cloned(),
+                    );
                     k.permissions = p;
                 }
                 k.ips = if ips.is_empty() {
@@ -626,7 +644,7 @@ fn listed_key(k: &SimKey) -> Value {
         "subAccountUid": k.uid,
         "label": k.label.clone().unwrap_or_default(),
         "subAccountApiKey": k.api_key,
-        "permList": k.permissions,
+        "permList": k.permissions.iter().filter(|p| !MARKERS.contains(&p.as_str())).collect::<Vec<_>>(),
         "ipList": k.bound_ips(),
     })
 }
