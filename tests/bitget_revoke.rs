@@ -56,4 +56,15 @@ async fn classic_sub_keys_fall_back_to_the_disable_and_the_rest_are_deleted() {
     assert_eq!(stats.rate_limited, 0, "nothing refused for its rate");
     assert_eq!(stats.deletes, (SUB_KEYS - 3) as u64);
     assert!(s.out().join("escalations/bitget.csv").exists(), "{said}");
+    // The sub keys' passphrases went into the modify's body, the master's
+    // into every request's header: none is in any file of the run, nor in
+    // its output.
+    let artifacts = artifacts(&s.out());
+    for secret in s.secrets() {
+        assert!(!said.contains(&secret), "the output holds a secret");
+        for (path, bytes) in &artifacts {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!text.contains(&secret), "{} holds a secret", path.display());
+        }
+    }
 }
