@@ -2,9 +2,13 @@
 //!
 //! Sources: bitget.com/api-doc, each page named in the endpoint's
 //! `source` (read from stored copies of the official pages and their
-//! mirrors); the unified-account sub-account calls also in the official
-//! SDK's clients listed by tiagosiebler/bitget-api (`rest-client-v3.ts`);
-//! the project's notes `exchanges/bitget.md`.
+//! mirrors); the official SDK BitgetLimited/v3-bitget-api-sdk for the
+//! account information's path (`bitget-python-sdk-api/bitget/v2/spot/account_api.py`);
+//! the unified-account sub-key paths and the delete's `{"apiKey"}` body
+//! also as the community SDK tiagosiebler/bitget-api sends them
+//! (`src/rest-client-v3.ts`; the delete page's parameter table spells it
+//! `apikey`, its example `apiKey`); the project's notes
+//! `exchanges/bitget.md`.
 //!
 //! Only the main account (or an ND broker's) manages keys, and only its
 //! sub accounts' keys: no call deletes, freezes or narrows a main-account
