@@ -1,7 +1,7 @@
 //! `keyrevoke panic` end to end: a user holding only master credentials on
-//! Bybit, Binance, OKX and KuCoin (and HTX, on its own) gets every key under
-//! them revoked in one command, against the simulator at the documented
-//! limits.
+//! Bybit, Binance, OKX and KuCoin (and HTX and Bitget, each on its own)
+//! gets every key under them revoked in one command, against the simulator
+//! at the documented limits.
 
 mod common;
 
@@ -389,4 +389,41 @@ async fn an_htx_parent_has_every_key_of_its_sub_users_revoked() {
         "nothing refused for its rate: {}\n{said}",
         refusals(&s)
     );
+}
+
+/// Bitget: the main account lists its virtual sub accounts (one call a
+/// second per UID) and each one's keys (five a second), then deletes every
+/// key it found (ten a second), with nothing refused for its rate; its own
+/// key has no API channel and is escalated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bitget_main_account_lists_and_deletes_every_sub_key_at_its_limits() {
+    const BITGET: ExchangeId = ExchangeId::new("bitget");
+    let s = scenario(&[(BITGET, 6, 3)]).await;
+    let out = run(&panic_args(&s, &["--include-self"])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(3), "the main key escalated: {said}");
+    assert_eq!(
+        seen(&s, |x| x.rate_limited),
+        0,
+        "nothing refused for its rate: {}\n{said}",
+        refusals(&s)
+    );
+    let sum = summary(&out);
+    let found = s.population.rows.len();
+    assert_eq!(found, 6 * 3);
+    assert_eq!(sum["discovered"].as_array().unwrap().len(), found, "{sum}");
+    assert_eq!(sum["revoked"], found as u64, "{sum}");
+    assert_eq!(sum["escalated"], 1, "{sum}");
+    for r in &s.population.rows {
+        assert!(!alive(&s, BITGET, &r.api_key), "{}", r.label);
+    }
+    assert!(alive(&s, BITGET, &master_key(&s, BITGET)));
+    let stats = s.sim.exchange(BITGET).stats.snapshot();
+    assert_eq!(
+        stats.lists,
+        1 + 6,
+        "one sub-account page, then each one's keys"
+    );
+    assert_eq!(stats.deletes, found as u64, "one delete per key");
+    assert!(s.out().join("escalations/bitget.csv").exists(), "{said}");
 }

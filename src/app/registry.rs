@@ -87,6 +87,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_htx::HtxConnector::new,
         )
     }),
+    (keyrevoke_bitget::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_bitget::EXCHANGE.id,
+            keyrevoke_bitget::DEFAULT_BASE_URL,
+            keyrevoke_bitget::BitgetConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),

@@ -2,6 +2,7 @@
 //! exchange documents them, not the way keyrevoke's own client builds them.
 
 pub mod binance;
+pub mod bitget;
 pub mod bybit;
 pub mod coinbase;
 pub mod common;
@@ -28,6 +29,7 @@ pub const SUPPORTED: &[ExchangeId] = &[
     mexc::ID,
     gate::ID,
     htx::ID,
+    bitget::ID,
 ];
 
 /// The exchanges the simulator speaks, as names an operator may give.
@@ -52,6 +54,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         mexc::ID => Some(mexc::router),
         gate::ID => Some(gate::router),
         htx::ID => Some(htx::router),
+        bitget::ID => Some(bitget::router),
         _ => None,
     }
 }
@@ -67,6 +70,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         mexc::ID => mexc::IP_LIMIT,
         gate::ID => gate::IP_LIMIT,
         htx::ID => htx::IP_LIMIT,
+        bitget::ID => bitget::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -82,6 +86,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         mexc::ID => mexc::synthetic_permissions(kind),
         gate::ID => gate::synthetic_permissions(kind),
         htx::ID => htx::synthetic_permissions(kind),
+        bitget::ID => bitget::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -108,6 +113,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         gate::ID => key.uid.clone(),
         // HTX numbers sub users (`subUid`).
         htx::ID => key.uid.clone(),
+        // Bitget numbers sub accounts (`subAccountUid`, `subUid`).
+        bitget::ID => key.uid.clone(),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -123,7 +130,7 @@ pub fn key_can_delete_itself(id: ExchangeId) -> bool {
 pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID | gate::ID | htx::ID
+        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID | gate::ID | htx::ID | bitget::ID
     )
 }
 
@@ -132,7 +139,7 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | htx::ID
+        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | htx::ID | bitget::ID
     )
 }
 
@@ -150,7 +157,7 @@ pub fn shows_sub_key_ips(id: ExchangeId) -> bool {
 
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
-    matches!(id, okx::ID | kucoin::ID)
+    matches!(id, okx::ID | kucoin::ID | bitget::ID)
 }
 
 /// The IPs a synthetic master key is bound to. OKX refuses sub-key
@@ -159,6 +166,8 @@ pub fn needs_passphrase(id: ExchangeId) -> bool {
 pub fn master_ips(id: ExchangeId) -> Vec<String> {
     match id {
         okx::ID => vec!["127.0.0.1".into()],
+        // Bitget's v2 sub-account calls need a main key bound to an IP.
+        bitget::ID => vec!["127.0.0.1".into()],
         _ => vec!["*".into()],
     }
 }
