@@ -6,6 +6,7 @@ pub mod bybit;
 pub mod coinbase;
 pub mod common;
 pub mod gate;
+pub mod kraken;
 pub mod kucoin;
 pub mod mexc;
 pub mod okx;
@@ -26,6 +27,7 @@ pub const SUPPORTED: &[ExchangeId] = &[
     coinbase::ID,
     mexc::ID,
     gate::ID,
+    kraken::ID,
 ];
 
 /// The exchanges the simulator speaks, as names an operator may give.
@@ -49,6 +51,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         okx::ID => Some(okx::router),
         mexc::ID => Some(mexc::router),
         gate::ID => Some(gate::router),
+        kraken::ID => Some(kraken::router),
         _ => None,
     }
 }
@@ -63,6 +66,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         okx::ID => okx::IP_LIMIT,
         mexc::ID => mexc::IP_LIMIT,
         gate::ID => gate::IP_LIMIT,
+        kraken::ID => kraken::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -77,6 +81,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         okx::ID => okx::synthetic_permissions(kind),
         mexc::ID => mexc::synthetic_permissions(kind),
         gate::ID => gate::synthetic_permissions(kind),
+        kraken::ID => kraken::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -101,6 +106,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         mexc::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         // Gate numbers sub accounts (`user_id`).
         gate::ID => key.uid.clone(),
+        // No Kraken key manages another: the account only groups keys.
+        kraken::ID => key.uid.clone(),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -166,6 +173,7 @@ pub fn sub_delete_needs_passphrase(id: ExchangeId) -> bool {
 pub fn synthetic_secret(id: ExchangeId, rng: &mut rand::rngs::StdRng) -> Option<String> {
     match id {
         coinbase::ID => Some(coinbase::synthetic_secret(rng)),
+        kraken::ID => Some(kraken::synthetic_secret(rng)),
         _ => None,
     }
 }
