@@ -166,11 +166,7 @@ pub fn read_reply(raw: RawResponse, signed_by: SignedBy) -> Result<Answer, Failu
     let meta = ReplyMeta {
         http_status: Some(raw.status),
         code: error.clone(),
-        message: Some(
-            error
-                .clone()
-                .unwrap_or_else(|| short(raw.body.trim())),
-        ),
+        message: Some(error.clone().unwrap_or_else(|| short(raw.body.trim()))),
     };
     if let Some(e) = &error {
         return Err(Failure::new(error_for(e, signed_by, reset), meta));
@@ -258,11 +254,19 @@ mod tests {
             }
         );
         let later = unix_ms() / 1000 + 5;
-        match failed(200, &format!(r#"{{"error":["EService: Throttled: {later}"]}}"#)).error {
+        match failed(
+            200,
+            &format!(r#"{{"error":["EService: Throttled: {later}"]}}"#),
+        )
+        .error
+        {
             ConnectorError::RateLimited {
                 retry_after: Some(d),
                 scope: LimitScope::Ip,
-            } => assert!(d > Duration::from_secs(3) && d <= Duration::from_secs(5), "{d:?}"),
+            } => assert!(
+                d > Duration::from_secs(3) && d <= Duration::from_secs(5),
+                "{d:?}"
+            ),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
@@ -309,12 +313,10 @@ mod tests {
             failed(200, "<html>").error,
             ConnectorError::Transient(_)
         ));
-        let ok = read_reply(
-            raw(200, r#"{"error":["WGeneral:Something"],"result":{"apiKeyName":"k"}}"#),
-            SignedBy::TargetKey,
-        )
-        .ok()
-        .expect("a warning is no failure");
-        assert_eq!(ok.result["apiKeyName"], "k");
+        let body = r#"{"error":["WGeneral:Something"],"result":{"apiKeyName":"k"}}"#;
+        match read_reply(raw(200, body), SignedBy::TargetKey) {
+            Ok(answer) => assert_eq!(answer.result["apiKeyName"], "k"),
+            Err(f) => panic!("a warning is no failure: {f:?}"),
+        }
     }
 }

@@ -83,7 +83,11 @@ impl KrakenConnector {
     }
 
     /// `GetApiKeyInfo`, signed afresh by the key itself.
-    async fn api_key_info(&self, api_key: &str, secret: &Secret) -> Result<errors::Answer, Failure> {
+    async fn api_key_info(
+        &self,
+        api_key: &str,
+        secret: &Secret,
+    ) -> Result<errors::Answer, Failure> {
         let nonce = self.nonces.next(unix_ms().max(0) as u64);
         let request = Signer { api_key, secret }
             .sign(&endpoints::GET_API_KEY_INFO, &Params::new(), nonce)
@@ -208,10 +212,10 @@ impl Connector for KrakenConnector {
                 |raw| {
                     let answer = errors::read_reply(raw, SignedBy::Nobody).map_err(|mut f| {
                         // A public endpoint: its limit is the IP's.
-                        if let ConnectorError::RateLimited { scope, .. } = &mut f.error {
-                            if *scope == LimitScope::Account {
-                                *scope = LimitScope::Ip;
-                            }
+                        if let ConnectorError::RateLimited { scope, .. } = &mut f.error
+                            && *scope == LimitScope::Account
+                        {
+                            *scope = LimitScope::Ip;
                         }
                         f
                     })?;

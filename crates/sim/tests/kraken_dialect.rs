@@ -61,7 +61,10 @@ async fn probe_from(
     let (body, content_type) = if json {
         (format!(r#"{{"nonce":{nonce}}}"#), "application/json")
     } else {
-        (format!("nonce={nonce}"), "application/x-www-form-urlencoded")
+        (
+            format!("nonce={nonce}"),
+            "application/x-www-form-urlencoded",
+        )
     };
     let client = reqwest::Client::builder()
         .local_address(from)
@@ -131,7 +134,10 @@ async fn wrong_signatures_dead_keys_and_foreign_ips_are_refused_as_documented() 
     h.exchange(KRAKEN)
         .keys
         .update(OTHER, |k| k.state = KeyState::Deleted);
-    assert_eq!(first_error(&probe(&h, OTHER, n).await), Some("EAPI:Invalid key"));
+    assert_eq!(
+        first_error(&probe(&h, OTHER, n).await),
+        Some("EAPI:Invalid key")
+    );
     assert_eq!(
         first_error(&probe(&h, "krakenNEVERISSUED", n).await),
         Some("EAPI:Invalid key")
@@ -154,7 +160,10 @@ async fn a_keys_counter_holds_fifteen_calls_then_refuses_that_key_only() {
         first_error(&probe(&h, ALIVE, n + 15).await),
         Some("EAPI:Rate limit exceeded")
     );
-    assert_eq!(probe(&h, OTHER, n).await.body["error"], serde_json::json!([]));
+    assert_eq!(
+        probe(&h, OTHER, n).await.body["error"],
+        serde_json::json!([])
+    );
 }
 
 /// Failed calls fill the IP's counter; past it the IP is locked out, for

@@ -134,11 +134,7 @@ struct Kraken {
 
 pub fn router(sim: Arc<ExchangeSim>) -> Router {
     common::router(Kraken {
-        per_key: DecayingCounters::new(
-            STARTER_MAX,
-            STARTER_DECAY_PER_S,
-            sim.meter("key_counter"),
-        ),
+        per_key: DecayingCounters::new(STARTER_MAX, STARTER_DECAY_PER_S, sim.meter("key_counter")),
         failed_calls: DecayingCounters::new(
             STARTER_MAX,
             STARTER_DECAY_PER_S,
