@@ -148,6 +148,13 @@ pub fn shows_sub_key_ips(id: ExchangeId) -> bool {
     matches!(id, binance::ID | bybit::ID | okx::ID)
 }
 
+/// Whether every probe of the exchange is paced per IP, seconds apart,
+/// because failed calls lock an IP out (Kraken's temporary lockout): a
+/// demo gives it a few keys, not a full share.
+pub fn probes_paced_per_ip(id: ExchangeId) -> bool {
+    id == kraken::ID
+}
+
 /// Whether the exchange's keys carry a passphrase.
 pub fn needs_passphrase(id: ExchangeId) -> bool {
     matches!(id, okx::ID | kucoin::ID)
