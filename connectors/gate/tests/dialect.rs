@@ -151,6 +151,7 @@ impl conformance::Subject for Gate {
                 file: "test_data/ccxt_vectors.json",
                 json: include_str!("../test_data/ccxt_vectors.json"),
                 origin: "https://api.gateio.ws",
+                ignore_headers: &[],
                 build: ccxt_request,
             }],
         }

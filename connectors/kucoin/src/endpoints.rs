@@ -51,7 +51,9 @@ pub const UPDATE_SUB_KEY: Endpoint = Endpoint {
 pub const LIST_SUB_KEYS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/api/v1/sub/api-key",
-    params: &["subName", "apiKey"],
+    // The docs list `subName` first; the official SDK sends `apiKey`
+    // first, and so do we (the signature covers the query as sent).
+    params: &["apiKey", "subName"],
     charges: &management(20),
     source: "https://www.kucoin.com/docs-new/api-3470136",
 };
@@ -174,12 +176,15 @@ pub fn disable_sub_key_body(sub_api_key: &str, sub_name: &str, sub_passphrase: &
     .to_string()
 }
 
-/// Query of the master's listing of one sub key.
+/// Query of the master's listing of one sub key, in the order the official
+/// SDK sends it (`SubAccountAPIImpl.get_sub_account_api_list`,
+/// test_data/official_client_vectors.json); the signature covers the query
+/// as sent, so the order is ours to choose, and this one is KuCoin's.
 pub fn list_sub_key_params<'a>(
     sub_name: &'a str,
     sub_api_key: &'a str,
 ) -> [(&'static str, &'a str); 2] {
-    [("subName", sub_name), ("apiKey", sub_api_key)]
+    [("apiKey", sub_api_key), ("subName", sub_name)]
 }
 
 /// Query of one page of the master's sub accounts.
