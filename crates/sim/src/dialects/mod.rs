@@ -132,7 +132,7 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID
+        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | mexc::ID
     )
 }
 
