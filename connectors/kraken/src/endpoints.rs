@@ -4,7 +4,9 @@
 //! managed in the web UI only (Settings -> API; the API reference,
 //! docs.kraken.com/api-reference, lists no key-management call for spot
 //! keys). So keyrevoke probes a Kraken key with its own secret and
-//! escalates it, with the page where its owner deletes it.
+//! escalates it, with the page where its owner deletes it. (Kraken's
+//! institutional "Prime API users" have key calls of their own,
+//! `DeletePrimeApiUserKey`; those are not spot keys and are not covered.)
 
 use crate::limits::{self, charge};
 use keyrevoke_core::endpoint::{Endpoint, Method};
@@ -44,7 +46,9 @@ pub static ENDPOINTS: [&Endpoint; 2] = [&GET_API_KEY_INFO, &SERVER_TIME];
 pub const FUND_MOVING_PERMISSIONS: [&str; 1] = ["withdraw-funds"];
 
 /// Where the owner deletes a Kraken key by hand (Settings -> API, as
-/// support.kraken.com "How to create an API key" walks to it).
+/// support.kraken.com "How to create an API key" walks to it). The
+/// address itself is unconfirmed: the support articles show the menu path,
+/// not the URL.
 pub const API_KEYS_PAGE: &str = "https://pro.kraken.com/app/settings/api";
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ fn signing() -> Signing {
             file: "test_data/ccxt_vectors.json",
             json: include_str!("../test_data/ccxt_vectors.json"),
             origin: keyrevoke_kraken::DEFAULT_BASE_URL,
+            ignore_headers: &[],
             build: ccxt_request,
         }],
     }
