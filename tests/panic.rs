@@ -14,6 +14,7 @@ const BINANCE: ExchangeId = ExchangeId::new("binance");
 const BYBIT: ExchangeId = ExchangeId::new("bybit");
 const OKX: ExchangeId = ExchangeId::new("okx");
 const KUCOIN: ExchangeId = ExchangeId::new("kucoin");
+const MEXC: ExchangeId = ExchangeId::new("mexc");
 /// Bybit lists at most 20 keys a page (list-sub-apikeys.mdx): sub accounts
 /// of 22 keys each need a second page.
 const BYBIT_KEYS_PER_SUB: usize = 22;
@@ -173,6 +174,33 @@ async fn masters_on_three_exchanges_revoke_every_key_under_them_but_the_spared_o
     assert_eq!(seen(&s, |x| x.deletes), deletes);
     assert_eq!(seen(&s, |x| x.lists), lists);
     assert_eq!(summary(&again)["revoked"], sum["revoked"]);
+}
+
+/// MEXC: the master lists its sub accounts, then each one's keys, and
+/// deletes every key found; no API lets it delete itself: escalated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mexc_master_finds_and_revokes_every_key_of_its_sub_accounts() {
+    let s = scenario(&[(MEXC, 2, 3)]).await;
+    let out = run(&panic_args(&s, &["--include-self"])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    let sum = summary(&out);
+    assert_eq!(s.population.rows.len(), 6);
+    assert_eq!(sum["discovered"].as_array().unwrap().len(), 6, "{sum}");
+    assert_eq!(sum["revoked"], 6, "{sum}");
+    assert_eq!(sum["escalated"], 1, "the master: {sum}");
+    for r in &s.population.rows {
+        assert!(!alive(&s, MEXC, &r.api_key), "{}", r.label);
+    }
+    assert!(alive(&s, MEXC, &master_key(&s, MEXC)));
+    let strangers = s
+        .sim
+        .exchange(MEXC)
+        .keys
+        .filter(|k| k.is_alive() && k.label.as_deref() == Some("stranger"));
+    assert_eq!(strangers.len(), 1, "another account's key: untouched");
+    assert_eq!(seen(&s, |x| x.rate_limited), 0, "{}", refusals(&s));
+    assert!(s.out().join("escalations/mexc.csv").exists(), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,7 +36,21 @@ pub async fn run(opts: DemoOptions) -> i32 {
     // FTX has been gone since November 2022; breach inventories still hold
     // its keys, which keyrevoke escalates as inert.
     let inert = (opts.keys / 50).max(1).min(opts.keys);
-    let mut population = Population::breach(&exchanges, opts.keys - inert, 20_221_228);
+    // Kraken's probes leave seconds apart (failed calls lock an IP out), so
+    // it gets a few keys (one probe every 3 s: about 30 s of probes).
+    let (paced, full): (Vec<ExchangeId>, Vec<ExchangeId>) = exchanges
+        .iter()
+        .copied()
+        .partition(|x| dialects::probes_paced_per_ip(*x));
+    let few = (opts.keys / 120).min((opts.keys - inert) / (paced.len() + 1));
+    let mut population =
+        Population::breach(&full, opts.keys - inert - few * paced.len(), 20_221_228);
+    for (i, x) in paced.iter().enumerate() {
+        let mut some = Population::breach(&[*x], few, 20_221_229 + i as u64);
+        population.rows.append(&mut some.rows);
+        population.keys.append(&mut some.keys);
+        population.credentials.append(&mut some.credentials);
+    }
     population.add_unserved(ExchangeId::new("ftx"), inert, 20_221_111);
     let sim = match keyrevoke_sim::start(SimConfig {
         exchanges: exchanges.clone(),

@@ -96,6 +96,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_bitget::BitgetConnector::new,
         )
     }),
+    (keyrevoke_kraken::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_kraken::EXCHANGE.id,
+            keyrevoke_kraken::DEFAULT_BASE_URL,
+            keyrevoke_kraken::KrakenConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),

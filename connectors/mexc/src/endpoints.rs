@@ -39,6 +39,25 @@ pub const LIST_SUB_KEYS: Endpoint = Endpoint {
     source: "spot_v3_en, \"Query the APIKey of a sub-account (For Master Account)\"",
 };
 
+/// "Query Sub-account List (For Master Account)": `page` (default 1),
+/// `limit` (default 10, at most 200); permission SPOT_ACCOUNT_READ;
+/// Weight(IP) 1. Replies `{"subAccounts": [{"subAccount", "isFreeze",
+/// "createTime", "uid"}]}`, no total: a full page may have a next one.
+pub const LIST_SUB_ACCOUNTS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/api/v3/sub-account/list",
+    params: &["page", "limit"],
+    charges: &[
+        charge(limits::IP_SUB_ACCOUNT_LIST, 1),
+        charge(limits::UID_SUB_ACCOUNT_LIST, 1),
+    ],
+    source: "spot_v3_en, \"Query Sub-account List (For Master Account)\"",
+};
+
+/// The most sub accounts one page of [`LIST_SUB_ACCOUNTS`] holds ("Max
+/// value: 200").
+pub const SUB_ACCOUNTS_PER_PAGE: u32 = 200;
+
 /// "Account Information": any key with SPOT_ACCOUNT_READ; Weight(IP) 10,
 /// "rate limit: 2 times/s". Replies `canTrade`, `canWithdraw`,
 /// `canDeposit`, `accountType`, `balances`, `permissions`.
@@ -63,7 +82,13 @@ pub const SERVER_TIME: Endpoint = Endpoint {
     source: "spot_v3_en, \"Check Server Time\"",
 };
 
-pub static ENDPOINTS: [&Endpoint; 4] = [&DELETE_SUB_KEY, &LIST_SUB_KEYS, &ACCOUNT, &SERVER_TIME];
+pub static ENDPOINTS: [&Endpoint; 5] = [
+    &DELETE_SUB_KEY,
+    &LIST_SUB_KEYS,
+    &LIST_SUB_ACCOUNTS,
+    &ACCOUNT,
+    &SERVER_TIME,
+];
 
 /// The flags of `/api/v3/account` that say what the key may do, as
 /// permission names for reports.
@@ -83,6 +108,13 @@ pub fn delete_sub_key_params(sub_account: &str, api_key: &str) -> Params {
 
 pub fn list_sub_keys_params(sub_account: &str) -> Params {
     Params::new().with("subAccount", sub_account)
+}
+
+/// Page `page` (from 1) of the master's sub accounts, as many as a page holds.
+pub fn list_sub_accounts_params(page: u32) -> Params {
+    Params::new()
+        .with("page", page.to_string())
+        .with("limit", SUB_ACCOUNTS_PER_PAGE.to_string())
 }
 
 #[cfg(test)]
@@ -106,5 +138,9 @@ mod tests {
             DELETE_SUB_KEY.params
         );
         assert_eq!(names(&list_sub_keys_params("s")), LIST_SUB_KEYS.params);
+        assert_eq!(
+            names(&list_sub_accounts_params(1)),
+            LIST_SUB_ACCOUNTS.params
+        );
     }
 }

@@ -6,10 +6,13 @@
 //!   name);
 //! - probe: the key's own `GET /api/v3/account` when its secret is known,
 //!   else the master's listing of the sub account's keys;
+//! - discovery: the master lists its sub accounts, then each one's keys
+//!   (`discover.rs`);
 //! - nothing else: MEXC documents no call by which a key deletes, disables
 //!   or narrows itself, none that disables a sub key, and none by which a
 //!   master acts on its own keys, so such keys are probed and escalated.
 
+mod discover;
 pub mod endpoints;
 pub mod errors;
 pub mod limits;
@@ -20,6 +23,7 @@ use errors::{Answer, ReplyContext};
 pub(crate) use keyrevoke_core::Caller;
 use keyrevoke_core::config::ExchangeSettings;
 use keyrevoke_core::connector::{EscalationContact, FieldProblem, permission_list};
+use keyrevoke_core::discovery::{Page, PageRequest};
 use keyrevoke_core::endpoint::Endpoint;
 use keyrevoke_core::error::{LimitScope, SignedBy};
 use keyrevoke_core::exchange::ExchangeName;
@@ -265,6 +269,14 @@ impl Connector for MexcConnector {
             )
             .await?;
         Ok(())
+    }
+
+    fn can_discover(&self) -> bool {
+        true
+    }
+
+    async fn discover(&self, cred: &Credential, page: &PageRequest) -> Result<Page, Failure> {
+        self.discover_page(cred, page).await
     }
 
     fn requests_sent(&self) -> u64 {

@@ -14,7 +14,8 @@
 //! charges both, each endpoint to its own pair of tiers, which is never
 //! more than either reading allows.
 
-use crate::endpoints::{DELETE_SUB_KEY, SERVER_TIME};
+use crate::endpoints::{DELETE_SUB_KEY, LIST_SUB_ACCOUNTS, LIST_SUB_KEYS, SERVER_TIME};
+use keyrevoke_core::discovery::ListKind;
 use keyrevoke_core::{Charge, Operation, Route, Tier, TierScope};
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub const IP_SUB_KEY_DELETE: &str = "ip_sub_key_delete";
 pub const UID_SUB_KEY_DELETE: &str = "uid_sub_key_delete";
 pub const IP_SUB_KEY_LIST: &str = "ip_sub_key_list";
 pub const UID_SUB_KEY_LIST: &str = "uid_sub_key_list";
+pub const IP_SUB_ACCOUNT_LIST: &str = "ip_sub_account_list";
+pub const UID_SUB_ACCOUNT_LIST: &str = "uid_sub_account_list";
 pub const IP_ACCOUNT: &str = "ip_account";
 pub const UID_ACCOUNT: &str = "uid_account";
 /// "Account Information": "rate limit: 2 times/s".
@@ -45,11 +48,13 @@ const fn tier(name: &'static str, scope: TierScope) -> Tier {
     }
 }
 
-pub static TIERS: [Tier; 8] = [
+pub static TIERS: [Tier; 10] = [
     tier(IP_SUB_KEY_DELETE, TierScope::Ip),
     tier(UID_SUB_KEY_DELETE, TierScope::Account),
     tier(IP_SUB_KEY_LIST, TierScope::Ip),
     tier(UID_SUB_KEY_LIST, TierScope::Account),
+    tier(IP_SUB_ACCOUNT_LIST, TierScope::Ip),
+    tier(UID_SUB_ACCOUNT_LIST, TierScope::Account),
     tier(IP_ACCOUNT, TierScope::Ip),
     tier(UID_ACCOUNT, TierScope::Account),
     Tier {
@@ -81,8 +86,9 @@ pub fn charges(op: Operation) -> &'static [Charge] {
         Operation::Route(_) => &[],
         Operation::Probe => &PROBE,
         Operation::ClockSync => SERVER_TIME.charges,
-        // No discovery for MEXC yet: nothing is listed, nothing spent.
-        Operation::List(_) => &[],
+        // Discovery: the master's sub accounts, then each one's keys.
+        Operation::List(ListKind::SubAccounts) => LIST_SUB_ACCOUNTS.charges,
+        Operation::List(ListKind::SubAccountKeys) => LIST_SUB_KEYS.charges,
         // Not rotated here (`can_rotate` is false): never sent.
         Operation::Rotate(_) => &[],
     }
@@ -91,7 +97,7 @@ pub fn charges(op: Operation) -> &'static [Charge] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::{ACCOUNT, LIST_SUB_KEYS};
+    use crate::endpoints::ACCOUNT;
     use keyrevoke_core::connector::charge_problems;
 
     #[test]

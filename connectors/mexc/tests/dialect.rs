@@ -247,3 +247,91 @@ async fn rows_a_master_cannot_act_on_are_reported_at_validation() {
     assert_eq!(problems[0].field, "account");
     assert_eq!(c.routes(&no_account), vec![Route::Escalate]);
 }
+
+fn credential_of(api_key: &str) -> Arc<Credential> {
+    Arc::new(Credential {
+        api_key: api_key.into(),
+        api_secret: Secret::new(secret_of(api_key)),
+        ..(*master()).clone()
+    })
+}
+
+#[tokio::test]
+async fn the_master_lists_its_sub_accounts_then_each_ones_keys() {
+    use keyrevoke_core::discovery::PageRequest;
+    let h = testkit::start(
+        keyrevoke_mexc::EXCHANGE.id,
+        Faults::default(),
+        keys()
+            .into_iter()
+            .map(|k| match k.api_key.as_str() {
+                SUB => k.labelled("bot-1"),
+                _ => k,
+            })
+            .chain([key("mx0STRANGER00000001", "4100", &["SPOT_ACCOUNT_READ"])
+                .sub_of("4000")
+                .in_sub_account("someoneelse")]),
+    )
+    .await;
+    let c = testkit::connector(&h, keyrevoke_mexc::EXCHANGE.id, MexcConnector::new);
+    assert!(c.can_discover());
+    let accounts = c.discover(&master(), &PageRequest::start()).await.unwrap();
+    assert_eq!(accounts.accounts, vec![SUB_ACCOUNT, "mexcsub002"]);
+    assert_eq!(accounts.next, None, "a page that is not full is the last");
+    let keys = c
+        .discover(&master(), &PageRequest::keys_of(SUB_ACCOUNT))
+        .await
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].api_key, SUB);
+    assert_eq!(keys.keys[0].account, SUB_ACCOUNT);
+    assert_eq!(keys.keys[0].label.as_deref(), Some("bot-1"));
+    // A sub account's own key may not list: MEXC's 700007.
+    let refused = c.discover(&credential_of(SUB), &PageRequest::start()).await;
+    assert!(
+        matches!(refused, Err(ref f) if matches!(f.error, ConnectorError::Unsupported(_))),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(
+        h.exchange(keyrevoke_mexc::EXCHANGE.id)
+            .stats
+            .snapshot()
+            .rate_limited,
+        0
+    );
+}
+
+/// 201 sub accounts: the first page holds the documented most, 200, and
+/// says where the next begins; the second holds the last one.
+#[tokio::test]
+async fn sub_accounts_are_listed_page_by_page() {
+    use keyrevoke_core::discovery::PageRequest;
+    let subs = (0..201).map(|i| {
+        key(
+            &format!("mx0MANY{i:012}"),
+            &format!("{}", 5000 + i),
+            &["SPOT_ACCOUNT_READ"],
+        )
+        .sub_of("1000")
+        .in_sub_account(&format!("many{i:03}"))
+    });
+    let h = testkit::start_unlimited(
+        keyrevoke_mexc::EXCHANGE.id,
+        keys()
+            .into_iter()
+            .filter(|k| k.api_key == MASTER)
+            .chain(subs),
+    )
+    .await;
+    let c = testkit::connector(&h, keyrevoke_mexc::EXCHANGE.id, MexcConnector::new);
+    let first = c.discover(&master(), &PageRequest::start()).await.unwrap();
+    assert_eq!(first.accounts.len(), 200);
+    assert_eq!(first.next.as_deref(), Some("2"));
+    let second = c
+        .discover(&master(), &PageRequest::start().continued("2".into()))
+        .await
+        .unwrap();
+    assert_eq!(second.accounts, vec!["many200"]);
+    assert_eq!(second.next, None);
+}

@@ -32,6 +32,19 @@ pub fn hmac_sha512_hex(secret: &str, message: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// HMAC-SHA512 keyed by raw bytes (Kraken keys it with its base64-decoded
+/// secret and signs bytes that are not text).
+pub fn hmac_sha512(key: &[u8], message: &[u8]) -> [u8; 64] {
+    let mut mac = Hmac::<Sha512>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// SHA-256 of bytes (Kraken hashes the nonce and the body into its message).
+pub fn sha256(message: &[u8]) -> [u8; 32] {
+    Sha256::digest(message).into()
+}
+
 /// Lowercase hex SHA-512 (Gate APIv4 hashes the body into its prehash).
 pub fn sha512_hex(message: &str) -> String {
     hex::encode(Sha512::digest(message.as_bytes()))

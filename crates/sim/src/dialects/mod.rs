@@ -8,6 +8,7 @@ pub mod coinbase;
 pub mod common;
 pub mod gate;
 pub mod htx;
+pub mod kraken;
 pub mod kucoin;
 pub mod mexc;
 pub mod okx;
@@ -30,6 +31,7 @@ pub const SUPPORTED: &[ExchangeId] = &[
     gate::ID,
     htx::ID,
     bitget::ID,
+    kraken::ID,
 ];
 
 /// The exchanges the simulator speaks, as names an operator may give.
@@ -55,6 +57,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         gate::ID => Some(gate::router),
         htx::ID => Some(htx::router),
         bitget::ID => Some(bitget::router),
+        kraken::ID => Some(kraken::router),
         _ => None,
     }
 }
@@ -71,6 +74,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         gate::ID => gate::IP_LIMIT,
         htx::ID => htx::IP_LIMIT,
         bitget::ID => bitget::IP_LIMIT,
+        kraken::ID => kraken::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -87,6 +91,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         gate::ID => gate::synthetic_permissions(kind),
         htx::ID => htx::synthetic_permissions(kind),
         bitget::ID => bitget::synthetic_permissions(kind),
+        kraken::ID => kraken::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -115,6 +120,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         htx::ID => key.uid.clone(),
         // Bitget numbers sub accounts (`subAccountUid`, `subUid`).
         bitget::ID => key.uid.clone(),
+        // No Kraken key manages another: the account only groups keys.
+        kraken::ID => key.uid.clone(),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -139,7 +146,7 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | htx::ID | bitget::ID
+        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | htx::ID | bitget::ID | mexc::ID
     )
 }
 
@@ -153,6 +160,13 @@ pub fn master_can_create_sub_keys(id: ExchangeId) -> bool {
 /// rotation can copy it (KuCoin masks it: `203.**.154`).
 pub fn shows_sub_key_ips(id: ExchangeId) -> bool {
     matches!(id, binance::ID | bybit::ID | okx::ID)
+}
+
+/// Whether every probe of the exchange is paced per IP, seconds apart,
+/// because failed calls lock an IP out (Kraken's temporary lockout): a
+/// demo gives it a few keys, not a full share.
+pub fn probes_paced_per_ip(id: ExchangeId) -> bool {
+    id == kraken::ID
 }
 
 /// Whether the exchange's keys carry a passphrase.
@@ -182,6 +196,7 @@ pub fn sub_delete_needs_passphrase(id: ExchangeId) -> bool {
 pub fn synthetic_secret(id: ExchangeId, rng: &mut rand::rngs::StdRng) -> Option<String> {
     match id {
         coinbase::ID => Some(coinbase::synthetic_secret(rng)),
+        kraken::ID => Some(kraken::synthetic_secret(rng)),
         _ => None,
     }
 }
