@@ -5,6 +5,7 @@ pub mod binance;
 pub mod bybit;
 pub mod coinbase;
 pub mod common;
+pub mod deribit;
 pub mod gate;
 pub mod kucoin;
 pub mod mexc;
@@ -26,6 +27,7 @@ pub const SUPPORTED: &[ExchangeId] = &[
     coinbase::ID,
     mexc::ID,
     gate::ID,
+    deribit::ID,
 ];
 
 /// The exchanges the simulator speaks, as names an operator may give.
@@ -49,6 +51,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         okx::ID => Some(okx::router),
         mexc::ID => Some(mexc::router),
         gate::ID => Some(gate::router),
+        deribit::ID => Some(deribit::router),
         _ => None,
     }
 }
@@ -63,6 +66,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         okx::ID => okx::IP_LIMIT,
         mexc::ID => mexc::IP_LIMIT,
         gate::ID => gate::IP_LIMIT,
+        deribit::ID => deribit::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -77,6 +81,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         okx::ID => okx::synthetic_permissions(kind),
         mexc::ID => mexc::synthetic_permissions(kind),
         gate::ID => gate::synthetic_permissions(kind),
+        deribit::ID => deribit::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -101,6 +106,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         mexc::ID => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
         // Gate numbers sub accounts (`user_id`).
         gate::ID => key.uid.clone(),
+        // Deribit numbers sub accounts (`subject_id`).
+        deribit::ID => key.uid.clone(),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -116,7 +123,7 @@ pub fn key_can_delete_itself(id: ExchangeId) -> bool {
 pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID | gate::ID
+        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID | gate::ID | deribit::ID
     )
 }
 
@@ -125,7 +132,7 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID
+        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | deribit::ID
     )
 }
 
