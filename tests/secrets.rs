@@ -11,12 +11,14 @@ use keyrevoke::sim::faults::Faults;
 use keyrevoke::sim::generate::Population;
 use std::os::unix::fs::PermissionsExt;
 
-const EXCHANGES: [ExchangeId; 5] = [
+const EXCHANGES: [ExchangeId; 6] = [
     ExchangeId::new("binance"),
     ExchangeId::new("bybit"),
     ExchangeId::new("okx"),
     ExchangeId::new("kucoin"),
     ExchangeId::new("coinbase"),
+    // Its managing credentials act in sub accounts through tokens.
+    ExchangeId::new("deribit"),
 ];
 
 /// The operator's audit signing key, set through the config as an
