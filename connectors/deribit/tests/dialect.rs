@@ -322,6 +322,35 @@ async fn a_key_tries_to_remove_itself_and_falls_back_when_refused() {
     );
 }
 
+/// A security-key challenge is a non-error reply that did nothing: the
+/// route ends with its reason, the key untouched.
+#[tokio::test]
+async fn a_security_key_challenge_ends_the_route_with_its_reason() {
+    let (h, c) = setup().await;
+    h.exchange(ID).keys.update(MASTER, |k| {
+        k.permissions
+            .push(keyrevoke_sim::dialects::deribit::SECURITY_KEY_ASSIGNED.into())
+    });
+    let j = row(SUB, false, Some(MASTER), Some(SUB_ACCOUNT));
+    for route in [Route::DeleteByMaster, Route::DisableByMaster] {
+        match c.perform(route, &j).await {
+            Err(f) => {
+                assert_eq!(
+                    f.error,
+                    ConnectorError::Unsupported(
+                        keyrevoke_deribit::errors::SECURITY_KEY_CHALLENGE.into()
+                    ),
+                    "{route}"
+                );
+            }
+            Ok(_) => panic!("{route}: a challenge read as done"),
+        }
+    }
+    let k = held(&h, SUB);
+    assert_eq!(k.state, KeyState::Alive);
+    assert!(!k.disabled);
+}
+
 #[tokio::test]
 async fn a_key_probes_itself_by_its_auth() {
     let (h, c) = setup().await;

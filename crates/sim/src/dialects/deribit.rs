@@ -21,6 +21,11 @@
 //!   a call from a pool of 50,000 refilled at 10,000 per second: here a
 //!   rolling window of 100 calls per 5 s; beyond, 10028
 //!   `too_many_requests`. No IP ban is documented.
+//! - security keys (articles/security-keys): where the account has one
+//!   assigned, key management answers with a non-error result
+//!   `{security_key_authorization_required: true, challenge, …}` and does
+//!   nothing; here an account whose managing key holds the marker
+//!   [`SECURITY_KEY_ASSIGNED`] answers so to every remove and disable;
 //! - undocumented, chosen here: a bad signature and a stale timestamp are
 //!   13009 `unauthorized`, told apart by `data.reason` ("invalid
 //!   signature", "invalid timestamp"); an unknown key id is 13020
@@ -65,6 +70,9 @@ const PREFIX: &str = "/api/v2/";
 pub const ACCOUNT_READ: &str = "account:read";
 pub const ACCOUNT_READ_WRITE: &str = "account:read_write";
 pub const WALLET_READ_WRITE: &str = "wallet:read_write";
+/// Not a scope: marks a key whose account has a security key assigned to
+/// account actions (the simulator's convention).
+pub const SECURITY_KEY_ASSIGNED: &str = "sim:security_key";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -490,6 +498,19 @@ impl Deribit {
                 else {
                     return Err(refuse(13020, "not_found", "id").into());
                 };
+                if caller
+                    .key
+                    .permissions
+                    .iter()
+                    .any(|p| p == SECURITY_KEY_ASSIGNED)
+                {
+                    return Ok(ok(json!({
+                        "security_key_authorization_required": true,
+                        "security_keys": [{ "type": "tfa", "name": "tfa" }],
+                        "rp_id": "www.deribit.com",
+                        "challenge": self.sim.mint_token(44),
+                    })));
+                }
                 if endpoint == Endpoint::RemoveKey {
                     self.sim.delete_key(&key.api_key);
                     return Ok(ok(json!("ok")));
