@@ -12,6 +12,14 @@
 //! timestamp outside the 60 s window: `data.reason` tells them apart; its
 //! wording is not documented, so only a reason naming the timestamp is
 //! read as clock skew, and every other 13009 stays permanent.
+//!
+//! A security-key (TFA) challenge is not an error: "the server responds
+//! with a non-error response" whose result holds
+//! `security_key_authorization_required: true` and a `challenge`, and
+//! nothing was done (articles/security-keys; it "applies to ... API key
+//! management"). Answering it needs the owner's TOTP code, so it ends the
+//! route with that reason, never as a success; 13668 is the refusal of a
+//! wrong answer.
 
 use crate::limits;
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
@@ -159,6 +167,13 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
         return Err(f);
     }
     match parsed.as_ref().and_then(|p| p.get("result")) {
+        Some(result) if asks_for_a_security_key(result) => Err(Failure::new(
+            ConnectorError::Unsupported(SECURITY_KEY_CHALLENGE.into()),
+            ReplyMeta {
+                code: Some("security_key_authorization_required".into()),
+                ..meta
+            },
+        )),
         Some(result) => Ok(Answer {
             result: result.clone(),
             reply: Reply {
@@ -171,6 +186,14 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
             meta,
         )),
     }
+}
+
+/// Why a route ends at a security-key challenge.
+pub const SECURITY_KEY_CHALLENGE: &str = "the account asks for a security-key (TFA) confirmation before this call, which only the key's owner can give: nothing was done";
+
+/// A non-error result that asks for a security key instead of acting.
+fn asks_for_a_security_key(result: &Value) -> bool {
+    result["security_key_authorization_required"].as_bool() == Some(true)
 }
 
 /// `{"error": {"code", "message", "data": {"reason"}}}`.
@@ -280,6 +303,25 @@ mod tests {
             }
             other => panic!("not unsupported: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_security_key_challenge_in_a_result_is_no_success() {
+        // articles/security-keys, "Authorization Required Response".
+        let challenge = r#"{"jsonrpc":"2.0","result":{"security_key_authorization_required":true,
+            "security_keys":[{"type":"tfa","name":"tfa"}],"rp_id":"test.deribit.com",
+            "challenge":"6ayp6pj6hvlvEpSPtFAUgqMA7VWvCgS5c2GA15B35sg="}}"#;
+        let f = read_reply(raw(200, challenge), &cx(SignedBy::ManagingCredential, true))
+            .err()
+            .expect("not a success");
+        assert_eq!(
+            f.error,
+            ConnectorError::Unsupported(SECURITY_KEY_CHALLENGE.into())
+        );
+        assert_eq!(
+            f.meta.code.as_deref(),
+            Some("security_key_authorization_required")
+        );
     }
 
     #[test]
