@@ -140,6 +140,27 @@ mod tests {
         assert!(!shown.contains("deribit-secret-never-shown"), "{shown}");
     }
 
+    /// Tokens are credentials: a request's `Debug` (what a log or a panic
+    /// could show) carries neither the bearer token nor a refresh token
+    /// sent in the query.
+    #[test]
+    fn no_token_shows_in_a_requests_debug() {
+        let token = Secret::from("1582628593469.access-token-never-shown");
+        let shown = format!(
+            "{:?}",
+            bearer(&endpoints::LIST_KEYS, &Params::new(), &token)
+        );
+        assert!(!shown.contains("access-token-never-shown"), "{shown}");
+        let exchange = public(
+            &endpoints::EXCHANGE_TOKEN,
+            &Params::new()
+                .with("refresh_token", "1582628593469.refresh-token-never-shown")
+                .with("subject_id", "10"),
+        );
+        let shown = format!("{exchange:?}");
+        assert!(!shown.contains("refresh-token-never-shown"), "{shown}");
+    }
+
     #[test]
     fn a_remove_is_a_write_though_sent_as_a_get() {
         let secret = Secret::from("s");
