@@ -3,7 +3,8 @@
 //! account), then each account's keys (`private/list_api_keys` with a
 //! token exchanged for that account). See `endpoints.rs` for the sources.
 //! The main account is listed too: its own keys are as exposed as its sub
-//! accounts' (the credential's own key is protected by the run).
+//! accounts'. The credential's own key is left out: `panic` decides about
+//! it alone (`--include-self`).
 
 use crate::endpoints::{GET_SUBACCOUNTS, LIST_KEYS};
 use crate::{Caller, DeribitConnector, Session};
@@ -39,7 +40,10 @@ impl DeribitConnector {
                 let session = self.session_in(cred, Some(account)).await?;
                 let answer = self.call(&session, &LIST_KEYS, &Params::new()).await?;
                 Ok(Page {
-                    keys: found_keys(&answer.result, account),
+                    keys: found_keys(&answer.result, account)
+                        .into_iter()
+                        .filter(|k| k.api_key != cred.api_key)
+                        .collect(),
                     accounts: Vec::new(),
                     next: None,
                     reply: answer.reply,
