@@ -55,12 +55,16 @@ pub const fn charge(tier: &'static str, weight: u32) -> Charge {
 
 const PUBLIC_CALL: Charge = charge(IP_PUBLIC, CREDITS_PER_CALL);
 
-/// A route in a sub account: `public/auth`, `public/exchange_token`,
-/// `list_api_keys`, then the remove or the disable (in the credential's
-/// own account the last two only: the most is charged).
-static ROUTE: [Charge; 2] = [charge(ACCOUNT_CREDITS, 3 * CREDITS_PER_CALL), PUBLIC_CALL];
+/// A route spends two calls of the credential's pool: in its own account
+/// the listing and the remove (or disable); in a sub account
+/// `public/auth` and `public/exchange_token`, the listing and the remove
+/// then spending the sub account's own pool (at most two calls per key
+/// there too, so the credential's pool bounds both); and the auth is
+/// counted per IP as well.
+static ROUTE: [Charge; 2] = [charge(ACCOUNT_CREDITS, 2 * CREDITS_PER_CALL), PUBLIC_CALL];
 /// A probe: the key's own `public/auth`, or the credential's listing of
-/// the key's account (with its token exchange).
+/// its own account, or of a sub account (after the auth and the token
+/// exchange, which the credential's pool pays).
 static PROBE: [Charge; 2] = [charge(ACCOUNT_CREDITS, 2 * CREDITS_PER_CALL), PUBLIC_CALL];
 /// A sub account's key listing: a token for it, then the listing.
 static LIST_KEYS: [Charge; 2] = [charge(ACCOUNT_CREDITS, 2 * CREDITS_PER_CALL), PUBLIC_CALL];
@@ -104,9 +108,9 @@ mod tests {
     }
 
     #[test]
-    fn a_route_pays_for_its_exchange_listing_and_write() {
+    fn a_route_pays_for_the_two_calls_of_the_credentials_pool_and_the_auth() {
         let route = charges(Operation::Route(Route::DeleteByMaster));
-        assert!(route.contains(&charge(ACCOUNT_CREDITS, calls(3))));
+        assert!(route.contains(&charge(ACCOUNT_CREDITS, calls(2))));
         assert!(route.contains(&PUBLIC_CALL), "the auth is public");
     }
 }
