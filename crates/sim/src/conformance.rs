@@ -14,7 +14,9 @@
 //! - a bad signature is refused and changes nothing;
 //! - the exchange's rate-limit reply and an IP ban become `RateLimited`
 //!   (the ban with scope `Ban`), and nothing took effect;
-//! - a gateway timeout after the exchange acted is an unknown outcome;
+//! - a gateway timeout after the exchange acted on the delete (the
+//!   deletion request itself: a route may read first) is an unknown
+//!   outcome;
 //! - clock skew is reported as such, and a clock sync fixes it;
 //! - where the connector rotates ([`Subject::rotation`]): a described sub
 //!   key is created again with the same permissions, IPs and read-only
