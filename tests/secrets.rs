@@ -159,6 +159,14 @@ async fn no_secret_appears_in_any_output_or_artifact() {
         }
     }
 
+    // Deribit's access and refresh tokens, which the simulator issued.
+    for (name, bytes) in &haystacks {
+        assert!(
+            !keyrevoke::sim::dialects::deribit::holds_issued_token(&String::from_utf8_lossy(bytes)),
+            "a Deribit token leaked into {name}"
+        );
+    }
+
     let scanned = |name: &str| haystacks.iter().filter(|(n, _)| n.ends_with(name)).count();
     for report in ["report.html", "report.json"] {
         assert_eq!(scanned(report), 2, "{report} of the run and of `report`");

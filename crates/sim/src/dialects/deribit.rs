@@ -113,6 +113,25 @@ pub fn key_id(client_id: &str) -> i64 {
     i64::from_str_radix(&Fingerprint::of(client_id).as_str()[..13], 16).expect("hex")
 }
 
+/// The random part of a token the simulator issues: `<Unix ms>.<this
+/// many letters or digits>`.
+const TOKEN_RANDOM_LEN: usize = 40;
+
+/// Whether `text` holds a token shaped as this dialect issues them: for
+/// tests that scan every artifact of a run for a leaked token.
+pub fn holds_issued_token(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(dot, &c)| {
+        c == b'.'
+            && dot >= 13
+            && b[dot - 13..dot].iter().all(u8::is_ascii_digit)
+            && b.len() >= dot + 1 + TOKEN_RANDOM_LEN
+            && b[dot + 1..dot + 1 + TOKEN_RANDOM_LEN]
+                .iter()
+                .all(u8::is_ascii_alphanumeric)
+    })
+}
+
 /// What a token stands for: the key that authenticated, and the account
 /// it acts in.
 #[derive(Clone)]
@@ -364,7 +383,11 @@ impl Deribit {
     fn tokens_for(&self, key: &SimKey, account: &str) -> Value {
         let mut tokens = self.tokens.lock().unwrap();
         let mut mint = |refresh: bool| {
-            let token = format!("{}.{}", self.sim.now_ms(), self.sim.mint_token(40));
+            let token = format!(
+                "{}.{}",
+                self.sim.now_ms(),
+                self.sim.mint_token(TOKEN_RANDOM_LEN)
+            );
             tokens.insert(
                 token.clone(),
                 Grant {
@@ -606,6 +629,14 @@ mod tests {
         assert_eq!(f["id"], "AMANDA");
         assert_eq!(f["nonce"], "n");
         assert!(header_fields("Bearer x").is_none());
+    }
+
+    #[test]
+    fn issued_tokens_are_recognised_in_any_text() {
+        let token = format!("1700000000123.{}", "a1B2".repeat(10));
+        assert!(holds_issued_token(&format!("x Bearer {token} y")));
+        assert!(!holds_issued_token("1700000000123.short"));
+        assert!(!holds_issued_token(&format!("170000.{}", "a".repeat(40))));
     }
 
     #[test]
