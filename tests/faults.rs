@@ -117,6 +117,7 @@ async fn every_key_ends_the_same_way_with_15_percent_faulty_replies() {
     let faults = Faults {
         unavailable_before: 0.04,
         gateway_timeout_after: 0.04,
+        gateway_timeout_after_delete: 0.0,
         reset_after: 0.03,
         stall: 0.01,
         stall_ms: 2000,

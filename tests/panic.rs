@@ -1,7 +1,7 @@
 //! `keyrevoke panic` end to end: a user holding only master credentials on
-//! Bybit, Binance, OKX and KuCoin (and HTX and Bitget, each on its own)
-//! gets every key under them revoked in one command, against the simulator
-//! at the documented limits.
+//! Bybit, Binance, OKX and KuCoin (and MEXC, HTX, Bitget and Deribit, each
+//! on its own) gets every key under them revoked in one command, against
+//! the simulator at the documented limits.
 
 mod common;
 
@@ -454,4 +454,43 @@ async fn a_bitget_main_account_lists_and_deletes_every_sub_key_at_its_limits() {
     );
     assert_eq!(stats.deletes, found as u64, "one delete per key");
     assert!(s.out().join("escalations/bitget.csv").exists(), "{said}");
+}
+
+/// Deribit: the master lists its own account beside its sub accounts (each
+/// through a token exchanged for it); its own key is not among the keys
+/// found, and `--include-self` revokes it last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deribit_master_revokes_its_own_accounts_keys_and_its_sub_accounts() {
+    const DERIBIT: ExchangeId = ExchangeId::new("deribit");
+    let s = scenario(&[(DERIBIT, 2, 3)]).await;
+    let master = master_key(&s, DERIBIT);
+    let keys = &s.sim.exchange(DERIBIT).keys;
+    let main_uid = keys.get(&master).unwrap().uid;
+    // A key of the main account beside the master's, as a user holds one.
+    let beside = "deribitBESIDEMAIN1";
+    keys.insert(keyrevoke::sim::testkit::key(
+        beside,
+        &main_uid,
+        &["trade:read_write"],
+    ));
+    let out = run(&panic_args(&s, &["--include-self"])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let sum = summary(&out);
+    let found = s.population.rows.len() + 1;
+    let discovered = sum["discovered"].as_array().unwrap();
+    assert_eq!(discovered.len(), found, "{sum}");
+    assert_eq!(
+        sum["revoked"],
+        (found + 1) as u64,
+        "every key, then the master: {sum}"
+    );
+    assert!(!alive(&s, DERIBIT, beside));
+    assert!(!alive(&s, DERIBIT, &master), "revoked last");
+    for r in &s.population.rows {
+        assert!(!alive(&s, DERIBIT, &r.api_key), "{}", r.label);
+    }
+    // The other account's master and sub key are untouched.
+    let strangers = keys.filter(|k| k.is_alive());
+    assert_eq!(strangers.len(), 2, "{strangers:?}");
 }

@@ -11,12 +11,14 @@ use keyrevoke::sim::faults::Faults;
 use keyrevoke::sim::generate::Population;
 use std::os::unix::fs::PermissionsExt;
 
-const EXCHANGES: [ExchangeId; 5] = [
+const EXCHANGES: [ExchangeId; 6] = [
     ExchangeId::new("binance"),
     ExchangeId::new("bybit"),
     ExchangeId::new("okx"),
     ExchangeId::new("kucoin"),
     ExchangeId::new("coinbase"),
+    // Its managing credentials act in sub accounts through tokens.
+    ExchangeId::new("deribit"),
 ];
 
 /// The operator's audit signing key, set through the config as an
@@ -155,6 +157,14 @@ async fn no_secret_appears_in_any_output_or_artifact() {
                 );
             }
         }
+    }
+
+    // Deribit's access and refresh tokens, which the simulator issued.
+    for (name, bytes) in &haystacks {
+        assert!(
+            !keyrevoke::sim::dialects::deribit::holds_issued_token(&String::from_utf8_lossy(bytes)),
+            "a Deribit token leaked into {name}"
+        );
     }
 
     let scanned = |name: &str| haystacks.iter().filter(|(n, _)| n.ends_with(name)).count();

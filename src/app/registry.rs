@@ -105,6 +105,15 @@ const REGISTERED: &[(ExchangeName, Build)] = &[
             keyrevoke_kraken::KrakenConnector::new,
         )
     }),
+    (keyrevoke_deribit::EXCHANGE, |config, client| {
+        over_http(
+            config,
+            client,
+            keyrevoke_deribit::EXCHANGE.id,
+            keyrevoke_deribit::DEFAULT_BASE_URL,
+            keyrevoke_deribit::DeribitConnector::new,
+        )
+    }),
     (keyrevoke_ftx::EXCHANGE, |_, _| {
         Ok(Arc::new(keyrevoke_ftx::FtxConnector))
     }),

@@ -15,6 +15,9 @@ pub struct Faults {
     pub unavailable_before: f64,
     /// Act, then answer HTTP 504: the client cannot know it worked.
     pub gateway_timeout_after: f64,
+    /// Act on a key deletion, then answer HTTP 504; every other request is
+    /// answered (where a delete is preceded by reads: Deribit's listing).
+    pub gateway_timeout_after_delete: f64,
     /// Act, then drop the connection mid-reply.
     pub reset_after: f64,
     /// Hold the request for `stall_ms` before acting (past a client timeout).
@@ -72,9 +75,16 @@ impl Faults {
         }
     }
 
+    /// Whether a key deletion that was acted on is answered with a 504.
+    pub fn times_out_delete(&self, rng: &mut impl Rng) -> bool {
+        self.gateway_timeout_after_delete > 0.0
+            && rng.r#gen::<f64>() < self.gateway_timeout_after_delete
+    }
+
     pub fn any(&self) -> bool {
         self.unavailable_before
             + self.gateway_timeout_after
+            + self.gateway_timeout_after_delete
             + self.reset_after
             + self.stall
             + self.rate_limited

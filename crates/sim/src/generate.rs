@@ -98,6 +98,7 @@ impl Maker {
             read_only: false,
             ips: vec!["*".into()],
             state: KeyState::Alive,
+            disabled: false,
             created_at_ms: keyrevoke_core::http::unix_ms(),
         }
     }

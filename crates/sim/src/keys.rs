@@ -41,6 +41,10 @@ pub struct SimKey {
     pub ips: Vec<String>,
     #[serde(default = "alive")]
     pub state: KeyState,
+    /// Disabled by its owner (Deribit's `disable_api_key`): held, listed
+    /// as disabled, and refused until enabled again.
+    #[serde(default)]
+    pub disabled: bool,
     /// When the key was created (Unix ms), as the exchange's listings and
     /// key queries report it; a key loaded without one was created now.
     #[serde(default = "keyrevoke_core::http::unix_ms")]

@@ -122,6 +122,12 @@ impl ExchangeSim {
         f.before(&mut *self.rng.lock().unwrap())
     }
 
+    /// Whether an acted-on key deletion is answered with an injected 504.
+    pub fn delete_times_out(&self) -> bool {
+        let f = self.faults.read().unwrap();
+        f.gateway_timeout_after_delete > 0.0 && f.times_out_delete(&mut *self.rng.lock().unwrap())
+    }
+
     pub fn fault_after(&self) -> faults::After {
         let f = self.faults.read().unwrap();
         if !f.any() {
@@ -186,6 +192,7 @@ impl ExchangeSim {
                 shape.ips
             },
             state: keys::KeyState::Alive,
+            disabled: false,
             created_at_ms: self.now_ms(),
         };
         self.keys.insert(key.clone());

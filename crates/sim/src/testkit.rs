@@ -54,6 +54,7 @@ pub fn key(api_key: &str, uid: &str, permissions: &[&str]) -> SimKey {
         read_only: false,
         ips: vec!["*".into()],
         state: KeyState::Alive,
+        disabled: false,
         created_at_ms: now_ms(),
     }
 }

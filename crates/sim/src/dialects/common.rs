@@ -214,6 +214,7 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
             Answer::TurnedAway(_) | Answer::Limited(_) => {}
         }
     }
+    let deleted = target.is_some() && matches!(answer, Answer::Ok(_));
     let response = match answer {
         Answer::TurnedAway(response) => return response,
         Answer::Ok(response) => {
@@ -225,6 +226,10 @@ pub async fn serve<D: Dialect>(dialect: &D, request: &Request) -> Response {
             response
         }
     };
+    if deleted && sim.delete_times_out() {
+        sim.stats.injected(&sim.stats.injected_gateway_timeout);
+        return faults::gateway_timeout();
+    }
     match sim.fault_after() {
         After::Reply => response,
         After::GatewayTimeout => {

@@ -6,6 +6,7 @@ pub mod bitget;
 pub mod bybit;
 pub mod coinbase;
 pub mod common;
+pub mod deribit;
 pub mod gate;
 pub mod htx;
 pub mod kraken;
@@ -32,6 +33,7 @@ pub const SUPPORTED: &[ExchangeId] = &[
     htx::ID,
     bitget::ID,
     kraken::ID,
+    deribit::ID,
 ];
 
 /// The exchanges the simulator speaks, as names an operator may give.
@@ -58,6 +60,7 @@ pub fn router_for(id: ExchangeId) -> Option<DialectRouter> {
         htx::ID => Some(htx::router),
         bitget::ID => Some(bitget::router),
         kraken::ID => Some(kraken::router),
+        deribit::ID => Some(deribit::router),
         _ => None,
     }
 }
@@ -75,6 +78,7 @@ pub fn ip_limit(id: ExchangeId) -> (u32, Duration) {
         htx::ID => htx::IP_LIMIT,
         bitget::ID => bitget::IP_LIMIT,
         kraken::ID => kraken::IP_LIMIT,
+        deribit::ID => deribit::IP_LIMIT,
         _ => (u32::MAX, Duration::from_secs(1)),
     }
 }
@@ -92,6 +96,7 @@ pub fn permissions(id: ExchangeId, kind: crate::generate::KeyKind) -> Vec<String
         htx::ID => htx::synthetic_permissions(kind),
         bitget::ID => bitget::synthetic_permissions(kind),
         kraken::ID => kraken::synthetic_permissions(kind),
+        deribit::ID => deribit::synthetic_permissions(kind),
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -122,6 +127,8 @@ pub fn sub_account_id(id: ExchangeId, key: &crate::keys::SimKey) -> String {
         bitget::ID => key.uid.clone(),
         // No Kraken key manages another: the account only groups keys.
         kraken::ID => key.uid.clone(),
+        // Deribit numbers sub accounts (`subject_id`).
+        deribit::ID => key.uid.clone(),
         _ => key.sub_name.clone().unwrap_or_else(|| key.uid.clone()),
     }
 }
@@ -137,7 +144,15 @@ pub fn key_can_delete_itself(id: ExchangeId) -> bool {
 pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | kucoin::ID | okx::ID | mexc::ID | gate::ID | htx::ID | bitget::ID
+        binance::ID
+            | bybit::ID
+            | kucoin::ID
+            | okx::ID
+            | mexc::ID
+            | gate::ID
+            | htx::ID
+            | bitget::ID
+            | deribit::ID
     )
 }
 
@@ -146,7 +161,15 @@ pub fn master_can_delete_sub_keys(id: ExchangeId) -> bool {
 pub fn master_can_list_sub_keys(id: ExchangeId) -> bool {
     matches!(
         id,
-        binance::ID | bybit::ID | okx::ID | kucoin::ID | gate::ID | htx::ID | bitget::ID | mexc::ID
+        binance::ID
+            | bybit::ID
+            | okx::ID
+            | kucoin::ID
+            | gate::ID
+            | htx::ID
+            | bitget::ID
+            | mexc::ID
+            | deribit::ID
     )
 }
 
