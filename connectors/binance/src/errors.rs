@@ -13,7 +13,7 @@
 
 use crate::limits::Limit;
 use keyrevoke_core::error::{LimitScope, ReplyMeta};
-use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short};
+use keyrevoke_core::http::{RawResponse, failure_in_order, retry_after, short};
 use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
 use serde_json::Value;
 use std::time::Duration;
@@ -209,26 +209,17 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
     let meta = ReplyMeta {
         http_status: Some(raw.status),
         code: error.as_ref().map(|(c, _)| c.to_string()),
-        message: error.as_ref().map(|(_, m)| m.clone()),
+        message: error
+            .as_ref()
+            .map(|(_, m)| m.clone())
+            .or_else(|| (raw.status >= 300).then(|| short(&raw.body))),
     };
-    if let Some(e) = status_error(&raw, cx) {
-        let meta = ReplyMeta {
-            message: meta.message.clone().or_else(|| Some(short(&raw.body))),
-            ..meta
-        };
-        return Err(Failure::new(e, meta).with_usage(usage));
-    }
     // 5XX: "the execution status is UNKNOWN and could have been a success".
-    if raw.status >= 500 {
-        let f = classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx is a failure");
-        return Err(f.with_usage(usage));
-    }
-    if let Some((code, msg)) = error {
+    let refused = error.map(|(code, msg)| {
         let wait = retry_after(&raw.headers);
-        let e = error_for(code, &msg, cx.mutating, cx.limit.scope, wait);
-        return Err(Failure::new(e, meta).with_usage(usage));
-    }
-    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+        error_for(code, &msg, cx.mutating, cx.limit.scope, wait)
+    });
+    if let Some(f) = failure_in_order(&raw, cx.mutating, &meta, status_error(&raw, cx), refused) {
         return Err(f.with_usage(usage));
     }
     match parsed {

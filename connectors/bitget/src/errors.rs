@@ -14,7 +14,7 @@
 //! listing then tells dead from alive.
 
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
-use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short};
+use keyrevoke_core::http::{RawResponse, failure_in_order, retry_after, short};
 use keyrevoke_core::{ConnectorError, Failure, Reply};
 use serde_json::Value;
 use std::time::Duration;
@@ -142,22 +142,15 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
             _ => (raw.status >= 300).then(|| short(&raw.body)),
         },
     };
-    if raw.status == 429 {
-        let e = ConnectorError::RateLimited {
-            retry_after: Some(reset),
-            scope: cx.limit_scope,
-        };
-        return Err(Failure::new(e, meta));
-    }
-    if raw.status >= 500 {
-        return Err(classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx fails"));
-    }
-    if let Some(code) = &code {
+    let rate_limited = (raw.status == 429).then_some(ConnectorError::RateLimited {
+        retry_after: Some(reset),
+        scope: cx.limit_scope,
+    });
+    let refused = code.as_ref().map(|code| {
         let message = meta.message.clone().unwrap_or_default();
-        let e = error_for(code, &message, cx, reset);
-        return Err(Failure::new(e, meta));
-    }
-    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+        error_for(code, &message, cx, reset)
+    });
+    if let Some(f) = failure_in_order(&raw, cx.mutating, &meta, rate_limited, refused) {
         return Err(f);
     }
     match parsed {

@@ -23,7 +23,7 @@
 
 use crate::limits;
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
-use keyrevoke_core::http::{RawResponse, classify_status, short};
+use keyrevoke_core::http::{RawResponse, failure_in_order, short};
 use keyrevoke_core::{ConnectorError, Failure, Reply};
 use serde_json::Value;
 
@@ -150,20 +150,12 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
             .map(|e| format!("{} {}", e.message, e.reason).trim_end().to_string())
             .or_else(|| (raw.status >= 300).then(|| short(&raw.body))),
     };
-    if raw.status == 429 {
-        let e = ConnectorError::RateLimited {
-            retry_after: Some(limits::AFTER_TOO_MANY_REQUESTS),
-            scope: cx.limit_scope,
-        };
-        return Err(Failure::new(e, meta));
-    }
-    if raw.status >= 500 {
-        return Err(classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx fails"));
-    }
-    if let Some(e) = refusal {
-        return Err(Failure::new(error_for(&e, cx), meta));
-    }
-    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+    let rate_limited = (raw.status == 429).then_some(ConnectorError::RateLimited {
+        retry_after: Some(limits::AFTER_TOO_MANY_REQUESTS),
+        scope: cx.limit_scope,
+    });
+    let refused = refusal.map(|e| error_for(&e, cx));
+    if let Some(f) = failure_in_order(&raw, cx.mutating, &meta, rate_limited, refused) {
         return Err(f);
     }
     match parsed.as_ref().and_then(|p| p.get("result")) {

@@ -10,7 +10,7 @@
 //! and the master's listing then tells dead from alive.
 
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
-use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short, unix_ms};
+use keyrevoke_core::http::{RawResponse, failure_in_order, retry_after, short, unix_ms};
 use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
 use serde_json::Value;
 use std::time::Duration;
@@ -160,22 +160,12 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
             .map(|(_, m)| m.clone())
             .or_else(|| (raw.status >= 300).then(|| short(&raw.body))),
     };
-    if raw.status == 429 {
-        let e = ConnectorError::RateLimited {
-            retry_after: reset,
-            scope: cx.limit_scope,
-        };
-        return Err(Failure::new(e, meta).with_usage(usage));
-    }
-    if raw.status >= 500 {
-        let f = classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx fails");
-        return Err(f.with_usage(usage));
-    }
-    if let Some((label, message)) = refusal {
-        let e = error_for(&label, &message, cx, reset);
-        return Err(Failure::new(e, meta).with_usage(usage));
-    }
-    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+    let rate_limited = (raw.status == 429).then_some(ConnectorError::RateLimited {
+        retry_after: reset,
+        scope: cx.limit_scope,
+    });
+    let refused = refusal.map(|(label, message)| error_for(&label, &message, cx, reset));
+    if let Some(f) = failure_in_order(&raw, cx.mutating, &meta, rate_limited, refused) {
         return Err(f.with_usage(usage));
     }
     // 204 (delete, update): no body.

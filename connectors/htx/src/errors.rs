@@ -22,7 +22,7 @@
 //! parent's key query then tells dead from alive.
 
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
-use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short, unix_ms};
+use keyrevoke_core::http::{RawResponse, failure_in_order, retry_after, short, unix_ms};
 use keyrevoke_core::{ConnectorError, Failure, Reply, Usage};
 use serde_json::Value;
 use std::time::Duration;
@@ -244,22 +244,12 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
             .map(|(_, m)| m.clone())
             .or_else(|| (raw.status >= 300).then(|| short(&raw.body))),
     };
-    if raw.status == 429 {
-        let e = ConnectorError::RateLimited {
-            retry_after: reset,
-            scope: cx.limit_scope,
-        };
-        return Err(Failure::new(e, meta).with_usage(usage));
-    }
-    if raw.status >= 500 {
-        let f = classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx fails");
-        return Err(f.with_usage(usage));
-    }
-    if let Some((code, message)) = refusal {
-        let e = error_for(&code, &message, cx, reset);
-        return Err(Failure::new(e, meta).with_usage(usage));
-    }
-    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+    let rate_limited = (raw.status == 429).then_some(ConnectorError::RateLimited {
+        retry_after: reset,
+        scope: cx.limit_scope,
+    });
+    let refused = refusal.map(|(code, message)| error_for(&code, &message, cx, reset));
+    if let Some(f) = failure_in_order(&raw, cx.mutating, &meta, rate_limited, refused) {
         return Err(f.with_usage(usage));
     }
     match parsed.filter(is_success) {

@@ -8,7 +8,7 @@
 //! codes of their own, so 10072 is not ambiguous the way Binance's -2015 is.
 
 use keyrevoke_core::error::{LimitScope, ReplyMeta, SignedBy};
-use keyrevoke_core::http::{RawResponse, classify_status, retry_after, short};
+use keyrevoke_core::http::{RawResponse, failure_in_order, retry_after, short};
 use keyrevoke_core::{ConnectorError, Failure, Reply};
 use serde_json::Value;
 use std::time::Duration;
@@ -130,17 +130,10 @@ pub fn read_reply(raw: RawResponse, cx: &ReplyContext) -> Result<Answer, Failure
             .map(|(_, m)| m.clone())
             .or_else(|| (raw.status >= 300).then(|| short(&raw.body))),
     };
-    if let Some(e) = status_error(&raw, cx) {
-        return Err(Failure::new(e, meta));
-    }
-    if raw.status >= 500 {
-        // "the execution status is UNKNOWN and could have been a success".
-        return Err(classify_status(raw.status, cx.mutating, &raw.body).expect("a 5xx fails"));
-    }
-    if let Some((code, msg)) = refusal {
-        return Err(Failure::new(error_for(code, &msg, cx), meta));
-    }
-    if let Some(f) = classify_status(raw.status, cx.mutating, &raw.body) {
+    // A 5xx: "the execution status is UNKNOWN and could have been a
+    // success".
+    let refused = refusal.map(|(code, msg)| error_for(code, &msg, cx));
+    if let Some(f) = failure_in_order(&raw, cx.mutating, &meta, status_error(&raw, cx), refused) {
         return Err(f);
     }
     match parsed {

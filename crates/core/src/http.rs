@@ -130,6 +130,31 @@ pub fn classify_status(status: u16, mutating: bool, body: &str) -> Option<Failur
     Some(Failure::new(error, meta))
 }
 
+/// A failed reply, read in the order every connector reads one, so that no
+/// two exchanges differ in it: the exchange's rate-limit reply first
+/// (`rate_limited`: nothing took effect), then a 5xx (a write's outcome is
+/// then unknown), then the exchange's own refusal (`refused`, from its code
+/// table), then any other status outside 2xx. `None`: no failure; the
+/// connector reads the body for its success.
+pub fn failure_in_order(
+    raw: &RawResponse,
+    mutating: bool,
+    meta: &ReplyMeta,
+    rate_limited: Option<ConnectorError>,
+    refused: Option<ConnectorError>,
+) -> Option<Failure> {
+    if let Some(e) = rate_limited {
+        return Some(Failure::new(e, meta.clone()));
+    }
+    if raw.status >= 500 {
+        return classify_status(raw.status, mutating, &raw.body);
+    }
+    if let Some(e) = refused {
+        return Some(Failure::new(e, meta.clone()));
+    }
+    classify_status(raw.status, mutating, &raw.body)
+}
+
 /// A request as data: built and signed by a connector, sent by [`send`].
 /// Pure, so that signers are tested byte for byte against published vectors.
 /// Its `Debug` shows the method and path only: some exchanges put a
@@ -390,6 +415,49 @@ pub fn server_time_missing() -> Failure {
 
 #[cfg(test)]
 mod tests {
+    fn raw(status: u16) -> RawResponse {
+        RawResponse {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: "{}".into(),
+        }
+    }
+
+    /// A rate limit beats everything, a 5xx beats the exchange's refusal
+    /// (a write's outcome is unknown however the body reads), the refusal
+    /// beats its bare status, and a 2xx without refusal is no failure.
+    #[test]
+    fn failures_are_read_in_one_order() {
+        let meta = ReplyMeta::default();
+        let limited = || {
+            Some(ConnectorError::RateLimited {
+                retry_after: None,
+                scope: crate::error::LimitScope::Account,
+            })
+        };
+        let refused = || Some(ConnectorError::KeyDead("gone".into()));
+        let read = |status, limit: Option<ConnectorError>, refusal| {
+            failure_in_order(&raw(status), true, &meta, limit, refusal).map(|f| f.error)
+        };
+        assert!(matches!(
+            read(429, limited(), refused()),
+            Some(ConnectorError::RateLimited { .. })
+        ));
+        assert!(matches!(
+            read(503, None, refused()),
+            Some(ConnectorError::OutcomeUnknown(_))
+        ));
+        assert!(matches!(
+            read(400, None, refused()),
+            Some(ConnectorError::KeyDead(_))
+        ));
+        assert!(matches!(
+            read(403, None, None),
+            Some(ConnectorError::Permanent { .. })
+        ));
+        assert!(read(200, None, None).is_none());
+    }
+
     use super::*;
 
     #[test]
