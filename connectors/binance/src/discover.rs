@@ -85,16 +85,7 @@ impl BinanceConnector {
         let listed = rows(&answer.body, &["rows", "list"]);
         let keys: Vec<FoundKey> = listed
             .iter()
-            .filter_map(|r| {
-                Some(FoundKey {
-                    api_key: r["apikey"].as_str()?.to_string(),
-                    account: email.to_string(),
-                    label: r["apiName"]
-                        .as_str()
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_string),
-                })
-            })
+            .filter_map(FoundKey::reader(email, "apikey", "apiName"))
             .collect();
         let size = u64::from(endpoints::LIST_PAGE_SIZE);
         let more = match answer.body["total"].as_u64() {

@@ -40,16 +40,7 @@ impl BybitConnector {
                 let listed = array(&answer.result, "result");
                 let keys = listed
                     .iter()
-                    .filter_map(|k| {
-                        Some(FoundKey {
-                            api_key: k["apiKey"].as_str()?.to_string(),
-                            account: uid.to_string(),
-                            label: k["note"]
-                                .as_str()
-                                .filter(|n| !n.is_empty())
-                                .map(str::to_string),
-                        })
-                    })
+                    .filter_map(FoundKey::reader(uid, "apiKey", "note"))
                     .collect();
                 // An empty cursor, or an empty page, ends the listing; a
                 // cursor equal to the one asked for would loop forever.

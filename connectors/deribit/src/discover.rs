@@ -70,16 +70,7 @@ fn found_keys(result: &Value, account: &str) -> Vec<FoundKey> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|k| {
-            Some(FoundKey {
-                api_key: k["client_id"].as_str()?.to_string(),
-                account: account.to_string(),
-                label: k["name"]
-                    .as_str()
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
-            })
-        })
+        .filter_map(FoundKey::reader(account, "client_id", "name"))
         .collect()
 }
 

@@ -70,16 +70,7 @@ fn found_keys(body: &Value, user_id: &str) -> Vec<FoundKey> {
     body.as_array()
         .into_iter()
         .flatten()
-        .filter_map(|k| {
-            Some(FoundKey {
-                api_key: k["key"].as_str()?.to_string(),
-                account: user_id.to_string(),
-                label: k["name"]
-                    .as_str()
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
-            })
-        })
+        .filter_map(FoundKey::reader(user_id, "key", "name"))
         .collect()
 }
 

@@ -80,16 +80,7 @@ fn found_keys(data: &Value, uid: &str) -> Vec<FoundKey> {
     data.as_array()
         .into_iter()
         .flatten()
-        .filter_map(|k| {
-            Some(FoundKey {
-                api_key: k["accessKey"].as_str()?.to_string(),
-                account: uid.to_string(),
-                label: k["note"]
-                    .as_str()
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
-            })
-        })
+        .filter_map(FoundKey::reader(uid, "accessKey", "note"))
         .collect()
 }
 

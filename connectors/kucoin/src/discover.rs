@@ -99,16 +99,7 @@ fn found_keys(data: &Value, sub_name: &str) -> Vec<FoundKey> {
     data.as_array()
         .into_iter()
         .flatten()
-        .filter_map(|k| {
-            Some(FoundKey {
-                api_key: k["apiKey"].as_str()?.to_string(),
-                account: sub_name.to_string(),
-                label: k["remark"]
-                    .as_str()
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_string),
-            })
-        })
+        .filter_map(FoundKey::reader(sub_name, "apiKey", "remark"))
         .collect()
 }
 

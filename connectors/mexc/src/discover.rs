@@ -88,16 +88,7 @@ fn found_keys(body: &Value, sub_account: &str) -> Vec<FoundKey> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|k| {
-            Some(FoundKey {
-                api_key: k["apiKey"].as_str()?.to_string(),
-                account: sub_account.to_string(),
-                label: k["note"]
-                    .as_str()
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
-            })
-        })
+        .filter_map(FoundKey::reader(sub_account, "apiKey", "note"))
         .collect()
 }
 

@@ -125,16 +125,7 @@ fn broker_page(data: &Value) -> (Vec<String>, Option<String>) {
 fn found_keys(data: &Value, sub_acct: &str) -> Vec<FoundKey> {
     rows(data)
         .iter()
-        .filter_map(|k| {
-            Some(FoundKey {
-                api_key: k["apiKey"].as_str()?.to_string(),
-                account: sub_acct.to_string(),
-                label: k["label"]
-                    .as_str()
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string),
-            })
-        })
+        .filter_map(FoundKey::reader(sub_acct, "apiKey", "label"))
         .collect()
 }
 

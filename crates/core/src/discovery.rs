@@ -86,6 +86,28 @@ pub struct FoundKey {
     pub label: Option<String>,
 }
 
+impl FoundKey {
+    /// Reads one row of a sub account's key listing: the key from
+    /// `key_field`, its name from `label_field` (an empty name is none). A
+    /// row naming no key is skipped (`filter_map`).
+    pub fn reader<'a>(
+        account: &'a str,
+        key_field: &'a str,
+        label_field: &'a str,
+    ) -> impl Fn(&serde_json::Value) -> Option<FoundKey> + 'a {
+        move |row| {
+            Some(FoundKey {
+                api_key: row[key_field].as_str()?.to_string(),
+                account: account.to_string(),
+                label: row[label_field]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
+            })
+        }
+    }
+}
+
 /// One page of a listing.
 #[derive(Clone, Debug, Default)]
 pub struct Page {
@@ -99,6 +121,23 @@ pub struct Page {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_listing_row_is_read_by_its_key_and_label_fields() {
+        let read = FoundKey::reader("sub-1", "apiKey", "note");
+        let row = serde_json::json!({"apiKey": "K1", "note": "bot"});
+        assert_eq!(
+            read(&row),
+            Some(FoundKey {
+                api_key: "K1".into(),
+                account: "sub-1".into(),
+                label: Some("bot".into()),
+            })
+        );
+        let unnamed = read(&serde_json::json!({"apiKey": "K2", "note": ""})).unwrap();
+        assert_eq!(unnamed.label, None, "an empty name is none");
+        assert_eq!(read(&serde_json::json!({"note": "no key"})), None);
+    }
+
     use super::*;
 
     #[test]
