@@ -5,8 +5,8 @@ use keyrevoke_core::discovery::{ListKind, PageRequest};
 use keyrevoke_core::http::PreparedRequest;
 use keyrevoke_core::sign::Params;
 use keyrevoke_core::{
-    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
-    Liveness, Route, Secret,
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, Liveness, Route,
+    Secret,
 };
 use keyrevoke_deribit::sign::{Signer, client_signature};
 use keyrevoke_deribit::{DeribitConnector, endpoints};
@@ -17,7 +17,7 @@ use keyrevoke_sim::conformance::{
 };
 use keyrevoke_sim::faults::Faults;
 use keyrevoke_sim::keys::{KeyState, SimKey};
-use keyrevoke_sim::testkit::{self, key, secret_of};
+use keyrevoke_sim::testkit::{self, key};
 use std::sync::Arc;
 
 const MASTER: &str = "deribitMASTER001";
@@ -60,27 +60,16 @@ fn keys() -> Vec<SimKey> {
 }
 
 fn credential(api_key: &str) -> Arc<Credential> {
-    Arc::new(Credential {
-        name: "deribit-main".into(),
-        exchange: keyrevoke_deribit::EXCHANGE.id,
-        api_key: api_key.into(),
-        api_secret: Secret::new(secret_of(api_key)),
-        passphrase: None,
-        role: CredentialRole::Master,
-    })
+    testkit::master_credential(keyrevoke_deribit::EXCHANGE.id, "deribit-main", api_key)
 }
 
 fn row(api_key: &str, own_secret: bool, via: Option<&str>, account: Option<&str>) -> KeyJob {
-    KeyJob::new(
-        KeyMaterial {
-            exchange: keyrevoke_deribit::EXCHANGE.id,
-            api_key: api_key.into(),
-            api_secret: own_secret.then(|| Secret::new(secret_of(api_key))),
-            passphrase: None,
-            account: account.map(str::to_string),
-            label: None,
-        },
+    testkit::row(
+        keyrevoke_deribit::EXCHANGE.id,
+        api_key,
+        own_secret,
         via.map(credential),
+        account,
     )
 }
 

@@ -5,8 +5,8 @@ use keyrevoke_core::endpoint::Method;
 use keyrevoke_core::http::PreparedRequest;
 use keyrevoke_core::sign::{Params, hmac_sha256_hex};
 use keyrevoke_core::{
-    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, KeyMaterial,
-    Liveness, Route, Secret,
+    Connector, ConnectorError, Credential, CredentialRole, ExchangeId, KeyJob, Liveness, Route,
+    Secret,
 };
 use keyrevoke_mexc::MexcConnector;
 use keyrevoke_mexc::endpoints;
@@ -50,16 +50,12 @@ fn master() -> Arc<Credential> {
 }
 
 fn row(api_key: &str, own_secret: bool, via_master: bool, account: Option<&str>) -> KeyJob {
-    KeyJob::new(
-        KeyMaterial {
-            exchange: keyrevoke_mexc::EXCHANGE.id,
-            api_key: api_key.into(),
-            api_secret: own_secret.then(|| Secret::new(secret_of(api_key))),
-            passphrase: None,
-            account: account.map(str::to_string),
-            label: None,
-        },
+    testkit::row(
+        keyrevoke_mexc::EXCHANGE.id,
+        api_key,
+        own_secret,
         via_master.then(master),
+        account,
     )
 }
 

@@ -155,6 +155,45 @@ pub fn connector<C>(
     new(client, base, &ExchangeSettings::default())
 }
 
+/// A master credential named `name` over a test key (its secret is
+/// [`secret_of`] the key; no passphrase).
+pub fn master_credential(
+    exchange: ExchangeId,
+    name: &str,
+    api_key: &str,
+) -> std::sync::Arc<keyrevoke_core::Credential> {
+    std::sync::Arc::new(keyrevoke_core::Credential {
+        name: name.into(),
+        exchange,
+        api_key: api_key.into(),
+        api_secret: keyrevoke_core::Secret::new(secret_of(api_key)),
+        passphrase: None,
+        role: keyrevoke_core::CredentialRole::Master,
+    })
+}
+
+/// An inventory row for a test key: with its own secret or not, acting
+/// through `via` or not, in `account` or not.
+pub fn row(
+    exchange: ExchangeId,
+    api_key: &str,
+    own_secret: bool,
+    via: Option<std::sync::Arc<keyrevoke_core::Credential>>,
+    account: Option<&str>,
+) -> keyrevoke_core::KeyJob {
+    keyrevoke_core::KeyJob::new(
+        keyrevoke_core::KeyMaterial {
+            exchange,
+            api_key: api_key.into(),
+            api_secret: own_secret.then(|| keyrevoke_core::Secret::new(secret_of(api_key))),
+            passphrase: None,
+            account: account.map(str::to_string),
+            label: None,
+        },
+        via,
+    )
+}
+
 /// A key's state on the simulator.
 pub fn state(h: &SimHandle, exchange: ExchangeId, api_key: &str) -> KeyState {
     h.exchange(exchange)
