@@ -226,6 +226,7 @@ pub async fn run(dir: &Path) -> Summary {
         source,
         progress: Arc::new(Progress::new(&to_do)),
         cancel: CancellationToken::new(),
+        budgets: Default::default(),
     }));
     let end = executor.run().await;
     assert_eq!(end, RunEnd::Finished);

@@ -494,3 +494,42 @@ async fn a_deribit_master_revokes_its_own_accounts_keys_and_its_sub_accounts() {
     let strangers = keys.filter(|k| k.is_alive());
     assert_eq!(strangers.len(), 2, "{strangers:?}");
 }
+
+/// The listings and the revocations after them spend one budget (one run,
+/// one set of budgets): with HTX's per-key budget cut to 8 requests per
+/// 10 s, no 10 s of the run holds more than 8 of the parent's requests,
+/// listings and deletes together. Revocations that started on a fresh
+/// budget would send 8 deletes right after the 4 listings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listings_and_the_revocations_after_them_spend_one_budget() {
+    const HTX: ExchangeId = ExchangeId::new("htx");
+    let s = scenario(&[(HTX, 3, 4)]).await;
+    let mut config = std::fs::read_to_string(s.path("config.toml")).unwrap();
+    config.push_str("\n[exchanges.htx.limits.key_requests]\ncapacity = 8\nperiod_ms = 10000\n");
+    std::fs::write(s.path("config.toml"), config).unwrap();
+    let out = run(&panic_args(&s, &[])).await;
+    let said = describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(summary(&out)["revoked"], 12, "{said}");
+    let audit = std::fs::read_to_string(s.out().join("audit.jsonl")).unwrap();
+    let mut sent: Vec<i64> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["kind"] == "attempt" && e["exchange"] == "htx")
+        .map(|e| {
+            chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis()
+        })
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(sent.len(), 4 + 12, "4 listings, 12 deletes: {said}");
+    // Audit times are replies' times: a little slack below the 10 s.
+    for (i, start) in sent.iter().enumerate() {
+        let within = sent[i..].iter().take_while(|t| **t - start < 9_800).count();
+        assert!(
+            within <= 8,
+            "{within} requests within 10 s of {start}: {sent:?}"
+        );
+    }
+}

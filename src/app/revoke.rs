@@ -13,7 +13,9 @@ use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::Inventory;
 use keyrevoke_core::{AuditEvent, AuditSink, ExchangeId, JobStore, State};
 use keyrevoke_executor::progress::Progress;
-use keyrevoke_executor::{CancellationToken, Executor, KeySource, Parts, RunEnd, Settings};
+use keyrevoke_executor::{
+    Budgets, CancellationToken, Executor, KeySource, Parts, RunEnd, Settings,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -328,6 +330,7 @@ pub async fn run(opts: RevokeOptions) -> i32 {
     let end = execute(
         &config,
         &senders,
+        &Budgets::default(),
         store.clone(),
         audit_log.clone(),
         source.clone(),
@@ -375,10 +378,12 @@ pub async fn run(opts: RevokeOptions) -> i32 {
 
 /// Work on the job until nothing claimable is left (or a stop), sending
 /// each exchange's requests through `senders`, one connector per egress
-/// address.
+/// address, within the run's `budgets` (what its earlier executors spent).
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     config: &Config,
     senders: &BTreeMap<keyrevoke_core::ExchangeId, Vec<Arc<dyn keyrevoke_core::Connector>>>,
+    budgets: &Budgets,
     store: Arc<dyn JobStore>,
     audit: Arc<AuditLog>,
     source: Arc<dyn KeySource>,
@@ -421,6 +426,7 @@ pub async fn execute(
         source,
         progress: progress.clone(),
         cancel,
+        budgets: budgets.clone(),
     }));
     let view = ProgressView::start(progress);
     let end = exec.run().await;

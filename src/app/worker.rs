@@ -14,7 +14,7 @@ use super::summary::Summary;
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::inventory::Inventory;
 use keyrevoke_core::{AuditEvent, AuditSink, JobStore};
-use keyrevoke_executor::RunEnd;
+use keyrevoke_executor::{Budgets, RunEnd};
 use keyrevoke_journal::JournalSpec;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -131,10 +131,13 @@ pub async fn run(opts: WorkerOptions) -> i32 {
         return exit::COULD_NOT_RUN;
     }
     let source = Arc::new(InventorySource::new(inventory, &config));
+    // One run's budgets: each round of work starts from what the last spent.
+    let budgets = Budgets::default();
     let end = loop {
         let end = execute(
             &config,
             &senders,
+            &budgets,
             store.clone(),
             audit_log.clone(),
             source.clone(),

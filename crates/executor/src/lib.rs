@@ -188,6 +188,37 @@ fn max_weights(conn: &dyn Connector) -> HashMap<&'static str, u32> {
 }
 
 /// Everything an executor is built from.
+/// The rate-limit budgets, pauses and breakers of one run, shared by every
+/// executor the run builds (a panic's listings, then its revocations, then
+/// its own keys; a rotation's calls, then its deletes). What one spent, or
+/// was told to stop for, holds for the next: work handed from one executor
+/// to the next never starts on a fresh budget the exchange does not see.
+#[derive(Clone, Default)]
+pub struct Budgets(Arc<Mutex<BTreeMap<ExchangeId, Arc<ExchangeLimits>>>>);
+
+impl Budgets {
+    /// The exchange's budgets: those an earlier executor of the run used,
+    /// else `build`'s, kept for the next. Budgets kept for another number
+    /// of egress addresses are built again (each address has its own IP
+    /// budgets).
+    fn of(
+        &self,
+        exchange: ExchangeId,
+        addresses: usize,
+        build: impl FnOnce() -> ExchangeLimits,
+    ) -> Arc<ExchangeLimits> {
+        let mut held = self.0.lock().unwrap();
+        match held.get(&exchange) {
+            Some(kept) if kept.egress_count() == addresses.max(1) => kept.clone(),
+            _ => {
+                let built = Arc::new(build().with_egress(addresses));
+                held.insert(exchange, built.clone());
+                built
+            }
+        }
+    }
+}
+
 pub struct Parts<'a> {
     pub connectors: BTreeMap<ExchangeId, Arc<dyn Connector>>,
     /// An exchange's connector once per egress address (its client bound
@@ -201,6 +232,8 @@ pub struct Parts<'a> {
     pub source: Arc<dyn KeySource>,
     pub progress: Arc<Progress>,
     pub cancel: CancellationToken,
+    /// The run's budgets (`Budgets::default()` for an executor of its own).
+    pub budgets: Budgets,
 }
 
 impl Executor {
@@ -215,22 +248,25 @@ impl Executor {
             source,
             progress,
             cancel,
+            budgets,
         } = parts;
         let limits: BTreeMap<ExchangeId, Arc<ExchangeLimits>> = connectors
             .iter()
             .map(|(x, conn)| {
                 let xs = config.exchange(*x);
-                let l = ExchangeLimits::new(
-                    conn.tiers(),
-                    &xs.limits,
-                    &max_weights(conn.as_ref()),
-                    xs.rate_limit_scale.unwrap_or(limits::DEFAULT_SCALE),
-                    settings.rate_limits,
-                    config.retry.breaker_threshold,
-                    Duration::from_millis(config.retry.breaker_cooldown_ms),
-                );
                 let addresses = egress.get(x).map_or(1, Vec::len);
-                (*x, Arc::new(l.with_egress(addresses)))
+                let l = budgets.of(*x, addresses, || {
+                    ExchangeLimits::new(
+                        conn.tiers(),
+                        &xs.limits,
+                        &max_weights(conn.as_ref()),
+                        xs.rate_limit_scale.unwrap_or(limits::DEFAULT_SCALE),
+                        settings.rate_limits,
+                        config.retry.breaker_threshold,
+                        Duration::from_millis(config.retry.breaker_cooldown_ms),
+                    )
+                });
+                (*x, l)
             })
             .collect();
         let senders = connectors
@@ -456,6 +492,40 @@ impl Executor {
         let limits = self.limits[&entry.exchange].clone();
         let job = self.source.load(&entry);
         work::Work::new(self, entry, senders, limits).run(job).await
+    }
+}
+
+#[cfg(test)]
+mod budgets_tests {
+    use super::*;
+
+    fn limits() -> ExchangeLimits {
+        ExchangeLimits::new(
+            &[],
+            &BTreeMap::new(),
+            &HashMap::new(),
+            limits::DEFAULT_SCALE,
+            true,
+            5,
+            Duration::from_secs(1),
+        )
+    }
+
+    /// A run's second executor (a panic's revocations after its listings)
+    /// spends from the first one's budgets, never from fresh ones; a
+    /// different number of egress addresses needs budgets of its own.
+    #[test]
+    fn executors_of_one_run_share_each_exchange_s_budgets() {
+        let x = ExchangeId::new("bybit");
+        let run = Budgets::default();
+        let listings = run.of(x, 2, limits);
+        let revocations = run.of(x, 2, || panic!("built again"));
+        assert!(Arc::ptr_eq(&listings, &revocations));
+        let other_run = Budgets::default().of(x, 2, limits);
+        assert!(!Arc::ptr_eq(&listings, &other_run));
+        let one_address = run.of(x, 1, limits);
+        assert_eq!(one_address.egress_count(), 1);
+        assert!(!Arc::ptr_eq(&listings, &one_address));
     }
 }
 

@@ -305,6 +305,7 @@ async fn run_after(
         source: Arc::new(OneKey),
         progress: Arc::new(Progress::new(&totals)),
         cancel: CancellationToken::new(),
+        budgets: Default::default(),
     }));
     let end = exec.run().await;
     let entry = store.entries.lock().unwrap()[0].clone();

@@ -24,7 +24,9 @@ use keyrevoke_core::{
 };
 use keyrevoke_executor::discover::ListError;
 use keyrevoke_executor::progress::Progress;
-use keyrevoke_executor::{CancellationToken, Executor, KeySource, Parts, RunEnd, Settings};
+use keyrevoke_executor::{
+    Budgets, CancellationToken, Executor, KeySource, Parts, RunEnd, Settings,
+};
 use plan::{CredentialPlan, PanicPlan, ShownKey};
 use serde::Serialize;
 use source::PanicSource;
@@ -130,9 +132,13 @@ pub async fn run(opts: PanicOptions) -> i32 {
     {
         return fail(e);
     }
+    // One run's budgets: the listings' spending, and any stop an exchange
+    // ordered while listing, hold for the revocations that follow.
+    let budgets = Budgets::default();
     let (log, not_discovered, end) = discover(
         &config,
-        &connectors,
+        &senders,
+        &budgets,
         &credentials,
         log,
         store.clone(),
@@ -216,6 +222,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
     let mut end = revoke::execute(
         &config,
         &senders,
+        &budgets,
         store.clone(),
         audit_log.clone(),
         source.clone(),
@@ -231,6 +238,7 @@ pub async fn run(opts: PanicOptions) -> i32 {
                 revoke::execute(
                     &config,
                     &senders,
+                    &budgets,
                     store.clone(),
                     audit_log.clone(),
                     source,
@@ -307,7 +315,8 @@ pub async fn run(opts: PanicOptions) -> i32 {
 #[allow(clippy::too_many_arguments)]
 async fn discover(
     config: &Config,
-    connectors: &Connectors,
+    senders: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+    budgets: &Budgets,
     credentials: &[Arc<Credential>],
     log: DiscoveryLog,
     store: Arc<dyn JobStore>,
@@ -321,10 +330,13 @@ async fn discover(
     let mut settings = Settings::from_config(config);
     settings.rate_limits = rate_limits;
     let audit_sink: Arc<dyn AuditSink> = audit;
+    let connectors = &registry::first_of(senders);
     let exec = Executor::new(Parts {
         connectors: connectors.clone(),
-        // Listings go out through each exchange's first connector.
-        egress: Default::default(),
+        // Listings go out through each exchange's first connector and
+        // spend its first address's budgets; the revocations that follow
+        // send from every address, within the same budgets.
+        egress: senders.clone(),
         config,
         settings,
         store,
@@ -332,6 +344,7 @@ async fn discover(
         source,
         progress: Arc::new(Progress::new(&BTreeMap::new())),
         cancel,
+        budgets: budgets.clone(),
     });
     let log = tokio::sync::Mutex::new(log);
     let mut not_listed = BTreeMap::new();

@@ -17,7 +17,9 @@ use super::revoke::{self, RevokeOptions, Say};
 use keyrevoke_audit::AuditLog;
 use keyrevoke_core::{AuditEvent, AuditSink, Connector, ExchangeId, JobStore, mask_key};
 use keyrevoke_executor::progress::Progress;
-use keyrevoke_executor::{CancellationToken, Executor, KeySource, Parts, RunEnd, Settings};
+use keyrevoke_executor::{
+    Budgets, CancellationToken, Executor, KeySource, Parts, RunEnd, Settings,
+};
 use keyrevoke_sink::SecretSink;
 use ledger::{Record, Step};
 use plan::{PlannedKey, RotationPlan};
@@ -39,8 +41,6 @@ pub struct RotateOptions {
     /// Rotate every key of the plan whatever its age.
     pub all: bool,
 }
-
-type Connectors = BTreeMap<ExchangeId, Arc<dyn Connector>>;
 
 /// One key in the `--json` summary and the table.
 #[derive(Clone, Debug, Serialize)]
@@ -161,9 +161,12 @@ pub async fn run(opts: RotateOptions) -> i32 {
     // 1. Create, store, test, promote: every key that is due.
     let cancel = CancellationToken::new();
     revoke::cancel_on_signals(cancel.clone());
+    // One run's budgets: the creates' spending holds for the deletes.
+    let budgets = Budgets::default();
     let exec = calls_executor(
         &config,
-        &connectors,
+        &senders,
+        &budgets,
         store.clone(),
         audit_log.clone(),
         opts.run.rate_limits,
@@ -234,6 +237,7 @@ pub async fn run(opts: RotateOptions) -> i32 {
             &config,
             &connectors,
             &senders,
+            &budgets,
             &store,
             &audit_log,
             &promoted,
@@ -308,7 +312,8 @@ pub async fn run(opts: RotateOptions) -> i32 {
 /// budgets, pauses and audit as revocations.
 fn calls_executor(
     config: &keyrevoke_core::config::Config,
-    connectors: &Connectors,
+    senders: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+    budgets: &Budgets,
     store: Arc<dyn JobStore>,
     audit: Arc<AuditLog>,
     rate_limits: bool,
@@ -318,8 +323,9 @@ fn calls_executor(
     settings.rate_limits = rate_limits;
     let audit_sink: Arc<dyn AuditSink> = audit;
     Executor::new(Parts {
-        connectors: connectors.clone(),
-        egress: Default::default(),
+        connectors: registry::first_of(senders),
+        // Calls go out through the first connector, on its first address.
+        egress: senders.clone(),
         config,
         settings,
         store,
@@ -327,6 +333,7 @@ fn calls_executor(
         source: Arc::new(NoKeys),
         progress: Arc::new(Progress::new(&BTreeMap::new())),
         cancel,
+        budgets: budgets.clone(),
     })
 }
 

@@ -15,7 +15,7 @@ use keyrevoke_audit::AuditLog;
 use keyrevoke_core::config::Config;
 use keyrevoke_core::inventory::Inventory;
 use keyrevoke_core::{Connector, ExchangeId, Fingerprint, JobStore, Secret, State};
-use keyrevoke_executor::{KeySource, RunEnd};
+use keyrevoke_executor::{Budgets, KeySource, RunEnd};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -32,11 +32,13 @@ pub struct OldKey<'a> {
 /// neutralized, else why not.
 pub type Retired = BTreeMap<(ExchangeId, String), Result<(), String>>;
 
+#[allow(clippy::too_many_arguments)]
 pub async fn retire(
     opts: &RevokeOptions,
     config: &Config,
     connectors: &BTreeMap<ExchangeId, Arc<dyn Connector>>,
     senders: &BTreeMap<ExchangeId, Vec<Arc<dyn Connector>>>,
+    budgets: &Budgets,
     store: &Arc<dyn JobStore>,
     audit: &Arc<AuditLog>,
     olds: &[OldKey<'_>],
@@ -69,6 +71,7 @@ pub async fn retire(
     let end = revoke::execute(
         config,
         senders,
+        budgets,
         store.clone(),
         audit.clone(),
         key_source,
