@@ -190,11 +190,7 @@ mod tests {
     }
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.to_string(),
-        }
+        RawResponse::new(status, &[], body)
     }
 
     fn refusal(code: &str) -> String {

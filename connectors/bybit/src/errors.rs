@@ -306,11 +306,7 @@ mod reply_tests {
     const PAUSE: Duration = Duration::from_secs(600);
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.to_string(),
-        }
+        RawResponse::new(status, &[], body)
     }
 
     #[test]

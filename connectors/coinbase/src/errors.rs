@@ -228,36 +228,28 @@ mod tests {
         );
     }
 
-    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, value.parse().unwrap());
-        }
-        RawResponse {
-            status,
-            headers: map,
-            body: body.to_string(),
-        }
-    }
-
     #[test]
     fn replies_are_read_by_status_then_by_an_error_body_even_under_http_200() {
-        let f = read_reply(raw(401, &[], "Unauthorized\n"), false)
+        let f = read_reply(RawResponse::new(401, &[], "Unauthorized\n"), false)
             .err()
             .unwrap();
         assert!(matches!(f.error, ConnectorError::KeyDead(_)), "{f:?}");
         assert_eq!(f.meta.message.as_deref(), Some("Unauthorized"));
         let body = r#"{"error":"PERMISSION_DENIED","error_details":"Missing required scopes","message":"Missing required scopes"}"#;
-        let f = read_reply(raw(403, &[], body), false).err().unwrap();
+        let f = read_reply(RawResponse::new(403, &[], body), false)
+            .err()
+            .unwrap();
         assert!(matches!(f.error, ConnectorError::Unsupported(_)), "{f:?}");
         assert_eq!(f.meta.code.as_deref(), Some("PERMISSION_DENIED"));
-        let f = read_reply(raw(200, &[], body), false).err().unwrap();
+        let f = read_reply(RawResponse::new(200, &[], body), false)
+            .err()
+            .unwrap();
         assert!(
             matches!(f.error, ConnectorError::Unsupported(_)),
             "an error body under 200: {f:?}"
         );
         let f = read_reply(
-            raw(
+            RawResponse::new(
                 429,
                 &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1")],
                 "{}",
@@ -274,15 +266,19 @@ mod tests {
             }
         );
         assert_eq!(f.usage[0].remaining, Some(0));
-        let f = read_reply(raw(503, &[], "busy"), false).err().unwrap();
+        let f = read_reply(RawResponse::new(503, &[], "busy"), false)
+            .err()
+            .unwrap();
         assert!(matches!(f.error, ConnectorError::Transient(_)), "{f:?}");
-        let f = read_reply(raw(200, &[], "<html>"), false).err().unwrap();
+        let f = read_reply(RawResponse::new(200, &[], "<html>"), false)
+            .err()
+            .unwrap();
         assert!(
             matches!(f.error, ConnectorError::Transient(_)),
             "unreadable: {f:?}"
         );
         let ok = read_reply(
-            raw(
+            RawResponse::new(
                 200,
                 &[("x-ratelimit-remaining", "29")],
                 r#"{"can_view":true}"#,

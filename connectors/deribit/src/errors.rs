@@ -211,11 +211,7 @@ mod tests {
     }
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.to_string(),
-        }
+        RawResponse::new(status, &[], body)
     }
 
     fn error(r: RawResponse, cx: ReplyContext) -> ConnectorError {

@@ -207,18 +207,6 @@ mod tests {
         }
     }
 
-    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (n, v) in headers {
-            map.insert(*n, v.parse().unwrap());
-        }
-        RawResponse {
-            status,
-            headers: map,
-            body: body.to_string(),
-        }
-    }
-
     fn error(r: RawResponse, cx: ReplyContext) -> ConnectorError {
         read_reply(r, &cx).err().expect("a refusal").error
     }
@@ -227,11 +215,17 @@ mod tests {
     fn an_invalid_key_is_dead_only_when_the_target_signed() {
         let body = r#"{"label":"INVALID_KEY","message":"Invalid key provided"}"#;
         assert!(matches!(
-            error(raw(401, &[], body), cx(SignedBy::TargetKey, false)),
+            error(
+                RawResponse::new(401, &[], body),
+                cx(SignedBy::TargetKey, false)
+            ),
             ConnectorError::KeyDead(_)
         ));
         assert!(matches!(
-            error(raw(401, &[], body), cx(SignedBy::ManagingCredential, true)),
+            error(
+                RawResponse::new(401, &[], body),
+                cx(SignedBy::ManagingCredential, true)
+            ),
             ConnectorError::Permanent { .. }
         ));
     }
@@ -241,27 +235,30 @@ mod tests {
         let m = cx(SignedBy::ManagingCredential, true);
         let label = |l: &str| format!(r#"{{"label":"{l}","message":"m"}}"#);
         assert_eq!(
-            error(raw(401, &[], &label("REQUEST_EXPIRED")), m),
+            error(RawResponse::new(401, &[], &label("REQUEST_EXPIRED")), m),
             ConnectorError::ClockSkew
         );
         assert!(matches!(
-            error(raw(401, &[], &label("INVALID_SIGNATURE")), m),
+            error(RawResponse::new(401, &[], &label("INVALID_SIGNATURE")), m),
             ConnectorError::Permanent { .. }
         ));
         assert!(matches!(
-            error(raw(403, &[], &label("FORBIDDEN")), m),
+            error(RawResponse::new(403, &[], &label("FORBIDDEN")), m),
             ConnectorError::Unsupported(_)
         ));
         assert!(matches!(
-            error(raw(403, &[], &label("IP_FORBIDDEN")), m),
+            error(RawResponse::new(403, &[], &label("IP_FORBIDDEN")), m),
             ConnectorError::Unsupported(_)
         ));
         assert!(matches!(
-            error(raw(502, &[], "bad gateway"), m),
+            error(RawResponse::new(502, &[], "bad gateway"), m),
             ConnectorError::OutcomeUnknown(_)
         ));
         assert!(matches!(
-            error(raw(502, &[], "bad gateway"), cx(SignedBy::TargetKey, false)),
+            error(
+                RawResponse::new(502, &[], "bad gateway"),
+                cx(SignedBy::TargetKey, false)
+            ),
             ConnectorError::Transient(_)
         ));
     }
@@ -270,7 +267,7 @@ mod tests {
     fn a_429_is_the_accounts_rate_limit_with_its_reset() {
         let reset_s = (unix_ms() / 1000 + 5).to_string();
         let f = read_reply(
-            raw(
+            RawResponse::new(
                 429,
                 &[
                     ("X-Gate-RateLimit-Requests-Remain", "0"),
@@ -295,12 +292,19 @@ mod tests {
 
     #[test]
     fn a_204_is_a_success_without_a_body() {
-        let ok = read_reply(raw(204, &[], ""), &cx(SignedBy::ManagingCredential, true))
-            .ok()
-            .unwrap();
+        let ok = read_reply(
+            RawResponse::new(204, &[], ""),
+            &cx(SignedBy::ManagingCredential, true),
+        )
+        .ok()
+        .unwrap();
         assert_eq!(ok.body, Value::Null);
         assert!(
-            read_reply(raw(200, &[], "<html>"), &cx(SignedBy::TargetKey, false)).is_err(),
+            read_reply(
+                RawResponse::new(200, &[], "<html>"),
+                &cx(SignedBy::TargetKey, false)
+            )
+            .is_err(),
             "an unreadable 200"
         );
     }

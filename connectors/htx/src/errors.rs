@@ -297,18 +297,6 @@ mod tests {
         }
     }
 
-    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (n, v) in headers {
-            map.insert(*n, v.parse().unwrap());
-        }
-        RawResponse {
-            status,
-            headers: map,
-            body: body.to_string(),
-        }
-    }
-
     fn error(r: RawResponse, cx: ReplyContext) -> ConnectorError {
         read_reply(r, &cx).err().expect("a refusal").error
     }
@@ -323,11 +311,17 @@ mod tests {
     fn an_incorrect_access_key_is_dead_only_when_the_target_signed() {
         let body = gateway("Signature not valid: Incorrect Access key [Access key错误]");
         assert!(matches!(
-            error(raw(200, &[], &body), cx(SignedBy::TargetKey, false)),
+            error(
+                RawResponse::new(200, &[], &body),
+                cx(SignedBy::TargetKey, false)
+            ),
             ConnectorError::KeyDead(_)
         ));
         assert!(matches!(
-            error(raw(200, &[], &body), cx(SignedBy::ManagingCredential, true)),
+            error(
+                RawResponse::new(200, &[], &body),
+                cx(SignedBy::ManagingCredential, true)
+            ),
             ConnectorError::Permanent { .. }
         ));
     }
@@ -337,7 +331,7 @@ mod tests {
         let m = cx(SignedBy::ManagingCredential, true);
         assert_eq!(
             error(
-                raw(
+                RawResponse::new(
                     200,
                     &[],
                     &gateway(
@@ -350,7 +344,7 @@ mod tests {
         );
         assert!(matches!(
             error(
-                raw(
+                RawResponse::new(
                     200,
                     &[],
                     &gateway("Signature not valid: Verification failure [校验失败]")
@@ -361,7 +355,7 @@ mod tests {
         ));
         assert!(matches!(
             error(
-                raw(200, &[], &gateway("Incorrect IP address [IP地址错误]")),
+                RawResponse::new(200, &[], &gateway("Incorrect IP address [IP地址错误]")),
                 m
             ),
             ConnectorError::Unsupported(_)
@@ -376,27 +370,33 @@ mod tests {
     fn v2_codes_and_statuses_map_to_the_taxonomy() {
         let m = cx(SignedBy::ManagingCredential, true);
         assert!(matches!(
-            error(raw(200, &[], r#"{"code":1002,"message":"forbidden"}"#), m),
+            error(
+                RawResponse::new(200, &[], r#"{"code":1002,"message":"forbidden"}"#),
+                m
+            ),
             ConnectorError::Unsupported(_)
         ));
         assert!(matches!(
             error(
-                raw(200, &[], r#"{"code":2002,"message":"invalid field value"}"#),
+                RawResponse::new(200, &[], r#"{"code":2002,"message":"invalid field value"}"#),
                 m
             ),
             ConnectorError::Permanent { .. }
         ));
         assert!(matches!(
-            error(raw(502, &[], "bad gateway"), m),
+            error(RawResponse::new(502, &[], "bad gateway"), m),
             ConnectorError::OutcomeUnknown(_)
         ));
         assert!(matches!(
-            error(raw(502, &[], "bad gateway"), cx(SignedBy::TargetKey, false)),
+            error(
+                RawResponse::new(502, &[], "bad gateway"),
+                cx(SignedBy::TargetKey, false)
+            ),
             ConnectorError::Transient(_)
         ));
         assert!(matches!(
             error(
-                raw(
+                RawResponse::new(
                     200,
                     &[],
                     r#"{"status":"error","err-code":"gateway-internal-error","err-msg":"busy"}"#
@@ -411,7 +411,7 @@ mod tests {
     fn a_rate_limit_is_the_keys_with_its_expiry() {
         let expire_ms = (unix_ms() + 800).to_string();
         let f = read_reply(
-            raw(
+            RawResponse::new(
                 429,
                 &[
                     ("X-HB-RateLimit-Requests-Remain", "0"),
@@ -434,7 +434,7 @@ mod tests {
         // The same code in a 200 is a rate limit too.
         assert!(matches!(
             error(
-                raw(
+                RawResponse::new(
                     200,
                     &[],
                     r#"{"status":"error","err-code":"base-request-exceed-frequency-limit","err-msg":"x"}"#
@@ -448,14 +448,14 @@ mod tests {
     #[test]
     fn both_success_shapes_give_their_data() {
         let ok = read_reply(
-            raw(200, &[], r#"{"code":200,"data":null}"#),
+            RawResponse::new(200, &[], r#"{"code":200,"data":null}"#),
             &cx(SignedBy::ManagingCredential, true),
         )
         .ok()
         .unwrap();
         assert_eq!(ok.body, Value::Null);
         let ok = read_reply(
-            raw(200, &[], r#"{"status":"ok","data":1700000000123}"#),
+            RawResponse::new(200, &[], r#"{"status":"ok","data":1700000000123}"#),
             &cx(SignedBy::Nobody, false),
         )
         .ok()
@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(ok.body, 1_700_000_000_123i64);
         assert!(
             read_reply(
-                raw(200, &[], "<html>"),
+                RawResponse::new(200, &[], "<html>"),
                 &cx(SignedBy::ManagingCredential, true)
             )
             .err()

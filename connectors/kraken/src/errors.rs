@@ -219,11 +219,7 @@ mod tests {
     use super::*;
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.to_string(),
-        }
+        RawResponse::new(status, &[], body)
     }
 
     fn failed(status: u16, body: &str) -> Failure {

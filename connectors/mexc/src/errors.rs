@@ -175,18 +175,6 @@ mod tests {
         }
     }
 
-    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (n, v) in headers {
-            map.insert(*n, v.parse().unwrap());
-        }
-        RawResponse {
-            status,
-            headers: map,
-            body: body.to_string(),
-        }
-    }
-
     fn error(r: RawResponse, signed_by: SignedBy) -> ConnectorError {
         read_reply(r, &cx(signed_by))
             .err()
@@ -198,7 +186,7 @@ mod tests {
     fn statuses_come_first_429_418_and_403_pause() {
         assert_eq!(
             error(
-                raw(429, &[("Retry-After", "7")], ""),
+                RawResponse::new(429, &[("Retry-After", "7")], ""),
                 SignedBy::ManagingCredential
             ),
             ConnectorError::RateLimited {
@@ -207,14 +195,17 @@ mod tests {
             }
         );
         assert_eq!(
-            error(raw(418, &[("Retry-After", "300")], ""), SignedBy::Nobody),
+            error(
+                RawResponse::new(418, &[("Retry-After", "300")], ""),
+                SignedBy::Nobody
+            ),
             ConnectorError::RateLimited {
                 retry_after: Some(Duration::from_secs(300)),
                 scope: LimitScope::Ban
             }
         );
         assert_eq!(
-            error(raw(403, &[], "WAF"), SignedBy::Nobody),
+            error(RawResponse::new(403, &[], "WAF"), SignedBy::Nobody),
             ConnectorError::RateLimited {
                 retry_after: Some(Duration::from_secs(120)),
                 scope: LimitScope::Ban
@@ -222,7 +213,7 @@ mod tests {
         );
         assert!(matches!(
             error(
-                raw(504, &[], "Gateway Time-out"),
+                RawResponse::new(504, &[], "Gateway Time-out"),
                 SignedBy::ManagingCredential
             ),
             ConnectorError::OutcomeUnknown(_)
@@ -233,10 +224,13 @@ mod tests {
     fn an_invalid_key_is_dead_only_when_the_target_signed() {
         let body = r#"{"code":10072,"msg":"Api key info invalid"}"#;
         assert!(matches!(
-            error(raw(400, &[], body), SignedBy::TargetKey),
+            error(RawResponse::new(400, &[], body), SignedBy::TargetKey),
             ConnectorError::KeyDead(_)
         ));
-        let e = error(raw(400, &[], body), SignedBy::ManagingCredential);
+        let e = error(
+            RawResponse::new(400, &[], body),
+            SignedBy::ManagingCredential,
+        );
         assert!(
             matches!(&e, ConnectorError::Permanent { message, .. } if message.contains("managing credential")),
             "{e:?}"
@@ -252,7 +246,7 @@ mod tests {
         assert!(matches!(e(730706), ConnectorError::Permanent { .. }));
         assert!(matches!(e(123456), ConnectorError::Permanent { .. }));
         let ok = read_reply(
-            raw(200, &[], r#"{"subAccount":"s1"}"#),
+            RawResponse::new(200, &[], r#"{"subAccount":"s1"}"#),
             &cx(SignedBy::Nobody),
         );
         assert_eq!(ok.ok().unwrap().body["subAccount"], "s1");

@@ -463,11 +463,7 @@ mod tests {
     use std::sync::Arc;
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: body.to_string(),
-        }
+        RawResponse::new(status, &[], body)
     }
 
     const MASTER_WRITE: Context = Context {

@@ -253,6 +253,20 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
+    /// A reply built by hand (connectors' reply tests): `headers` as
+    /// (name, value), which must be valid header text.
+    pub fn new(status: u16, headers: &[(&'static str, &str)], body: &str) -> RawResponse {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().expect("a header value"));
+        }
+        RawResponse {
+            status,
+            headers: map,
+            body: body.to_string(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -416,11 +430,7 @@ pub fn server_time_missing() -> Failure {
 #[cfg(test)]
 mod tests {
     fn raw(status: u16) -> RawResponse {
-        RawResponse {
-            status,
-            headers: reqwest::header::HeaderMap::new(),
-            body: "{}".into(),
-        }
+        RawResponse::new(status, &[], "{}")
     }
 
     /// A rate limit beats everything, a 5xx beats the exchange's refusal
