@@ -5,6 +5,8 @@
 
 mod common;
 
+use base64::Engine;
+
 use common::*;
 use keyrevoke::core::{ExchangeId, Fingerprint, mask_key};
 use std::collections::{BTreeSet, HashMap};
@@ -179,6 +181,35 @@ async fn kraken_keys_are_probed_then_escalated_with_where_to_delete_them() {
         "no lockout, no refusal for rate"
     );
     assert!(seen.probes > 0, "alive keys answered their probes");
+    // Kraken signs with the decoded secret: neither form is anywhere.
+    let mut shown = vec![
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ];
+    let mut folders = vec![s.out()];
+    while let Some(dir) = folders.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                shown.push(String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned());
+            }
+        }
+    }
+    for k in held {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&k.secret)
+            .map(hex::encode)
+            .unwrap_or_default();
+        for text in &shown {
+            assert!(!text.contains(&k.secret), "a Kraken secret was shown");
+            assert!(
+                decoded.is_empty() || !text.contains(&decoded),
+                "a decoded Kraken secret was shown"
+            );
+        }
+    }
 }
 
 /// More dead Kraken keys than failed calls fill a lockout's counter: the

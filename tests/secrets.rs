@@ -11,7 +11,11 @@ use keyrevoke::sim::faults::Faults;
 use keyrevoke::sim::generate::Population;
 use std::os::unix::fs::PermissionsExt;
 
-const EXCHANGES: [ExchangeId; 6] = [
+/// Every exchange whose connector sends with the keys' secrets, but
+/// Kraken: its probes of the many dead keys here, unpaced (the runs turn
+/// the limits off), would lock the simulator's IP out for 15 minutes; its
+/// escalations are scanned in `escalation_files`.
+const EXCHANGES: [ExchangeId; 10] = [
     ExchangeId::new("binance"),
     ExchangeId::new("bybit"),
     ExchangeId::new("okx"),
@@ -19,6 +23,11 @@ const EXCHANGES: [ExchangeId; 6] = [
     ExchangeId::new("coinbase"),
     // Its managing credentials act in sub accounts through tokens.
     ExchangeId::new("deribit"),
+    ExchangeId::new("mexc"),
+    ExchangeId::new("gate"),
+    ExchangeId::new("htx"),
+    // Its keys and credentials carry passphrases.
+    ExchangeId::new("bitget"),
 ];
 
 /// The operator's audit signing key, set through the config as an
